@@ -1,0 +1,267 @@
+import { existsSync, readFileSync } from 'node:fs'
+import { parseEnv } from 'node:util'
+import { parse as parseDuration } from '@lukeed/ms'
+import { Type, type Static, type TSchema } from 'typebox'
+import { Value } from 'typebox/value'
+import { SENDER_PATTERN } from './serwersms/send-sms.js'
+import { isSupportedRegion } from './sms/phone.js'
+import type { CountryCode } from 'libphonenumber-js'
+
+/** The provider's hard cap per request; SMS_MAX_RECIPIENTS may not exceed it. @see ../shared/docs/serwersms-api.md */
+export const PROVIDER_MAX_RECIPIENTS = 100_000
+/** The provider asks for 50–200 numbers per request. */
+export const PROVIDER_MAX_BATCH_SIZE = 200
+export const MIN_DLR_SECRET_LENGTH = 32
+export const MIN_API_KEY_LENGTH = 16
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+type LogLevel = typeof LOG_LEVELS[number]
+
+const Flag = (description: string) => Type.Boolean({ default: false, description })
+const Duration = (fallback: string, description: string) => Type.String({ default: fallback, minLength: 1, description })
+
+/** Environment variables as the gateway reads them; descriptions double as the fix in boot errors. */
+export const EnvironmentSchema = Type.Object({
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000, description: 'TCP port to listen on (0–65535)' }),
+  HOST: Type.String({ minLength: 1, default: '0.0.0.0', description: 'address to listen on, e.g. 0.0.0.0 or 127.0.0.1' }),
+  LOG_LEVEL: Type.String({ enum: LOG_LEVELS, default: 'info', description: `one of ${LOG_LEVELS.join(', ')}` }),
+  SERWERSMS_API_URL: Type.String({ format: 'uri', pattern: '^https?://', default: 'https://api2.serwersms.pl/', description: 'the provider base URL, e.g. https://api2.serwersms.pl/' }),
+  SERWERSMS_TOKEN: Type.Optional(Type.String({ minLength: 1, description: 'API token from the SerwerSMS panel' })),
+  SERWERSMS_USERNAME: Type.Optional(Type.String({ minLength: 1, description: 'API user login' })),
+  SERWERSMS_PASSWORD: Type.Optional(Type.String({ minLength: 1, description: 'API user password' })),
+  SERWERSMS_SENDER: Type.Optional(Type.String({ pattern: SENDER_PATTERN, description: 'an approved sender name (up to 11 letters/digits) or a 4- or 9-digit number' })),
+  SERWERSMS_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 300_000, default: 15_000, description: 'upstream request timeout in milliseconds (100–300000)' }),
+  SERWERSMS_SIMULATOR: Flag('true to send to the built-in simulator instead of SerwerSMS'),
+  SIMULATOR_LATENCY_MS: Type.Integer({ minimum: 0, maximum: 60_000, default: 0, description: 'simulated provider latency in milliseconds' }),
+  SIMULATOR_DLR_DELAY_MS: Type.Integer({ minimum: 0, maximum: 3_600_000, default: 1000, description: 'delay before the simulator pushes a delivery report, in milliseconds' }),
+  DEFAULT_REGION: Type.String({ pattern: '^[A-Z]{2}$', default: 'PL', description: 'ISO 3166 country for numbers written without a country code, e.g. PL' }),
+  API_KEYS: Type.Optional(Type.String({ minLength: 1, description: `comma-separated name:key pairs, names [A-Za-z0-9_.-], keys at least ${MIN_API_KEY_LENGTH} characters` })),
+  AUTH_DISABLED: Flag('true to accept unauthenticated calls (development only)'),
+  PUBLIC_URL: Type.Optional(Type.String({ format: 'uri', pattern: '^https?://', description: 'the base URL at which SerwerSMS reaches this gateway, e.g. https://sms.example.com' })),
+  DLR_SECRET: Type.Optional(Type.String({ minLength: MIN_DLR_SECRET_LENGTH, description: `a random secret of at least ${MIN_DLR_SECRET_LENGTH} characters (openssl rand -base64 48)` })),
+  DLR_URL_TTL: Duration('7 days', 'how long a signed delivery-report URL stays valid after the send, e.g. 7 days'),
+  DLR_DEDUP_WINDOW: Duration('1 hour', 'how long a (message id, state) report is remembered to drop repeats, e.g. 1 hour'),
+  METRICS_PORT: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, description: 'separate port for /metrics (1–65535); unset serves it on PORT' })),
+  METRICS_TOKEN: Type.Optional(Type.String({ minLength: MIN_API_KEY_LENGTH, description: `bearer token required on /metrics, at least ${MIN_API_KEY_LENGTH} characters` })),
+  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://', description: 'redis://host:6379/0 to share idempotency keys and rate limits between replicas' })),
+  RATE_LIMIT_MAX: Type.Integer({ minimum: 1, default: 600, description: 'requests per client per window' }),
+  RATE_LIMIT_WINDOW: Duration('1 minute', 'rate-limit window, e.g. 1 minute or 60000'),
+  IDEMPOTENCY_TTL: Duration('24 hours', 'how long an Idempotency-Key is remembered, e.g. 24 hours'),
+  IDEMPOTENCY_MAX_KEYS: Type.Integer({ minimum: 100, default: 100_000, description: 'keys kept by the in-memory store (oldest evicted first)' }),
+  SMS_BATCH_SIZE: Type.Integer({ minimum: 1, maximum: PROVIDER_MAX_BATCH_SIZE, default: 100, description: `numbers per upstream request (1–${PROVIDER_MAX_BATCH_SIZE})` }),
+  SMS_UPSTREAM_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 64, default: 4, description: 'upstream requests in flight per gateway call (1–64)' }),
+  SMS_MAX_RECIPIENTS: Type.Integer({ minimum: 1, maximum: PROVIDER_MAX_RECIPIENTS, default: 10_000, description: `recipients per gateway call (1–${PROVIDER_MAX_RECIPIENTS})` }),
+  SHUTDOWN_GRACE_MS: Type.Integer({ minimum: 0, maximum: 600_000, default: 25_000, description: 'how long in-flight sends may take to finish after SIGTERM, in milliseconds' }),
+  ENV_FILE: Type.String({ default: '.env', description: 'path of an optional dotenv file read at start' })
+})
+export type Environment = Static<typeof EnvironmentSchema>
+
+export const SimulatorEnvironmentSchema = Type.Object({
+  SIMULATOR_HOST: Type.String({ minLength: 1, default: '127.0.0.1', description: 'address the simulator listens on' }),
+  SIMULATOR_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 4010, description: 'port the simulator listens on' }),
+  SIMULATOR_LATENCY_MS: EnvironmentSchema.properties.SIMULATOR_LATENCY_MS,
+  SIMULATOR_DLR_DELAY_MS: EnvironmentSchema.properties.SIMULATOR_DLR_DELAY_MS,
+  SIMULATOR_DLR: Type.Boolean({ default: true, description: 'false to stop the simulator pushing delivery reports' }),
+  SIMULATOR_TOKEN: Type.Optional(Type.String({ minLength: 1, description: 'the only API token the simulator accepts; unset accepts any' })),
+  SIMULATOR_USERNAME: Type.Optional(Type.String({ minLength: 1, description: 'the only API user the simulator accepts' })),
+  SIMULATOR_PASSWORD: Type.Optional(Type.String({ minLength: 1, description: 'that user\'s password' })),
+  LOG_LEVEL: EnvironmentSchema.properties.LOG_LEVEL,
+  ENV_FILE: EnvironmentSchema.properties.ENV_FILE
+})
+
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+export type UpstreamAuth =
+  | { kind: 'token', token: string }
+  | { kind: 'user', username: string, password: string }
+
+export interface ApiKey { name: string, key: string }
+
+export interface Config {
+  server: { host: string, port: number, shutdownGraceMs: number }
+  logLevel: LogLevel
+  upstream: {
+    apiUrl: string
+    auth: UpstreamAuth | undefined
+    timeoutMs: number
+    defaultSender: string | undefined
+    /** run the built-in simulator in this process and send to it */
+    simulator: { enabled: boolean, latencyMs: number, deliveryReportDelayMs: number }
+  }
+  defaultRegion: CountryCode
+  auth: { disabled: boolean, apiKeys: ApiKey[] }
+  deliveryReports: { publicUrl: string | undefined, secret: string | undefined, urlTtlMs: number, dedupWindowMs: number }
+  metrics: { port: number | undefined, token: string | undefined }
+  redisUrl: string | undefined
+  rateLimit: { max: number, windowMs: number }
+  idempotency: { ttlMs: number, maxKeys: number }
+  sending: { batchSize: number, upstreamConcurrency: number, maxRecipients: number }
+}
+
+export interface SimulatorConfig {
+  host: string
+  port: number
+  latencyMs: number
+  deliveryReportDelayMs: number
+  deliveryReports: boolean
+  token?: string
+  username?: string
+  password?: string
+  logLevel: LogLevel
+}
+
+type EnvSource = Record<string, string | undefined>
+
+/**
+ * The process environment merged over the optional dotenv file (real variables win, as with
+ * `node --env-file`). The only place that reads process.env.
+ */
+export function readEnvironment (): EnvSource {
+  const env: EnvSource = { ...process.env }
+  const file = env.ENV_FILE || '.env'
+  if (!existsSync(file)) return env
+  const fromFile = parseEnv(readFileSync(file, 'utf8'))
+  for (const [name, value] of Object.entries(fromFile)) env[name] ??= value
+  return env
+}
+
+export function loadConfig (env: EnvSource = readEnvironment()): Config {
+  const vars = parseEnvironment(EnvironmentSchema, env)
+  const windowMs = readDuration('RATE_LIMIT_WINDOW', vars.RATE_LIMIT_WINDOW)
+  const config: Config = {
+    server: { host: vars.HOST, port: vars.PORT, shutdownGraceMs: vars.SHUTDOWN_GRACE_MS },
+    logLevel: vars.LOG_LEVEL as LogLevel,
+    upstream: {
+      apiUrl: vars.SERWERSMS_API_URL.endsWith('/') ? vars.SERWERSMS_API_URL : `${vars.SERWERSMS_API_URL}/`,
+      auth: readUpstreamAuth(vars),
+      timeoutMs: vars.SERWERSMS_TIMEOUT_MS,
+      defaultSender: vars.SERWERSMS_SENDER,
+      simulator: {
+        enabled: vars.SERWERSMS_SIMULATOR,
+        latencyMs: vars.SIMULATOR_LATENCY_MS,
+        deliveryReportDelayMs: vars.SIMULATOR_DLR_DELAY_MS
+      }
+    },
+    defaultRegion: readRegion(vars.DEFAULT_REGION),
+    auth: { disabled: vars.AUTH_DISABLED, apiKeys: vars.API_KEYS === undefined ? [] : parseApiKeys(vars.API_KEYS) },
+    deliveryReports: {
+      publicUrl: vars.PUBLIC_URL?.replace(/\/+$/, ''),
+      secret: vars.DLR_SECRET,
+      urlTtlMs: readDuration('DLR_URL_TTL', vars.DLR_URL_TTL),
+      dedupWindowMs: readDuration('DLR_DEDUP_WINDOW', vars.DLR_DEDUP_WINDOW)
+    },
+    metrics: { port: vars.METRICS_PORT, token: vars.METRICS_TOKEN },
+    redisUrl: vars.REDIS_URL,
+    rateLimit: { max: vars.RATE_LIMIT_MAX, windowMs },
+    idempotency: { ttlMs: readDuration('IDEMPOTENCY_TTL', vars.IDEMPOTENCY_TTL), maxKeys: vars.IDEMPOTENCY_MAX_KEYS },
+    sending: {
+      batchSize: vars.SMS_BATCH_SIZE,
+      upstreamConcurrency: vars.SMS_UPSTREAM_CONCURRENCY,
+      maxRecipients: vars.SMS_MAX_RECIPIENTS
+    }
+  }
+  checkCombinations(config)
+  return config
+}
+
+export function loadSimulatorConfig (env: EnvSource = readEnvironment()): SimulatorConfig {
+  const vars = parseEnvironment(SimulatorEnvironmentSchema, env)
+  return {
+    host: vars.SIMULATOR_HOST,
+    port: vars.SIMULATOR_PORT,
+    latencyMs: vars.SIMULATOR_LATENCY_MS,
+    deliveryReportDelayMs: vars.SIMULATOR_DLR_DELAY_MS,
+    deliveryReports: vars.SIMULATOR_DLR,
+    token: vars.SIMULATOR_TOKEN,
+    username: vars.SIMULATOR_USERNAME,
+    password: vars.SIMULATOR_PASSWORD,
+    logLevel: vars.LOG_LEVEL as LogLevel
+  }
+}
+
+/** Validates only the schema's own variables; empty values count as unset, like `FOO=` in a dotenv file. */
+function parseEnvironment<T extends TSchema & { properties: Record<string, TSchema> }> (schema: T, env: EnvSource): Static<T> {
+  const raw: Record<string, string> = {}
+  for (const name of Object.keys(schema.properties)) {
+    const value = env[name]?.trim()
+    if (value) raw[name] = value
+  }
+  const value = Value.Default(schema, Value.Convert(schema, { ...raw }))
+  const problems: string[] = []
+  const seen = new Set<string>()
+  for (const error of Value.Errors(schema, value)) {
+    const name = error.instancePath.slice(1)
+    if (seen.has(name)) continue
+    seen.add(name)
+    const fix = (schema.properties[name] as { description?: string } | undefined)?.description
+    const reason = error.keyword === 'pattern' || error.keyword === 'format' ? 'has the wrong format' : error.message
+    problems.push(`${name}=${JSON.stringify(raw[name] ?? '')} is invalid: ${reason}. Set it to ${fix ?? 'a valid value'}.`)
+  }
+  if (problems.length > 0) throw new ConfigError(problems.join('\n'))
+  return value as Static<T>
+}
+
+function readDuration (name: string, text: string): number {
+  const ms = /^\d+$/.test(text) ? Number(text) : parseDuration(text)
+  if (ms === undefined || !Number.isFinite(ms) || ms <= 0) {
+    throw new ConfigError(`${name}=${JSON.stringify(text)} is invalid: not a duration. Set it to milliseconds or a duration such as "1 minute", "24 hours".`)
+  }
+  return ms
+}
+
+function readRegion (code: string): CountryCode {
+  if (!isSupportedRegion(code)) {
+    throw new ConfigError(`DEFAULT_REGION=${JSON.stringify(code)} is invalid: not a country libphonenumber knows. Set it to an ISO 3166 code such as PL or DE.`)
+  }
+  return code
+}
+
+function readUpstreamAuth (vars: Environment): UpstreamAuth | undefined {
+  if (vars.SERWERSMS_TOKEN) return { kind: 'token', token: vars.SERWERSMS_TOKEN }
+  if (vars.SERWERSMS_USERNAME && vars.SERWERSMS_PASSWORD) {
+    return { kind: 'user', username: vars.SERWERSMS_USERNAME, password: vars.SERWERSMS_PASSWORD }
+  }
+  if (vars.SERWERSMS_USERNAME || vars.SERWERSMS_PASSWORD) {
+    const missing = vars.SERWERSMS_USERNAME ? 'SERWERSMS_PASSWORD' : 'SERWERSMS_USERNAME'
+    throw new ConfigError(`${missing} is missing: the API user needs both SERWERSMS_USERNAME and SERWERSMS_PASSWORD. Set it, or use SERWERSMS_TOKEN instead.`)
+  }
+  return undefined
+}
+
+const API_KEY_NAME = /^[A-Za-z0-9_.-]{1,64}$/
+
+export function parseApiKeys (text: string): ApiKey[] {
+  const keys: ApiKey[] = []
+  for (const pair of text.split(',')) {
+    const entry = pair.trim()
+    if (entry === '') continue
+    const colon = entry.indexOf(':')
+    const name = entry.slice(0, colon)
+    const key = entry.slice(colon + 1)
+    if (colon < 1 || !API_KEY_NAME.test(name)) {
+      throw new ConfigError(`API_KEYS has an entry without a valid name (${JSON.stringify(name || entry.slice(0, 3) + '…')}). Set it to name:key pairs, names of letters, digits, _ . -`)
+    }
+    if (key.length < MIN_API_KEY_LENGTH) {
+      throw new ConfigError(`API_KEYS entry "${name}" has a key shorter than ${MIN_API_KEY_LENGTH} characters. Set a longer random key (openssl rand -hex 24).`)
+    }
+    if (keys.some((k) => k.name === name)) throw new ConfigError(`API_KEYS names "${name}" twice. Give each client its own name.`)
+    if (keys.some((k) => k.key === key)) throw new ConfigError(`API_KEYS gives "${name}" a key another client already has. Give each client its own key.`)
+    keys.push({ name, key })
+  }
+  return keys
+}
+
+function checkCombinations (config: Config): void {
+  const { upstream, auth, deliveryReports } = config
+  if (!upstream.simulator.enabled && upstream.auth === undefined) {
+    throw new ConfigError('SerwerSMS credentials are missing. Set SERWERSMS_TOKEN (or SERWERSMS_USERNAME and SERWERSMS_PASSWORD), or SERWERSMS_SIMULATOR=true to use the built-in simulator.')
+  }
+  if (!auth.disabled && auth.apiKeys.length === 0) {
+    throw new ConfigError('API_KEYS is missing: callers could not authenticate. Set API_KEYS=name:key[,name:key…], or AUTH_DISABLED=true for local development.')
+  }
+  if (deliveryReports.publicUrl !== undefined && deliveryReports.secret === undefined) {
+    throw new ConfigError(`DLR_SECRET is missing: PUBLIC_URL is set, so delivery-report URLs must be signed. Set DLR_SECRET to at least ${MIN_DLR_SECRET_LENGTH} random characters (openssl rand -base64 48).`)
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * Reads a delivery report's fields under the names the seed's placeholders suggest and those the
+ * provider's older integrations used, from the query string or a form/JSON body.
+ * @see ../../../shared/docs/serwersms-api.md "Delivery reports"
+ */
+export interface DeliveryReportFields {
+  messageId: string
+  state: string
+  date?: string
+  reason?: string
+}
+
+const FIELD_NAMES = {
+  messageId: ['smsid', 'id', 'sms_id'],
+  state: ['stan', 'status', 'state'],
+  date: ['data', 'date'],
+  reason: ['przyczyna', 'reason']
+} as const
+
+/** The most any field may carry; the provider's ids and words are short. */
+const MAX_FIELD_LENGTH = 200
+const UNREPLACED_PLACEHOLDER = /^#[A-Z]+#$/
+
+export type ReportReading = { ok: true, fields: DeliveryReportFields } | { ok: false, problem: string }
+
+function pick (sources: ReadonlyArray<Record<string, unknown>>, names: readonly string[]): string | undefined | null {
+  for (const source of sources) {
+    for (const name of names) {
+      if (!Object.hasOwn(source, name)) continue
+      const value = source[name]
+      if (typeof value === 'number') return String(value)
+      if (typeof value !== 'string' || value.length > MAX_FIELD_LENGTH) return null
+      const trimmed = value.trim()
+      return trimmed === '' || UNREPLACED_PLACEHOLDER.test(trimmed) ? undefined : trimmed
+    }
+  }
+  return undefined
+}
+
+export function readReportFields (...sources: ReadonlyArray<unknown>): ReportReading {
+  const objects = sources.filter((s): s is Record<string, unknown> => typeof s === 'object' && s !== null && !Array.isArray(s))
+  const messageId = pick(objects, FIELD_NAMES.messageId)
+  const state = pick(objects, FIELD_NAMES.state)
+  const date = pick(objects, FIELD_NAMES.date)
+  const reason = pick(objects, FIELD_NAMES.reason)
+  if (messageId === null || state === null || date === null || reason === null) {
+    return { ok: false, problem: 'a report field is repeated, not text, or too long' }
+  }
+  if (messageId === undefined) return { ok: false, problem: 'the message id (smsid) is missing' }
+  if (state === undefined) return { ok: false, problem: 'the delivery state (stan) is missing' }
+  const fields: DeliveryReportFields = { messageId, state }
+  if (date !== undefined) fields.date = date
+  if (reason !== undefined) fields.reason = reason
+  return { ok: true, fields }
+}

@@ -1,0 +1,83 @@
+/**
+ * The one catalogue of errors the gateway answers with. Each code is stable: callers may switch
+ * on it. Bodies are RFC 9457 problem details (`application/problem+json`).
+ */
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8'
+
+export const ERROR_CATALOGUE = {
+  GW_VALIDATION_FAILED: { status: 400, title: 'The request is invalid' },
+  GW_BODY_MALFORMED: { status: 400, title: 'The request body is not valid JSON' },
+  GW_AUTH_MISSING: { status: 401, title: 'An API key is required' },
+  GW_AUTH_INVALID: { status: 401, title: 'The API key is not valid' },
+  GW_METRICS_AUTH: { status: 401, title: 'A metrics token is required' },
+  GW_DLR_SIGNATURE_MISSING: { status: 401, title: 'The delivery report is not signed' },
+  GW_DLR_SIGNATURE_INVALID: { status: 403, title: 'The delivery report signature is not valid' },
+  GW_DLR_EXPIRED: { status: 403, title: 'The delivery report URL has expired' },
+  GW_NOT_FOUND: { status: 404, title: 'No such resource' },
+  GW_METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
+  GW_IDEMPOTENCY_IN_FLIGHT: { status: 409, title: 'A request with this Idempotency-Key is still in progress' },
+  GW_BODY_TOO_LARGE: { status: 413, title: 'The request body is too large' },
+  GW_RECIPIENTS_TOO_MANY: { status: 413, title: 'Too many recipients in one request' },
+  GW_MEDIA_TYPE_UNSUPPORTED: { status: 415, title: 'Unsupported media type' },
+  GW_PROVIDER_REFUSED: { status: 422, title: 'SerwerSMS refused the request' },
+  GW_IDEMPOTENCY_KEY_REUSED: { status: 422, title: 'The Idempotency-Key was already used with a different request' },
+  GW_RATE_LIMITED: { status: 429, title: 'Too many requests' },
+  GW_INTERNAL: { status: 500, title: 'Internal error' },
+  GW_PROVIDER_AUTH_FAILED: { status: 502, title: 'SerwerSMS rejected the gateway\'s credentials or permissions' },
+  GW_UPSTREAM_UNREACHABLE: { status: 502, title: 'SerwerSMS could not be reached' },
+  GW_UPSTREAM_BAD_RESPONSE: { status: 502, title: 'SerwerSMS answered with something the gateway does not understand' },
+  GW_IDEMPOTENCY_STORE_UNAVAILABLE: { status: 503, title: 'The idempotency store is unavailable' },
+  GW_SHUTTING_DOWN: { status: 503, title: 'The gateway is shutting down' },
+  GW_UPSTREAM_TIMEOUT: { status: 504, title: 'SerwerSMS did not answer in time' }
+} as const satisfies Record<string, { status: number, title: string }>
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE
+
+export interface FieldError {
+  /** JSON pointer into the request part, e.g. `/to/3` */
+  field: string
+  reason: string
+}
+
+/** Problem fields beyond the RFC's own; validation lists its fields, sends their per-recipient outcomes. */
+export type ProblemExtensions = Record<string, unknown> & { errors?: FieldError[] }
+
+export interface Problem extends ProblemExtensions {
+  type: string
+  title: string
+  status: number
+  detail: string
+  code: ErrorCode
+  instance?: string
+}
+
+export class GatewayError extends Error {
+  override name = 'GatewayError'
+  readonly code: ErrorCode
+  readonly status: number
+  readonly extensions: ProblemExtensions
+  readonly headers: Record<string, string>
+
+  constructor (code: ErrorCode, detail: string, extensions: ProblemExtensions = {}, headers: Record<string, string> = {}) {
+    super(detail)
+    this.code = code
+    this.status = ERROR_CATALOGUE[code].status
+    this.extensions = extensions
+    this.headers = headers
+  }
+}
+
+export function problemType (code: ErrorCode): string {
+  return `urn:sms-gateway:problem:${code.slice(3).toLowerCase().replaceAll('_', '-')}`
+}
+
+export function toProblem (code: ErrorCode, detail: string, extensions: ProblemExtensions = {}): Problem {
+  const { status, title } = ERROR_CATALOGUE[code]
+  return { type: problemType(code), title, status, detail, code, ...extensions }
+}
+
+export function validationError (errors: FieldError[], detail?: string): GatewayError {
+  const first = errors[0]
+  const summary = detail ?? (first === undefined ? 'The request is invalid.' : `${first.field || 'body'}: ${first.reason}`)
+  return new GatewayError('GW_VALIDATION_FAILED', summary, { errors })
+}

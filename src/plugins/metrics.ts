@@ -1,0 +1,103 @@
+import fp from 'fastify-plugin'
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client'
+
+const PREFIX = 'sms_gateway_'
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
+/** Delivery takes seconds to days (an unreachable phone keeps a message pending until it expires). */
+const DELIVERY_BUCKETS = [1, 5, 15, 30, 60, 120, 300, 900, 1800, 3600, 4 * 3600, 24 * 3600, 72 * 3600]
+const BATCH_BUCKETS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]
+
+export function createGatewayMetrics () {
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry })
+  const registers = [registry]
+  return {
+    registry,
+    messages: new Counter({
+      name: `${PREFIX}messages_total`,
+      help: 'Recipients handled, by outcome (queued, unsent, failed, unknown) and calling client',
+      labelNames: ['status', 'client'] as const,
+      registers
+    }),
+    messageParts: new Counter({
+      name: `${PREFIX}message_parts_total`,
+      help: 'SMS parts queued at the provider (what is billed), by calling client',
+      labelNames: ['client'] as const,
+      registers
+    }),
+    batchesPerCall: new Histogram({
+      name: `${PREFIX}upstream_batches_per_call`,
+      help: 'Upstream requests one POST /sms was split into',
+      buckets: BATCH_BUCKETS,
+      registers
+    }),
+    deliveryReports: new Counter({
+      name: `${PREFIX}delivery_reports_total`,
+      help: 'Authentic delivery reports counted (repeats dropped), by state and reason',
+      labelNames: ['status', 'reason'] as const,
+      registers
+    }),
+    deliveryReportsRejected: new Counter({
+      name: `${PREFIX}delivery_reports_rejected_total`,
+      help: 'Delivery reports refused, by why',
+      labelNames: ['reason'] as const,
+      registers
+    }),
+    deliveryReportsDuplicate: new Counter({
+      name: `${PREFIX}delivery_reports_duplicate_total`,
+      help: 'Authentic delivery reports dropped as repeats of a (message, state) already counted',
+      registers
+    }),
+    deliverySeconds: new Histogram({
+      name: `${PREFIX}delivery_seconds`,
+      help: 'Time from the send to the delivery report, by reported state',
+      labelNames: ['status'] as const,
+      buckets: DELIVERY_BUCKETS,
+      registers
+    }),
+    upstreamRequests: new Counter({
+      name: `${PREFIX}upstream_requests_total`,
+      help: 'Requests to SerwerSMS, by outcome',
+      labelNames: ['outcome'] as const,
+      registers
+    }),
+    upstreamDuration: new Histogram({
+      name: `${PREFIX}upstream_request_duration_seconds`,
+      help: 'Duration of requests to SerwerSMS, by outcome',
+      labelNames: ['outcome'] as const,
+      buckets: LATENCY_BUCKETS,
+      registers
+    }),
+    httpDuration: new Histogram({
+      name: `${PREFIX}http_request_duration_seconds`,
+      help: 'Duration of requests to the gateway, by method, route template and status code',
+      labelNames: ['method', 'route', 'status_code'] as const,
+      buckets: LATENCY_BUCKETS,
+      registers
+    })
+  }
+}
+
+export type GatewayMetrics = ReturnType<typeof createGatewayMetrics>
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    metrics: GatewayMetrics
+  }
+}
+
+const UNMATCHED_ROUTE = 'unmatched'
+
+export default fp(async function metricsPlugin (app) {
+  const metrics = createGatewayMetrics()
+  app.decorate('metrics', metrics)
+
+  app.addHook('onResponse', async (request, reply) => {
+    // The route template, never the raw URL: a label per path would be unbounded.
+    const route = request.routeOptions.url ?? UNMATCHED_ROUTE
+    metrics.httpDuration.observe(
+      { method: request.method, route, status_code: String(reply.statusCode) },
+      reply.elapsedTime / 1000
+    )
+  })
+}, { name: 'metrics', fastify: '5.x' })

@@ -1,0 +1,92 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import { GatewayError, PROBLEM_CONTENT_TYPE, toProblem, validationError, type ErrorCode, type FieldError } from '../errors.js'
+
+/** Keeps a problem readable and bounded when a huge body fails everywhere at once. */
+const MAX_FIELD_ERRORS = 20
+
+interface AjvError { instancePath: string, keyword: string, message?: string, params: Record<string, unknown> }
+
+/** Turns Ajv's errors into `{ field, reason }` pairs a caller can act on. */
+export function describeValidation (errors: readonly AjvError[], part: string): FieldError[] {
+  const fields: FieldError[] = []
+  const prefix = part === 'body' ? '' : `${part}:`
+  for (const error of errors) {
+    if (fields.length === MAX_FIELD_ERRORS) break
+    let field = error.instancePath
+    let reason = error.message ?? 'is invalid'
+    if (error.keyword === 'additionalProperties') {
+      field += `/${String(error.params.additionalProperty)}`
+      reason = 'is not a known field'
+    } else if (error.keyword === 'required') {
+      field += `/${String(error.params.missingProperty)}`
+      reason = 'is required'
+    } else if (error.keyword === 'anyOf' || error.keyword === 'oneOf') {
+      // The branch errors before it already say what each alternative wanted.
+      if (fields.some((f) => f.field === `${prefix}${field}`)) continue
+      reason = 'does not match any allowed form'
+    }
+    const entry = { field: `${prefix}${field}`, reason }
+    const same = fields.find((f) => f.field === entry.field)
+    if (same === undefined) fields.push(entry)
+    else if (!same.reason.includes(reason)) same.reason += `; or ${reason}`
+  }
+  return fields
+}
+
+const CODE_BY_FASTIFY_ERROR: Record<string, ErrorCode> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: 'GW_BODY_MALFORMED',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'GW_BODY_MALFORMED',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'GW_BODY_MALFORMED',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'GW_BODY_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'GW_MEDIA_TYPE_UNSUPPORTED',
+  FST_ERR_CTP_EMPTY_TYPE: 'GW_MEDIA_TYPE_UNSUPPORTED',
+  FST_ERR_CTP_INVALID_TYPE: 'GW_MEDIA_TYPE_UNSUPPORTED'
+}
+
+/** Any error that escapes a handler, as a GatewayError: nothing internal reaches the caller. */
+export function toGatewayError (error: FastifyError | GatewayError | Error): GatewayError {
+  if (error instanceof GatewayError) return error
+  const fastifyError = error as FastifyError
+  if (fastifyError.validation !== undefined) {
+    return validationError(describeValidation(fastifyError.validation as AjvError[], fastifyError.validationContext ?? 'body'))
+  }
+  const mapped = fastifyError.code === undefined ? undefined : CODE_BY_FASTIFY_ERROR[fastifyError.code]
+  if (mapped !== undefined) return new GatewayError(mapped, publicDetail(mapped, error))
+  const status = fastifyError.statusCode ?? 500
+  if (error instanceof SyntaxError && status === 400) return new GatewayError('GW_BODY_MALFORMED', error.message)
+  if (status >= 400 && status < 500) return new GatewayError('GW_VALIDATION_FAILED', error.message)
+  return new GatewayError('GW_INTERNAL', 'The gateway failed unexpectedly; the incident is in its log.')
+}
+
+function publicDetail (code: ErrorCode, error: Error): string {
+  switch (code) {
+    case 'GW_BODY_TOO_LARGE': return 'The body exceeds the gateway\'s limit; split the recipients over several requests.'
+    case 'GW_MEDIA_TYPE_UNSUPPORTED': return 'Send the body as application/json.'
+    default: return error.message
+  }
+}
+
+export function sendProblem (reply: FastifyReply, error: GatewayError): FastifyReply {
+  for (const [name, value] of Object.entries(error.headers)) reply.header(name, value)
+  return reply
+    .code(error.status)
+    .type(PROBLEM_CONTENT_TYPE)
+    .send(toProblem(error.code, error.message, error.extensions))
+}
+
+export default fp(async function problemsPlugin (app) {
+  app.setErrorHandler(async (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    const problem = toGatewayError(error)
+    if (problem.status >= 500 && problem.code === 'GW_INTERNAL') {
+      request.log.error({ err: error }, 'unhandled error')
+    } else {
+      request.log.info({ code: problem.code, detail: problem.message }, 'request refused')
+    }
+    return sendProblem(reply, problem)
+  })
+
+  app.setNotFoundHandler(async (request, reply) => {
+    return sendProblem(reply, new GatewayError('GW_NOT_FOUND', `No route for ${request.method} ${request.url.split('?')[0]}.`))
+  })
+}, { name: 'problems', fastify: '5.x' })

@@ -1,0 +1,56 @@
+import fp from 'fastify-plugin'
+import type { Config } from '../config.js'
+import { createSerwerSmsClient, type SendSmsFields } from '../serwersms/client.js'
+import type { SendSmsOutcome } from '../serwersms/send-sms.js'
+
+export interface UpstreamClient {
+  /** One send_sms request; never retried, never throws for upstream trouble. */
+  sendSms (fields: SendSmsFields): Promise<SendSmsOutcome>
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    upstream: UpstreamClient
+  }
+}
+
+export interface UpstreamClientOptions {
+  config: Config
+}
+
+/** Owns the one SerwerSMS client; counts and times every request it makes. */
+export default fp<UpstreamClientOptions>(async function upstreamClientPlugin (app, { config }) {
+  const simulator = app.hasDecorator('simulator') ? app.simulator : undefined
+  const auth = simulator?.auth ?? config.upstream.auth
+  if (auth === undefined) throw new Error('upstream credentials are missing (config validation should have caught this)')
+  const client = createSerwerSmsClient({
+    apiUrl: simulator?.url ?? config.upstream.apiUrl,
+    auth,
+    timeoutMs: config.upstream.timeoutMs
+  })
+  const { upstreamRequests, upstreamDuration } = app.metrics
+
+  app.decorate('upstream', {
+    async sendSms (fields) {
+      const started = performance.now()
+      const result = await client.sendSms(fields)
+      const seconds = (performance.now() - started) / 1000
+      upstreamRequests.inc({ outcome: result.outcome })
+      upstreamDuration.observe({ outcome: result.outcome }, seconds)
+      if (result.outcome !== 'ok') {
+        app.log.warn({ upstream: describeForLog(result), recipients: fields.phone.length, ms: Math.round(seconds * 1000) }, 'upstream send_sms failed')
+      }
+      return result
+    }
+  } satisfies UpstreamClient)
+
+  app.addHook('onClose', async () => client.close())
+}, { name: 'upstream-client', dependencies: ['metrics'], fastify: '5.x' })
+
+function describeForLog (result: Exclude<SendSmsOutcome, { outcome: 'ok' }>) {
+  switch (result.outcome) {
+    case 'provider_error': return { outcome: result.outcome, code: result.error.code, type: result.error.type, message: result.error.message }
+    case 'bad_response': return { outcome: result.outcome, statusCode: result.statusCode, detail: result.detail }
+    default: return { outcome: result.outcome, requestSent: result.requestSent, detail: result.detail }
+  }
+}

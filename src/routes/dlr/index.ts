@@ -1,0 +1,99 @@
+import formbody from '@fastify/formbody'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyRequest } from 'fastify'
+import { Type } from 'typebox'
+import type { Config } from '../../config.js'
+import { readReportFields } from '../../dlr/report-fields.js'
+import { ReportDeduplicator } from '../../dlr/report-dedup.js'
+import { verifyDeliveryQuery } from '../../dlr/signing.js'
+import { mapDeliveryReason, mapDeliveryState } from '../../dlr/states.js'
+import { GatewayError } from '../../errors.js'
+import { problemResponse } from '../../schemas/problem.js'
+
+const text = (description: string) => Type.Optional(Type.Union([Type.String(), Type.Array(Type.String())], { description }))
+
+/** Everything optional and loosely typed on purpose: the route itself tells malformed from forged, and counts both. */
+const DeliveryReportQuerySchema = Type.Object({
+  smsid: text('message id (#SMSID#); also `id`'),
+  stan: text('delivery state (#STAN#); also `status`'),
+  data: text('time of the state change (#DATA#); also `date`'),
+  przyczyna: text('reason for non-delivery (#PRZYCZYNA#); also `reason`'),
+  t: text('send time, part of the gateway\'s signature'),
+  e: text('expiry, part of the gateway\'s signature'),
+  sig: text('the gateway\'s HMAC-SHA256 signature')
+}, { additionalProperties: true })
+
+const OK = 'OK'
+
+const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { config }) => {
+  const { secret, dedupWindowMs } = config.deliveryReports
+  const { deliveryReports, deliveryReportsRejected, deliveryReportsDuplicate, deliverySeconds } = app.metrics
+  const dedup = new ReportDeduplicator(dedupWindowMs)
+  await app.register(formbody)
+
+  const schema = {
+    summary: 'Receive a delivery report pushed by SerwerSMS',
+    description: 'The target of the signed `dlr_url` the gateway sends with every message. Fields may come in the query string, a form body or a JSON body. Answers the text OK to every authentic report, repeats and unknown ids included.',
+    tags: ['delivery reports'],
+    querystring: DeliveryReportQuerySchema,
+    response: {
+      200: { description: 'The report was accepted', content: { 'text/plain': { schema: Type.String({ examples: [OK] }) } } },
+      400: problemResponse('GW_VALIDATION_FAILED', 'the message id (smsid) is missing'),
+      401: problemResponse('GW_DLR_SIGNATURE_MISSING', 'The delivery-report URL carries no valid signature.'),
+      403: problemResponse('GW_DLR_SIGNATURE_INVALID', 'The delivery-report URL signature does not match.')
+    }
+  }
+
+  const receive = async (request: FastifyRequest) => {
+    if (secret === undefined) {
+      deliveryReportsRejected.inc({ reason: 'bad_signature' })
+      throw new GatewayError('GW_DLR_SIGNATURE_INVALID', 'This gateway issues no delivery-report URLs (DLR_SECRET is not set).')
+    }
+    const now = Date.now()
+    const verification = verifyDeliveryQuery(request.query as Record<string, unknown>, secret, now)
+    if (!verification.ok) {
+      deliveryReportsRejected.inc({ reason: verification.reason })
+      throw rejectionFor(verification.reason)
+    }
+    const reading = readReportFields(request.body, request.query)
+    if (!reading.ok) {
+      deliveryReportsRejected.inc({ reason: 'malformed' })
+      throw new GatewayError('GW_VALIDATION_FAILED', reading.problem)
+    }
+    const { messageId, state: rawState, reason: rawReason, date } = reading.fields
+    const status = mapDeliveryState(rawState)
+    const reason = mapDeliveryReason(rawReason)
+    const latencySeconds = verification.sentAt === undefined ? undefined : Math.max(0, now - verification.sentAt) / 1000
+    if (!dedup.firstSighting(messageId, status)) {
+      deliveryReportsDuplicate.inc()
+      request.log.debug({ messageId, status }, 'delivery report repeated')
+      return OK
+    }
+    deliveryReports.inc({ status, reason })
+    if (latencySeconds !== undefined) deliverySeconds.observe({ status }, latencySeconds)
+    request.log.info({
+      messageId,
+      status,
+      reason,
+      latencySeconds,
+      reportedAt: date,
+      // Unknown words go to the log for a human, never into a label.
+      ...(status === 'other' ? { rawState } : {}),
+      ...(reason === 'other' ? { rawReason } : {})
+    }, 'delivery report')
+    return OK
+  }
+
+  app.get('/dlr', { schema }, receive)
+  app.post('/dlr', { schema: { ...schema, body: Type.Unknown({ description: 'report fields as a form or JSON object (optional)' }) } }, receive)
+}
+
+function rejectionFor (reason: 'bad_signature' | 'expired' | 'malformed'): GatewayError {
+  switch (reason) {
+    case 'malformed': return new GatewayError('GW_DLR_SIGNATURE_MISSING', 'The delivery-report URL carries no valid signature.')
+    case 'expired': return new GatewayError('GW_DLR_EXPIRED', 'The delivery-report URL has expired.')
+    case 'bad_signature': return new GatewayError('GW_DLR_SIGNATURE_INVALID', 'The delivery-report URL signature does not match.')
+  }
+}
+
+export default routes

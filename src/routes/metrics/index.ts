@@ -1,0 +1,58 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import Fastify from 'fastify'
+import { GatewayLogController } from '../../logging.js'
+import { Type } from 'typebox'
+import type { Config } from '../../config.js'
+import { timingSafeEqual } from 'node:crypto'
+import { GatewayError } from '../../errors.js'
+import { digestOf, readBearer } from '../../plugins/auth.js'
+import problemsPlugin from '../../plugins/problems.js'
+import { problemResponse } from '../../schemas/problem.js'
+
+/** GET /metrics on `target`, reading the registry of `source` (the app), optionally behind a bearer token. */
+function registerMetricsRoute (target: FastifyInstance, source: FastifyInstance, token: string | undefined): void {
+  const expected = token === undefined ? undefined : digestOf(token)
+  const checkToken = async (request: FastifyRequest) => {
+    if (expected === undefined) return
+    const presented = readBearer(request.headers.authorization)
+    if (presented === undefined || !timingSafeEqual(digestOf(presented), expected)) {
+      throw new GatewayError('GW_METRICS_AUTH', 'Send METRICS_TOKEN as "Authorization: Bearer <token>".', {}, { 'www-authenticate': 'Bearer realm="metrics"' })
+    }
+  }
+  target.get('/metrics', {
+    onRequest: checkToken,
+    schema: {
+      summary: 'Prometheus metrics',
+      tags: ['operations'],
+      security: token === undefined ? [] : [{ metricsToken: [] }],
+      response: {
+        200: { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: Type.String() } } },
+        401: problemResponse('GW_METRICS_AUTH', 'Send METRICS_TOKEN as "Authorization: Bearer <token>".')
+      }
+    }
+  }, async (_request, reply) => {
+    const { registry } = source.metrics
+    reply.type(registry.contentType)
+    return registry.metrics()
+  })
+}
+
+/**
+ * Serves /metrics on the app's port, or — with METRICS_PORT — on a port of its own that starts
+ * listening when the app does, so scrapers can be kept off the public listener.
+ */
+export default async function metricsRoutes (app: FastifyInstance, { config }: { config: Config }): Promise<void> {
+  const { port, token } = config.metrics
+  if (port === undefined) {
+    registerMetricsRoute(app, app, token)
+    return
+  }
+  const metricsServer = Fastify({ loggerInstance: app.log.child({ component: 'metrics-server' }), logController: new GatewayLogController() })
+  await metricsServer.register(problemsPlugin)
+  registerMetricsRoute(metricsServer, app, token)
+  app.addHook('onListen', async () => {
+    await metricsServer.listen({ host: config.server.host, port })
+    app.log.info({ port }, 'metrics served on their own port')
+  })
+  app.addHook('onClose', async () => metricsServer.close())
+}

@@ -1,0 +1,41 @@
+import type { FastifyServerOptions } from 'fastify'
+import type { Config } from './config.js'
+import { GatewayLogController, loggerOptions } from './logging.js'
+
+/** Room for the largest allowed recipient list (a 32-character number and its quotes each). */
+const BYTES_PER_RECIPIENT = 40
+const BASE_BODY_LIMIT = 64 * 1024
+/** Longest a client may take to send its request; slow-loris connections are cut after it. */
+export const REQUEST_TIMEOUT_MS = 30_000
+/** Idle keep-alive sockets are closed after this; longer than common load-balancer idle timeouts is wrong, shorter is safe. */
+export const KEEP_ALIVE_TIMEOUT_MS = 72_000
+export const MAX_HEADER_BYTES = 16 * 1024
+
+export function bodyLimitFor (config: Config): number {
+  return BASE_BODY_LIMIT + config.sending.maxRecipients * BYTES_PER_RECIPIENT * 2
+}
+
+/**
+ * How the HTTP server behaves, shared by the process and the tests so both run the same
+ * validation rules: Ajv must neither coerce types nor drop unknown fields (fastify's defaults
+ * do both) — a wrong body is refused, never silently changed.
+ */
+export function serverOptions (config: Config, overrides: Partial<FastifyServerOptions> = {}): FastifyServerOptions {
+  return {
+    logger: loggerOptions(config.logLevel),
+    logController: new GatewayLogController(),
+    bodyLimit: bodyLimitFor(config),
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    routerOptions: { maxParamLength: 200 },
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    requestIdHeader: 'x-request-id',
+    ajv: {
+      customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: true }
+    },
+    // fastify hands `http` to http.createServer but does not type it.
+    ...{ http: { maxHeaderSize: MAX_HEADER_BYTES } } as Partial<FastifyServerOptions>,
+    ...overrides
+  }
+}

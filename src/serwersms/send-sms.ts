@@ -1,0 +1,112 @@
+import { Type, type Static } from 'typebox'
+import { Compile } from 'typebox/compile'
+
+/**
+ * The wire format of SerwerSMS `messages/send_sms`, and how to read its answers.
+ * @see ../../../shared/seeds/serwersms-send_sms.txt
+ */
+export const SEND_SMS_PATH = 'messages/send_sms'
+/** Official clients name themselves in `system`; so does the gateway. */
+export const SYSTEM_NAME = 'sms-gateway'
+/** An approved alphanumeric name (up to 11 characters) or a 4- or 9-digit number. */
+export const SENDER_PATTERN = '^(?:[A-Za-z0-9 .\\-]{1,11}|\\d{4}|\\d{9})$'
+
+export interface SendSmsRequest {
+  system: string
+  details: true
+  phone: string[]
+  text: string
+  sender?: string
+  flash?: boolean
+  test?: boolean
+  speed?: boolean
+  vcard?: boolean
+  utf?: boolean
+  /** `YYYY-MM-DD HH:MM:SS`, provider local time */
+  date?: string
+  unique_id?: string[]
+  dlr_url?: string
+  username?: string
+  password?: string
+}
+
+const SendSmsItemSchema = Type.Object({
+  id: Type.Optional(Type.String()),
+  phone: Type.String(),
+  status: Type.String(),
+  parts: Type.Optional(Type.Number()),
+  error_code: Type.Optional(Type.Union([Type.Number(), Type.String()])),
+  error_message: Type.Optional(Type.String())
+})
+
+const SendSmsSuccessSchema = Type.Object({
+  success: Type.Literal(true),
+  queued: Type.Number(),
+  unsent: Type.Number(),
+  items: Type.Optional(Type.Array(SendSmsItemSchema))
+})
+
+const ProviderErrorSchema = Type.Object({
+  error: Type.Object({
+    code: Type.Union([Type.Number(), Type.String()]),
+    type: Type.Optional(Type.String()),
+    message: Type.Optional(Type.String())
+  })
+})
+
+export type SendSmsItem = Static<typeof SendSmsItemSchema>
+export type SendSmsSuccess = Static<typeof SendSmsSuccessSchema>
+
+const isSendSmsSuccess = Compile(SendSmsSuccessSchema)
+const isProviderError = Compile(ProviderErrorSchema)
+
+export interface ProviderError { code: number, type: string, message: string }
+
+/** What one upstream request came to, as far as the gateway can tell. */
+export type SendSmsOutcome =
+  | { outcome: 'ok', response: SendSmsSuccess }
+  | { outcome: 'provider_error', error: ProviderError }
+  /** `requestSent`: the whole request reached the wire, so the provider may have acted on it. */
+  | { outcome: 'timeout', requestSent: boolean, detail: string }
+  | { outcome: 'network', requestSent: boolean, detail: string }
+  | { outcome: 'bad_response', statusCode: number, detail: string }
+
+export type UpstreamOutcomeName = SendSmsOutcome['outcome']
+
+/** Provider codes 1000–1999 concern the account itself (login, role, IP), not the request. */
+export function isAccountError (code: number): boolean {
+  return code >= 1000 && code < 2000
+}
+
+/**
+ * Reads an HTTP answer of send_sms. An `error` body is a refusal whatever the status (the
+ * status that goes with it is undocumented); anything else unexpected is a bad response.
+ */
+export function readSendSmsResponse (statusCode: number, bodyText: string): SendSmsOutcome {
+  let body: unknown
+  try {
+    body = JSON.parse(bodyText)
+  } catch {
+    return { outcome: 'bad_response', statusCode, detail: `unparsable body (HTTP ${statusCode})` }
+  }
+  if (isProviderError.Check(body)) {
+    const { code, type, message } = body.error
+    const numeric = typeof code === 'number' ? code : Number.parseInt(code, 10)
+    return {
+      outcome: 'provider_error',
+      error: { code: Number.isFinite(numeric) ? numeric : 0, type: type ?? 'UnknownError', message: message ?? 'no message given' }
+    }
+  }
+  if (statusCode < 200 || statusCode > 299) {
+    return { outcome: 'bad_response', statusCode, detail: `HTTP ${statusCode} without an error body` }
+  }
+  if (!isSendSmsSuccess.Check(body)) {
+    return { outcome: 'bad_response', statusCode, detail: 'the body is not a send_sms answer' }
+  }
+  return { outcome: 'ok', response: body }
+}
+
+/** Digits only: the provider may write a number with or without `+`; both name the same phone. */
+export function phoneKey (phone: string): string {
+  return phone.replace(/\D/g, '')
+}

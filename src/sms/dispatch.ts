@@ -1,0 +1,161 @@
+import type { CountryCode } from 'libphonenumber-js'
+import type { ErrorCode } from '../errors.js'
+import type { RecipientResult, RecipientStatus, SendSmsResult } from '../schemas/sms.js'
+import type { SendSmsFields } from '../serwersms/client.js'
+import { isAccountError, phoneKey, SYSTEM_NAME, type SendSmsItem, type SendSmsOutcome } from '../serwersms/send-sms.js'
+import { mapWithConcurrency, splitIntoBatches } from './batching.js'
+import { isGsm7 } from './gsm7.js'
+import { planRecipients } from './recipients.js'
+import { formatProviderDate } from './send-date.js'
+
+/** A send as the gateway understands it, already validated. */
+export interface SmsOrder {
+  to: readonly string[]
+  text: string
+  sender?: string
+  flash?: boolean
+  test?: boolean
+  speed?: boolean
+  vcard?: boolean
+  utf?: boolean
+  sendAt?: Date
+  uniqueIds?: readonly string[]
+}
+
+export interface DispatchSettings {
+  batchSize: number
+  concurrency: number
+  defaultRegion: CountryCode
+  /** the push URL for this call's delivery reports, if the gateway receives them */
+  deliveryReportUrl?: string
+}
+
+export type SendBatch = (fields: SendSmsFields) => Promise<SendSmsOutcome>
+
+/** Why nothing was accepted, when nothing was: decides the HTTP status of the whole call. */
+export interface DispatchFailure { code: ErrorCode, detail: string, providerError?: { code: number, type: string, message: string } }
+
+export interface DispatchReport {
+  result: SendSmsResult
+  batches: number
+  acceptedBatches: number
+  /** set when batches were made and none was accepted */
+  failure?: DispatchFailure
+}
+
+/**
+ * Sends an order in provider-sized batches, at most `concurrency` at once, and answers for
+ * every recipient. Never retries: a batch that may have been sent is reported `unknown`.
+ */
+export async function dispatchSms (order: SmsOrder, settings: DispatchSettings, sendBatch: SendBatch): Promise<DispatchReport> {
+  const plan = planRecipients(order.to, order.uniqueIds, settings.defaultRegion)
+  const messages: RecipientResult[] = plan.recipients.map((recipient) => {
+    if (recipient.phone === undefined) {
+      return { phone: recipient.input, status: 'unsent', error: recipient.error ?? { code: 3103, message: 'Incorrect number' } }
+    }
+    const entry: RecipientResult = { phone: recipient.phone, status: 'unknown' }
+    if (recipient.uniqueId !== undefined) entry.uniqueId = recipient.uniqueId
+    return entry
+  })
+
+  const common = providerFields(order, settings)
+  const ranges = splitIntoBatches(plan.sendable.length, settings.batchSize)
+  const failures = await mapWithConcurrency(ranges, settings.concurrency, async ({ start, end }) => {
+    const indexes = plan.sendable.slice(start, end)
+    const fields: SendSmsFields = { ...common, phone: indexes.map((i) => messages[i]!.phone) }
+    if (order.uniqueIds !== undefined) fields.unique_id = indexes.map((i) => messages[i]!.uniqueId!)
+    const outcome = await sendBatch(fields)
+    return applyOutcome(outcome, indexes, messages)
+  })
+
+  const result = summarise(messages)
+  const firstFailure = failures.find((failure) => failure !== undefined)
+  const acceptedBatches = failures.filter((failure) => failure === undefined).length
+  const report: DispatchReport = { result, batches: ranges.length, acceptedBatches }
+  if (ranges.length > 0 && acceptedBatches === 0 && firstFailure !== undefined) report.failure = firstFailure
+  return report
+}
+
+function providerFields (order: SmsOrder, settings: DispatchSettings): Omit<SendSmsFields, 'phone'> {
+  const fields: Omit<SendSmsFields, 'phone'> = { system: SYSTEM_NAME, details: true, text: order.text }
+  if (order.sender !== undefined) fields.sender = order.sender
+  for (const flag of ['flash', 'test', 'speed', 'vcard'] as const) {
+    if (order[flag] !== undefined) fields[flag] = order[flag]
+  }
+  // National characters survive only as UCS-2, which only FULL (sender-bearing) SMS can carry.
+  const utf = order.utf ?? (order.sender !== undefined && !isGsm7(order.text))
+  if (utf) fields.utf = true
+  if (order.sendAt !== undefined) fields.date = formatProviderDate(order.sendAt)
+  if (settings.deliveryReportUrl !== undefined) fields.dlr_url = settings.deliveryReportUrl
+  return fields
+}
+
+/** Writes one batch's outcome into its recipients' entries; returns why it failed, if it did. */
+function applyOutcome (outcome: SendSmsOutcome, indexes: readonly number[], messages: RecipientResult[]): DispatchFailure | undefined {
+  if (outcome.outcome === 'ok') {
+    const items = new Map<string, SendSmsItem>()
+    for (const item of outcome.response.items ?? []) items.set(phoneKey(item.phone), item)
+    for (const index of indexes) applyItem(messages[index]!, items.get(phoneKey(messages[index]!.phone)))
+    return undefined
+  }
+  const failure = describeBatchFailure(outcome)
+  const status: RecipientStatus = isDefinitelyNotSent(outcome) ? 'failed' : 'unknown'
+  const error = failure.providerError === undefined
+    ? { code: failure.code, message: failure.detail }
+    : { code: failure.providerError.code, message: failure.providerError.message }
+  for (const index of indexes) {
+    const message = messages[index]!
+    message.status = status
+    message.error = error
+  }
+  return failure
+}
+
+function applyItem (message: RecipientResult, item: SendSmsItem | undefined): void {
+  if (item === undefined) {
+    message.error = { code: 'GW_UPSTREAM_BAD_RESPONSE', message: 'The provider accepted the batch but did not list this recipient.' }
+    return
+  }
+  if (item.status === 'unsent') {
+    message.status = 'unsent'
+    message.error = { code: Number(item.error_code) || String(item.error_code ?? 'unknown'), message: item.error_message ?? 'Not sent' }
+  } else {
+    message.status = 'queued'
+    if (item.parts !== undefined) message.parts = item.parts
+  }
+  if (item.id !== undefined) message.id = item.id
+}
+
+function isDefinitelyNotSent (outcome: Exclude<SendSmsOutcome, { outcome: 'ok' }>): boolean {
+  switch (outcome.outcome) {
+    case 'provider_error': return true
+    case 'bad_response': return false
+    default: return !outcome.requestSent
+  }
+}
+
+export function describeBatchFailure (outcome: Exclude<SendSmsOutcome, { outcome: 'ok' }>): DispatchFailure {
+  switch (outcome.outcome) {
+    case 'provider_error': {
+      const { code, message } = outcome.error
+      return isAccountError(code)
+        ? { code: 'GW_PROVIDER_AUTH_FAILED', detail: `SerwerSMS refused the gateway's account (${code}): ${message}`, providerError: outcome.error }
+        : { code: 'GW_PROVIDER_REFUSED', detail: `SerwerSMS refused the request (${code}): ${message}`, providerError: outcome.error }
+    }
+    case 'timeout':
+      return { code: 'GW_UPSTREAM_TIMEOUT', detail: outcome.requestSent ? 'SerwerSMS did not answer in time; the messages may have been sent.' : 'SerwerSMS could not be reached in time; nothing was sent.' }
+    case 'network':
+      return { code: 'GW_UPSTREAM_UNREACHABLE', detail: outcome.requestSent ? `The connection to SerwerSMS broke (${outcome.detail}); the messages may have been sent.` : `SerwerSMS could not be reached (${outcome.detail}); nothing was sent.` }
+    case 'bad_response':
+      return { code: 'GW_UPSTREAM_BAD_RESPONSE', detail: `SerwerSMS answered with ${outcome.detail}; the messages may have been sent.` }
+  }
+}
+
+function summarise (messages: RecipientResult[]): SendSmsResult {
+  const result: SendSmsResult = { queued: 0, unsent: 0, failed: 0, unknown: 0, parts: 0, messages }
+  for (const message of messages) {
+    result[message.status as RecipientStatus]++
+    if (message.status === 'queued') result.parts += message.parts ?? 1
+  }
+  return result
+}

@@ -1,0 +1,122 @@
+import t from 'tap'
+import { createHmac } from 'node:crypto'
+import { DLR_PLACEHOLDERS, signDeliveryUrl, verifyDeliveryQuery } from '../../src/dlr/signing.js'
+
+const SECRET = 'a-long-random-test-secret'
+const SENT_AT = Date.UTC(2024, 4, 1, 10, 0, 0)
+const EXPIRES_AT = SENT_AT + 7 * 24 * 60 * 60 * 1000
+const NOW = SENT_AT + 60_000
+
+/** What the provider does: fill the placeholders in, then call the URL. */
+function deliver (signedUrl: string, values = { id: 'abc123', state: 'delivered', date: '2024-05-01 12:00:05', reason: '' }): Record<string, string | string[]> {
+  const called = signedUrl
+    .replace(DLR_PLACEHOLDERS.id, encodeURIComponent(values.id))
+    .replace(DLR_PLACEHOLDERS.state, encodeURIComponent(values.state))
+    .replace(DLR_PLACEHOLDERS.date, encodeURIComponent(values.date))
+    .replace(DLR_PLACEHOLDERS.reason, encodeURIComponent(values.reason))
+  const query: Record<string, string | string[]> = {}
+  for (const [key, value] of new URL(called).searchParams) {
+    const previous = query[key]
+    query[key] = previous === undefined ? value : [previous, value].flat()
+  }
+  return query
+}
+
+t.test('the signed URL keeps the placeholders literal', async (t) => {
+  const url = signDeliveryUrl('https://gw.example.com/', SECRET, { sentAt: SENT_AT, expiresAt: EXPIRES_AT })
+  t.match(url, /^https:\/\/gw\.example\.com\/dlr\?smsid=#SMSID#&stan=#STAN#&data=#DATA#&przyczyna=#PRZYCZYNA#&t=[0-9a-z]+&e=[0-9a-z]+&sig=[\w-]{43}$/)
+  t.ok(url.includes(`&t=${SENT_AT.toString(36)}&e=${EXPIRES_AT.toString(36)}&`))
+  t.equal(
+    signDeliveryUrl('https://gw.example.com/sms///', SECRET, {}).split('?')[0],
+    'https://gw.example.com/sms/dlr',
+    'a path prefix is kept and trailing slashes dropped'
+  )
+})
+
+t.test('the signature is HMAC-SHA256 over version, t and e only', async (t) => {
+  const url = signDeliveryUrl('https://gw.example.com', SECRET, { sentAt: SENT_AT, expiresAt: EXPIRES_AT })
+  const expected = createHmac('sha256', SECRET)
+    .update(`v1\n${SENT_AT.toString(36)}\n${EXPIRES_AT.toString(36)}`)
+    .digest('base64url')
+  t.ok(url.endsWith(`&sig=${expected}`))
+})
+
+t.test('round trip', async (t) => {
+  const url = signDeliveryUrl('https://gw.example.com', SECRET, { sentAt: SENT_AT, expiresAt: EXPIRES_AT })
+  t.same(verifyDeliveryQuery(deliver(url), SECRET, NOW), { ok: true, sentAt: SENT_AT })
+  t.same(verifyDeliveryQuery(deliver(url), SECRET, EXPIRES_AT), { ok: true, sentAt: SENT_AT }, 'valid up to expiry')
+  const other = deliver(url, { id: 'zzz', state: 'undelivered', date: '2024-05-02 00:00:00', reason: 'wrong_number' })
+  t.same(verifyDeliveryQuery(other, SECRET, NOW), { ok: true, sentAt: SENT_AT }, 'provider values are not signed')
+})
+
+t.test('the panel URL has neither t nor e and still verifies', async (t) => {
+  const url = signDeliveryUrl('https://gw.example.com', SECRET, {})
+  t.notOk(/[?&](t|e)=/.test(url))
+  t.same(verifyDeliveryQuery(deliver(url), SECRET, NOW), { ok: true })
+})
+
+t.test('only one of t and e', async (t) => {
+  const sentOnly = signDeliveryUrl('https://gw.example.com', SECRET, { sentAt: SENT_AT })
+  t.notOk(sentOnly.includes('&e='))
+  t.same(verifyDeliveryQuery(deliver(sentOnly), SECRET, NOW), { ok: true, sentAt: SENT_AT })
+  const expiresOnly = signDeliveryUrl('https://gw.example.com', SECRET, { expiresAt: EXPIRES_AT })
+  t.notOk(expiresOnly.includes('&t='))
+  t.same(verifyDeliveryQuery(deliver(expiresOnly), SECRET, NOW), { ok: true })
+  t.same(verifyDeliveryQuery(deliver(expiresOnly), SECRET, EXPIRES_AT + 1), { ok: false, reason: 'expired' })
+})
+
+t.test('tampering with any signed field is a bad signature', async (t) => {
+  const query = deliver(signDeliveryUrl('https://gw.example.com', SECRET, { sentAt: SENT_AT, expiresAt: EXPIRES_AT }))
+  const badSignature = { ok: false, reason: 'bad_signature' }
+  t.same(verifyDeliveryQuery({ ...query, t: (SENT_AT + 1).toString(36) }, SECRET, NOW), badSignature, 't')
+  t.same(verifyDeliveryQuery({ ...query, e: (EXPIRES_AT + 1).toString(36) }, SECRET, NOW), badSignature, 'e')
+  t.same(verifyDeliveryQuery({ ...query, t: `0${SENT_AT.toString(36)}` }, SECRET, NOW), badSignature, 't with a leading zero')
+  const { t: _t, ...withoutT } = query
+  t.same(verifyDeliveryQuery(withoutT, SECRET, NOW), badSignature, 't removed')
+  const { e: _e, ...withoutE } = query
+  t.same(verifyDeliveryQuery(withoutE, SECRET, NOW), badSignature, 'e removed to dodge expiry')
+  const sig = query['sig'] as string
+  const flipped = sig.slice(0, -1) + (sig.endsWith('A') ? 'B' : 'A')
+  t.same(verifyDeliveryQuery({ ...query, sig: flipped }, SECRET, NOW), badSignature, 'sig')
+  t.same(verifyDeliveryQuery({ ...query, sig: sig.slice(1) }, SECRET, NOW), badSignature, 'sig shortened')
+  t.same(verifyDeliveryQuery({ ...query, sig: `${sig}=` }, SECRET, NOW), badSignature, 'sig padded')
+  t.same(verifyDeliveryQuery({ ...query, sig: '' }, SECRET, NOW), badSignature, 'sig empty')
+  t.same(verifyDeliveryQuery(query, 'another-secret', NOW), badSignature, 'wrong secret')
+})
+
+t.test('expired', async (t) => {
+  const query = deliver(signDeliveryUrl('https://gw.example.com', SECRET, { sentAt: SENT_AT, expiresAt: EXPIRES_AT }))
+  t.same(verifyDeliveryQuery(query, SECRET, EXPIRES_AT + 1), { ok: false, reason: 'expired' })
+  const tampered = { ...query, e: (EXPIRES_AT * 2).toString(36) }
+  t.same(verifyDeliveryQuery(tampered, SECRET, EXPIRES_AT + 1), { ok: false, reason: 'bad_signature' },
+    'the signature is checked before expiry')
+})
+
+t.test('malformed queries', async (t) => {
+  const query = deliver(signDeliveryUrl('https://gw.example.com', SECRET, { sentAt: SENT_AT, expiresAt: EXPIRES_AT }))
+  const malformed = { ok: false, reason: 'malformed' }
+  const { sig: _sig, ...withoutSig } = query
+  t.same(verifyDeliveryQuery(withoutSig, SECRET, NOW), malformed, 'missing sig')
+  t.same(verifyDeliveryQuery({}, SECRET, NOW), malformed, 'empty query')
+  t.same(verifyDeliveryQuery({ ...query, sig: [query['sig'], query['sig']] }, SECRET, NOW), malformed, 'repeated sig')
+  t.same(verifyDeliveryQuery({ ...query, stan: ['delivered', 'undelivered'] }, SECRET, NOW), malformed, 'repeated provider value')
+  t.same(verifyDeliveryQuery({ ...query, t: 42 }, SECRET, NOW), malformed, 'non-string value')
+  t.same(verifyDeliveryQuery({ ...query, t: '' }, SECRET, NOW), malformed, 'empty t')
+  t.same(verifyDeliveryQuery({ ...query, t: 'ABC' }, SECRET, NOW), malformed, 'upper-case t')
+  t.same(verifyDeliveryQuery({ ...query, e: '-1' }, SECRET, NOW), malformed, 'negative e')
+  t.same(verifyDeliveryQuery({ ...query, e: 'z'.repeat(20) }, SECRET, NOW), malformed, 'e beyond safe integers')
+  const duplicated = deliver(`${signDeliveryUrl('https://gw.example.com', SECRET, { sentAt: SENT_AT })}&t=0`)
+  t.same(verifyDeliveryQuery(duplicated, SECRET, NOW), malformed, 'a parameter repeated in the URL')
+  t.same(verifyDeliveryQuery({ ...query, extra: undefined }, SECRET, NOW), { ok: true, sentAt: SENT_AT },
+    'an absent value is not malformed')
+})
+
+t.test('bad inputs to signing are programming errors', async (t) => {
+  t.throws(() => signDeliveryUrl('https://gw.example.com', '', {}), RangeError, 'empty secret')
+  t.throws(() => verifyDeliveryQuery({}, '', NOW), RangeError, 'empty secret')
+  for (const value of [-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 53]) {
+    t.throws(() => signDeliveryUrl('https://gw.example.com', SECRET, { sentAt: value }), RangeError, `sentAt ${value}`)
+    t.throws(() => signDeliveryUrl('https://gw.example.com', SECRET, { expiresAt: value }), RangeError, `expiresAt ${value}`)
+  }
+  t.ok(signDeliveryUrl('https://gw.example.com', SECRET, { sentAt: 0 }).includes('&t=0&'), 'zero is a time')
+})

@@ -1,0 +1,75 @@
+import type { AddressInfo } from 'node:net'
+import { Writable } from 'node:stream'
+import Fastify, { type FastifyInstance } from 'fastify'
+import type { Test } from 'tap'
+import app from '../src/app.js'
+import { loadConfig, type Config } from '../src/config.js'
+import { loggerOptions } from '../src/logging.js'
+import { serverOptions } from '../src/server-options.js'
+import { startSimulator, type Simulator, type SimulatorOptions } from '../src/simulator/simulator.js'
+
+export const TEST_API_KEY = 'test-key-0123456789abcdef'
+export const OTHER_API_KEY = 'other-key-0123456789abcdef'
+export const UPSTREAM_TOKEN = 'upstream-token-s3cr3t-value'
+export const DLR_SECRET = 'dlr-secret-0123456789abcdef0123456789abcdef'
+
+/** Environment of a gateway under test: no dotenv file, keys known to the tests. */
+export function testEnvironment (overrides: Record<string, string | undefined> = {}): Record<string, string | undefined> {
+  return {
+    ENV_FILE: '/nonexistent/.env',
+    LOG_LEVEL: 'info',
+    SERWERSMS_TOKEN: UPSTREAM_TOKEN,
+    API_KEYS: `billing:${TEST_API_KEY},shop:${OTHER_API_KEY}`,
+    SERWERSMS_TIMEOUT_MS: '2000',
+    ...overrides
+  }
+}
+
+export function testConfig (overrides: Record<string, string | undefined> = {}): Config {
+  return loadConfig(testEnvironment(overrides))
+}
+
+/** Collects log lines as parsed JSON objects, to assert on what was (not) logged. */
+export class LogCapture extends Writable {
+  readonly lines: string[] = []
+  override _write (chunk: Buffer, _encoding: string, callback: () => void): void {
+    this.lines.push(...chunk.toString('utf8').split('\n').filter(Boolean))
+    callback()
+  }
+
+  get entries (): Array<Record<string, unknown>> {
+    return this.lines.map((line) => JSON.parse(line) as Record<string, unknown>)
+  }
+}
+
+export interface GatewayUnderTest {
+  app: FastifyInstance
+  /** base URL of the listening gateway, e.g. http://127.0.0.1:41234 */
+  url: string
+  simulator: Simulator
+  config: Config
+  logs: LogCapture
+}
+
+export interface StartOptions {
+  env?: Record<string, string | undefined>
+  simulator?: SimulatorOptions
+  /** point the gateway at this URL instead of the simulator (e.g. a closed port) */
+  upstreamUrl?: string
+}
+
+/** Starts the simulator and the gateway on loopback ports; both close when the test ends. */
+export async function startGateway (t: Test, options: StartOptions = {}): Promise<GatewayUnderTest> {
+  const simulator = await startSimulator({ credentials: { token: UPSTREAM_TOKEN }, deliveryReports: false, logger: false, ...options.simulator })
+  t.teardown(() => simulator.close())
+  const config = testConfig({ SERWERSMS_API_URL: options.upstreamUrl ?? simulator.url, ...options.env })
+  const logs = new LogCapture()
+  const server = Fastify(serverOptions(config, { logger: { ...loggerOptions(config.logLevel, false), stream: logs } }))
+  await server.register(app, { config })
+  t.teardown(() => server.close())
+  await server.listen({ host: '127.0.0.1', port: 0 })
+  const { port } = server.server.address() as AddressInfo
+  return { app: server, url: `http://127.0.0.1:${port}`, simulator, config, logs }
+}
+
+export const authHeader = (key = TEST_API_KEY) => ({ authorization: `Bearer ${key}` })

@@ -1,0 +1,88 @@
+import t from 'tap'
+import { planRecipients } from '../../src/sms/recipients.js'
+
+const INCORRECT_NUMBER = { code: 3103, message: 'Incorrect number' }
+
+t.test('valid numbers keep the caller order and their uniqueIds', async (t) => {
+  const plan = planRecipients(['500600700', '+48 500 600 701'], ['first', 'second'], 'PL')
+  t.same(plan, {
+    recipients: [
+      { input: '500600700', phone: '+48500600700', uniqueId: 'first' },
+      { input: '+48 500 600 701', phone: '+48500600701', uniqueId: 'second' }
+    ],
+    sendable: [0, 1],
+    duplicatesDropped: 0
+  })
+})
+
+t.test('numbers that normalise alike collapse onto the first', async (t) => {
+  const plan = planRecipients(
+    ['500600700', '500600701', '+48500600700', '0048 500 600 700', '500600701'],
+    ['a1', 'b1', 'a2', 'a3', 'b2'],
+    'PL'
+  )
+  t.same(plan.recipients, [
+    { input: '500600700', phone: '+48500600700', uniqueId: 'a1' },
+    { input: '500600701', phone: '+48500600701', uniqueId: 'b1' }
+  ])
+  t.same(plan.sendable, [0, 1])
+  t.equal(plan.duplicatesDropped, 3)
+})
+
+t.test('invalid numbers are listed once each, with the provider error, and not sent', async (t) => {
+  const plan = planRecipients(['45616', '500600700', '45616', 'abc', '7799123'], ['x1', 'ok', 'x2', 'x3', 'x4'], 'PL')
+  t.same(plan.recipients, [
+    { input: '45616', uniqueId: 'x1', error: INCORRECT_NUMBER },
+    { input: '500600700', phone: '+48500600700', uniqueId: 'ok' },
+    { input: 'abc', uniqueId: 'x3', error: INCORRECT_NUMBER },
+    { input: '7799123', uniqueId: 'x4', error: INCORRECT_NUMBER }
+  ])
+  t.same(plan.sendable, [1])
+  t.equal(plan.duplicatesDropped, 1)
+  t.notOk('phone' in (plan.recipients[0] ?? {}), 'no phone key on an invalid entry')
+})
+
+t.test('without uniqueIds no entry carries the key', async (t) => {
+  const plan = planRecipients(['500600700', 'nope', '500600700'], undefined, 'PL')
+  t.same(plan.recipients, [
+    { input: '500600700', phone: '+48500600700' },
+    { input: 'nope', error: INCORRECT_NUMBER }
+  ])
+  t.ok(plan.recipients.every((recipient) => !('uniqueId' in recipient)))
+  t.same(plan.sendable, [0])
+  t.equal(plan.duplicatesDropped, 1)
+})
+
+t.test('the default region reads national numbers', async (t) => {
+  const plan = planRecipients(['07911 123456', '+447911123456'], undefined, 'GB')
+  t.same(plan.recipients, [{ input: '07911 123456', phone: '+447911123456' }])
+  t.equal(plan.duplicatesDropped, 1)
+})
+
+t.test('an empty request plans nothing', async (t) => {
+  t.same(planRecipients([], [], 'PL'), { recipients: [], sendable: [], duplicatesDropped: 0 })
+  t.same(planRecipients([], undefined, 'PL'), { recipients: [], sendable: [], duplicatesDropped: 0 })
+})
+
+t.test('uniqueIds must be aligned with numbers', async (t) => {
+  t.throws(() => planRecipients(['500600700', '500600701'], ['only-one'], 'PL'), RangeError)
+  t.throws(() => planRecipients(['500600700'], ['a', 'b'], 'PL'), RangeError)
+})
+
+t.test('a large request stays linear and aligned', async (t) => {
+  const count = 20_000
+  const numbers: string[] = []
+  const uniqueIds: string[] = []
+  for (let i = 0; i < count; i++) {
+    // every number appears twice, the second time written internationally
+    const national = '5' + String(i % (count / 2)).padStart(8, '0')
+    numbers.push(i < count / 2 ? national : `+48${national}`)
+    uniqueIds.push(`id${i}`)
+  }
+  const plan = planRecipients(numbers, uniqueIds, 'PL')
+  t.equal(plan.recipients.length, count / 2)
+  t.equal(plan.sendable.length, count / 2)
+  t.equal(plan.duplicatesDropped, count / 2)
+  t.same(plan.recipients[1234], { input: '500001234', phone: '+48500001234', uniqueId: 'id1234' })
+  t.ok(plan.sendable.every((index, position) => index === position))
+})
