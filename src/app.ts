@@ -1,9 +1,13 @@
 import type { FastifyInstance } from 'fastify'
 import type { Config } from './config.js'
 import authPlugin from './plugins/auth.js'
+import idempotencyPlugin from './plugins/idempotency.js'
 import metricsPlugin from './plugins/metrics.js'
 import problemsPlugin from './plugins/problems.js'
+import rateLimitPlugin from './plugins/rate-limit.js'
+import redisPlugin from './plugins/redis.js'
 import simulatorPlugin from './plugins/simulator.js'
+import swaggerPlugin from './plugins/swagger.js'
 import upstreamClientPlugin from './plugins/upstream-client.js'
 import dlrRoutes from './routes/dlr/index.js'
 import healthRoutes from './routes/health/index.js'
@@ -16,9 +20,15 @@ export interface AppOptions {
 
 /** The whole gateway as one plugin, registered in dependency order; listening is server.ts's job. */
 export default async function app (fastify: FastifyInstance, { config }: AppOptions): Promise<void> {
+  // JSON only (and forms on /dlr): a text body would reach validation as a string and confuse the caller.
+  fastify.removeContentTypeParser('text/plain')
   await fastify.register(problemsPlugin)
+  await fastify.register(swaggerPlugin)
   await fastify.register(metricsPlugin)
+  if (config.redisUrl !== undefined) await fastify.register(redisPlugin, { url: config.redisUrl })
   await fastify.register(authPlugin, { apiKeys: config.auth.apiKeys, disabled: config.auth.disabled })
+  await fastify.register(rateLimitPlugin, { config })
+  await fastify.register(idempotencyPlugin, { config })
   if (config.upstream.simulator.enabled) await fastify.register(simulatorPlugin, { config })
   await fastify.register(upstreamClientPlugin, { config })
 

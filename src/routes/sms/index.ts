@@ -59,6 +59,9 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
 
   app.post('/sms', {
     onRequest: app.authenticate,
+    preHandler: app.idempotency.claim,
+    onSend: app.idempotency.remember,
+    config: { rateLimit: {} },
     schema: {
       summary: 'Send an SMS to one or many recipients',
       description: 'Validates the message, normalises and de-duplicates the recipients, sends them to SerwerSMS in batches of SMS_BATCH_SIZE and answers with the fate of every recipient. 200: every batch was accepted (individual recipients may still be `unsent`). 207: some batches were not accepted: see each recipient\'s status. When no batch was accepted, a problem (422/502/504) carries the per-recipient outcomes in `messages`.',

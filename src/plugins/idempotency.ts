@@ -1,0 +1,118 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import type { Config } from '../config.js'
+import { GatewayError } from '../errors.js'
+import { fingerprintRequest } from '../idempotency/fingerprint.js'
+import { MemoryIdempotencyStore } from '../idempotency/memory-store.js'
+import { RedisIdempotencyStore } from '../idempotency/redis-store.js'
+import type { IdempotencyStore } from '../idempotency/store.js'
+
+export const IDEMPOTENCY_HEADER = 'idempotency-key'
+export const REPLAYED_HEADER = 'idempotent-replayed'
+/** How long a caller should wait before asking again about a key still in flight. */
+const IN_FLIGHT_RETRY_AFTER_SECONDS = 1
+/** Added to the longest a send can take, so a claim outlives its request but not a crashed process by much. */
+const IN_FLIGHT_MARGIN_MS = 60_000
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    idempotency: {
+      /** preHandler: claims the key, or replays / refuses a repeat */
+      claim: (request: FastifyRequest, reply: FastifyReply) => Promise<void>
+      /** onSend: stores the answer under the claimed key */
+      remember: (request: FastifyRequest, reply: FastifyReply, payload: unknown) => Promise<unknown>
+    }
+  }
+  interface FastifyRequest {
+    idempotencyClaim: { key: string, fingerprint: string } | null
+  }
+}
+
+/** The longest one POST /sms can take: every round of concurrent batches timing out. */
+export function inFlightTtlFor (config: Config): number {
+  const { maxRecipients, batchSize, upstreamConcurrency } = config.sending
+  const rounds = Math.ceil(Math.ceil(maxRecipients / batchSize) / upstreamConcurrency)
+  return rounds * config.upstream.timeoutMs + IN_FLIGHT_MARGIN_MS
+}
+
+/**
+ * True when a problem body proves no SMS left: every recipient `failed` (or none got that far).
+ * Only then may the key be used again; anything else is remembered and replayed.
+ */
+export function provesNothingSent (statusCode: number, body: string): boolean {
+  if (statusCode < 400) return false
+  try {
+    const parsed = JSON.parse(body) as Record<string, unknown>
+    return parsed.queued === 0 && parsed.unknown === 0 && parsed.unsent === 0
+  } catch {
+    return false
+  }
+}
+
+/**
+ * IETF Idempotency-Key semantics for POST /sms: at most one execution per client and key for
+ * IDEMPOTENCY_TTL. A repeat with the same body replays the first answer; with another body it
+ * is refused (422); while the first is still running it is refused (409) rather than waiting.
+ */
+export default fp<{ config: Config }>(async function idempotencyPlugin (app, { config }) {
+  const store: IdempotencyStore = app.hasDecorator('redis')
+    ? new RedisIdempotencyStore(app.redis)
+    : new MemoryIdempotencyStore(config.idempotency.maxKeys)
+  const ttlMs = config.idempotency.ttlMs
+  const inFlightTtlMs = inFlightTtlFor(config)
+  app.decorateRequest('idempotencyClaim', null)
+
+  async function claim (request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const header = request.headers[IDEMPOTENCY_HEADER]
+    if (header === undefined) return
+    if (typeof header !== 'string') {
+      throw new GatewayError('GW_VALIDATION_FAILED', 'Send one Idempotency-Key header.', { errors: [{ field: 'headers:/idempotency-key', reason: 'is repeated' }] })
+    }
+    const key = `${request.client}:${header}`
+    const fingerprint = fingerprintRequest(request.method, request.routeOptions.url ?? '', request.body)
+    let result
+    try {
+      result = await store.claim(key, fingerprint, inFlightTtlMs)
+    } catch (error) {
+      request.log.error({ err: { message: (error as Error).message } }, 'idempotency store unavailable')
+      throw new GatewayError('GW_IDEMPOTENCY_STORE_UNAVAILABLE', 'The Idempotency-Key cannot be checked right now, so nothing was sent. Retry later with the same key, or without a key.', {}, { 'retry-after': '5' })
+    }
+    if (result.state === 'claimed') {
+      request.idempotencyClaim = { key, fingerprint }
+      return
+    }
+    if (result.fingerprint !== fingerprint) {
+      throw new GatewayError('GW_IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used with a different request body; use a new key for a new request.')
+    }
+    if (result.state === 'in_flight') {
+      throw new GatewayError('GW_IDEMPOTENCY_IN_FLIGHT', 'The first request with this Idempotency-Key is still being processed; retry shortly to get its result.', {}, { 'retry-after': String(IN_FLIGHT_RETRY_AFTER_SECONDS) })
+    }
+    request.log.info('idempotent replay')
+    return reply
+      .code(result.response.statusCode)
+      .header(REPLAYED_HEADER, 'true')
+      .type(result.response.contentType)
+      .send(result.response.body)
+  }
+
+  async function remember (request: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> {
+    const claimed = request.idempotencyClaim
+    if (claimed === null) return payload
+    request.idempotencyClaim = null
+    const body = typeof payload === 'string' ? payload : Buffer.isBuffer(payload) ? payload.toString('utf8') : undefined
+    try {
+      if (body !== undefined && provesNothingSent(reply.statusCode, body)) {
+        await store.release(claimed.key, claimed.fingerprint)
+      } else {
+        const contentType = String(reply.getHeader('content-type') ?? 'application/json; charset=utf-8')
+        await store.complete(claimed.key, claimed.fingerprint, { statusCode: reply.statusCode, contentType, body: body ?? '' }, ttlMs)
+      }
+    } catch (error) {
+      // The send happened; its answer still goes out. The key stays claimed (409) until it expires.
+      request.log.error({ err: { message: (error as Error).message } }, 'could not store the idempotent response')
+    }
+    return payload
+  }
+
+  app.decorate('idempotency', { claim, remember })
+}, { name: 'idempotency', dependencies: ['auth'], fastify: '5.x' })

@@ -1,0 +1,25 @@
+import rateLimit from '@fastify/rate-limit'
+import type { FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import type { Config } from '../config.js'
+import { GatewayError } from '../errors.js'
+
+/**
+ * Per-client limits (by API-key name, so a client's replicas share one budget), kept in Redis
+ * when it is configured so every gateway replica counts together. Routes opt in with
+ * `config: { rateLimit: … }`; the check runs after authentication.
+ */
+export default fp<{ config: Config }>(async function rateLimitPlugin (app, { config }) {
+  await app.register(rateLimit, {
+    global: false,
+    hook: 'preHandler',
+    max: config.rateLimit.max,
+    timeWindow: config.rateLimit.windowMs,
+    keyGenerator: (request: FastifyRequest) => request.client,
+    enableDraftSpec: true,
+    // Limits are a courtesy, not a safety: if Redis fails, let requests through (idempotency still fails closed).
+    skipOnError: true,
+    ...(app.hasDecorator('redis') ? { redis: app.redis, nameSpace: 'sms-gateway:rate-limit:' } : {}),
+    errorResponseBuilder: (_request, context) => new GatewayError('GW_RATE_LIMITED', `This client may make ${context.max} requests per ${context.after}; retry after the Retry-After seconds.`)
+  })
+}, { name: 'rate-limit', dependencies: ['auth'], fastify: '5.x' })

@@ -1,0 +1,238 @@
+import t from 'tap'
+import { authHeader, DLR_SECRET, OTHER_API_KEY, startGateway, UPSTREAM_TOKEN, type GatewayUnderTest } from '../helper.js'
+
+interface Answer { status: number, contentType: string | null, body: any, headers: Headers }
+
+async function post (gw: GatewayUnderTest, body: unknown, headers: Record<string, string> = authHeader()): Promise<Answer> {
+  const response = await fetch(`${gw.url}/sms`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body)
+  })
+  const text = await response.text()
+  return { status: response.status, contentType: response.headers.get('content-type'), body: text === '' ? undefined : JSON.parse(text), headers: response.headers }
+}
+
+const lastUpstreamBody = (gw: GatewayUnderTest) => gw.simulator.received.at(-1)?.body as Record<string, unknown>
+
+t.test('a single recipient is sent with the stored token and answered per recipient', async (t) => {
+  const gw = await startGateway(t)
+  const answer = await post(gw, { to: '500 600 700', text: 'Hello' })
+  t.equal(answer.status, 200)
+  t.match(answer.body, { queued: 1, unsent: 0, failed: 0, unknown: 0, parts: 1 })
+  t.match(answer.body.messages, [{ phone: '+48500600700', status: 'queued', parts: 1, id: /^[0-9a-f]{10}$/ }])
+  t.equal(gw.simulator.received.length, 1)
+  const sent = gw.simulator.received[0]!
+  t.equal(sent.path, '/messages/send_sms')
+  t.equal(sent.headers.authorization, `Bearer ${UPSTREAM_TOKEN}`)
+  t.same(sent.body.phone, ['+48500600700'])
+  t.equal(sent.body.text, 'Hello')
+  t.equal(sent.body.details, true)
+  t.equal(sent.body.system, 'sms-gateway')
+  t.notOk('username' in sent.body || 'password' in sent.body, 'no body credentials in token mode')
+  t.notOk('dlr_url' in sent.body, 'no dlr_url without PUBLIC_URL')
+  t.notOk('sender' in sent.body, 'ECO+ without a sender')
+})
+
+t.test('API user credentials travel in the body; a token wins when both are set', async (t) => {
+  const user = await startGateway(t, {
+    env: { SERWERSMS_TOKEN: undefined, SERWERSMS_USERNAME: 'api-user', SERWERSMS_PASSWORD: 'api-pass-1234' },
+    simulator: { credentials: { username: 'api-user', password: 'api-pass-1234' } }
+  })
+  t.equal((await post(user, { to: '+48500600700', text: 'x' })).status, 200)
+  t.match(lastUpstreamBody(user), { username: 'api-user', password: 'api-pass-1234' })
+  t.equal(user.simulator.received[0]!.headers.authorization, undefined)
+
+  const both = await startGateway(t, { env: { SERWERSMS_USERNAME: 'api-user', SERWERSMS_PASSWORD: 'api-pass-1234' } })
+  t.equal((await post(both, { to: '+48500600700', text: 'x' })).status, 200)
+  t.equal(both.simulator.received[0]!.headers.authorization, `Bearer ${UPSTREAM_TOKEN}`)
+  t.notOk('password' in lastUpstreamBody(both))
+})
+
+t.test('recipients are normalised, de-duplicated, and invalid ones reported while the rest go ahead', async (t) => {
+  const gw = await startGateway(t)
+  const answer = await post(gw, { to: ['+48500600700', '45616', '500600700', '0048 500 600 701', '45616', 'call me'], text: 'Hi' })
+  t.equal(answer.status, 200)
+  t.match(answer.body, { queued: 2, unsent: 2 })
+  t.match(answer.body.messages, [
+    { phone: '+48500600700', status: 'queued' },
+    { phone: '45616', status: 'unsent', error: { code: 3103, message: 'Incorrect number' } },
+    { phone: '+48500600701', status: 'queued' },
+    { phone: 'call me', status: 'unsent', error: { code: 3103 } }
+  ])
+  t.equal(answer.body.messages.length, 4)
+  t.same(lastUpstreamBody(gw).phone, ['+48500600700', '+48500600701'], 'only valid, distinct numbers reach the provider')
+})
+
+t.test('when every number is invalid nothing is sent', async (t) => {
+  const gw = await startGateway(t)
+  const answer = await post(gw, { to: ['123', 'abc'], text: 'Hi' })
+  t.equal(answer.status, 200)
+  t.match(answer.body, { queued: 0, unsent: 2 })
+  t.equal(gw.simulator.received.length, 0)
+})
+
+t.test('sender, utf and the provider flags are mapped', async (t) => {
+  const gw = await startGateway(t, { env: { SERWERSMS_SENDER: 'FIRMA' } })
+  await post(gw, { to: '+48500600700', text: 'Zażółć gęślą jaźń' })
+  t.match(lastUpstreamBody(gw), { sender: 'FIRMA', utf: true }, 'default sender, utf set for national characters')
+  await post(gw, { to: '+48500600700', text: 'plain text', sender: 'OTHER', flash: true, test: true, speed: true, vcard: false })
+  t.match(lastUpstreamBody(gw), { sender: 'OTHER', flash: true, test: true, speed: true, vcard: false })
+  t.notOk('utf' in lastUpstreamBody(gw), 'GSM-7 text needs no utf')
+  await post(gw, { to: '+48500600700', text: 'Zażółć', utf: false })
+  t.notOk('utf' in lastUpstreamBody(gw), 'an explicit utf=false is respected')
+
+  const eco = await startGateway(t)
+  await post(eco, { to: '+48500600700', text: 'Zażółć' })
+  t.notOk('utf' in lastUpstreamBody(eco), 'ECO+ cannot carry utf')
+  const refused = await post(eco, { to: '+48500600700', text: 'Zażółć', utf: true, speed: true })
+  t.equal(refused.status, 400)
+  t.same(refused.body.errors.map((e: { field: string }) => e.field), ['/utf', '/speed'])
+})
+
+t.test('sendAt becomes the provider date in Warsaw time; a past one is refused', async (t) => {
+  const gw = await startGateway(t)
+  const future = new Date(Date.now() + 86_400_000)
+  future.setUTCHours(10, 30, 0, 0)
+  const answer = await post(gw, { to: '+48500600700', text: 'later', sendAt: future.toISOString() })
+  t.equal(answer.status, 200)
+  const expected = new Intl.DateTimeFormat('sv-SE', { timeZone: 'Europe/Warsaw', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' }).format(future)
+  t.equal(lastUpstreamBody(gw).date, expected)
+  const past = await post(gw, { to: '+48500600700', text: 'x', sendAt: '2020-01-01T00:00:00Z' })
+  t.equal(past.status, 400)
+  t.match(past.body.errors, [{ field: '/sendAt', reason: /past/ }])
+  const garbage = await post(gw, { to: '+48500600700', text: 'x', sendAt: 'tomorrow' })
+  t.equal(garbage.status, 400)
+  t.match(garbage.body.errors, [{ field: '/sendAt' }])
+})
+
+t.test('uniqueId stays aligned with its numbers through de-duplication', async (t) => {
+  const gw = await startGateway(t)
+  const answer = await post(gw, { to: ['+48500600700', 'bad', '500600700', '+48500600701'], uniqueId: ['idA1', 'idB2', 'idC3', 'idD4'], text: 'x' })
+  t.equal(answer.status, 200)
+  t.same(lastUpstreamBody(gw).unique_id, ['idA1', 'idD4'])
+  t.same(lastUpstreamBody(gw).phone, ['+48500600700', '+48500600701'])
+  t.match(answer.body.messages, [{ uniqueId: 'idA1', status: 'queued' }, { status: 'unsent' }, { uniqueId: 'idD4', status: 'queued' }])
+
+  const mismatch = await post(gw, { to: ['+48500600700', '+48500600701'], uniqueId: 'only1', text: 'x' })
+  t.equal(mismatch.status, 400)
+  t.match(mismatch.body.errors, [{ field: '/uniqueId', reason: /1 ids for 2 recipients/ }])
+  const repeated = await post(gw, { to: ['+48500600700', '+48500600701'], uniqueId: ['same1', 'same1'], text: 'x' })
+  t.equal(repeated.status, 400)
+  t.match(repeated.body.errors, [{ field: '/uniqueId/1', reason: /repeats/ }])
+  const invalid = await post(gw, { to: '+48500600700', uniqueId: 'a-b', text: 'x' })
+  t.equal(invalid.status, 400)
+  t.match(invalid.body.errors, [{ field: '/uniqueId' }])
+})
+
+t.test('bad bodies are refused with problem+json naming the field, never coerced or stripped', async (t) => {
+  const gw = await startGateway(t)
+  const cases: Array<[unknown, string]> = [
+    [{ to: '+48500600700', text: 'x', extra: 1 }, '/extra'],
+    [{ to: 48500600700, text: 'x' }, '/to'],
+    [{ to: '+48500600700', text: 'x', flash: 'true' }, '/flash'],
+    [{ to: '+48500600700', text: '' }, '/text'],
+    [{ to: '+48500600700', text: '   ' }, '/text'],
+    [{ to: [], text: 'x' }, '/to'],
+    [{ text: 'x' }, '/to'],
+    [{ to: '+48500600700', text: 'x', sender: 'way too long a sender' }, '/sender']
+  ]
+  for (const [body, field] of cases) {
+    const answer = await post(gw, body)
+    t.equal(answer.status, 400, JSON.stringify(body))
+    t.equal(answer.contentType, 'application/problem+json; charset=utf-8')
+    t.equal(answer.body.code, 'GW_VALIDATION_FAILED')
+    t.ok(answer.body.errors.some((e: { field: string }) => e.field === field), `${JSON.stringify(body)} names ${field}: ${JSON.stringify(answer.body.errors)}`)
+  }
+  const malformed = await post(gw, '{"to": "+48500600700", "text": ')
+  t.equal(malformed.status, 400)
+  t.equal(malformed.body.code, 'GW_BODY_MALFORMED')
+  const form = await fetch(`${gw.url}/sms`, { method: 'POST', headers: { ...authHeader(), 'content-type': 'text/plain' }, body: 'to=1' })
+  t.equal(form.status, 415)
+  t.equal((await form.json() as { code: string }).code, 'GW_MEDIA_TYPE_UNSUPPORTED')
+  t.equal(gw.simulator.received.length, 0, 'nothing reached the provider')
+})
+
+t.test('callers authenticate with a bearer API key; the key names the client', async (t) => {
+  const gw = await startGateway(t)
+  const missing = await post(gw, { to: '+48500600700', text: 'x' }, {})
+  t.equal(missing.status, 401)
+  t.equal(missing.body.code, 'GW_AUTH_MISSING')
+  t.match(missing.headers.get('www-authenticate'), /^Bearer/)
+  const wrong = await post(gw, { to: '+48500600700', text: 'x' }, authHeader('not-a-key-at-all-000000'))
+  t.equal(wrong.status, 401)
+  t.equal(wrong.body.code, 'GW_AUTH_INVALID')
+  const basic = await post(gw, { to: '+48500600700', text: 'x' }, { authorization: 'Basic Zm9vOmJhcg==' })
+  t.equal(basic.status, 401)
+  t.equal(gw.simulator.received.length, 0)
+  t.equal((await post(gw, { to: '+48500600700', text: 'x' }, authHeader(OTHER_API_KEY))).status, 200)
+  const metrics = await (await fetch(`${gw.url}/metrics`)).text()
+  t.match(metrics, /sms_gateway_messages_total\{status="queued",client="shop"\} 1/)
+  t.ok(gw.logs.entries.some((e) => e.client === 'shop' && e.msg === 'request completed'), 'the request line names the client')
+})
+
+t.test('AUTH_DISABLED lets anyone send, and says so at start', async (t) => {
+  const gw = await startGateway(t, { env: { AUTH_DISABLED: 'true', API_KEYS: undefined } })
+  t.equal((await post(gw, { to: '+48500600700', text: 'x' }, {})).status, 200)
+  t.ok(gw.logs.entries.some((e) => e.level === 40 && /AUTH_DISABLED/.test(String(e.msg))))
+})
+
+t.test('with PUBLIC_URL every send carries a signed dlr_url with the provider placeholders', async (t) => {
+  const gw = await startGateway(t, { env: { PUBLIC_URL: 'https://sms.example.com/', DLR_SECRET } })
+  await post(gw, { to: '+48500600700', text: 'x' })
+  const url = String(lastUpstreamBody(gw).dlr_url)
+  t.match(url, /^https:\/\/sms\.example\.com\/dlr\?smsid=#SMSID#&stan=#STAN#&data=#DATA#&przyczyna=#PRZYCZYNA#&t=[0-9a-z]+&e=[0-9a-z]+&sig=[\w-]+$/)
+  t.notMatch(url, DLR_SECRET)
+})
+
+t.test('provider refusals and faults map onto the documented statuses', async (t) => {
+  const gw = await startGateway(t, { env: { SERWERSMS_TIMEOUT_MS: '300' } })
+  const cases: Array<[Parameters<typeof gw.simulator.setFault>[0], number, string, string]> = [
+    [{ fault: { kind: 'provider-error', code: 3101, message: 'The message is empty' } }, 422, 'GW_PROVIDER_REFUSED', 'failed'],
+    [{ fault: { kind: 'provider-error', code: 1001, type: 'InvalidUser', message: 'Wrong login or password', status: 401 } }, 502, 'GW_PROVIDER_AUTH_FAILED', 'failed'],
+    [{ fault: { kind: 'http-error', status: 503 } }, 502, 'GW_UPSTREAM_BAD_RESPONSE', 'unknown'],
+    [{ fault: { kind: 'html' } }, 502, 'GW_UPSTREAM_BAD_RESPONSE', 'unknown'],
+    [{ fault: { kind: 'garbage' } }, 502, 'GW_UPSTREAM_BAD_RESPONSE', 'unknown'],
+    [{ fault: { kind: 'truncated' } }, 502, 'GW_UPSTREAM_BAD_RESPONSE', 'unknown'],
+    [{ fault: { kind: 'reset' } }, 502, 'GW_UPSTREAM_UNREACHABLE', 'unknown'],
+    [{ fault: { kind: 'hang' } }, 504, 'GW_UPSTREAM_TIMEOUT', 'unknown']
+  ]
+  for (const [rule, status, code, recipientStatus] of cases) {
+    gw.simulator.setFault(rule)
+    const answer = await post(gw, { to: ['+48500600700', '+48500600701'], text: 'x' })
+    t.equal(answer.status, status, rule!.fault.kind)
+    t.equal(answer.contentType, 'application/problem+json; charset=utf-8')
+    t.equal(answer.body.code, code, rule!.fault.kind)
+    t.match(answer.body.messages, [{ status: recipientStatus }, { status: recipientStatus }], rule!.fault.kind)
+    t.equal(answer.body[recipientStatus], 2)
+    t.notMatch(JSON.stringify(answer.body), UPSTREAM_TOKEN)
+  }
+  gw.simulator.setFault(null)
+  const refusal = await post(gw, { to: '+48500600700', text: 'x' })
+  t.equal(refusal.status, 200, 'the provider behaves again')
+
+  gw.simulator.setFault({ fault: { kind: 'provider-error', code: 3101, type: 'SendError', message: 'The message is empty' } })
+  const refused = await post(gw, { to: '+48500600700', text: 'x' })
+  t.match(refused.body, { providerError: { code: 3101, type: 'SendError', message: 'The message is empty' }, detail: /3101/ })
+  const metrics = await (await fetch(`${gw.url}/metrics`)).text()
+  for (const outcome of ['ok', 'provider_error', 'bad_response', 'network', 'timeout']) {
+    t.match(metrics, new RegExp(`sms_gateway_upstream_requests_total\\{outcome="${outcome}"\\} [1-9]`), outcome)
+  }
+})
+
+t.test('an unreachable provider is a 502 and nothing counts as sent', async (t) => {
+  const gw = await startGateway(t, { upstreamUrl: 'http://127.0.0.1:9/' })
+  const answer = await post(gw, { to: '+48500600700', text: 'x' })
+  t.equal(answer.status, 502)
+  t.equal(answer.body.code, 'GW_UPSTREAM_UNREACHABLE')
+  t.match(answer.body.messages, [{ status: 'failed', error: { code: 'GW_UPSTREAM_UNREACHABLE' } }])
+})
+
+t.test('health and readiness', async (t) => {
+  const gw = await startGateway(t)
+  t.same(await (await fetch(`${gw.url}/healthz`)).json(), { status: 'ok' })
+  t.match(await (await fetch(`${gw.url}/readyz`)).json(), { status: 'ready', upstream: 'serwersms', upstreamUrl: gw.simulator.url, deliveryReports: false, idempotencyStore: 'memory' })
+  const notFound = await fetch(`${gw.url}/nope?secret=1`)
+  t.equal(notFound.status, 404)
+  t.match(await notFound.json(), { code: 'GW_NOT_FOUND', detail: 'No route for GET /nope.' })
+})
