@@ -1,4 +1,4 @@
-import type { AddressInfo } from 'node:net'
+import { createServer, type AddressInfo } from 'node:net'
 import { Writable } from 'node:stream'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Test } from 'tap'
@@ -56,20 +56,33 @@ export interface StartOptions {
   simulator?: SimulatorOptions
   /** point the gateway at this URL instead of the simulator (e.g. a closed port) */
   upstreamUrl?: string
+  /** set PUBLIC_URL and DLR_SECRET so that delivery reports come back to this gateway */
+  deliveryReportsToSelf?: boolean
+}
+
+/** A port that was free a moment ago, for a server whose URL must be known before it starts. */
+export async function freePort (): Promise<number> {
+  const probe = createServer()
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
+  const { port } = probe.address() as AddressInfo
+  await new Promise((resolve) => probe.close(resolve))
+  return port
 }
 
 /** Starts the simulator and the gateway on loopback ports; both close when the test ends. */
 export async function startGateway (t: Test, options: StartOptions = {}): Promise<GatewayUnderTest> {
   const simulator = await startSimulator({ credentials: { token: UPSTREAM_TOKEN }, deliveryReports: false, logger: false, ...options.simulator })
   t.teardown(() => simulator.close())
-  const config = testConfig({ SERWERSMS_API_URL: options.upstreamUrl ?? simulator.url, ...options.env })
+  const port = options.deliveryReportsToSelf === true ? await freePort() : 0
+  const selfUrl = options.deliveryReportsToSelf === true ? { PUBLIC_URL: `http://127.0.0.1:${port}`, DLR_SECRET } : {}
+  const config = testConfig({ SERWERSMS_API_URL: options.upstreamUrl ?? simulator.url, ...selfUrl, ...options.env })
   const logs = new LogCapture()
   const server = Fastify(serverOptions(config, { logger: { ...loggerOptions(config.logLevel, false), stream: logs } }))
   await server.register(app, { config })
   t.teardown(() => server.close())
-  await server.listen({ host: '127.0.0.1', port: 0 })
-  const { port } = server.server.address() as AddressInfo
-  return { app: server, url: `http://127.0.0.1:${port}`, simulator, config, logs }
+  await server.listen({ host: '127.0.0.1', port })
+  const { port: listening } = server.server.address() as AddressInfo
+  return { app: server, url: `http://127.0.0.1:${listening}`, simulator, config, logs }
 }
 
 export const authHeader = (key = TEST_API_KEY) => ({ authorization: `Bearer ${key}` })

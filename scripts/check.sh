@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The whole check, from a fresh clone: install what is missing, type-check, lint, run every test
+# (unit, route, end-to-end, Redis, browser, container), then print one line with the counts.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh || { echo "setup failed"; echo "0 passed, 1 failed"; exit 1; }
+
+status=0
+npm run --silent typecheck || { echo "check: typecheck failed"; status=1; }
+npm run --silent lint || { echo "check: lint failed"; status=1; }
+
+mkdir -p test-output
+npx tap --reporter=tap 2>&1 | tee test-output/tap.log
+tap_status=${PIPESTATUS[0]}
+[ "$tap_status" -eq 0 ] || status=1
+# tap's own closing counts, e.g. "# { total: 812, pass: 810, fail: 2, skip: 0 }"
+summary=$(grep -E '^# \{ total: [0-9]+' test-output/tap.log | tail -n 1)
+passed=$(sed -nE 's/.*pass: ([0-9]+).*/\1/p' <<<"$summary")
+failed=$(sed -nE 's/.*fail: ([0-9]+).*/\1/p' <<<"$summary")
+passed=${passed:-0}
+failed=${failed:-0}
+if [ -z "$summary" ]; then echo "check: tap printed no summary"; failed=$((failed + 1)); status=1; fi
+
+if [ -f scripts/test-container.sh ]; then
+  bash scripts/test-container.sh 2>&1 | tee test-output/container.log
+  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+  container=$(grep -E '^container: [0-9]+ passed, [0-9]+ failed' test-output/container.log | tail -n 1)
+  if [ -n "$container" ]; then
+    passed=$((passed + $(sed -nE 's/container: ([0-9]+) passed.*/\1/p' <<<"$container")))
+    failed=$((failed + $(sed -nE 's/.*passed, ([0-9]+) failed/\1/p' <<<"$container")))
+  else
+    echo "check: the container test printed no counts"; failed=$((failed + 1)); status=1
+  fi
+fi
+
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+echo "${passed} passed, ${failed} failed"
+exit "$status"

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what the gateway's tests need on a fresh Debian machine: the Debian packages behind
+# the real servers and tools the tests drive, then the npm packages from the lock file.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+declare -A debian_package_of=(
+  [redis-server]=redis-server   # idempotency keys and rate limits shared by replicas
+  [promtool]=prometheus         # checks the Prometheus config, alerts and /metrics output
+  [chromium]=chromium           # the Swagger UI browser test
+)
+missing=()
+for command in "${!debian_package_of[@]}"; do
+  command -v "$command" >/dev/null 2>&1 || missing+=("${debian_package_of[$command]}")
+done
+if ((${#missing[@]} > 0)); then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  sudo_if_needed=()
+  [ "$(id -u)" -ne 0 ] && sudo_if_needed=(sudo)
+  "${sudo_if_needed[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_if_needed[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: npm ci"
+  npm ci --no-audit --no-fund
+fi

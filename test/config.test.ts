@@ -1,0 +1,100 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import { ConfigError, loadConfig, loadSimulatorConfig, parseApiKeys, readEnvironment } from '../src/config.js'
+import { testEnvironment } from './helper.js'
+
+const load = (overrides: Record<string, string | undefined>) => loadConfig(testEnvironment(overrides))
+
+t.test('defaults match the documented table', async (t) => {
+  const config = loadConfig({ SERWERSMS_TOKEN: 'tok', API_KEYS: 'app:0123456789abcdef' })
+  t.match(config, {
+    server: { host: '0.0.0.0', port: 3000, shutdownGraceMs: 25_000 },
+    logLevel: 'info',
+    upstream: { apiUrl: 'https://api2.serwersms.pl/', timeoutMs: 15_000, defaultSender: undefined, auth: { kind: 'token', token: 'tok' }, simulator: { enabled: false } },
+    defaultRegion: 'PL',
+    auth: { disabled: false, apiKeys: [{ name: 'app', key: '0123456789abcdef' }] },
+    deliveryReports: { publicUrl: undefined, urlTtlMs: 7 * 86_400_000, dedupWindowMs: 3_600_000 },
+    rateLimit: { max: 600, windowMs: 60_000 },
+    idempotency: { ttlMs: 86_400_000, maxKeys: 100_000 },
+    sending: { batchSize: 100, upstreamConcurrency: 4, maxRecipients: 10_000 },
+    redisUrl: undefined
+  })
+})
+
+t.test('values are converted and validated', async (t) => {
+  const config = load({ PORT: '8080', SERWERSMS_API_URL: 'http://127.0.0.1:4010', RATE_LIMIT_WINDOW: '30000', IDEMPOTENCY_TTL: '2 hours', SERWERSMS_SIMULATOR: 'false', PUBLIC_URL: 'https://sms.example.com/', DLR_SECRET: 'x'.repeat(32) })
+  t.equal(config.server.port, 8080)
+  t.equal(config.upstream.apiUrl, 'http://127.0.0.1:4010/', 'a trailing slash is added so paths resolve below it')
+  t.equal(config.rateLimit.windowMs, 30_000)
+  t.equal(config.idempotency.ttlMs, 7_200_000)
+  t.equal(config.deliveryReports.publicUrl, 'https://sms.example.com')
+  t.equal(load({ PORT: '' }).server.port, 3000, 'an empty value counts as unset')
+})
+
+t.test('a bad value names the variable, the problem and the fix', async (t) => {
+  const cases: Array<[Record<string, string | undefined>, RegExp]> = [
+    [{ PORT: 'abc' }, /^PORT="abc" is invalid: .*Set it to TCP port/],
+    [{ PORT: '70000' }, /PORT="70000" is invalid: must be <= 65535/],
+    [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL="loud" is invalid.*one of fatal, error/],
+    [{ SERWERSMS_API_URL: 'ftp://x' }, /SERWERSMS_API_URL="ftp:\/\/x" is invalid: has the wrong format/],
+    [{ SMS_BATCH_SIZE: '500' }, /SMS_BATCH_SIZE="500" is invalid: must be <= 200/],
+    [{ SMS_MAX_RECIPIENTS: '100001' }, /SMS_MAX_RECIPIENTS/],
+    [{ DLR_SECRET: 'short', PUBLIC_URL: 'https://x.example' }, /DLR_SECRET="short" is invalid.*at least 32/],
+    [{ PUBLIC_URL: 'https://x.example' }, /DLR_SECRET is missing: PUBLIC_URL is set/],
+    [{ SERWERSMS_TOKEN: undefined }, /SerwerSMS credentials are missing.*SERWERSMS_SIMULATOR=true/],
+    [{ SERWERSMS_TOKEN: undefined, SERWERSMS_USERNAME: 'u' }, /SERWERSMS_PASSWORD is missing/],
+    [{ API_KEYS: undefined }, /API_KEYS is missing.*AUTH_DISABLED=true/],
+    [{ API_KEYS: 'nokey' }, /API_KEYS has an entry without a valid name/],
+    [{ API_KEYS: 'app:short' }, /"app" has a key shorter than 16/],
+    [{ API_KEYS: 'a:0123456789abcdef,a:0123456789abcdeg' }, /names "a" twice/],
+    [{ API_KEYS: 'a:0123456789abcdef,b:0123456789abcdef' }, /key another client already has/],
+    [{ RATE_LIMIT_WINDOW: 'soon' }, /RATE_LIMIT_WINDOW="soon" is invalid: not a duration/],
+    [{ DEFAULT_REGION: 'XX' }, /DEFAULT_REGION="XX" is invalid: not a country/],
+    [{ SERWERSMS_SENDER: 'much too long name' }, /SERWERSMS_SENDER/],
+    [{ REDIS_URL: 'localhost:6379' }, /REDIS_URL/]
+  ]
+  for (const [overrides, message] of cases) {
+    t.throws(() => load(overrides), { name: 'ConfigError', message }, JSON.stringify(overrides))
+  }
+  const several = t.throws(() => load({ PORT: 'x', HOST: '', SMS_BATCH_SIZE: '0' })) as ConfigError
+  t.match(several.message, /PORT=.*\n.*SMS_BATCH_SIZE=/, 'every bad variable is listed at once')
+})
+
+t.test('the simulator and disabled auth are explicit choices', async (t) => {
+  const config = load({ SERWERSMS_TOKEN: undefined, SERWERSMS_SIMULATOR: 'true', API_KEYS: undefined, AUTH_DISABLED: 'true' })
+  t.equal(config.upstream.simulator.enabled, true)
+  t.equal(config.upstream.auth, undefined)
+  t.equal(config.auth.disabled, true)
+  t.throws(() => load({ SERWERSMS_SIMULATOR: 'yes please' }), /SERWERSMS_SIMULATOR/)
+})
+
+t.test('API keys parse with spaces and empty entries', async (t) => {
+  t.same(parseApiKeys(' billing:0123456789abcdef , ,shop.v2:abcdefabcdefabcdef:x '), [
+    { name: 'billing', key: '0123456789abcdef' },
+    { name: 'shop.v2', key: 'abcdefabcdefabcdef:x' }
+  ])
+})
+
+t.test('a dotenv file fills in what the environment leaves unset', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'sms-gateway-env-'))
+  const file = join(dir, '.env')
+  writeFileSync(file, 'PORT=4321\nLOG_LEVEL=debug\n# a comment\nHOST="127.0.0.1"\n')
+  const saved = { ...process.env }
+  t.teardown(() => { process.env = saved })
+  process.env.ENV_FILE = file
+  process.env.LOG_LEVEL = 'warn'
+  const env = readEnvironment()
+  t.equal(env.PORT, '4321')
+  t.equal(env.HOST, '127.0.0.1')
+  t.equal(env.LOG_LEVEL, 'warn', 'the real environment wins')
+  process.env.ENV_FILE = join(dir, 'missing.env')
+  t.equal(readEnvironment().PORT, saved.PORT, 'a missing file is fine')
+})
+
+t.test('simulator settings', async (t) => {
+  t.match(loadSimulatorConfig({}), { host: '127.0.0.1', port: 4010, latencyMs: 0, deliveryReportDelayMs: 1000, deliveryReports: true, logLevel: 'info' })
+  t.match(loadSimulatorConfig({ SIMULATOR_PORT: '5000', SIMULATOR_TOKEN: 'tok', SIMULATOR_DLR: 'false' }), { port: 5000, token: 'tok', deliveryReports: false })
+  t.throws(() => loadSimulatorConfig({ SIMULATOR_LATENCY_MS: '-1' }), /SIMULATOR_LATENCY_MS/)
+})

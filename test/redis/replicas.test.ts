@@ -1,0 +1,54 @@
+import t from 'tap'
+import { startSimulator } from '../../src/simulator/simulator.js'
+import { authHeader, UPSTREAM_TOKEN } from '../helper.js'
+import { spawnGateway, startRedis } from '../servers.js'
+
+const order = { to: '+48500600700', text: 'Your code: 4711' }
+
+async function send (url: string, key?: string) {
+  const response = await fetch(`${url}/sms`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...authHeader(), ...(key === undefined ? {} : { 'idempotency-key': key }) },
+    body: JSON.stringify(order)
+  })
+  return { status: response.status, replayed: response.headers.get('idempotent-replayed'), body: await response.json() as Record<string, unknown> }
+}
+
+t.test('two gateway processes sharing Redis: one key sends once, limits are shared, Redis down fails closed', async (t) => {
+  const redis = await startRedis(t)
+  const simulator = await startSimulator({ credentials: { token: UPSTREAM_TOKEN }, deliveryReports: false, latencyMs: 200, logger: false })
+  t.teardown(() => simulator.close())
+  const env = { SERWERSMS_API_URL: simulator.url, REDIS_URL: redis.url, RATE_LIMIT_MAX: '6', RATE_LIMIT_WINDOW: '1 minute', LOG_LEVEL: 'warn' }
+  const [a, b] = await Promise.all([spawnGateway(t, env), spawnGateway(t, env)])
+
+  t.match(await (await fetch(`${a.url}/readyz`)).json(), { idempotencyStore: 'redis' })
+
+  // The same key at the same moment on both replicas: exactly one wins the claim.
+  const [first, second] = await Promise.all([send(a.url, 'invoice-77'), send(b.url, 'invoice-77')])
+  t.same([first.status, second.status].sort(), [200, 409])
+  t.equal(simulator.stats.sendRequests, 1, 'sent once')
+  const replay = await send(b.url, 'invoice-77')
+  t.equal(replay.status, 200)
+  t.equal(replay.replayed, 'true', 'the other replica replays the stored answer')
+  t.same(replay.body, first.status === 200 ? first.body : second.body)
+  t.equal(simulator.stats.sendRequests, 1)
+
+  // Three requests so far on the shared budget of six.
+  t.equal((await send(a.url)).status, 200)
+  t.equal((await send(b.url)).status, 200)
+  t.equal((await send(a.url)).status, 200)
+  const limited = await send(b.url)
+  t.equal(limited.status, 429, 'the budget is shared between replicas')
+  t.equal(limited.body.code, 'GW_RATE_LIMITED')
+  t.equal(simulator.stats.sendRequests, 4)
+
+  await redis.stop()
+  const keyed = await send(a.url, 'invoice-78')
+  t.equal(keyed.status, 503, 'a keyed send is refused while its key cannot be checked')
+  t.equal(keyed.body.code, 'GW_IDEMPOTENCY_STORE_UNAVAILABLE')
+  t.equal(simulator.stats.sendRequests, 4, 'and nothing was sent')
+  const unkeyed = await send(a.url)
+  t.equal(unkeyed.status, 200, 'unkeyed sends go ahead (rate limits fail open)')
+  t.equal(simulator.stats.sendRequests, 5)
+  t.match(a.output(), /redis/i, 'the outage is logged')
+})

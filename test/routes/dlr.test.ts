@@ -1,0 +1,141 @@
+import t from 'tap'
+import { signDeliveryUrl } from '../../src/dlr/signing.js'
+import { authHeader, DLR_SECRET, startGateway, type GatewayUnderTest } from '../helper.js'
+
+async function sendSms (gw: GatewayUnderTest, to: string[]) {
+  const response = await fetch(`${gw.url}/sms`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...authHeader() },
+    body: JSON.stringify({ to, text: 'report me' })
+  })
+  return await response.json() as { messages: Array<{ id: string, status: string }> }
+}
+
+async function scrape (gw: GatewayUnderTest): Promise<string> {
+  return await (await fetch(`${gw.url}/metrics`)).text()
+}
+
+/** The value of one sample line, 0 when the series does not exist yet. */
+function sample (metrics: string, series: string): number {
+  const line = metrics.split('\n').find((l) => l.startsWith(series + ' '))
+  return line === undefined ? 0 : Number(line.slice(series.length + 1))
+}
+
+/** A signed URL for this gateway, filled in as the provider would. */
+function reportUrl (gw: GatewayUnderTest, fields: Record<string, string>, signed: { sentAt?: number, expiresAt?: number } = { sentAt: Date.now() - 5000, expiresAt: Date.now() + 60_000 }): string {
+  let url = signDeliveryUrl(gw.url, DLR_SECRET, signed)
+  url = url.replace('#SMSID#', encodeURIComponent(fields.smsid ?? '')).replace('#STAN#', encodeURIComponent(fields.stan ?? ''))
+    .replace('#DATA#', encodeURIComponent(fields.data ?? '2026-11-25 12:00:00')).replace('#PRZYCZYNA#', encodeURIComponent(fields.przyczyna ?? ''))
+  return url
+}
+
+t.test('the whole loop: send, the provider pushes reports to the signed URL, metrics show exactly those', async (t) => {
+  const gw = await startGateway(t, {
+    deliveryReportsToSelf: true,
+    simulator: { deliveryReports: { delayMs: 50, mix: { delivered: 1 } } }
+  })
+  const numbers = Array.from({ length: 6 }, (_, i) => `+4850060070${i}`)
+  const answer = await sendSms(gw, numbers)
+  t.equal(answer.messages.filter((m) => m.status === 'queued').length, 6)
+  await gw.simulator.flushDeliveryReports()
+  t.equal(gw.simulator.stats.deliveryReportsSent, 6)
+  t.equal(gw.simulator.stats.deliveryReportsFailed, 0, 'every push was answered 200 OK')
+
+  const metrics = await scrape(gw)
+  t.equal(sample(metrics, 'sms_gateway_delivery_reports_total{status="delivered",reason="none"}'), 6)
+  t.equal(sample(metrics, 'sms_gateway_delivery_seconds_count{status="delivered"}'), 6)
+  t.ok(sample(metrics, 'sms_gateway_delivery_seconds_sum{status="delivered"}') > 0, 'latency measured from the signed send time')
+  t.equal(sample(metrics, 'sms_gateway_delivery_reports_rejected_total{reason="bad_signature"}'), 0)
+
+  const logged = gw.logs.entries.filter((e) => e.msg === 'delivery report')
+  t.equal(logged.length, 6)
+  t.same(new Set(logged.map((e) => e.messageId)), new Set(answer.messages.map((m) => m.id)), 'each report logged with its message id')
+  t.ok(logged.every((e) => e.status === 'delivered' && e.reason === 'none' && typeof e.latencySeconds === 'number'))
+})
+
+t.test('a provider that repeats its pushes is counted once per message and state', async (t) => {
+  const gw = await startGateway(t, {
+    deliveryReportsToSelf: true,
+    simulator: { deliveryReports: { delayMs: 20, mix: { undelivered: 1 }, duplicate: true, method: 'POST' } }
+  })
+  await sendSms(gw, ['+48500600700', '+48500600701', '+48500600702'])
+  await gw.simulator.flushDeliveryReports()
+  t.equal(gw.simulator.stats.deliveryReportsSent, 6, 'each report pushed twice, all answered OK')
+  const metrics = await scrape(gw)
+  const undelivered = metrics.split('\n').filter((l) => l.startsWith('sms_gateway_delivery_reports_total{status="undelivered"'))
+  t.equal(undelivered.reduce((sum, line) => sum + Number(line.split(' ')[1]), 0), 3)
+  t.ok(undelivered.every((l) => !l.includes('reason="none"')), 'undelivered reports carry a reason')
+  t.equal(sample(metrics, 'sms_gateway_delivery_reports_duplicate_total'), 3)
+})
+
+t.test('fields under every known name, by GET, form POST and JSON POST; unknown ids and repeats get OK', async (t) => {
+  const gw = await startGateway(t, { deliveryReportsToSelf: true })
+  const base = signDeliveryUrl(gw.url, DLR_SECRET, { sentAt: Date.now(), expiresAt: Date.now() + 60_000 })
+  const signature = base.slice(base.indexOf('&t='))
+  const get = await fetch(`${gw.url}/dlr?id=never-sent&status=dor%C4%99czona&date=2026-11-25%2012%3A00%3A00${signature}`)
+  t.equal(get.status, 200)
+  t.equal(await get.text(), 'OK')
+  const form = await fetch(`${gw.url}/dlr?${signature.slice(1)}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'smsid=abc123&stan=undelivered&przyczyna=wrong_number' })
+  t.equal(await form.text(), 'OK')
+  const json = await fetch(`${gw.url}/dlr?${signature.slice(1)}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ smsid: 'abc124', status: 'sent' }) })
+  t.equal(await json.text(), 'OK')
+  const repeat = await fetch(`${gw.url}/dlr?${signature.slice(1)}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ smsid: 'abc124', status: 'sent' }) })
+  t.equal(repeat.status, 200)
+  t.equal(await repeat.text(), 'OK')
+  const metrics = await scrape(gw)
+  t.equal(sample(metrics, 'sms_gateway_delivery_reports_total{status="delivered",reason="none"}'), 1, 'Polish word mapped')
+  t.equal(sample(metrics, 'sms_gateway_delivery_reports_total{status="undelivered",reason="wrong_number"}'), 1)
+  t.equal(sample(metrics, 'sms_gateway_delivery_reports_total{status="sent",reason="none"}'), 1)
+  t.equal(sample(metrics, 'sms_gateway_delivery_reports_duplicate_total'), 1)
+})
+
+t.test('forged, tampered, expired and unsigned reports are refused, counted, and never counted as deliveries', async (t) => {
+  const gw = await startGateway(t, { deliveryReportsToSelf: true })
+  const genuine = reportUrl(gw, { smsid: 'm1', stan: 'delivered' })
+  const cases: Array<[string, number, string]> = [
+    [`${gw.url}/dlr?smsid=m1&stan=delivered`, 401, 'malformed'],
+    [genuine.replace(/sig=[\w-]+/, 'sig=' + 'A'.repeat(43)), 403, 'bad_signature'],
+    [genuine.replace(/&t=([0-9a-z]+)/, (_m, t: string) => `&t=${(parseInt(t, 36) - 1000).toString(36)}`), 403, 'bad_signature'],
+    [genuine.replace(/&e=([0-9a-z]+)/, (_m, e: string) => `&e=${(parseInt(e, 36) + 86_400_000).toString(36)}`), 403, 'bad_signature'],
+    [signDeliveryUrl(gw.url, 'another-secret-0123456789abcdef0123', {}).replace('#SMSID#', 'm1').replace('#STAN#', 'delivered'), 403, 'bad_signature'],
+    [reportUrl(gw, { smsid: 'm1', stan: 'delivered' }, { sentAt: Date.now() - 120_000, expiresAt: Date.now() - 60_000 }), 403, 'expired'],
+    [`${genuine}&sig=second`, 401, 'malformed']
+  ]
+  for (const [url, status, reason] of cases) {
+    const answer = await fetch(url)
+    t.equal(answer.status, status, reason)
+    t.equal(answer.headers.get('content-type'), 'application/problem+json; charset=utf-8')
+    t.not(await answer.text(), 'OK')
+  }
+  const noId = await fetch(reportUrl(gw, { stan: 'delivered' }))
+  t.equal(noId.status, 400, 'an authentic report without a message id is malformed')
+  const metrics = await scrape(gw)
+  t.equal(sample(metrics, 'sms_gateway_delivery_reports_rejected_total{reason="malformed"}'), 3)
+  t.equal(sample(metrics, 'sms_gateway_delivery_reports_rejected_total{reason="bad_signature"}'), 4)
+  t.equal(sample(metrics, 'sms_gateway_delivery_reports_rejected_total{reason="expired"}'), 1)
+  t.notMatch(metrics, /sms_gateway_delivery_reports_total\{/, 'no delivery counted')
+})
+
+t.test('a gateway without DLR_SECRET refuses every report', async (t) => {
+  const gw = await startGateway(t)
+  const answer = await fetch(`${gw.url}/dlr?smsid=1&stan=delivered&sig=x`)
+  t.equal(answer.status, 403)
+  t.match(await scrape(gw), /sms_gateway_delivery_reports_rejected_total\{reason="bad_signature"\} 1/)
+})
+
+t.test('a flood of junk states and reasons leaves the label set bounded', async (t) => {
+  const gw = await startGateway(t, { deliveryReportsToSelf: true })
+  const pending: Array<Promise<Response>> = []
+  for (let i = 0; i < 400; i++) {
+    const junk = `${'x'.repeat(i % 37)}${i}-${Math.random().toString(36).slice(2)}`
+    pending.push(fetch(reportUrl(gw, { smsid: `id${i}`, stan: i % 3 === 0 ? 'delivered' : junk, przyczyna: i % 2 === 0 ? junk : 'message_expired' })))
+    if (pending.length === 50) await Promise.all(pending.splice(0))
+  }
+  await Promise.all(pending)
+  const metrics = await scrape(gw)
+  const series = metrics.split('\n').filter((l) => l.startsWith('sms_gateway_delivery_reports_total{'))
+  t.ok(series.length <= 4, `few series: ${series.join(' | ')}`)
+  t.ok(series.every((l) => /status="(delivered|other)",reason="(other|message_expired)"/.test(l)))
+  t.equal(series.reduce((sum, line) => sum + Number(line.split(' ')[1]), 0), 400)
+  t.ok(gw.logs.entries.some((e) => e.status === 'other' && typeof e.rawState === 'string'), 'the raw state goes to the log')
+})

@@ -1,0 +1,71 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import type { Test } from 'tap'
+import { freePort, testEnvironment } from './helper.js'
+
+/** Polls until `probe` succeeds, or throws after `timeoutMs`. */
+export async function waitFor (what: string, probe: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    if (await probe().catch(() => false)) return
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  throw new Error(`${what} did not come up within ${timeoutMs} ms`)
+}
+
+export interface RedisUnderTest { url: string, port: number, process: ChildProcess, stop: () => Promise<void> }
+
+/** A real, throw-away redis-server on a loopback port (Debian's redis-server must be installed). */
+export async function startRedis (t: Test): Promise<RedisUnderTest> {
+  const port = await freePort()
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
+  const failed = once(child, 'error')
+  failed.catch(() => {})
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return
+    child.kill('SIGKILL')
+    await once(child, 'exit')
+  }
+  t.teardown(stop)
+  await Promise.race([
+    waitFor('redis-server', async () => {
+      const { Redis } = await import('ioredis')
+      const probe = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
+      probe.on('error', () => {})
+      try {
+        await probe.connect()
+        return await probe.ping() === 'PONG'
+      } finally {
+        probe.disconnect()
+      }
+    }),
+    failed.then(([error]) => { throw new Error(`redis-server could not start (is the Debian package installed?): ${String(error)}`) })
+  ])
+  return { url: `redis://127.0.0.1:${port}/0`, port, process: child, stop }
+}
+
+export interface GatewayProcess { url: string, process: ChildProcess, output: () => string }
+
+/** The real server entry point in its own process, as operators run it. */
+export async function spawnGateway (t: Test, env: Record<string, string | undefined>): Promise<GatewayProcess> {
+  const port = await freePort()
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    env: { PATH: process.env.PATH, ...testEnvironment({ HOST: '127.0.0.1', PORT: String(port), ...env }) },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let output = ''
+  child.stdout!.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  child.stderr!.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  t.teardown(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL')
+      await once(child, 'exit')
+    }
+  })
+  const url = `http://127.0.0.1:${port}`
+  await waitFor(`gateway on ${url}`, async () => {
+    if (child.exitCode !== null) throw new Error(`gateway exited ${child.exitCode}: ${output}`)
+    return (await fetch(`${url}/readyz`)).ok
+  })
+  return { url, process: child, output: () => output }
+}
