@@ -8,6 +8,7 @@ declare -A debian_package_of=(
   [redis-server]=redis-server   # idempotency keys and rate limits shared by replicas
   [promtool]=prometheus         # checks the Prometheus config, alerts and /metrics output
   [chromium]=chromium           # the Swagger UI browser test
+  [docker-compose]=docker-compose # checks docker-compose.yml
 )
 missing=()
 for command in "${!debian_package_of[@]}"; do

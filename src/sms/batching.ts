@@ -1,48 +1,33 @@
-export interface Batch { start: number, end: number }
-
-/** Half-open ranges `[start, end)` covering `0..count`; the last one may be shorter. */
-export function splitIntoBatches (count: number, batchSize: number): Batch[] {
-  if (!Number.isInteger(batchSize) || batchSize < 1) {
-    throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`)
-  }
-  if (!Number.isInteger(count) || count < 0) {
-    throw new RangeError(`count must be a non-negative integer, got ${count}`)
-  }
-  const batches: Batch[] = []
-  for (let start = 0; start < count; start += batchSize) {
-    batches.push({ start, end: Math.min(start + batchSize, count) })
-  }
-  return batches
-}
-
 /**
- * Results come back in input order. Workers are expected to settle with a value; if one
- * rejects anyway, the remaining items are still processed (a batch already handed to the
- * provider must not lose its siblings' outcomes) and the first rejection is thrown at the end.
+ * Runs tasks with at most `limit` in flight. `submit` resolves once its task has started, so a
+ * producer that awaits it slows to the pace of the slowest slot: upstream latency paces the
+ * work of preparing the next batches instead of piling them up in memory.
  */
-export async function mapWithConcurrency<T, R> (
-  items: readonly T[],
-  limit: number,
-  worker: (item: T, index: number) => Promise<R>
-): Promise<R[]> {
-  if (!(limit >= 1)) throw new RangeError(`limit must be at least 1, got ${limit}`)
-  const results = new Array<R>(items.length)
-  let next = 0
-  let failure: { error: unknown } | undefined
+export class TaskPool {
+  readonly #limit: number
+  readonly #running = new Set<Promise<void>>()
+  #failure: { error: unknown } | undefined
 
-  async function drain (): Promise<void> {
-    while (next < items.length) {
-      const index = next++
-      try {
-        results[index] = await worker(items[index] as T, index)
-      } catch (error) {
-        failure ??= { error }
-      }
-    }
+  constructor (limit: number) {
+    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`limit must be a positive integer, got ${limit}`)
+    this.#limit = limit
   }
 
-  const lanes = Math.min(Math.floor(limit), items.length)
-  await Promise.all(Array.from({ length: lanes }, drain))
-  if (failure !== undefined) throw failure.error
-  return results
+  async submit (task: () => Promise<void>): Promise<void> {
+    while (this.#running.size >= this.#limit) await Promise.race(this.#running)
+    const running: Promise<void> = task()
+      .catch((error: unknown) => { this.#failure ??= { error } })
+      .finally(() => this.#running.delete(running))
+    this.#running.add(running)
+  }
+
+  /**
+   * Waits for every task. Tasks are expected to settle with their own outcome; if one throws
+   * anyway, the others still finish (a batch handed to the provider must not lose its siblings'
+   * results) and the first error is thrown here.
+   */
+  async drain (): Promise<void> {
+    while (this.#running.size > 0) await Promise.race(this.#running)
+    if (this.#failure !== undefined) throw this.#failure.error
+  }
 }

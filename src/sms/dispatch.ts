@@ -3,9 +3,9 @@ import type { ErrorCode } from '../errors.js'
 import type { RecipientResult, RecipientStatus, SendSmsResult } from '../schemas/sms.js'
 import type { SendSmsFields } from '../serwersms/client.js'
 import { isAccountError, phoneKey, SYSTEM_NAME, type SendSmsItem, type SendSmsOutcome } from '../serwersms/send-sms.js'
-import { mapWithConcurrency, splitIntoBatches } from './batching.js'
+import { TaskPool } from './batching.js'
 import { isGsm7 } from './gsm7.js'
-import { planRecipients } from './recipients.js'
+import { RecipientPlanner } from './recipients.js'
 import { formatProviderDate } from './send-date.js'
 
 /** A send as the gateway understands it, already validated. */
@@ -43,38 +43,61 @@ export interface DispatchReport {
   failure?: DispatchFailure
 }
 
+/** Parsing is synchronous; yield to the event loop this often so other requests are served meanwhile. */
+const YIELD_EVERY_INPUTS = 2000
+
 /**
  * Sends an order in provider-sized batches, at most `concurrency` at once, and answers for
- * every recipient. Never retries: a batch that may have been sent is reported `unknown`.
+ * every recipient. Numbers are normalised while earlier batches are on the wire. Never retries:
+ * a batch that may have been sent is reported `unknown`.
  */
 export async function dispatchSms (order: SmsOrder, settings: DispatchSettings, sendBatch: SendBatch): Promise<DispatchReport> {
-  const plan = planRecipients(order.to, order.uniqueIds, settings.defaultRegion)
-  const messages: RecipientResult[] = plan.recipients.map((recipient) => {
+  if (order.uniqueIds !== undefined && order.uniqueIds.length !== order.to.length) {
+    throw new RangeError(`uniqueIds has ${order.uniqueIds.length} entries for ${order.to.length} numbers`)
+  }
+  const planner = new RecipientPlanner(settings.defaultRegion)
+  const pool = new TaskPool(settings.concurrency)
+  const common = providerFields(order, settings)
+  const messages: RecipientResult[] = []
+  const failures: Array<DispatchFailure | undefined> = []
+  let batch: number[] = []
+
+  const submit = async (indexes: number[]) => {
+    const batchNumber = failures.push(undefined) - 1
+    await pool.submit(async () => {
+      const fields: SendSmsFields = { ...common, phone: indexes.map((i) => messages[i]!.phone) }
+      if (order.uniqueIds !== undefined) fields.unique_id = indexes.map((i) => messages[i]!.uniqueId!)
+      failures[batchNumber] = applyOutcome(await sendBatch(fields), indexes, messages)
+    })
+  }
+
+  for (let i = 0; i < order.to.length; i++) {
+    if (i > 0 && i % YIELD_EVERY_INPUTS === 0) await yieldToEventLoop()
+    const recipient = planner.add(order.to[i]!, order.uniqueIds?.[i])
+    if (recipient === undefined) continue
     if (recipient.phone === undefined) {
-      return { phone: recipient.input, status: 'unsent', error: recipient.error ?? { code: 3103, message: 'Incorrect number' } }
+      messages.push({ phone: recipient.input, status: 'unsent', error: recipient.error ?? { code: 3103, message: 'Incorrect number' } })
+      continue
     }
     const entry: RecipientResult = { phone: recipient.phone, status: 'unknown' }
     if (recipient.uniqueId !== undefined) entry.uniqueId = recipient.uniqueId
-    return entry
-  })
+    batch.push(messages.push(entry) - 1)
+    if (batch.length === settings.batchSize) {
+      await submit(batch)
+      batch = []
+    }
+  }
+  if (batch.length > 0) await submit(batch)
+  await pool.drain()
 
-  const common = providerFields(order, settings)
-  const ranges = splitIntoBatches(plan.sendable.length, settings.batchSize)
-  const failures = await mapWithConcurrency(ranges, settings.concurrency, async ({ start, end }) => {
-    const indexes = plan.sendable.slice(start, end)
-    const fields: SendSmsFields = { ...common, phone: indexes.map((i) => messages[i]!.phone) }
-    if (order.uniqueIds !== undefined) fields.unique_id = indexes.map((i) => messages[i]!.uniqueId!)
-    const outcome = await sendBatch(fields)
-    return applyOutcome(outcome, indexes, messages)
-  })
-
-  const result = summarise(messages)
-  const firstFailure = failures.find((failure) => failure !== undefined)
   const acceptedBatches = failures.filter((failure) => failure === undefined).length
-  const report: DispatchReport = { result, batches: ranges.length, acceptedBatches }
-  if (ranges.length > 0 && acceptedBatches === 0 && firstFailure !== undefined) report.failure = firstFailure
+  const report: DispatchReport = { result: summarise(messages), batches: failures.length, acceptedBatches }
+  const firstFailure = failures.find((failure) => failure !== undefined)
+  if (acceptedBatches === 0 && firstFailure !== undefined) report.failure = firstFailure
   return report
 }
+
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve))
 
 function providerFields (order: SmsOrder, settings: DispatchSettings): Omit<SendSmsFields, 'phone'> {
   const fields: Omit<SendSmsFields, 'phone'> = { system: SYSTEM_NAME, details: true, text: order.text }

@@ -1,0 +1,129 @@
+// docker-compose.yml: Debian's docker-compose accepts it (also with the
+// replicas profile), and it wires gateway, simulator, Prometheus and Grafana
+// the way deploy/ expects. No Docker engine is needed.
+import t from 'tap'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { findTool, missingTool, readYaml, repoPath, run } from './helpers.js'
+
+interface Service {
+  image?: string
+  build?: { context: string }
+  command?: string[]
+  init?: boolean
+  profiles?: string[]
+  environment?: Record<string, string | null>
+  ports?: string[]
+  volumes?: string[]
+  healthcheck?: { test: string[] }
+  depends_on?: Record<string, { condition: string }> | string[]
+  networks?: { default?: { aliases?: string[] } }
+}
+interface Compose { services: Record<string, Service>, volumes?: Record<string, unknown> }
+
+// Variables the gateway reads (src/config.ts EnvironmentSchema; ENV_FILE and the
+// built-in simulator's SIMULATOR_* are not needed in compose).
+const GATEWAY_ENV = new Set([
+  'PORT', 'HOST', 'LOG_LEVEL', 'SERWERSMS_API_URL', 'SERWERSMS_TOKEN', 'SERWERSMS_USERNAME', 'SERWERSMS_PASSWORD',
+  'SERWERSMS_SENDER', 'SERWERSMS_TIMEOUT_MS', 'SERWERSMS_SIMULATOR', 'API_KEYS', 'AUTH_DISABLED', 'PUBLIC_URL',
+  'DLR_SECRET', 'METRICS_PORT', 'METRICS_TOKEN', 'REDIS_URL', 'RATE_LIMIT_MAX', 'RATE_LIMIT_WINDOW', 'IDEMPOTENCY_TTL',
+  'SMS_BATCH_SIZE', 'SMS_UPSTREAM_CONCURRENCY', 'SMS_MAX_RECIPIENTS', 'DEFAULT_REGION',
+  'DLR_URL_TTL', 'DLR_DEDUP_WINDOW', 'IDEMPOTENCY_MAX_KEYS', 'SHUTDOWN_GRACE_MS'
+])
+const SIMULATOR_ENV = new Set(['SIMULATOR_PORT', 'SIMULATOR_HOST', 'SIMULATOR_LATENCY_MS', 'SIMULATOR_DLR_DELAY_MS', 'SIMULATOR_DLR', 'SIMULATOR_TOKEN', 'LOG_LEVEL'])
+
+const compose = readYaml<Compose>('docker-compose.yml')
+const svc = (name: string): Service => {
+  const s = compose.services[name]
+  if (s === undefined) throw new Error(`no service ${name}`)
+  return s
+}
+
+t.test('docker-compose config accepts the file', async (t) => {
+  const bin = findTool('docker-compose')
+  if (bin === undefined) {
+    const m = missingTool('docker-compose', 'docker-compose')
+    if (m.fail) t.fail(m.message)
+    else t.ok(true, m.message, { skip: m.message })
+    return
+  }
+  // Independent of a developer's .env and COMPOSE_* settings: an empty env file.
+  const dir = mkdtempSync(join(tmpdir(), 'compose-test-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const envFile = join(dir, 'empty.env')
+  writeFileSync(envFile, '')
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('COMPOSE_')))
+  for (const args of [[], ['--profile', 'replicas']]) {
+    const r = run(bin, ['--env-file', envFile, ...args, 'config', '-q'], { env })
+    t.equal(r.status, 0, `docker-compose ${args.join(' ')} config -q`, { output: r.output })
+    t.equal(r.stderr.trim(), '', 'no warnings', { output: r.output })
+  }
+  const r = run(bin, ['--env-file', envFile, '--profile', 'replicas', 'config', '--services'], { env })
+  t.same(r.stdout.trim().split('\n').sort(), ['gateway', 'gateway-2', 'grafana', 'lb', 'prometheus', 'redis', 'simulator'])
+  // (docker-compose 1.29 lists profile services with or without --profile; the
+  // profiles themselves are checked below.)
+})
+
+t.test('gateway and simulator run the same image', async (t) => {
+  const gw = svc('gateway')
+  const sim = svc('simulator')
+  t.equal(gw.image, sim.image)
+  t.equal(gw.build?.context, '.')
+  t.equal(sim.build?.context, '.', 'simulator can be built too (never pulled)')
+  t.same(sim.command, ['node', 'dist/cli/simulator.js'])
+  t.equal(gw.command, undefined, 'gateway uses the image CMD')
+  t.equal(gw.init, true, 'gateway runs under an init')
+  t.equal(sim.init, true, 'simulator runs under an init')
+  t.ok(sim.healthcheck, 'simulator has its own healthcheck (the image one probes the gateway)')
+  t.same(gw.depends_on, { simulator: { condition: 'service_healthy' } })
+})
+
+t.test('gateway talks to the simulator with the shared token by default', async (t) => {
+  const gw = svc('gateway').environment ?? {}
+  const sim = svc('simulator').environment ?? {}
+  t.equal(gw.SERWERSMS_API_URL, '${SERWERSMS_API_URL:-http://simulator:4010/}') // eslint-disable-line no-template-curly-in-string
+  t.equal(sim.SIMULATOR_HOST, '0.0.0.0')
+  const defaultOf = (v: string | null | undefined): string | undefined => /:-([^}]*)\}$/.exec(v ?? '')?.[1]
+  t.ok(defaultOf(gw.SERWERSMS_TOKEN), 'gateway token has a default')
+  t.equal(defaultOf(gw.SERWERSMS_TOKEN), defaultOf(sim.SIMULATOR_TOKEN), 'same default token on both sides')
+  t.ok((defaultOf(gw.DLR_SECRET) ?? '').length >= 32, 'default DLR_SECRET is at least 32 characters')
+})
+
+t.test('only known variables are set', async (t) => {
+  for (const name of ['gateway', 'gateway-2']) {
+    for (const k of Object.keys(svc(name).environment ?? {})) t.ok(GATEWAY_ENV.has(k), `${name}: ${k} is a gateway variable`)
+  }
+  for (const k of Object.keys(svc('simulator').environment ?? {})) t.ok(SIMULATOR_ENV.has(k), `simulator: ${k} is a simulator variable`)
+  // Every gateway variable can be given in .env.
+  for (const k of GATEWAY_ENV) t.ok(k in (svc('gateway').environment ?? {}), `gateway passes ${k} on`)
+})
+
+t.test('Prometheus and Grafana get the project config', async (t) => {
+  const prom = svc('prometheus')
+  t.ok(prom.volumes?.includes('./deploy/prometheus:/etc/prometheus:ro'))
+  t.ok(prom.command?.includes('--config.file=/etc/prometheus/prometheus.yml'))
+  const graf = svc('grafana')
+  t.ok(graf.volumes?.some((v) => v.startsWith('./deploy/grafana/provisioning:')))
+  for (const s of Object.values(compose.services)) {
+    for (const v of s.volumes ?? []) {
+      const src = v.split(':')[0] ?? ''
+      if (src.startsWith('./')) t.ok(existsSync(repoPath(src)), `${src} exists`)
+    }
+  }
+  // Prometheus scrapes every replica through this alias (deploy/prometheus/prometheus.yml).
+  t.same(svc('gateway').networks?.default?.aliases, ['sms-gateway'])
+  t.same(svc('gateway-2').networks?.default?.aliases, ['sms-gateway'])
+  t.equal(svc('gateway').environment?.METRICS_PORT, '${METRICS_PORT:-9464}') // eslint-disable-line no-template-curly-in-string
+})
+
+t.test('replicas profile: a second gateway sharing Redis', async (t) => {
+  const gw2 = svc('gateway-2')
+  t.same(gw2.profiles, ['replicas'])
+  t.same(svc('redis').profiles, ['replicas'])
+  t.match(gw2.environment?.REDIS_URL, /redis:\/\/redis:6379/)
+  t.equal(gw2.image, svc('gateway').image)
+  t.equal(gw2.ports, undefined, 'second replica is reached through the balancer')
+  t.same(svc('lb').profiles, ['replicas'])
+  for (const name of ['gateway', 'simulator', 'prometheus', 'grafana']) t.equal(svc(name).profiles, undefined, `${name} is always on`)
+})

@@ -1,0 +1,56 @@
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import t from 'tap'
+import { request } from 'undici'
+
+const CLI = fileURLToPath(new URL('../../src/cli/simulator.ts', import.meta.url))
+
+/** Runs the CLI from source with tap's own TypeScript loader, so its coverage maps like the tests'. */
+function startCli (env: Record<string, string>) {
+  return spawn(process.execPath, ['--import', '@tapjs/typescript/import', CLI], {
+    env: { ...process.env, ENV_FILE: '/nonexistent/.env', SIMULATOR_HOST: '127.0.0.1', SIMULATOR_PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+}
+
+t.test('starts, logs its URL as JSON, serves send_sms and stops on SIGTERM', async (t) => {
+  const child = startCli({ SIMULATOR_TOKEN: 'cli-token', SIMULATOR_LATENCY_MS: '5', LOG_LEVEL: 'info' })
+  t.teardown(() => child.kill('SIGKILL'))
+  const lines = createInterface({ input: child.stdout })
+  let url = ''
+  for await (const line of lines) {
+    const entry = JSON.parse(line)
+    if (typeof entry.url === 'string') {
+      url = entry.url
+      t.match(entry, { level: 30, name: 'serwersms-simulator', latencyMs: 5, deliveryReports: { delayMs: 1000 }, auth: 'configured credentials only' })
+      break
+    }
+  }
+  t.match(url, /^http:\/\/127\.0\.0\.1:\d+\/$/)
+
+  const post = async (token: string) => {
+    const response = await request(`${url}messages/send_sms`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ phone: '500600700', text: 'hi' })
+    })
+    return await response.body.json()
+  }
+  t.same(await post('cli-token'), { success: true, queued: 1, unsent: 0 })
+  t.match(await post('other'), { error: { code: 1001 } })
+
+  child.kill('SIGTERM')
+  const [code] = await once(child, 'exit')
+  t.equal(code, 0)
+})
+
+t.test('a bad setting stops it with a message naming the variable', async (t) => {
+  const child = startCli({ SIMULATOR_PORT: 'ninety' })
+  let stderr = ''
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk })
+  const [code] = await once(child, 'exit')
+  t.equal(code, 78)
+  t.match(stderr, /SIMULATOR_PORT/)
+})
