@@ -1,0 +1,108 @@
+import t from 'tap'
+import { authHeader, startGateway, type GatewayUnderTest } from '../helper.js'
+
+interface Message { phone: string, status: string, id?: string, uniqueId?: string, error?: { code: number | string, message: string } }
+interface Answer { status: number, body: { queued: number, unsent: number, failed: number, unknown: number, code?: string, messages: Message[] } }
+
+async function post (gw: GatewayUnderTest, body: unknown): Promise<Answer> {
+  const response = await fetch(`${gw.url}/sms`, { method: 'POST', headers: { 'content-type': 'application/json', ...authHeader() }, body: JSON.stringify(body) })
+  return { status: response.status, body: await response.json() as Answer['body'] }
+}
+
+const phone = (i: number) => `+4850${String(i).padStart(7, '0')}`
+const sentPhones = (gw: GatewayUnderTest) => gw.simulator.received.flatMap((r) => r.body.phone as string[])
+
+t.test('numbers are de-duplicated across the whole request before batching, in the caller\'s order', async (t) => {
+  const gw = await startGateway(t, { env: { SMS_BATCH_SIZE: '3', SMS_UPSTREAM_CONCURRENCY: '4' } })
+  // 20 distinct numbers, each written twice, the second time nationally and further down.
+  const to = [...Array.from({ length: 20 }, (_, i) => phone(i)), ...Array.from({ length: 20 }, (_, i) => phone(19 - i).slice(3))]
+  const answer = await post(gw, { to, text: 'campaign' })
+  t.equal(answer.status, 200)
+  t.equal(answer.body.queued, 20)
+  t.same(answer.body.messages.map((m) => m.phone), Array.from({ length: 20 }, (_, i) => phone(i)), 'order of first appearance')
+  t.equal(gw.simulator.received.length, 7, 'ceil(20 / 3) upstream requests')
+  t.ok(gw.simulator.received.every((r) => (r.body.phone as string[]).length <= 3))
+  const sent = sentPhones(gw)
+  t.equal(sent.length, 20)
+  t.equal(new Set(sent).size, 20, 'no number sent twice, even across batches')
+  const ids = answer.body.messages.map((m) => m.id)
+  t.equal(new Set(ids).size, 20, 'every recipient has its own message id')
+})
+
+t.test('uniqueId stays with its number through de-duplication and batching', async (t) => {
+  const gw = await startGateway(t, { env: { SMS_BATCH_SIZE: '4' } })
+  const to: string[] = []
+  const uniqueId: string[] = []
+  for (let i = 0; i < 30; i++) {
+    to.push(phone(i % 13))
+    uniqueId.push(`uid${i}`)
+  }
+  const answer = await post(gw, { to, uniqueId, text: 'x' })
+  t.equal(answer.status, 200)
+  t.same(answer.body.messages.map((m) => m.uniqueId), Array.from({ length: 13 }, (_, i) => `uid${i}`), 'the first occurrence keeps its id')
+  for (const request of gw.simulator.received) {
+    const phones = request.body.phone as string[]
+    const ids = request.body.unique_id as string[]
+    t.equal(ids.length, phones.length)
+    phones.forEach((p, k) => t.equal(ids[k], `uid${Number(p.slice(5))}`, `${p} travels with its own id`))
+  }
+})
+
+t.test('each batch outcome reaches exactly its recipients: 207 when only some batches were accepted', async (t) => {
+  const gw = await startGateway(t, { env: { SMS_BATCH_SIZE: '2', SMS_UPSTREAM_CONCURRENCY: '1', SERWERSMS_TIMEOUT_MS: '300' } })
+  const to = Array.from({ length: 8 }, (_, i) => phone(i))
+  const cases: Array<[Parameters<typeof gw.simulator.setFault>[0], string, number | string]> = [
+    [{ fault: { kind: 'provider-error', code: 3100, message: 'Sending is blocked' }, afterRequests: 2, times: 1 }, 'failed', 3100],
+    [{ fault: { kind: 'hang' }, afterRequests: 2, times: 1 }, 'unknown', 'GW_UPSTREAM_TIMEOUT'],
+    [{ fault: { kind: 'reset' }, afterRequests: 2, times: 1 }, 'unknown', 'GW_UPSTREAM_UNREACHABLE'],
+    [{ fault: { kind: 'garbage' }, afterRequests: 2, times: 1 }, 'unknown', 'GW_UPSTREAM_BAD_RESPONSE']
+  ]
+  for (const [rule, status, code] of cases) {
+    gw.simulator.setFault(rule)
+    const answer = await post(gw, { to, text: 'x' })
+    t.equal(answer.status, 207, rule!.fault.kind)
+    t.same(answer.body.messages.map((m) => m.status), ['queued', 'queued', 'queued', 'queued', status, status, 'queued', 'queued'], rule!.fault.kind)
+    t.equal(answer.body.messages[4]!.error?.code, code)
+    t.equal(answer.body.queued, 6)
+    t.equal(answer.body[status as 'failed' | 'unknown'], 2)
+  }
+  const metrics = await (await fetch(`${gw.url}/metrics`)).text()
+  t.match(metrics, /sms_gateway_messages_total\{status="queued",client="billing"\} 24/)
+  t.match(metrics, /sms_gateway_messages_total\{status="failed",client="billing"\} 2/)
+  t.match(metrics, /sms_gateway_messages_total\{status="unknown",client="billing"\} 6/)
+  t.match(metrics, /sms_gateway_upstream_batches_per_call_count 4/)
+  t.match(metrics, /sms_gateway_upstream_batches_per_call_sum 16/)
+})
+
+t.test('when no batch is accepted the problem still lists every recipient\'s fate', async (t) => {
+  const gw = await startGateway(t, { env: { SMS_BATCH_SIZE: '2' } })
+  gw.simulator.setFault({ fault: { kind: 'provider-error', code: 3001, message: 'No FULL messages left' } })
+  const answer = await post(gw, { to: [phone(1), phone(2), phone(3), 'nope'], text: 'x' })
+  t.equal(answer.status, 422)
+  t.equal(answer.body.code, 'GW_PROVIDER_REFUSED')
+  t.match(answer.body, { failed: 3, unsent: 1, queued: 0, unknown: 0 })
+  t.same(answer.body.messages.map((m) => m.status), ['failed', 'failed', 'failed', 'unsent'])
+})
+
+t.test('a request above SMS_MAX_RECIPIENTS is refused whole and nothing is sent', async (t) => {
+  const gw = await startGateway(t, { env: { SMS_MAX_RECIPIENTS: '5' } })
+  const answer = await post(gw, { to: Array.from({ length: 6 }, (_, i) => phone(i)), text: 'x' })
+  t.equal(answer.status, 413)
+  t.equal(answer.body.code, 'GW_RECIPIENTS_TOO_MANY')
+  t.match(answer.body, { limit: 5 })
+  const huge = await post(gw, { to: Array.from({ length: 10_000 }, (_, i) => phone(i)), text: 'x' })
+  t.equal(huge.status, 413, 'a body beyond what the limit needs is cut off before parsing')
+  t.equal(huge.body.code, 'GW_BODY_TOO_LARGE')
+  t.equal(gw.simulator.received.length, 0)
+})
+
+t.test('thousands of recipients go out in provider-sized batches', async (t) => {
+  const gw = await startGateway(t, { simulator: { recordRequests: 100 } })
+  const to = Array.from({ length: 5000 }, (_, i) => phone(i))
+  const answer = await post(gw, { to, text: 'x' })
+  t.equal(answer.status, 200)
+  t.equal(answer.body.queued, 5000)
+  t.equal(gw.simulator.stats.sendRequests, 50)
+  t.equal(gw.simulator.stats.messagesQueued, 5000)
+  t.same(answer.body.messages.map((m) => m.phone), to)
+})

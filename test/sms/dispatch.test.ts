@@ -1,0 +1,56 @@
+import t from 'tap'
+import { dispatchSms, type SendBatch } from '../../src/sms/dispatch.js'
+import type { SendSmsFields } from '../../src/serwersms/client.js'
+
+const settings = { batchSize: 2, concurrency: 2, defaultRegion: 'PL' as const }
+
+/** A provider answering from a script, to reach answers the simulator never gives. */
+function scripted (answer: (fields: SendSmsFields, call: number) => Awaited<ReturnType<SendBatch>>): { send: SendBatch, calls: SendSmsFields[] } {
+  const calls: SendSmsFields[] = []
+  return { calls, send: async (fields) => answer(fields, calls.push(fields) - 1) }
+}
+
+t.test('per-recipient refusals and unlisted recipients inside an accepted batch', async (t) => {
+  const provider = scripted((fields) => ({
+    outcome: 'ok',
+    response: {
+      success: true,
+      queued: 1,
+      unsent: 1,
+      items: [
+        { id: 'aaa1', phone: fields.phone[0]!.slice(1), status: 'queued', parts: 2 },
+        { id: 'bbb2', phone: fields.phone[1]!, status: 'unsent', error_code: 3103, error_message: 'Incorrect number' }
+      ].slice(0, fields.phone.length)
+    }
+  }))
+  const report = await dispatchSms({ to: ['+48500600700', '+48500600701', '+48500600702'], text: 'x' }, { ...settings, batchSize: 3 }, provider.send)
+  t.same(report.result.messages, [
+    { phone: '+48500600700', status: 'queued', id: 'aaa1', parts: 2 },
+    { phone: '+48500600701', status: 'unsent', id: 'bbb2', error: { code: 3103, message: 'Incorrect number' } },
+    { phone: '+48500600702', status: 'unknown', error: { code: 'GW_UPSTREAM_BAD_RESPONSE', message: 'The provider accepted the batch but did not list this recipient.' } }
+  ], 'a phone written without + still matches; an unlisted one is unknown, not queued')
+  t.match(report.result, { queued: 1, unsent: 1, unknown: 1, parts: 2 })
+  t.equal(report.failure, undefined)
+})
+
+t.test('provider fields are built once and shared by every batch', async (t) => {
+  const provider = scripted((fields) => ({ outcome: 'ok', response: { success: true, queued: fields.phone.length, unsent: 0, items: fields.phone.map((p, i) => ({ id: `id${i}${p}`, phone: p, status: 'queued' })) } }))
+  const sendAt = new Date('2026-07-01T10:00:00Z')
+  await dispatchSms({ to: ['500600700', '500600701', '500600702'], uniqueIds: ['a11', 'b22', 'c33'], text: 'Zażółć', sender: 'FIRMA', flash: true, sendAt }, { ...settings, deliveryReportUrl: 'https://x/dlr' }, provider.send)
+  t.equal(provider.calls.length, 2)
+  t.match(provider.calls[0], { system: 'sms-gateway', details: true, text: 'Zażółć', sender: 'FIRMA', flash: true, utf: true, date: '2026-07-01 12:00:00', dlr_url: 'https://x/dlr', phone: ['+48500600700', '+48500600701'], unique_id: ['a11', 'b22'] })
+  t.match(provider.calls[1], { phone: ['+48500600702'], unique_id: ['c33'] })
+})
+
+t.test('the first failing batch names the failure when none was accepted', async (t) => {
+  const provider = scripted((_fields, call) => call === 0
+    ? { outcome: 'network', requestSent: false, detail: 'ECONNREFUSED' }
+    : { outcome: 'timeout', requestSent: true, detail: 'no answer' })
+  const report = await dispatchSms({ to: ['+48500600700', '+48500600701', '+48500600702'], text: 'x' }, { ...settings, concurrency: 1 }, provider.send)
+  t.match(report.failure, { code: 'GW_UPSTREAM_UNREACHABLE', detail: /nothing was sent/ })
+  t.same(report.result.messages.map((m) => m.status), ['failed', 'failed', 'unknown'])
+})
+
+t.test('misaligned uniqueIds are a programming error', async (t) => {
+  await t.rejects(dispatchSms({ to: ['+48500600700'], uniqueIds: [], text: 'x' }, settings, async () => { throw new Error('never') }), RangeError)
+})
