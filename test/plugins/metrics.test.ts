@@ -1,0 +1,59 @@
+import { spawnSync } from 'node:child_process'
+import t from 'tap'
+import { DROPPED_DEFAULT_METRICS } from '../../src/plugins/metrics.js'
+import { authHeader, freePort, startGateway } from '../helper.js'
+
+const METRICS_TOKEN = 'metrics-token-0123456789'
+
+t.test('/metrics passes promtool\'s lint with every gateway metric present', async (t) => {
+  const gw = await startGateway(t, { deliveryReportsToSelf: true, simulator: { deliveryReports: { delayMs: 10 } } })
+  await fetch(`${gw.url}/sms`, { method: 'POST', headers: { 'content-type': 'application/json', ...authHeader() }, body: JSON.stringify({ to: ['+48500600700', 'bad'], text: 'x' }) })
+  await gw.simulator.flushDeliveryReports()
+  await fetch(`${gw.url}/dlr?smsid=1&stan=delivered`)
+  const response = await fetch(`${gw.url}/metrics`)
+  t.equal(response.status, 200)
+  t.match(response.headers.get('content-type'), /^text\/plain; version=0\.0\.4/)
+  const body = await response.text()
+  for (const name of [
+    'sms_gateway_messages_total', 'sms_gateway_message_parts_total', 'sms_gateway_delivery_reports_total',
+    'sms_gateway_delivery_reports_rejected_total', 'sms_gateway_delivery_seconds', 'sms_gateway_upstream_requests_total',
+    'sms_gateway_upstream_request_duration_seconds', 'sms_gateway_http_request_duration_seconds', 'process_cpu_seconds_total', 'nodejs_heap_size_used_bytes'
+  ]) {
+    t.match(body, new RegExp(`^# TYPE ${name} `, 'm'), name)
+  }
+  for (const name of DROPPED_DEFAULT_METRICS) t.notMatch(body, new RegExp(`^${name}`, 'm'), `${name} dropped`)
+  t.match(body, /sms_gateway_http_request_duration_seconds_count\{method="POST",route="\/sms",status_code="200"\} 1/)
+  t.notMatch(body, /48500600700/, 'no phone number in any label')
+  const lint = spawnSync('promtool', ['check', 'metrics'], { input: body, encoding: 'utf8' })
+  t.equal(lint.error, undefined, 'promtool runs (Debian package prometheus)')
+  t.equal(lint.status, 0, `promtool check metrics: ${lint.stdout}${lint.stderr}`)
+})
+
+t.test('unmatched routes share one label value', async (t) => {
+  const gw = await startGateway(t)
+  for (let i = 0; i < 5; i++) await fetch(`${gw.url}/random-${i}`)
+  const body = await (await fetch(`${gw.url}/metrics`)).text()
+  t.notMatch(body, /random-/)
+  t.match(body, /route="unmatched",status_code="404"\} 5/)
+})
+
+t.test('METRICS_TOKEN guards /metrics', async (t) => {
+  const gw = await startGateway(t, { env: { METRICS_TOKEN } })
+  const anonymous = await fetch(`${gw.url}/metrics`)
+  t.equal(anonymous.status, 401)
+  t.match(await anonymous.json(), { code: 'GW_METRICS_AUTH' })
+  t.equal((await fetch(`${gw.url}/metrics`, { headers: { authorization: 'Bearer wrong-token-000000000' } })).status, 401)
+  t.equal((await fetch(`${gw.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).status, 200)
+})
+
+t.test('METRICS_PORT serves /metrics on a port of its own, and not on the main one', async (t) => {
+  const port = await freePort()
+  const gw = await startGateway(t, { env: { METRICS_PORT: String(port), METRICS_TOKEN } })
+  t.equal((await fetch(`${gw.url}/metrics`)).status, 404)
+  const separate = await fetch(`http://127.0.0.1:${port}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })
+  t.equal(separate.status, 200)
+  t.match(await separate.text(), /sms_gateway_/)
+  t.equal((await fetch(`http://127.0.0.1:${port}/metrics`)).status, 401)
+  await gw.app.close()
+  await t.rejects(fetch(`http://127.0.0.1:${port}/metrics`), 'closed with the app')
+})
