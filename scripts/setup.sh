@@ -9,6 +9,7 @@ declare -A debian_package_of=(
   [promtool]=prometheus         # checks the Prometheus config, alerts and /metrics output
   [chromium]=chromium           # the Swagger UI browser test
   [docker-compose]=docker-compose # checks docker-compose.yml
+  [fc-list]=fonts-dejavu-core   # readable text in the Swagger UI screenshot
 )
 missing=()
 for command in "${!debian_package_of[@]}"; do

@@ -28,7 +28,8 @@ export function serverOptions (config: Config, overrides: Partial<FastifyServerO
     requestTimeout: REQUEST_TIMEOUT_MS,
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
     routerOptions: { maxParamLength: 200 },
-    return503OnClosing: true,
+    // The problems plugin answers 503 itself while closing, as a problem document.
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
     requestIdHeader: 'x-request-id',
     ajv: {

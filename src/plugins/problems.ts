@@ -86,6 +86,16 @@ export default fp(async function problemsPlugin (app) {
     return sendProblem(reply, problem)
   })
 
+  // From the moment close() starts, new requests get a 503 problem and their connection closes;
+  // requests already in flight finish normally.
+  let closing = false
+  app.addHook('preClose', async () => { closing = true })
+  app.addHook('onRequest', async (_request, reply) => {
+    if (!closing) return
+    reply.header('connection', 'close')
+    throw new GatewayError('GW_SHUTTING_DOWN', 'The gateway is shutting down; retry on another instance.', {}, { 'retry-after': '1' })
+  })
+
   app.setNotFoundHandler(async (request, reply) => {
     return sendProblem(reply, new GatewayError('GW_NOT_FOUND', `No route for ${request.method} ${request.url.split('?')[0]}.`))
   })

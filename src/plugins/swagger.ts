@@ -1,28 +1,69 @@
+import { readFileSync } from 'node:fs'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import fp from 'fastify-plugin'
 import { ProblemSchema } from '../schemas/problem.js'
+import { SendSmsProblemSchema, SendSmsResultSchema } from '../schemas/sms.js'
 
-export const OPENAPI_INFO = {
-  title: 'sms-gateway',
-  description: 'REST gateway in front of SerwerSMS.pl: send SMS with per-recipient results, receive delivery reports.',
-  version: '0.1.0'
+export const DOCS_PREFIX = '/docs'
+
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+
+const DESCRIPTION = `REST gateway in front of [SerwerSMS.pl](https://serwersms.pl): send SMS with a result for every recipient; delivery reports come back signed.
+
+**Authentication**: send your API key as \`Authorization: Bearer <key>\` (use *Authorize* above).
+
+**Errors** are [RFC 9457](https://www.rfc-editor.org/rfc/rfc9457) problem details (\`application/problem+json\`) with a stable \`code\` to switch on; validation problems list the failing fields in \`errors\`.
+
+**Retries**: send an \`Idempotency-Key\` with \`POST /sms\`; repeating it with the same body replays the first answer instead of sending again.
+
+**Rate limits** are per client; the \`RateLimit-*\` response headers tell how much is left, a 429 tells how long to wait in \`Retry-After\`.`
+
+export const OPENAPI_INFO = { title: 'sms-gateway', description: DESCRIPTION, version }
+
+/** Schemas documented once, under components/schemas by their $id, and referenced wherever a route uses them. */
+const COMPONENT_SCHEMAS = [ProblemSchema, SendSmsResultSchema, SendSmsProblemSchema]
+const COMPONENT_IDS = new Set(COMPONENT_SCHEMAS.map((schema) => '$id' in schema ? schema.$id : undefined))
+
+/**
+ * Replaces a component's inline copies by references to it. Routes keep the whole schema inline
+ * so that serialization needs no shared schema (the separate metrics server has none); only the
+ * document names them, so that generated clients get one `Problem` type instead of one per status.
+ */
+export function referenceComponents (value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(referenceComponents)
+  if (value === null || typeof value !== 'object') return value
+  const id = (value as { $id?: unknown }).$id
+  if (typeof id === 'string' && COMPONENT_IDS.has(id)) return { $ref: `${id}#` }
+  return Object.fromEntries(Object.entries(value).map(([key, nested]) => [key, referenceComponents(nested)]))
 }
 
 /** The OpenAPI document is generated from the routes' own schemas; it must be registered before them. */
 export default fp(async function swaggerPlugin (app) {
-  app.addSchema(ProblemSchema)
+  for (const schema of COMPONENT_SCHEMAS) app.addSchema(schema)
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
       info: OPENAPI_INFO,
+      tags: [
+        { name: 'sms', description: 'Sending messages' },
+        { name: 'delivery reports', description: 'Called by SerwerSMS through the signed URL sent with each message, not by API clients' },
+        { name: 'operations', description: 'Health and metrics for orchestrators and monitoring, not for API clients' }
+      ],
       components: {
         securitySchemes: {
-          apiKey: { type: 'http', scheme: 'bearer', description: 'An API key from API_KEYS' },
-          metricsToken: { type: 'http', scheme: 'bearer', description: 'METRICS_TOKEN, when set' }
+          apiKey: { type: 'http', scheme: 'bearer', description: 'An API key issued by the gateway\'s operator (API_KEYS), sent as `Authorization: Bearer <key>`' },
+          metricsToken: { type: 'http', scheme: 'bearer', description: 'METRICS_TOKEN, when the operator set one' }
         }
       }
-    }
+    },
+    refResolver: {
+      buildLocalReference: (json, _baseUri, _fragment, index) => typeof json.$id === 'string' ? json.$id : `def-${index}`
+    },
+    transform: ({ schema, url }) => ({ schema: referenceComponents(schema) as typeof schema, url })
   })
-  await app.register(swaggerUi, { routePrefix: '/docs' })
+  await app.register(swaggerUi, {
+    routePrefix: DOCS_PREFIX,
+    uiConfig: { deepLinking: true, displayRequestDuration: true, defaultModelsExpandDepth: 0 }
+  })
 }, { name: 'swagger', fastify: '5.x' })

@@ -1,10 +1,23 @@
 import { Type, type Static } from 'typebox'
 import { PROVIDER_MAX_RECIPIENTS } from '../config.js'
 import { SENDER_PATTERN } from '../serwersms/send-sms.js'
+import { PROBLEM_FIELDS } from './problem.js'
 
 /** Longest text accepted; the provider refuses what it cannot send (3102) below that. */
 export const MAX_TEXT_LENGTH = 5000
 const MAX_PHONE_LENGTH = 32
+/** IETF Idempotency-Key: any printable ASCII, bounded so a key cannot bloat the store. */
+const MAX_IDEMPOTENCY_KEY_LENGTH = 255
+
+export const SendSmsHeadersSchema = Type.Object({
+  'idempotency-key': Type.Optional(Type.String({
+    minLength: 1,
+    maxLength: MAX_IDEMPOTENCY_KEY_LENGTH,
+    pattern: '^[\\x20-\\x7E]+$',
+    // No example: Swagger UI would fill it in, and every "Try it out" would replay the first answer.
+    description: 'makes retrying safe: a repeat with the same key and body within IDEMPOTENCY_TTL (24 hours by default) sends nothing and replays the first answer (with `Idempotent-Replayed: true`). Keys are per client; 1–255 printable ASCII characters, e.g. a new UUID per message'
+  }))
+}, { additionalProperties: true })
 
 const PhoneSchema = Type.String({ minLength: 1, maxLength: MAX_PHONE_LENGTH, description: 'phone number, international (+48500600700) or national for DEFAULT_REGION', examples: ['+48500600700'] })
 const UniqueIdSchema = Type.String({ pattern: '^[A-Za-z0-9]{3,50}$', description: 'your own message id: 3–50 letters and digits', examples: ['order4711'] })
@@ -67,11 +80,11 @@ export const SendSmsCountsSchema = {
   parts: countField('SMS parts queued')
 }
 
-export const SendSmsResultSchema = Type.Object({
-  ...SendSmsCountsSchema,
-  messages: Type.Array(RecipientResultSchema, { description: 'one entry per distinct recipient, in the order given' })
-}, {
-  examples: [{
+const MessagesSchema = Type.Array(RecipientResultSchema, { description: 'one entry per distinct recipient, in the order given' })
+
+/** Examples of the documented answers of POST /sms, shaped as the route answers. */
+export const SEND_SMS_EXAMPLES = {
+  accepted: {
     queued: 1,
     unsent: 1,
     failed: 0,
@@ -81,6 +94,83 @@ export const SendSmsResultSchema = Type.Object({
       { id: '1c142d81c7', phone: '+48500600700', status: 'queued', parts: 1 },
       { phone: '45616', status: 'unsent', error: { code: 3103, message: 'Incorrect number' } }
     ]
-  }]
+  },
+  partial: {
+    queued: 1,
+    unsent: 0,
+    failed: 0,
+    unknown: 1,
+    parts: 1,
+    messages: [
+      { id: '1c142d81c7', phone: '+48500600700', status: 'queued', parts: 1 },
+      { phone: '+48600700800', status: 'unknown', error: { code: 'GW_UPSTREAM_TIMEOUT', message: 'SerwerSMS did not answer in time; the messages may have been sent.' } }
+    ]
+  },
+  unreachable: {
+    queued: 0,
+    unsent: 0,
+    failed: 1,
+    unknown: 0,
+    parts: 0,
+    messages: [
+      { phone: '+48500600700', status: 'failed', error: { code: 'GW_UPSTREAM_UNREACHABLE', message: 'SerwerSMS could not be reached (ECONNREFUSED); nothing was sent.' } }
+    ]
+  },
+  timeout: {
+    queued: 0,
+    unsent: 0,
+    failed: 0,
+    unknown: 1,
+    parts: 0,
+    messages: [
+      { phone: '+48500600700', status: 'unknown', error: { code: 'GW_UPSTREAM_TIMEOUT', message: 'SerwerSMS did not answer in time; the messages may have been sent.' } }
+    ]
+  },
+  badResponse: {
+    queued: 0,
+    unsent: 0,
+    failed: 0,
+    unknown: 1,
+    parts: 0,
+    messages: [
+      { phone: '+48500600700', status: 'unknown', error: { code: 'GW_UPSTREAM_BAD_RESPONSE', message: 'SerwerSMS answered with HTTP 500 without an error body; the messages may have been sent.' } }
+    ]
+  },
+  refused: {
+    providerError: { code: 3101, type: 'SendError', message: 'The message is empty' },
+    queued: 0,
+    unsent: 0,
+    failed: 1,
+    unknown: 0,
+    parts: 0,
+    messages: [
+      { phone: '+48500600700', status: 'failed', error: { code: 3101, message: 'The message is empty' } }
+    ]
+  }
+}
+
+export const SendSmsResultSchema = Type.Object({
+  ...SendSmsCountsSchema,
+  messages: MessagesSchema
+}, {
+  $id: 'SendSmsResult',
+  description: 'what became of each recipient',
+  examples: [SEND_SMS_EXAMPLES.accepted]
 })
 export type SendSmsResult = Static<typeof SendSmsResultSchema>
+
+/** A failed send's problem: when no batch was accepted it still tells what became of each recipient. */
+export const SendSmsProblemSchema = Type.Object({
+  ...PROBLEM_FIELDS,
+  ...Type.Partial(Type.Object(SendSmsCountsSchema)).properties,
+  messages: Type.Optional(MessagesSchema),
+  providerError: Type.Optional(Type.Object({
+    code: Type.Integer({ description: 'SerwerSMS error code', examples: [3101] }),
+    type: Type.String({ examples: ['SendError'] }),
+    message: Type.String({ examples: ['The message is empty'] })
+  }, { description: 'the provider\'s own error, when it refused the request' }))
+}, {
+  $id: 'SendSmsProblem',
+  additionalProperties: true,
+  description: 'a Problem; when the send was attempted, also the counts and per-recipient outcomes of a send result'
+})

@@ -97,7 +97,7 @@ t.test('forged, tampered, expired and unsigned reports are refused, counted, and
     [genuine.replace(/sig=[\w-]+/, 'sig=' + 'A'.repeat(43)), 403, 'bad_signature'],
     [genuine.replace(/&t=([0-9a-z]+)/, (_m, t: string) => `&t=${(parseInt(t, 36) - 1000).toString(36)}`), 403, 'bad_signature'],
     [genuine.replace(/&e=([0-9a-z]+)/, (_m, e: string) => `&e=${(parseInt(e, 36) + 86_400_000).toString(36)}`), 403, 'bad_signature'],
-    [signDeliveryUrl(gw.url, 'another-secret-0123456789abcdef0123', {}).replace('#SMSID#', 'm1').replace('#STAN#', 'delivered'), 403, 'bad_signature'],
+    [signDeliveryUrl(gw.url, 'another-secret-0123456789abcdef0123', {}).replace('#SMSID#', 'm1').replace('#STAN#', 'delivered').replace('#DATA#', '').replace('#PRZYCZYNA#', ''), 403, 'bad_signature'],
     [reportUrl(gw, { smsid: 'm1', stan: 'delivered' }, { sentAt: Date.now() - 120_000, expiresAt: Date.now() - 60_000 }), 403, 'expired'],
     [`${genuine}&sig=second`, 401, 'malformed']
   ]

@@ -32,15 +32,19 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
   await app.register(formbody)
 
   const schema = {
+    operationId: 'receiveDeliveryReport',
     summary: 'Receive a delivery report pushed by SerwerSMS',
-    description: 'The target of the signed `dlr_url` the gateway sends with every message. Fields may come in the query string, a form body or a JSON body. Answers the text OK to every authentic report, repeats and unknown ids included.',
+    description: 'The target of the signed `dlr_url` the gateway sends with every message (when PUBLIC_URL and DLR_SECRET are set); SerwerSMS calls it, API clients do not. Fields may come in the query string, a form body or a JSON body. Answers the text OK to every authentic report, repeats and unknown ids included.',
     tags: ['delivery reports'],
     querystring: DeliveryReportQuerySchema,
     response: {
-      200: { description: 'The report was accepted', content: { 'text/plain': { schema: Type.String({ examples: [OK] }) } } },
-      400: problemResponse('GW_VALIDATION_FAILED', 'the message id (smsid) is missing'),
-      401: problemResponse('GW_DLR_SIGNATURE_MISSING', 'The delivery-report URL carries no valid signature.'),
-      403: problemResponse('GW_DLR_SIGNATURE_INVALID', 'The delivery-report URL signature does not match.')
+      200: { description: 'The report was accepted', content: { 'text/plain': { schema: Type.String(), example: OK } } },
+      400: problemResponse({ code: 'GW_VALIDATION_FAILED', detail: 'the message id (smsid) is missing' }),
+      401: problemResponse({ code: 'GW_DLR_SIGNATURE_MISSING', detail: 'The delivery-report URL carries no valid signature.' }),
+      403: problemResponse([
+        { code: 'GW_DLR_SIGNATURE_INVALID', detail: 'The delivery-report URL signature does not match.' },
+        { code: 'GW_DLR_EXPIRED', detail: 'The delivery-report URL has expired.' }
+      ])
     }
   }
 
@@ -50,7 +54,7 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
       throw new GatewayError('GW_DLR_SIGNATURE_INVALID', 'This gateway issues no delivery-report URLs (DLR_SECRET is not set).')
     }
     const now = Date.now()
-    const verification = verifyDeliveryQuery(request.query as Record<string, unknown>, secret, now)
+    const verification = verifyDeliveryQuery(signedFieldsOf(request.query, request.body), secret, now)
     if (!verification.ok) {
       deliveryReportsRejected.inc({ reason: verification.reason })
       throw rejectionFor(verification.reason)
@@ -85,7 +89,24 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
   }
 
   app.get('/dlr', { schema }, receive)
-  app.post('/dlr', { schema: { ...schema, body: Type.Unknown({ description: 'report fields as a form or JSON object (optional)' }) } }, receive)
+  app.post('/dlr', {
+    schema: {
+      ...schema,
+      operationId: 'receiveDeliveryReportByPost',
+      consumes: ['application/x-www-form-urlencoded', 'application/json'],
+      body: Type.Unknown({ description: 'report fields (smsid, stan, data, przyczyna) as a form or JSON object', examples: [{ smsid: '1c142d81c7', stan: 'delivered', data: '2026-11-25 12:00:05' }] })
+    }
+  }, receive)
+}
+
+/**
+ * Where the signature travels: in the URL's query as the gateway issued it, or — when a push
+ * posts the URL's query as a form body to the bare path — in the body.
+ */
+function signedFieldsOf (query: unknown, body: unknown): Record<string, unknown> {
+  const fromQuery = query as Record<string, unknown>
+  if (Object.hasOwn(fromQuery, 'sig') || typeof body !== 'object' || body === null) return fromQuery
+  return body as Record<string, unknown>
 }
 
 function rejectionFor (reason: 'bad_signature' | 'expired' | 'malformed'): GatewayError {

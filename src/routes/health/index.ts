@@ -22,11 +22,28 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
   }
 
   app.get('/healthz', {
-    schema: { summary: 'Liveness: the process answers', tags: ['operations'], response: { 200: HealthSchema } }
+    schema: {
+      operationId: 'getLiveness',
+      summary: 'Liveness: the process answers',
+      description: 'For orchestrators: 200 while the process runs; 503 once it is shutting down.',
+      tags: ['operations'],
+      response: { 200: { description: 'The process is alive', content: { 'application/json': { schema: HealthSchema, example: { status: 'ok' } } } } }
+    }
   }, async () => ({ status: 'ok' as const }))
 
   app.get('/readyz', {
-    schema: { summary: 'Readiness: configured and able to take sends', tags: ['operations'], response: { 200: ReadinessSchema } }
+    schema: {
+      operationId: 'getReadiness',
+      summary: 'Readiness: configured and able to take sends',
+      description: 'For orchestrators and operators: how this gateway is configured. 503 once it is shutting down.',
+      tags: ['operations'],
+      response: {
+        200: {
+          description: 'Ready to take sends',
+          content: { 'application/json': { schema: ReadinessSchema, example: { status: 'ready', upstream: 'serwersms', upstreamUrl: 'https://api2.serwersms.pl/', deliveryReports: true, idempotencyStore: 'memory' } } }
+        }
+      }
+    }
   }, async () => readiness)
 }
 

@@ -22,12 +22,14 @@ function registerMetricsRoute (target: FastifyInstance, source: FastifyInstance,
   target.get('/metrics', {
     onRequest: checkToken,
     schema: {
+      operationId: 'getMetrics',
       summary: 'Prometheus metrics',
+      description: 'Counters and histograms of sends, upstream requests and delivery reports, for Prometheus to scrape. Served on METRICS_PORT instead when that is set.',
       tags: ['operations'],
       security: token === undefined ? [] : [{ metricsToken: [] }],
       response: {
-        200: { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: Type.String() } } },
-        401: problemResponse('GW_METRICS_AUTH', 'Send METRICS_TOKEN as "Authorization: Bearer <token>".')
+        200: { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: Type.String(), example: '# HELP sms_gateway_messages_total Recipients handled, by outcome (queued, unsent, failed, unknown) and calling client\n# TYPE sms_gateway_messages_total counter\nsms_gateway_messages_total{status="queued",client="billing"} 42\n' } } },
+        401: problemResponse({ code: 'GW_METRICS_AUTH', detail: 'Send METRICS_TOKEN as "Authorization: Bearer <token>".' })
       }
     }
   }, async (_request, reply) => {

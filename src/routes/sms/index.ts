@@ -2,8 +2,9 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { Config } from '../../config.js'
 import { signDeliveryUrl } from '../../dlr/signing.js'
 import { GatewayError, validationError, type FieldError } from '../../errors.js'
+import { IdempotentReplayedHeader, RateLimitHeaders, RetryAfterHeader, WwwAuthenticateHeader } from '../../schemas/headers.js'
 import { problemResponse } from '../../schemas/problem.js'
-import { SendSmsBodySchema, SendSmsResultSchema, type SendSmsBody } from '../../schemas/sms.js'
+import { SEND_SMS_EXAMPLES, SendSmsBodySchema, SendSmsHeadersSchema, SendSmsProblemSchema, SendSmsResultSchema, type SendSmsBody } from '../../schemas/sms.js'
 import { dispatchSms, type SmsOrder } from '../../sms/dispatch.js'
 
 /** A scheduled time this far in the past is a caller's bug, not clock skew. */
@@ -63,20 +64,55 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
     onSend: app.idempotency.remember,
     config: { rateLimit: {} },
     schema: {
+      operationId: 'sendSms',
       summary: 'Send an SMS to one or many recipients',
-      description: 'Validates the message, normalises and de-duplicates the recipients, sends them to SerwerSMS in batches of SMS_BATCH_SIZE and answers with the fate of every recipient. 200: every batch was accepted (individual recipients may still be `unsent`). 207: some batches were not accepted: see each recipient\'s status. When no batch was accepted, a problem (422/502/504) carries the per-recipient outcomes in `messages`.',
+      description: 'Validates the message, normalises and de-duplicates the recipients, sends them to SerwerSMS in batches of SMS_BATCH_SIZE and answers with the fate of every recipient.\n\n' +
+        '- **200**: every batch was accepted (single recipients may still be `unsent`, e.g. for an invalid number).\n' +
+        '- **207**: some batches were not accepted: see each recipient\'s `status`; `failed` ones are safe to retry, `unknown` ones may have been sent.\n' +
+        '- When no batch was accepted, a problem (422/502/504) still carries the counts and per-recipient outcomes in `messages`.\n\n' +
+        'Send an `Idempotency-Key` to make retries safe: a repeat with the same key and body replays the first answer without sending again.',
       tags: ['sms'],
       security: [{ apiKey: [] }],
+      headers: SendSmsHeadersSchema,
       body: SendSmsBodySchema,
       response: {
-        200: { description: 'Every batch was accepted by SerwerSMS', ...SendSmsResultSchema },
-        207: { description: 'Some batches were accepted, others failed or may not have been sent', ...SendSmsResultSchema },
-        400: problemResponse('GW_VALIDATION_FAILED', 'to/0: must NOT have fewer than 1 characters', { errors: [{ field: '/to/0', reason: 'must NOT have fewer than 1 characters' }] }),
-        401: problemResponse('GW_AUTH_INVALID', 'No client has this API key.'),
-        413: problemResponse('GW_RECIPIENTS_TOO_MANY', '10001 recipients exceed this gateway\'s limit of 10000 per request (SMS_MAX_RECIPIENTS); split them over several requests. Nothing was sent.'),
-        422: problemResponse('GW_PROVIDER_REFUSED', 'SerwerSMS refused the request (3101): The message is empty'),
-        502: problemResponse('GW_UPSTREAM_UNREACHABLE', 'SerwerSMS could not be reached (ECONNREFUSED); nothing was sent.'),
-        504: problemResponse('GW_UPSTREAM_TIMEOUT', 'SerwerSMS did not answer in time; the messages may have been sent.')
+        200: {
+          description: 'Every batch was accepted by SerwerSMS',
+          headers: { ...RateLimitHeaders, ...IdempotentReplayedHeader },
+          content: { 'application/json': { schema: SendSmsResultSchema, example: SEND_SMS_EXAMPLES.accepted } }
+        },
+        207: {
+          description: 'Some batches were accepted, others failed or may not have been sent',
+          headers: { ...RateLimitHeaders, ...IdempotentReplayedHeader },
+          content: { 'application/json': { schema: SendSmsResultSchema, example: SEND_SMS_EXAMPLES.partial } }
+        },
+        400: problemResponse([
+          { code: 'GW_VALIDATION_FAILED', detail: '/to/0: must NOT have fewer than 1 characters', extensions: { errors: [{ field: '/to/0', reason: 'must NOT have fewer than 1 characters' }] } },
+          { code: 'GW_BODY_MALFORMED', detail: 'Body is not valid JSON but content-type is set to \'application/json\'' }
+        ]),
+        401: problemResponse([
+          { code: 'GW_AUTH_MISSING', detail: 'Send your API key as "Authorization: Bearer <key>".' },
+          { code: 'GW_AUTH_INVALID', detail: 'No client has this API key.' }
+        ], { headers: WwwAuthenticateHeader }),
+        409: problemResponse({ code: 'GW_IDEMPOTENCY_IN_FLIGHT', detail: 'The first request with this Idempotency-Key is still being processed; retry shortly to get its result.' }, { headers: RetryAfterHeader }),
+        413: problemResponse([
+          { code: 'GW_RECIPIENTS_TOO_MANY', detail: '10001 recipients exceed this gateway\'s limit of 10000 per request (SMS_MAX_RECIPIENTS); split them over several requests. Nothing was sent.', extensions: { limit: 10000 } },
+          { code: 'GW_BODY_TOO_LARGE', detail: 'The body exceeds the gateway\'s limit; split the recipients over several requests.' }
+        ]),
+        415: problemResponse({ code: 'GW_MEDIA_TYPE_UNSUPPORTED', detail: 'Send the body as application/json.' }),
+        422: problemResponse([
+          { code: 'GW_PROVIDER_REFUSED', detail: 'SerwerSMS refused the request (3101): The message is empty', extensions: SEND_SMS_EXAMPLES.refused },
+          { code: 'GW_IDEMPOTENCY_KEY_REUSED', detail: 'This Idempotency-Key was used with a different request body; use a new key for a new request.' }
+        ], { schema: SendSmsProblemSchema }),
+        429: problemResponse({ code: 'GW_RATE_LIMITED', detail: 'This client may make 600 requests per 1 minute; retry after the Retry-After seconds.' }, { headers: { ...RetryAfterHeader, ...RateLimitHeaders } }),
+        500: problemResponse({ code: 'GW_INTERNAL', detail: 'The gateway failed unexpectedly; the incident is in its log.' }),
+        502: problemResponse([
+          { code: 'GW_UPSTREAM_UNREACHABLE', detail: 'SerwerSMS could not be reached (ECONNREFUSED); nothing was sent.', extensions: SEND_SMS_EXAMPLES.unreachable },
+          { code: 'GW_PROVIDER_AUTH_FAILED', detail: 'SerwerSMS refused the gateway\'s account (1001): Wrong login or password', extensions: { ...SEND_SMS_EXAMPLES.refused, providerError: { code: 1001, type: 'InvalidUser', message: 'Wrong login or password' } } },
+          { code: 'GW_UPSTREAM_BAD_RESPONSE', detail: 'SerwerSMS answered with HTTP 500 without an error body; the messages may have been sent.', extensions: SEND_SMS_EXAMPLES.badResponse }
+        ], { schema: SendSmsProblemSchema }),
+        503: problemResponse({ code: 'GW_IDEMPOTENCY_STORE_UNAVAILABLE', detail: 'The Idempotency-Key cannot be checked right now, so nothing was sent. Retry later with the same key, or without a key.' }, { headers: RetryAfterHeader }),
+        504: problemResponse({ code: 'GW_UPSTREAM_TIMEOUT', detail: 'SerwerSMS did not answer in time; the messages may have been sent.', extensions: SEND_SMS_EXAMPLES.timeout }, { schema: SendSmsProblemSchema })
       }
     }
   }, async (request, reply) => {

@@ -1,0 +1,20 @@
+import { Type } from 'typebox'
+
+/** Response headers of rate-limited routes (IETF draft RateLimit fields, as @fastify/rate-limit sends them). */
+export const RateLimitHeaders = {
+  'RateLimit-Limit': Type.Integer({ minimum: 1, description: 'requests this client may make per window (RATE_LIMIT_MAX)', examples: [600] }),
+  'RateLimit-Remaining': Type.Integer({ minimum: 0, description: 'requests this client has left in the current window', examples: [599] }),
+  'RateLimit-Reset': Type.Integer({ minimum: 0, description: 'seconds until the current window ends', examples: [60] })
+}
+
+export const RetryAfterHeader = {
+  'Retry-After': Type.Integer({ minimum: 0, description: 'seconds to wait before trying again', examples: [60] })
+}
+
+export const WwwAuthenticateHeader = {
+  'WWW-Authenticate': Type.String({ description: 'how to authenticate (RFC 6750)', examples: ['Bearer realm="sms-gateway"'] })
+}
+
+export const IdempotentReplayedHeader = {
+  'Idempotent-Replayed': Type.String({ enum: ['true'], description: 'present when this is the stored answer to an earlier request with the same Idempotency-Key: nothing was sent this time' })
+}

@@ -1,0 +1,269 @@
+import { readFile } from 'node:fs/promises'
+import { setTimeout } from 'node:timers/promises'
+import { Validator } from '@seriousme/openapi-schema-validator'
+import t, { type Test } from 'tap'
+import { Value } from 'typebox/value'
+import { parse as parseYaml } from 'yaml'
+import { ERROR_CATALOGUE, problemType, type ErrorCode } from '../../src/errors.js'
+import { renderOpenApiFiles, type OpenApiFiles } from '../../src/openapi.js'
+import { PROBLEM_MEDIA_TYPE } from '../../src/schemas/problem.js'
+import { authHeader, startGateway, type StartOptions } from '../helper.js'
+
+type Json = Record<string, any>
+
+/** Response headers that only some answers of a status carry. */
+const OCCASIONAL_HEADERS = new Set(['idempotent-replayed'])
+
+const files = await renderOpenApiFiles()
+const document = JSON.parse(files['openapi.json']) as Json
+
+/** Every operation of the document, as [label, operation]. */
+function operations (doc: Json): Array<[string, Json]> {
+  return Object.entries(doc.paths as Json).flatMap(([path, item]) =>
+    Object.entries(item as Json).map(([method, operation]) => [`${method.toUpperCase()} ${path}`, operation as Json] as [string, Json]))
+}
+
+/** The schema with its component references replaced by the components (they do not nest further refs' cycles). */
+function resolveRefs (schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(resolveRefs)
+  if (schema === null || typeof schema !== 'object') return schema
+  const ref = (schema as Json).$ref
+  if (typeof ref === 'string') return resolveRefs(document.components.schemas[ref.replace('#/components/schemas/', '')])
+  return Object.fromEntries(Object.entries(schema).map(([key, value]) => [key, resolveRefs(value)]))
+}
+
+/** The examples of a media type object, by name. */
+function examplesOf (media: Json): Array<[string, unknown]> {
+  if ('example' in media) return [['example', media.example]]
+  return Object.entries((media.examples ?? {}) as Json).map(([name, example]) => [name, (example as Json).value])
+}
+
+t.test('the checked-in document is what the code generates (run `npm run openapi` after changing a route)', async (t) => {
+  for (const name of Object.keys(files) as Array<keyof OpenApiFiles>) {
+    const checkedIn = await readFile(new URL(`../../openapi/${name}`, import.meta.url), 'utf8').catch(() => '')
+    t.equal(checkedIn, files[name], `openapi/${name} is up to date`)
+  }
+})
+
+t.test('generation is deterministic', async (t) => {
+  t.same(await renderOpenApiFiles(), files)
+})
+
+t.test('the document is valid OpenAPI 3.1, as JSON and as YAML', async (t) => {
+  for (const specification of [structuredClone(document), files['openapi.yaml']]) {
+    const validator = new Validator()
+    const result = await validator.validate(specification)
+    t.same(result.errors, undefined, 'no schema violations')
+    t.ok(result.valid)
+    t.equal(validator.version, '3.1')
+  }
+  t.same(parseYaml(files['openapi.yaml']), document, 'the YAML says the same as the JSON')
+})
+
+t.test('every operation is documented: id, summary, description, known tag, examples for every body and response', async (t) => {
+  const tags = new Set((document.tags as Json[]).map((tag) => tag.name))
+  const ids = new Set<string>()
+  for (const [label, operation] of operations(document)) {
+    t.test(label, async (t) => {
+      t.type(operation.operationId, 'string', 'operationId')
+      t.notOk(ids.has(operation.operationId), 'operationId is unique')
+      ids.add(operation.operationId)
+      t.ok(operation.summary, 'summary')
+      t.ok(operation.description, 'description')
+      t.ok(operation.tags?.length === 1 && tags.has(operation.tags[0]), 'one declared tag')
+      for (const parameter of operation.parameters ?? []) t.ok(parameter.description, `parameter ${parameter.name} is described`)
+      for (const [type, media] of Object.entries((operation.requestBody?.content ?? {}) as Json)) {
+        const examples = examplesOf(media)
+        t.ok(examples.length > 0, `request ${type} has an example`)
+        const schema = resolveRefs(media.schema) as Json
+        for (const [name, property] of Object.entries((schema.properties ?? {}) as Json)) {
+          t.ok(property.description, `request field ${name} is described`)
+        }
+        for (const [name, example] of examples) t.ok(Value.Check(schema, example), `request example ${name} fits the schema`)
+      }
+      t.ok(Object.keys(operation.responses).length > 0)
+      for (const [status, response] of Object.entries(operation.responses as Json)) {
+        t.ok(response.description && response.description !== 'Default Response', `${status} is described`)
+        for (const [type, media] of Object.entries((response.content ?? {}) as Json)) {
+          const examples = examplesOf(media)
+          t.ok(examples.length > 0, `${status} ${type} has an example`)
+          const schema = resolveRefs(media.schema)
+          for (const [name, example] of examples) {
+            t.ok(Value.Check(schema as Json, example), `${status} example ${name} fits the schema`)
+          }
+        }
+        for (const [name, header] of Object.entries((response.headers ?? {}) as Json)) t.ok(header.description, `${status} header ${name} is described`)
+      }
+    })
+  }
+})
+
+t.test('every error is a problem+json whose examples agree with the error catalogue', async (t) => {
+  for (const [label, operation] of operations(document)) {
+    for (const [status, response] of Object.entries(operation.responses as Json)) {
+      if (Number(status) < 400) continue
+      t.same(Object.keys(response.content), [PROBLEM_MEDIA_TYPE], `${label} ${status} is a problem`)
+      for (const [name, example] of examplesOf(response.content[PROBLEM_MEDIA_TYPE])) {
+        const problem = example as Json
+        const entry = ERROR_CATALOGUE[problem.code as ErrorCode]
+        t.ok(entry, `${label} ${status} ${name}: a catalogued code`)
+        t.equal(problem.status, Number(status), `${label} ${status} ${name}: status`)
+        t.equal(entry?.status, Number(status), `${label} ${status} ${name}: the code's status`)
+        t.equal(problem.title, entry?.title, `${label} ${status} ${name}: title`)
+        t.equal(problem.type, problemType(problem.code), `${label} ${status} ${name}: type`)
+        t.match(response.description, `\`${problem.code}\``, `${label} ${status}: the description names ${problem.code}`)
+      }
+    }
+  }
+})
+
+t.test('POST /sms documents authentication, idempotency, rate limits and every failure a caller can meet', async (t) => {
+  const send = document.paths['/sms'].post
+  t.same(send.security, [{ apiKey: [] }])
+  t.match(document.components.securitySchemes.apiKey, { type: 'http', scheme: 'bearer' })
+  t.match(send.parameters, [{ in: 'header', name: 'idempotency-key', required: false, schema: { minLength: 1, maxLength: 255 } }])
+  t.same(Object.keys(send.responses), ['200', '207', '400', '401', '409', '413', '415', '422', '429', '500', '502', '503', '504'])
+  const codes = (status: string) => Object.keys(send.responses[status].content[PROBLEM_MEDIA_TYPE].examples)
+  t.same(codes('401'), ['GW_AUTH_MISSING', 'GW_AUTH_INVALID'])
+  t.same(codes('409'), ['GW_IDEMPOTENCY_IN_FLIGHT'])
+  t.same(codes('422'), ['GW_PROVIDER_REFUSED', 'GW_IDEMPOTENCY_KEY_REUSED'])
+  t.same(codes('429'), ['GW_RATE_LIMITED'])
+  t.same(codes('503'), ['GW_IDEMPOTENCY_STORE_UNAVAILABLE'])
+  for (const status of ['200', '207']) {
+    t.same(Object.keys(send.responses[status].headers), ['RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'Idempotent-Replayed'], `${status} headers`)
+    t.same(send.responses[status].content['application/json'].schema, { $ref: '#/components/schemas/SendSmsResult' })
+  }
+  t.same(Object.keys(send.responses['429'].headers), ['Retry-After', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset'])
+  for (const status of ['422', '502', '504']) {
+    t.same(send.responses[status].content[PROBLEM_MEDIA_TYPE].schema, { $ref: '#/components/schemas/SendSmsProblem' }, `${status} carries the outcomes`)
+  }
+  t.same(send.responses['400'].content[PROBLEM_MEDIA_TYPE].schema, { $ref: '#/components/schemas/Problem' })
+})
+
+t.test('operations that are not for callers are tagged apart', async (t) => {
+  for (const path of ['/healthz', '/readyz', '/metrics']) t.same(document.paths[path].get.tags, ['operations'], path)
+  t.same(document.paths['/dlr'].get.tags, ['delivery reports'])
+  t.notOk(Object.keys(document.paths).some((path) => path.startsWith('/docs')), 'the docs do not document themselves')
+})
+
+t.test('a running gateway serves the document and Swagger UI', async (t) => {
+  const gw = await startGateway(t)
+  const json = await fetch(`${gw.url}/docs/json`)
+  t.equal(json.status, 200)
+  t.match(json.headers.get('content-type'), /^application\/json/)
+  const served = await json.json() as Json
+  t.same(served.paths['/sms'], document.paths['/sms'], 'POST /sms as checked in')
+  t.same(served.components, document.components)
+  const yaml = await fetch(`${gw.url}/docs/yaml`)
+  t.equal(yaml.status, 200)
+  t.same(parseYaml(await yaml.text()), served)
+  const ui = await fetch(`${gw.url}/docs`)
+  t.equal(ui.status, 200)
+  t.match(await ui.text(), /swagger-ui/)
+  t.equal((await fetch(`${gw.url}/docs/json`, { headers: authHeader('not-a-key-at-all-0000') })).status, 200, 'the docs need no API key')
+})
+
+/**
+ * Checks a real answer against the checked-in document: a documented status, a documented media
+ * type, a body that fits its schema, and the documented headers with fitting values.
+ */
+async function assertDocumented (t: Test, label: string, response: Response): Promise<void> {
+  const [method = '', path = ''] = label.split(' ')
+  const documented = document.paths[path]?.[method.toLowerCase()]?.responses?.[String(response.status)] as Json | undefined
+  t.ok(documented, `${label} documents ${response.status}`)
+  if (documented === undefined) return
+  const type = (response.headers.get('content-type') ?? '').split(';', 1)[0] ?? ''
+  const media = documented.content?.[type] as Json | undefined
+  t.ok(media, `${label} ${response.status} documents ${type}`)
+  const text = await response.text()
+  const body = type.endsWith('json') ? JSON.parse(text) as unknown : text
+  const schema = resolveRefs(media?.schema ?? {}) as Json
+  t.ok(Value.Check(schema, body), `${label} ${response.status} body fits its schema`, { errors: [...Value.Errors(schema, body)].slice(0, 5), body })
+  for (const [name, header] of Object.entries((documented.headers ?? {}) as Json)) {
+    const value = response.headers.get(name)
+    if (value === null) {
+      t.ok(OCCASIONAL_HEADERS.has(name.toLowerCase()), `${label} ${response.status} sends ${name}, or only sometimes does`)
+      continue
+    }
+    const typed = header.schema.type === 'integer' ? Number(value) : value
+    t.ok(Value.Check(header.schema, typed), `${label} ${response.status} ${name}: ${value} fits its schema`)
+  }
+}
+
+const sendSms = async (url: string, body: unknown, headers: Record<string, string> = {}) => await fetch(`${url}/sms`, {
+  method: 'POST',
+  headers: { 'content-type': 'application/json', ...authHeader(), ...headers },
+  body: typeof body === 'string' ? body : JSON.stringify(body)
+})
+
+const MESSAGE = { to: '+48500600700', text: 'Your code is 4711' }
+
+t.test('real answers of POST /sms are what the document says', async (t) => {
+  const gw = await startGateway(t, { env: { SMS_BATCH_SIZE: '1', SMS_UPSTREAM_CONCURRENCY: '1' } })
+  const url = gw.url
+  const ok = await sendSms(url, MESSAGE)
+  t.equal(ok.status, 200)
+  await assertDocumented(t, 'POST /sms', ok)
+
+  gw.simulator.setFault({ fault: { kind: 'http-error', status: 503 }, afterRequests: 1, times: 1 })
+  const partial = await sendSms(url, { to: ['+48500600700', '+48500600701'], text: 'half of it' })
+  t.equal(partial.status, 207)
+  await assertDocumented(t, 'POST /sms', partial)
+
+  gw.simulator.setFault({ fault: { kind: 'provider-error', code: 3101, type: 'SendError', message: 'The message is empty' }, times: 1 })
+  const refused = await sendSms(url, MESSAGE)
+  t.equal(refused.status, 422)
+  await assertDocumented(t, 'POST /sms', refused)
+
+  const first = await sendSms(url, MESSAGE, { 'idempotency-key': 'conformance-1' })
+  const replay = await sendSms(url, MESSAGE, { 'idempotency-key': 'conformance-1' })
+  t.equal(replay.headers.get('idempotent-replayed'), 'true')
+  await assertDocumented(t, 'POST /sms', first)
+  await assertDocumented(t, 'POST /sms', replay)
+  const reused = await sendSms(url, { ...MESSAGE, text: 'another text' }, { 'idempotency-key': 'conformance-1' })
+  t.equal(reused.status, 422)
+  await assertDocumented(t, 'POST /sms', reused)
+
+  const cases: Array<[string, Response, number]> = [
+    ['invalid body', await sendSms(url, { to: [], text: '' }), 400],
+    ['malformed JSON', await sendSms(url, '{"to":'), 400],
+    ['invalid Idempotency-Key', await sendSms(url, MESSAGE, { 'idempotency-key': 'x'.repeat(256) }), 400],
+    ['no API key', await fetch(`${url}/sms`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(MESSAGE) }), 401],
+    ['wrong API key', await sendSms(url, MESSAGE, authHeader('not-a-key-of-anyone-0000')), 401],
+    ['not JSON', await fetch(`${url}/sms`, { method: 'POST', headers: { 'content-type': 'text/plain', ...authHeader() }, body: 'hello' }), 415]
+  ]
+  for (const [name, response, status] of cases) {
+    t.equal(response.status, status, name)
+    await assertDocumented(t, 'POST /sms', response)
+  }
+})
+
+t.test('rate-limited and upstream failures are what the document says', async (t) => {
+  const cases: Array<[string, StartOptions, number]> = [
+    ['rate limited', { env: { RATE_LIMIT_MAX: '1' } }, 429],
+    ['provider unreachable', { upstreamUrl: 'http://127.0.0.1:9/' }, 502],
+    ['provider too slow', { env: { SERWERSMS_TIMEOUT_MS: '200' }, simulator: { latencyMs: 2000 } }, 504]
+  ]
+  for (const [name, options, status] of cases) {
+    const gw = await startGateway(t, options)
+    let response = await sendSms(gw.url, MESSAGE)
+    if (status === 429) response = await sendSms(gw.url, MESSAGE)
+    t.equal(response.status, status, name)
+    await assertDocumented(t, 'POST /sms', response)
+  }
+
+  const slow = await startGateway(t, { simulator: { latencyMs: 1000 } })
+  const key = { 'idempotency-key': 'conformance-in-flight' }
+  const running = sendSms(slow.url, MESSAGE, key)
+  while (slow.simulator.stats.inFlight === 0) await setTimeout(5)
+  const inFlight = await sendSms(slow.url, MESSAGE, key)
+  t.equal(inFlight.status, 409, 'the same key while the first is in flight')
+  await assertDocumented(t, 'POST /sms', inFlight)
+  t.equal((await running).status, 200)
+})
+
+t.test('operations answers are what the document says', async (t) => {
+  const gw = await startGateway(t)
+  for (const path of ['/healthz', '/readyz', '/metrics']) await assertDocumented(t, `GET ${path}`, await fetch(`${gw.url}${path}`))
+  await assertDocumented(t, 'GET /dlr', await fetch(`${gw.url}/dlr?smsid=1c142d81c7&stan=delivered`))
+})
