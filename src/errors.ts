@@ -14,7 +14,6 @@ export const ERROR_CATALOGUE = {
   GW_DLR_SIGNATURE_INVALID: { status: 403, title: 'The delivery report signature is not valid' },
   GW_DLR_EXPIRED: { status: 403, title: 'The delivery report URL has expired' },
   GW_NOT_FOUND: { status: 404, title: 'No such resource' },
-  GW_METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
   GW_IDEMPOTENCY_IN_FLIGHT: { status: 409, title: 'A request with this Idempotency-Key is still in progress' },
   GW_BODY_TOO_LARGE: { status: 413, title: 'The request body is too large' },
   GW_RECIPIENTS_TOO_MANY: { status: 413, title: 'Too many recipients in one request' },

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Starts the gateway on a fresh clone. With no SerwerSMS account configured (environment or
+# .env), it runs against the built-in simulator with a demo API key — explicitly, and it says so.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+[ -d node_modules ] || npm ci --no-audit --no-fund
+npm run --silent build
+
+configured() {
+  node --input-type=module -e "
+    import { readEnvironment } from './dist/config.js'
+    const env = readEnvironment()
+    process.exit(['$1'].flatMap((n) => n.split(' ')).some((name) => env[name]) ? 0 : 1)"
+}
+
+port=${PORT:-3000}
+if ! configured "SERWERSMS_TOKEN SERWERSMS_USERNAME SERWERSMS_SIMULATOR"; then
+  export SERWERSMS_SIMULATOR=true
+  echo "quickstart: no SerwerSMS account configured: using the built-in simulator (SERWERSMS_SIMULATOR=true)"
+fi
+if ! configured "API_KEYS AUTH_DISABLED"; then
+  export API_KEYS="demo:demo-key-0123456789abcdef"
+  echo "quickstart: no API_KEYS configured: the demo client's key is demo-key-0123456789abcdef"
+fi
+if ! configured "PUBLIC_URL"; then
+  # Delivery reports from the in-process simulator come back to this very gateway.
+  export PUBLIC_URL="http://127.0.0.1:${port}"
+  DLR_SECRET=$(node -e "process.stdout.write(require('node:crypto').randomBytes(32).toString('base64url'))")
+  export DLR_SECRET
+fi
+export SIMULATOR_DLR_DELAY_MS=${SIMULATOR_DLR_DELAY_MS:-2000}
+
+cat <<MSG
+quickstart: gateway on http://localhost:${port} — Swagger UI at http://localhost:${port}/docs
+  curl -s http://localhost:${port}/sms -H 'Authorization: Bearer demo-key-0123456789abcdef' \\
+       -H 'Content-Type: application/json' -d '{"to":["+48500600700","45616"],"text":"Hello"}'
+MSG
+exec node dist/server.js
