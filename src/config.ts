@@ -69,6 +69,9 @@ export const SimulatorEnvironmentSchema = Type.Object({
   ENV_FILE: EnvironmentSchema.properties.ENV_FILE
 })
 
+/** Never printed, not even when wrong: a boot error may end up in a shared log. */
+const SECRET_VARIABLES = new Set(['SERWERSMS_TOKEN', 'SERWERSMS_PASSWORD', 'API_KEYS', 'DLR_SECRET', 'METRICS_TOKEN', 'REDIS_URL', 'SIMULATOR_TOKEN', 'SIMULATOR_PASSWORD'])
+
 export class ConfigError extends Error {
   override name = 'ConfigError'
 }
@@ -197,7 +200,8 @@ function parseEnvironment<T extends TSchema & { properties: Record<string, TSche
     seen.add(name)
     const fix = (schema.properties[name] as { description?: string } | undefined)?.description
     const reason = error.keyword === 'pattern' || error.keyword === 'format' ? 'has the wrong format' : error.message
-    problems.push(`${name}=${JSON.stringify(raw[name] ?? '')} is invalid: ${reason}. Set it to ${fix ?? 'a valid value'}.`)
+    const shown = SECRET_VARIABLES.has(name) ? `${name} (value hidden)` : `${name}=${JSON.stringify(raw[name] ?? '')}`
+    problems.push(`${shown} is invalid: ${reason}. Set it to ${fix ?? 'a valid value'}.`)
   }
   if (problems.length > 0) throw new ConfigError(problems.join('\n'))
   return value as Static<T>
@@ -241,7 +245,7 @@ export function parseApiKeys (text: string): ApiKey[] {
     const name = entry.slice(0, colon)
     const key = entry.slice(colon + 1)
     if (colon < 1 || !API_KEY_NAME.test(name)) {
-      throw new ConfigError(`API_KEYS has an entry without a valid name (${JSON.stringify(name || entry.slice(0, 3) + '…')}). Set it to name:key pairs, names of letters, digits, _ . -`)
+      throw new ConfigError(`API_KEYS entry ${keys.length + 1} has no valid name before its colon. Set it to name:key pairs, names of letters, digits, _ . -`)
     }
     if (key.length < MIN_API_KEY_LENGTH) {
       throw new ConfigError(`API_KEYS entry "${name}" has a key shorter than ${MIN_API_KEY_LENGTH} characters. Set a longer random key (openssl rand -hex 24).`)

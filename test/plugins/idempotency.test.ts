@@ -101,3 +101,12 @@ t.test('rate limits are per client and answer 429 problems with Retry-After and 
   t.equal((await send(gw, order, undefined, OTHER_API_KEY)).status, 200, 'another client has its own budget')
   t.equal(gw.simulator.stats.sendRequests, 3)
 })
+
+t.test('a body refused before sending does not use up its key', async (t) => {
+  const gw = await startGateway(t, { env: { SMS_MAX_RECIPIENTS: '1' } })
+  const refused = await send(gw, order, 'fix-and-retry')
+  t.equal(refused.status, 413)
+  const fixed = await send(gw, { ...order, to: order.to[0] }, 'fix-and-retry')
+  t.equal(fixed.status, 200, 'the corrected body may reuse the key')
+  t.equal(fixed.headers.get('idempotent-replayed'), null)
+})

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyRequest } from 'fastify'
 import type { Config } from '../../config.js'
 import { signDeliveryUrl } from '../../dlr/signing.js'
 import { GatewayError, validationError, type FieldError } from '../../errors.js'
@@ -6,6 +7,13 @@ import { IdempotentReplayedHeader, RateLimitHeaders, RetryAfterHeader, WwwAuthen
 import { problemResponse } from '../../schemas/problem.js'
 import { SEND_SMS_EXAMPLES, SendSmsBodySchema, SendSmsHeadersSchema, SendSmsProblemSchema, SendSmsResultSchema, type SendSmsBody } from '../../schemas/sms.js'
 import { dispatchSms, type SmsOrder } from '../../sms/dispatch.js'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** POST /sms's body once checked beyond its schema */
+    smsOrder: SmsOrder | null
+  }
+}
 
 /** A scheduled time this far in the past is a caller's bug, not clock skew. */
 const MAX_PAST_SEND_AT_MS = 5 * 60_000
@@ -57,10 +65,15 @@ export function readOrder (body: SendSmsBody, config: Config, now: number): SmsO
 const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { config }) => {
   const { deliveryReports, sending, defaultRegion } = config
   const { messages, messageParts, batchesPerCall } = app.metrics
+  app.decorateRequest('smsOrder', null)
+  const readOrderHook = async (request: FastifyRequest) => {
+    request.smsOrder = readOrder(request.body as SendSmsBody, config, Date.now())
+  }
 
   app.post('/sms', {
     onRequest: app.authenticate,
-    preHandler: app.idempotency.claim,
+    // The order is checked before the key is claimed: a refused body never uses up its key.
+    preHandler: [readOrderHook, app.idempotency.claim],
     onSend: app.idempotency.remember,
     config: { rateLimit: {} },
     schema: {
@@ -116,13 +129,12 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
       }
     }
   }, async (request, reply) => {
-    const now = Date.now()
-    const order = readOrder(request.body, config, now)
+    const order = request.smsOrder!
     const report = await dispatchSms(order, {
       batchSize: sending.batchSize,
       concurrency: sending.upstreamConcurrency,
       defaultRegion,
-      deliveryReportUrl: deliveryReportUrlFor(order, now)
+      deliveryReportUrl: deliveryReportUrlFor(order, Date.now())
     }, app.upstream.sendSms)
 
     const { result } = report
