@@ -16,8 +16,8 @@ export async function waitFor (what: string, probe: () => Promise<boolean>, time
 export interface RedisUnderTest { url: string, port: number, process: ChildProcess, stop: () => Promise<void> }
 
 /** A real, throw-away redis-server on a loopback port (Debian's redis-server must be installed). */
-export async function startRedis (t: Test): Promise<RedisUnderTest> {
-  const port = await freePort()
+export async function startRedis (t: Test, port?: number): Promise<RedisUnderTest> {
+  port ??= await freePort()
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
   const failed = once(child, 'error')
   failed.catch(() => {})

@@ -1,0 +1,61 @@
+import { Redis } from 'ioredis'
+import t from 'tap'
+import { MemoryIdempotencyStore } from '../../src/idempotency/memory-store.js'
+import { RedisIdempotencyStore } from '../../src/idempotency/redis-store.js'
+import type { IdempotencyStore } from '../../src/idempotency/store.js'
+import { startRedis } from '../servers.js'
+
+const response = { statusCode: 200, contentType: 'application/json; charset=utf-8', body: '{"queued":1}' }
+
+async function exerciseStore (t: Tap.Test, store: IdempotencyStore): Promise<void> {
+  t.same(await store.claim('c:k1', 'fp1', 10_000), { state: 'claimed' })
+  t.same(await store.claim('c:k1', 'fp2', 10_000), { state: 'in_flight', fingerprint: 'fp1' })
+  await store.release('c:k1', 'fp2')
+  t.same(await store.claim('c:k1', 'fp1', 10_000), { state: 'in_flight', fingerprint: 'fp1' }, 'another fingerprint cannot release a claim')
+  await store.complete('c:k1', 'fp1', response, 10_000)
+  t.same(await store.claim('c:k1', 'fp1', 10_000), { state: 'done', fingerprint: 'fp1', response })
+  await store.release('c:k1', 'fp1')
+  t.same(await store.claim('c:k1', 'fp1', 10_000), { state: 'done', fingerprint: 'fp1', response }, 'a finished key is never released')
+
+  t.same(await store.claim('c:k2', 'fp', 10_000), { state: 'claimed' })
+  await store.release('c:k2', 'fp')
+  t.same(await store.claim('c:k2', 'fp', 10_000), { state: 'claimed' }, 'a released key can be claimed again')
+
+  const claims = await Promise.all(Array.from({ length: 50 }, () => store.claim('c:race', 'fp', 10_000)))
+  t.equal(claims.filter((c) => c.state === 'claimed').length, 1, 'of 50 concurrent claims exactly one wins')
+
+  t.same(await store.claim('c:short', 'fp', 50), { state: 'claimed' })
+  await new Promise((resolve) => setTimeout(resolve, 120))
+  t.same(await store.claim('c:short', 'fp', 50), { state: 'claimed' }, 'an abandoned claim expires')
+}
+
+namespace Tap { export type Test = Parameters<Parameters<typeof t.test>[1]>[0] }
+
+t.test('the Redis store against a real redis-server', async (t) => {
+  const server = await startRedis(t)
+  const redis = new Redis(server.url, { maxRetriesPerRequest: 0, enableOfflineQueue: false, commandTimeout: 500, retryStrategy: () => 100 })
+  redis.on('error', () => {})
+  t.teardown(() => redis.disconnect())
+  await new Promise((resolve) => redis.once('ready', resolve))
+  const store = new RedisIdempotencyStore(redis)
+  await exerciseStore(t, store)
+  t.ok(await redis.pttl('sms-gateway:idempotency:c:k1') > 0, 'keys carry a TTL')
+
+  await server.stop()
+  await t.rejects(store.claim('c:k3', 'fp', 1000), { name: 'IdempotencyStoreError' }, 'an unreachable Redis is an error, never a claim')
+  await t.rejects(store.complete('c:k3', 'fp', response, 1000), { name: 'IdempotencyStoreError' })
+  await t.rejects(store.release('c:k3', 'fp'), { name: 'IdempotencyStoreError' })
+})
+
+t.test('the memory store behaves the same', async (t) => {
+  await exerciseStore(t, new MemoryIdempotencyStore(1000))
+})
+
+t.test('the memory store is bounded by count and bytes, oldest first', async (t) => {
+  const store = new MemoryIdempotencyStore(100, 10_000)
+  for (let i = 0; i < 150; i++) await store.claim(`k${i}`, 'fp', 60_000)
+  t.same(await store.claim('k0', 'other', 60_000), { state: 'claimed' }, 'the oldest was evicted')
+  t.same(await store.claim('k149', 'other', 60_000), { state: 'in_flight', fingerprint: 'fp' })
+  await store.complete('big', 'fp', { ...response, body: 'x'.repeat(9_000) }, 60_000)
+  t.same(await store.claim('k148', 'other', 60_000), { state: 'claimed' }, 'a large answer pushes out older keys')
+})
