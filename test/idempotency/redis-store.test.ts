@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { MemoryIdempotencyStore } from '../../src/idempotency/memory-store.js'
 import { RedisIdempotencyStore } from '../../src/idempotency/redis-store.js'
 import type { IdempotencyStore } from '../../src/idempotency/store.js'
@@ -7,7 +7,7 @@ import { startRedis } from '../servers.js'
 
 const response = { statusCode: 200, contentType: 'application/json; charset=utf-8', body: '{"queued":1}' }
 
-async function exerciseStore (t: Tap.Test, store: IdempotencyStore): Promise<void> {
+async function exerciseStore (t: Test, store: IdempotencyStore): Promise<void> {
   t.same(await store.claim('c:k1', 'fp1', 10_000), { state: 'claimed' })
   t.same(await store.claim('c:k1', 'fp2', 10_000), { state: 'in_flight', fingerprint: 'fp1' })
   await store.release('c:k1', 'fp2')
@@ -28,8 +28,6 @@ async function exerciseStore (t: Tap.Test, store: IdempotencyStore): Promise<voi
   await new Promise((resolve) => setTimeout(resolve, 120))
   t.same(await store.claim('c:short', 'fp', 50), { state: 'claimed' }, 'an abandoned claim expires')
 }
-
-namespace Tap { export type Test = Parameters<Parameters<typeof t.test>[1]>[0] }
 
 t.test('the Redis store against a real redis-server', async (t) => {
   const server = await startRedis(t)
