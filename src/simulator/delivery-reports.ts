@@ -1,7 +1,7 @@
 import { setMaxListeners } from 'node:events'
 import { Agent, request } from 'undici'
 import type { Logger } from 'pino'
-import { formatWarsawTime } from './warsaw-time.js'
+import { formatProviderDate } from '../sms/send-date.js'
 
 export type SimulatedDeliveryState = 'delivered' | 'undelivered' | 'sent'
 
@@ -151,7 +151,7 @@ export class DeliveryReportPusher {
   async #deliver (template: string, id: string): Promise<void> {
     const state = this.#pickState()
     const reason = state === 'undelivered' ? pickReason() : ''
-    const url = renderUrl(template, { id, state, date: formatWarsawTime(Date.now()), reason })
+    const url = renderUrl(template, { id, state, date: formatProviderDate(new Date()), reason })
     for (let copy = 0; copy < this.#copies; copy++) {
       const ok = await this.#push(url)
       if (!this.#closed) this.#onOutcome(ok, 1)

@@ -1,8 +1,8 @@
 import { nextMessageId } from './message-id.js'
 import { normalisePhone } from './phone.js'
 import { PROVIDER_ERRORS, providerError, type ProviderErrorBody } from './provider-errors.js'
-import { countSmsParts } from './sms-parts.js'
-import { formatWarsawTime } from './warsaw-time.js'
+import { countSmsParts } from '../sms/gsm7.js'
+import { formatProviderDate } from '../sms/send-date.js'
 
 export interface SimulatorCredentials { token?: string, username?: string, password?: string }
 
@@ -59,7 +59,7 @@ export function processSendSms (body: Record<string, unknown>, context: SendSmsC
   if (phones === undefined || phones.every((phone) => phone === '')) return rejected(providerError(PROVIDER_ERRORS.noPhoneNumbers))
 
   const ucs2 = isTrue(body.utf) && toText(body.sender) !== ''
-  const parts = countSmsParts(text, ucs2)
+  const parts = countSmsParts(text, ucs2 ? 'ucs2' : 'gsm7')
   if (parts > context.maxParts) return rejected(providerError(PROVIDER_ERRORS.messageTooLong))
 
   const uniqueIdProblem = checkUniqueIds(toList(body.unique_id), phones.length)
@@ -73,7 +73,7 @@ export function processSendSms (body: Record<string, unknown>, context: SendSmsC
   const details = isTrue(body.details)
   const dlrUrl = toText(body.dlr_url) || undefined
   const wantIds = details || dlrUrl !== undefined
-  const queuedAt = formatWarsawTime(context.now)
+  const queuedAt = formatProviderDate(new Date(context.now))
   const items: Array<QueuedItem | UnsentItem> = []
   const queuedIds: string[] = []
   const seen = new Set<string>()

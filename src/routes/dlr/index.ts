@@ -8,6 +8,7 @@ import { ReportDeduplicator } from '../../dlr/report-dedup.js'
 import { verifyDeliveryQuery } from '../../dlr/signing.js'
 import { mapDeliveryReason, mapDeliveryState } from '../../dlr/states.js'
 import { GatewayError } from '../../errors.js'
+import { parseProviderDate } from '../../sms/send-date.js'
 import { problemResponse } from '../../schemas/problem.js'
 
 const text = (description: string) => Type.Optional(Type.Union([Type.String(), Type.Array(Type.String())], { description }))
@@ -80,7 +81,7 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
       status,
       reason,
       latencySeconds,
-      reportedAt: date,
+      reportedAt: date === undefined ? undefined : parseProviderDate(date)?.toISOString() ?? date,
       // Unknown words go to the log for a human, never into a label.
       ...(status === 'other' ? { rawState } : {}),
       ...(reason === 'other' ? { rawReason } : {})

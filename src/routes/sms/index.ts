@@ -5,8 +5,9 @@ import { signDeliveryUrl } from '../../dlr/signing.js'
 import { GatewayError, validationError, type FieldError } from '../../errors.js'
 import { IdempotentReplayedHeader, RateLimitHeaders, RetryAfterHeader, WwwAuthenticateHeader } from '../../schemas/headers.js'
 import { problemResponse } from '../../schemas/problem.js'
-import { SEND_SMS_EXAMPLES, SendSmsBodySchema, SendSmsHeadersSchema, SendSmsProblemSchema, SendSmsResultSchema, type SendSmsBody } from '../../schemas/sms.js'
+import { SEND_SMS_EXAMPLES, SendSmsBodySchema, SendSmsHeadersSchema, SendSmsProblemSchema, SendSmsResultSchema, type SendSmsBody, type SendSmsResult } from '../../schemas/sms.js'
 import { dispatchSms, type SmsOrder } from '../../sms/dispatch.js'
+import { maskPhone } from '../../sms/phone.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -17,6 +18,18 @@ declare module 'fastify' {
 
 /** A scheduled time this far in the past is a caller's bug, not clock skew. */
 const MAX_PAST_SEND_AT_MS = 5 * 60_000
+
+/** How many of the recipients that were not queued a log line shows, masked, to help whoever reads it. */
+const LOGGED_RECIPIENT_SAMPLE = 5
+
+function sampleNotQueued (result: SendSmsResult): string[] {
+  const sample: string[] = []
+  for (const message of result.messages) {
+    if (sample.length === LOGGED_RECIPIENT_SAMPLE) break
+    if (message.status !== 'queued') sample.push(`${maskPhone(message.phone)} ${message.status}`)
+  }
+  return sample
+}
 
 const toList = (value: string | string[]) => typeof value === 'string' ? [value] : value
 
@@ -144,7 +157,7 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
     }
     if (result.parts > 0) messageParts.inc({ client }, result.parts)
     batchesPerCall.observe(report.batches)
-    request.log.info({ queued: result.queued, unsent: result.unsent, failed: result.failed, unknown: result.unknown, batches: report.batches }, 'sms dispatched')
+    request.log.info({ queued: result.queued, unsent: result.unsent, failed: result.failed, unknown: result.unknown, batches: report.batches, notQueued: sampleNotQueued(result) }, 'sms dispatched')
 
     if (report.failure !== undefined) {
       const { code, detail, providerError } = report.failure
