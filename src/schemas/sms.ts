@@ -83,6 +83,19 @@ export const SendSmsCountsSchema = {
 const MessagesSchema = Type.Array(RecipientResultSchema, { description: 'one entry per distinct recipient, in the order given' })
 
 /** Examples of the documented answers of POST /sms, shaped as the route answers. */
+
+/** An example answer for one recipient whose batch ended as `status`. */
+function outcomeOfOne (status: 'failed' | 'unknown', error: { code: number | string, message: string }) {
+  return {
+    queued: 0,
+    unsent: 0,
+    failed: status === 'failed' ? 1 : 0,
+    unknown: status === 'unknown' ? 1 : 0,
+    parts: 0,
+    messages: [{ phone: '+48500600700', status, error }]
+  }
+}
+
 export const SEND_SMS_EXAMPLES = {
   accepted: {
     queued: 1,
@@ -106,46 +119,12 @@ export const SEND_SMS_EXAMPLES = {
       { phone: '+48600700800', status: 'unknown', error: { code: 'GW_UPSTREAM_TIMEOUT', message: 'SerwerSMS did not answer in time; the messages may have been sent.' } }
     ]
   },
-  unreachable: {
-    queued: 0,
-    unsent: 0,
-    failed: 1,
-    unknown: 0,
-    parts: 0,
-    messages: [
-      { phone: '+48500600700', status: 'failed', error: { code: 'GW_UPSTREAM_UNREACHABLE', message: 'SerwerSMS could not be reached (ECONNREFUSED); nothing was sent.' } }
-    ]
-  },
-  timeout: {
-    queued: 0,
-    unsent: 0,
-    failed: 0,
-    unknown: 1,
-    parts: 0,
-    messages: [
-      { phone: '+48500600700', status: 'unknown', error: { code: 'GW_UPSTREAM_TIMEOUT', message: 'SerwerSMS did not answer in time; the messages may have been sent.' } }
-    ]
-  },
-  badResponse: {
-    queued: 0,
-    unsent: 0,
-    failed: 0,
-    unknown: 1,
-    parts: 0,
-    messages: [
-      { phone: '+48500600700', status: 'unknown', error: { code: 'GW_UPSTREAM_BAD_RESPONSE', message: 'SerwerSMS answered with HTTP 500 without an error body; the messages may have been sent.' } }
-    ]
-  },
+  unreachable: outcomeOfOne('failed', { code: 'GW_UPSTREAM_UNREACHABLE', message: 'SerwerSMS could not be reached (ECONNREFUSED); nothing was sent.' }),
+  timeout: outcomeOfOne('unknown', { code: 'GW_UPSTREAM_TIMEOUT', message: 'SerwerSMS did not answer in time; the messages may have been sent.' }),
+  badResponse: outcomeOfOne('unknown', { code: 'GW_UPSTREAM_BAD_RESPONSE', message: 'SerwerSMS answered with HTTP 500 without an error body; the messages may have been sent.' }),
   refused: {
     providerError: { code: 3101, type: 'SendError', message: 'The message is empty' },
-    queued: 0,
-    unsent: 0,
-    failed: 1,
-    unknown: 0,
-    parts: 0,
-    messages: [
-      { phone: '+48500600700', status: 'failed', error: { code: 3101, message: 'The message is empty' } }
-    ]
+    ...outcomeOfOne('failed', { code: 3101, message: 'The message is empty' })
   }
 }
 

@@ -11,17 +11,21 @@ export const SYSTEM_NAME = 'sms-gateway'
 /** An approved alphanumeric name (up to 11 characters) or a 4- or 9-digit number. */
 export const SENDER_PATTERN = '^(?:[A-Za-z0-9 .\\-]{1,11}|\\d{4}|\\d{9})$'
 
-export interface SendSmsRequest {
-  system: string
-  details: true
-  phone: string[]
-  text: string
-  sender?: string
+/** The provider's switches, named as it names them. */
+export interface ProviderFlags {
   flash?: boolean
   test?: boolean
   speed?: boolean
   vcard?: boolean
   utf?: boolean
+}
+
+export interface SendSmsRequest extends ProviderFlags {
+  system: string
+  details: true
+  phone: string[]
+  text: string
+  sender?: string
   /** `YYYY-MM-DD HH:MM:SS`, provider local time */
   date?: string
   unique_id?: string[]

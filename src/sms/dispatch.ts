@@ -2,22 +2,17 @@ import type { CountryCode } from 'libphonenumber-js'
 import type { ErrorCode } from '../errors.js'
 import type { RecipientResult, RecipientStatus, SendSmsResult } from '../schemas/sms.js'
 import type { SendSmsFields } from '../serwersms/client.js'
-import { isAccountError, phoneKey, SYSTEM_NAME, type SendSmsItem, type SendSmsOutcome } from '../serwersms/send-sms.js'
+import { isAccountError, phoneKey, SYSTEM_NAME, type ProviderFlags, type SendSmsItem, type SendSmsOutcome } from '../serwersms/send-sms.js'
 import { TaskPool } from './batching.js'
 import { isGsm7 } from './gsm7.js'
 import { RecipientPlanner } from './recipients.js'
 import { formatProviderDate } from './send-date.js'
 
 /** A send as the gateway understands it, already validated. */
-export interface SmsOrder {
+export interface SmsOrder extends ProviderFlags {
   to: readonly string[]
   text: string
   sender?: string
-  flash?: boolean
-  test?: boolean
-  speed?: boolean
-  vcard?: boolean
-  utf?: boolean
   sendAt?: Date
   uniqueIds?: readonly string[]
 }
