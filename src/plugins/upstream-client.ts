@@ -44,7 +44,7 @@ export default fp<UpstreamClientOptions>(async function upstreamClientPlugin (ap
     }
   } satisfies UpstreamClient)
 
-  app.addHook('onClose', async () => client.close())
+  app.addHook('onClose', async () => { await client.close() })
 }, { name: 'upstream-client', dependencies: ['metrics'], fastify: '5.x' })
 
 function describeForLog (result: Exclude<SendSmsOutcome, { outcome: 'ok' }>) {

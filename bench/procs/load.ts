@@ -1,0 +1,99 @@
+import autocannon, { type Options } from 'autocannon'
+import { signDeliveryUrl } from '../../src/dlr/signing.js'
+import { readJsonEnv, reportToParent } from '../lib/child.js'
+import { recordLatency, type LatencyHistogram } from '../lib/latency.js'
+
+/**
+ * The load generator, in a process of its own so it neither shares an event loop with nor
+ * steals timer precision from the runner. Runs an optional warm-up, then the measured run, and
+ * reports once over IPC.
+ */
+export interface LoadSpec {
+  url: string
+  method: 'GET' | 'POST'
+  path: string
+  headers?: Record<string, string>
+  body?: string
+  connections: number
+  seconds: number
+  warmupSeconds?: number
+  /** fixed arrival rate over all connections; unset: as fast as the server answers */
+  overallRate?: number
+  /** give every request its own signed delivery-report query (unique message id) */
+  deliveryReports?: { publicUrl: string, secret: string }
+  /** count 2xx answers whose body contains this text */
+  expectInBody?: string
+}
+
+export interface LoadResult {
+  /** 2xx answers */
+  ok: number
+  non2xx: number
+  errors: number
+  timeouts: number
+  seconds: number
+  startedAt: number
+  endedAt: number
+  matched?: number
+  latency: LatencyHistogram
+}
+
+const REPORT_URL_TTL_MS = 24 * 3600_000
+
+const spec = readJsonEnv<LoadSpec>('BENCH_LOAD')
+if (spec.warmupSeconds !== undefined && spec.warmupSeconds > 0) await run({ ...spec, seconds: spec.warmupSeconds })
+reportToParent<LoadResult>(await run(spec), { last: true })
+
+async function run (load: LoadSpec): Promise<LoadResult> {
+  const latency: LatencyHistogram = {}
+  let matched = 0
+  const nextPath = load.deliveryReports === undefined ? undefined : deliveryReportPaths(load.deliveryReports)
+  const expected = load.expectInBody
+  const startedAt = Date.now()
+  const instance = autocannon({
+    url: load.url,
+    connections: load.connections,
+    duration: load.seconds,
+    pipelining: 1,
+    ...(load.overallRate === undefined ? {} : { overallRate: load.overallRate }),
+    requests: [{
+      method: load.method,
+      path: load.path,
+      ...(load.headers === undefined ? {} : { headers: load.headers }),
+      ...(load.body === undefined ? {} : { body: load.body }),
+      ...(nextPath === undefined ? {} : { setupRequest: (request: { path: string }) => ({ ...request, path: nextPath() }) }),
+      ...(expected === undefined
+        ? {}
+        : { onResponse: (status: number, body: string) => { if (status < 300 && body.includes(expected)) matched++ } })
+    }]
+  } satisfies Options)
+  instance.on('response', (_client: unknown, statusCode: number, _bytes: number, ms: number) => {
+    if (statusCode >= 200 && statusCode < 300) recordLatency(latency, ms)
+  })
+  const result = await instance
+  const endedAt = Date.now()
+  return {
+    ok: result['2xx'],
+    non2xx: result.non2xx,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    seconds: (endedAt - startedAt) / 1000,
+    startedAt,
+    endedAt,
+    ...(expected === undefined ? {} : { matched }),
+    latency
+  }
+}
+
+/** Paths as SerwerSMS would call them: a URL the gateway signed, the placeholders filled in. */
+function deliveryReportPaths ({ publicUrl, secret }: { publicUrl: string, secret: string }): () => string {
+  const now = Date.now()
+  // Not through URL: the placeholders' '#' would start a fragment.
+  const signed = signDeliveryUrl(publicUrl, secret, { sentAt: now, expiresAt: now + REPORT_URL_TTL_MS })
+  const template = signed.slice(signed.indexOf('/', signed.indexOf('//') + 2))
+    .replace('#STAN#', 'delivered')
+    .replace('#DATA#', encodeURIComponent('2026-11-25 12:00:00'))
+    .replace('#PRZYCZYNA#', '')
+  let id = 0
+  return () => template.replace('#SMSID#', `bench${(id++).toString(36)}`)
+}

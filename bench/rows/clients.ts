@@ -1,0 +1,62 @@
+import type { ClientLoadResult, ClientLoadSpec } from '../procs/client-load.js'
+import { builtPath } from '../lib/build.js'
+import { forkProcess } from '../lib/ipc.js'
+import { sendBody, sendHeaders, startGateway, startSimulatorProcess, UPSTREAM_TOKEN } from '../lib/cast.js'
+import { interleave, warmupSecondsFor } from '../lib/interleave.js'
+import type { Row } from '../lib/report.js'
+import type { BenchSettings } from '../lib/settings.js'
+
+const CONCURRENCY = 32
+
+/**
+ * 6. got vs. undici in the same run, as the issue asks once got shows up in the profile: the
+ * upstream client alone (the former got client in bench/candidates vs. the gateway's undici one, each in
+ * a process of its own), then the whole gateway built both ways, A B B A, against one simulator.
+ */
+export async function measureUpstreamClients (settings: BenchSettings): Promise<Row> {
+  const simulator = await startSimulatorProcess(0)
+  const gotGateway = await startGateway(settings, simulator.url, {}, 'got-client')
+  const undiciGateway = await startGateway(settings, simulator.url)
+  try {
+    const quarter = settings.seconds / 4
+    const run = async (client: ClientLoadSpec['client'], warmupSeconds: number) => {
+      const spec: ClientLoadSpec = { client, upstreamUrl: simulator.url, token: UPSTREAM_TOKEN, concurrency: CONCURRENCY, seconds: quarter, warmupSeconds }
+      const load = await forkProcess<ClientLoadResult>(builtPath('bench/procs/client-load.ts'), { BENCH_CLIENT_LOAD: JSON.stringify(spec) })
+      await load.stop()
+      return load.ready
+    }
+    const warmup = warmupSecondsFor(settings.seconds)
+    const got1 = await run('got', warmup)
+    const undici1 = await run('undici', warmup)
+    const undici2 = await run('undici', 0)
+    const got2 = await run('got', 0)
+    const sum = (a: ClientLoadResult, b: ClientLoadResult) => ({ ok: a.ok + b.ok, failed: a.failed + b.failed, seconds: a.seconds + b.seconds, cpuMs: a.cpuMs + b.cpuMs })
+    const got = sum(got1, got2)
+    const undici = sum(undici1, undici2)
+
+    const request = { method: 'POST' as const, path: '/sms', headers: sendHeaders, body: sendBody('+48500600700'), connections: settings.connections }
+    const gateways = await interleave(
+      { load: { ...request, url: gotGateway.url }, cpuMs: gotGateway.cpuMs },
+      { load: { ...request, url: undiciGateway.url }, cpuMs: undiciGateway.cpuMs },
+      settings.seconds / 2
+    )
+    return {
+      id: 'clients',
+      title: `6. got vs. undici — the upstream client alone (${CONCURRENCY} in flight), then POST /sms through the gateway built with each (informative, no target)`,
+      subject: 'got 14 (src/serwersms/client.ts)',
+      baseline: 'undici 7 (src/serwersms/client.ts)',
+      figures: [
+        { measure: 'client alone: throughput', unit: 'req/s', subject: got.ok / got.seconds, baseline: undici.ok / undici.seconds },
+        { measure: 'client alone: CPU per request', unit: 'ms', subject: got.cpuMs / got.ok, baseline: undici.cpuMs / undici.ok },
+        { measure: 'gateway: throughput', unit: 'req/s', subject: gateways.subject.rate, baseline: gateways.baseline.rate },
+        { measure: 'gateway: p99', unit: 'ms', subject: gateways.subject.latency.p99, baseline: gateways.baseline.latency.p99 },
+        { measure: 'gateway: server CPU per request', unit: 'ms', subject: gateways.subject.cpuMsPerRequest ?? Number.NaN, baseline: gateways.baseline.cpuMsPerRequest ?? Number.NaN },
+        { measure: 'failed', unit: 'count', subject: got.failed + gateways.subject.failed, baseline: undici.failed + gateways.baseline.failed }
+      ],
+      checks: [],
+      notes: []
+    }
+  } finally {
+    await Promise.all([gotGateway.stop(), undiciGateway.stop(), simulator.stop()])
+  }
+}

@@ -1,0 +1,38 @@
+import { DLR_SECRET, startBare, startGateway, startSimulatorProcess } from '../lib/cast.js'
+import { interleave } from '../lib/interleave.js'
+import { atLeast, latencyFigures, type Row } from '../lib/report.js'
+import type { BenchSettings } from '../lib/settings.js'
+
+export const MIN_INGEST_RATIO = 0.8
+
+/** 2. GET /dlr with valid signed URLs (a new message id each) vs. a bare fastify route answering OK. */
+export async function measureDeliveryReportIngest (settings: BenchSettings): Promise<Row> {
+  const simulator = await startSimulatorProcess(0)
+  const gateway = await startGateway(settings, simulator.url)
+  const bare = await startBare()
+  try {
+    // Both get the same signed paths; only the gateway checks them.
+    const request = { method: 'GET' as const, path: '/dlr', connections: settings.connections, expectInBody: 'OK' }
+    const measured = await interleave(
+      { load: { ...request, url: gateway.url, deliveryReports: { publicUrl: gateway.url, secret: DLR_SECRET } }, cpuMs: gateway.cpuMs },
+      { load: { ...request, url: bare.url, deliveryReports: { publicUrl: bare.url, secret: DLR_SECRET } }, cpuMs: bare.cpuMs },
+      settings.seconds
+    )
+    return {
+      id: 'dlr',
+      title: `2. Delivery-report ingest — GET /dlr, signed URLs, a new message id each (${settings.connections} connections)`,
+      subject: 'gateway',
+      baseline: 'bare fastify route',
+      figures: [
+        { measure: 'throughput', unit: 'req/s', subject: measured.subject.rate, baseline: measured.baseline.rate },
+        ...latencyFigures('latency', measured.subject.latency, measured.baseline.latency),
+        { measure: 'server CPU per request', unit: 'ms', subject: measured.subject.cpuMsPerRequest ?? Number.NaN, baseline: measured.baseline.cpuMsPerRequest ?? Number.NaN },
+        { measure: 'non-2xx or errors', unit: 'count', subject: measured.subject.failed, baseline: measured.baseline.failed }
+      ],
+      checks: [atLeast('throughput vs. bare route', measured.subject.rate / measured.baseline.rate, MIN_INGEST_RATIO)],
+      notes: []
+    }
+  } finally {
+    await Promise.all([gateway.stop(), bare.stop(), simulator.stop()])
+  }
+}

@@ -1,0 +1,129 @@
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { request } from 'undici'
+import { WORK_DIR } from '../lib/build.js'
+import { runLoad, sendBody, sendHeaders, startGateway, startSimulatorProcess, UPSTREAM_USER, type SimulatorProcess } from '../lib/cast.js'
+import { combine, warmupSecondsFor } from '../lib/interleave.js'
+import { findKannel, KANNEL_USER, startKannel, type KannelStatus } from '../lib/kannel.js'
+import { atLeast, skippedRow, type Row } from '../lib/report.js'
+import type { BenchSettings } from '../lib/settings.js'
+
+export const MIN_KANNEL_RATIO = 1.0
+const SENDER = 'BENCH'
+const PHONE = '48500600700'
+const TEXT = 'Benchmark message'
+const DRAIN_POLL_MS = 20
+/** A queue that has not drained by then is reported as it stands, so a run stays bounded. */
+const MIN_DRAIN_LIMIT_S = 30
+
+const title = (settings: BenchSettings) =>
+  `5. Kannel — messages delivered to the simulator per second, end to end (${settings.connections} connections, Kannel drained)`
+const header = { id: 'kannel' as const, subject: 'gateway (synchronous)', baseline: 'Kannel 1.4.5 (queued)' }
+
+/**
+ * The peer a user would pick instead. Kannel answers before it forwards, so both are measured
+ * at the simulator: messages it queued per second, for Kannel until its queue has drained.
+ */
+export async function measureAgainstKannel (settings: BenchSettings): Promise<Row> {
+  const missing = await findKannel()
+  if (missing !== undefined) return skippedRow({ ...header, title: title(settings) }, missing)
+
+  const { simulator, standIn } = await startUpstreamForKannel()
+  const gateway = await startGateway(settings, simulator.url)
+  try {
+    const gatewayRequest = {
+      url: gateway.url,
+      method: 'POST' as const,
+      path: '/sms',
+      headers: sendHeaders,
+      body: sendBody(`+${PHONE}`, { sender: SENDER }),
+      connections: settings.connections,
+      expectInBody: '"id":"'
+    }
+    // Kannel's queue takes longer to drain than to fill: half the time keeps the row bounded.
+    const loadSeconds = settings.seconds / 2
+    await runLoad({ ...gatewayRequest, seconds: warmupSecondsFor(settings.seconds) })
+    const before = await simulator.stats()
+    const gatewayLoad = combine(await runLoad({ ...gatewayRequest, seconds: loadSeconds }))
+    const gatewayDelivered = (await simulator.stats()).messagesQueued - before.messagesQueued
+    await gateway.stop()
+
+    const kannel = await startKannel({
+      directory: join(WORK_DIR, 'kannel'),
+      upstreamUrl: simulator.url,
+      upstreamUser: UPSTREAM_USER,
+      maxPendingSubmits: settings.connections,
+      successRegex: '"success":true'
+    })
+    try {
+      const query = new URLSearchParams({ ...KANNEL_USER, to: PHONE, from: SENDER, text: TEXT })
+      const start = await simulator.stats()
+      const load = await runLoad({
+        url: kannel.sendsmsUrl,
+        method: 'GET',
+        path: `/cgi-bin/sendsms?${query.toString()}`,
+        connections: settings.connections,
+        seconds: loadSeconds
+      })
+      const drained = await waitForDrain(simulator, start.messagesQueued + load.ok, kannel.status, Math.max(MIN_DRAIN_LIMIT_S, settings.seconds * 4))
+      const kannelDelivered = drained.delivered - start.messagesQueued
+      const kannelSeconds = (drained.at - load.startedAt) / 1000
+      const kannelRate = kannelDelivered / kannelSeconds
+      const gatewayRate = gatewayDelivered / gatewayLoad.seconds
+      return {
+        ...header,
+        title: title(settings),
+        figures: [
+          { measure: 'delivered per second, end to end', unit: 'msg/s', subject: gatewayRate, baseline: kannelRate },
+          { measure: 'callers answered per second', unit: 'req/s', subject: gatewayLoad.rate, baseline: load.ok / load.seconds },
+          { measure: 'delivered to the simulator', unit: 'count', subject: gatewayDelivered, baseline: kannelDelivered },
+          { measure: 'time until the last delivery', unit: 's', subject: gatewayLoad.seconds, baseline: kannelSeconds },
+          { measure: 'answers carrying a message id', unit: 'count', subject: gatewayLoad.matched ?? 0, baseline: 0 }
+        ],
+        checks: [atLeast('delivered per second vs. Kannel', gatewayRate / kannelRate, MIN_KANNEL_RATIO)],
+        notes: [
+          `Kannel accepted ${load.ok} sends in ${load.seconds.toFixed(1)} s and took ${(kannelSeconds - load.seconds).toFixed(1)} s more to drain its queue` +
+            (drained.complete ? '' : ` — NOT drained within the limit: ${drained.status.queued} still queued, rate counted at the limit`),
+          `Kannel: max-pending-submits ${settings.connections} (as many upstream requests in flight as the gateway's callers have), failed ${drained.status.failed}`,
+          `the gateway had a ${warmupSecondsFor(settings.seconds)}-s warm-up, not counted; Kannel none (no JIT to warm)`,
+          ...(standIn ? ['upstream: the bench stand-in (the simulator\'s own send_sms logic, also served on GET) — the simulator itself answers only POST; both sides used it'] : [])
+        ]
+      }
+    } finally {
+      await kannel.stop()
+    }
+  } finally {
+    await Promise.all([gateway.stop(), simulator.stop()])
+  }
+}
+
+/**
+ * Kannel's generic HTTP SMSC sends a GET with a query string. The simulator is used if it
+ * answers that; otherwise both sides of this row use the stand-in, so the comparison stays fair.
+ */
+async function startUpstreamForKannel (): Promise<{ simulator: SimulatorProcess, standIn: boolean }> {
+  const simulator = await startSimulatorProcess(0)
+  const probe = new URLSearchParams({ ...UPSTREAM_USER, phone: PHONE, text: 'probe', test: 'true' })
+  const response = await request(`${simulator.url}messages/send_sms?${probe.toString()}`)
+  const body = await response.body.text()
+  if (body.includes('"success":true')) return { simulator, standIn: false }
+  await simulator.stop()
+  return { simulator: await startSimulatorProcess(0, true), standIn: true }
+}
+
+interface Drain { delivered: number, at: number, complete: boolean, status: KannelStatus }
+
+async function waitForDrain (simulator: SimulatorProcess, expected: number, readStatus: () => Promise<KannelStatus>, limitS: number): Promise<Drain> {
+  const deadline = Date.now() + limitS * 1000
+  for (;;) {
+    const { messagesQueued } = await simulator.stats()
+    const at = Date.now()
+    if (messagesQueued >= expected || at > deadline) {
+      const status = await readStatus()
+      if ((status.queued === 0 && messagesQueued >= expected) || at > deadline) {
+        return { delivered: messagesQueued, at, complete: status.queued === 0 && messagesQueued >= expected, status }
+      }
+    }
+    await sleep(DRAIN_POLL_MS)
+  }
+}

@@ -1,0 +1,58 @@
+import { sendBody, sendHeaders, startForwarder, startGateway, startSimulatorProcess } from '../lib/cast.js'
+import { interleave } from '../lib/interleave.js'
+import { atLeast, atMost, latencyFigures, type Row } from '../lib/report.js'
+import type { BenchSettings } from '../lib/settings.js'
+
+export const FIXED_RATE = 500
+const FIXED_RATE_CONNECTIONS = 10
+export const MIN_THROUGHPUT_RATIO = 0.8
+export const MAX_ADDED_P99_MS = 2
+const RECIPIENT = '+48500600700'
+
+/** 1. POST /sms with one recipient through the gateway vs. a minimal forwarder, both to one zero-latency simulator. */
+export async function measureSendOverhead (settings: BenchSettings): Promise<Row> {
+  const simulator = await startSimulatorProcess(0)
+  const gateway = await startGateway(settings, simulator.url)
+  const forwarder = await startForwarder(simulator.url)
+  try {
+    const request = { method: 'POST' as const, path: '/sms', headers: sendHeaders, body: sendBody(RECIPIENT), expectInBody: '"id":"' }
+    const saturated = await interleave(
+      { load: { ...request, url: gateway.url, connections: settings.connections }, cpuMs: gateway.cpuMs },
+      { load: { ...request, url: forwarder.url, connections: settings.connections }, cpuMs: forwarder.cpuMs },
+      settings.seconds
+    )
+    const paced = await interleave(
+      { load: { ...request, url: gateway.url, connections: FIXED_RATE_CONNECTIONS, overallRate: FIXED_RATE }, cpuMs: gateway.cpuMs },
+      { load: { ...request, url: forwarder.url, connections: FIXED_RATE_CONNECTIONS, overallRate: FIXED_RATE }, cpuMs: forwarder.cpuMs },
+      settings.seconds / 2
+    )
+    const ratio = saturated.subject.rate / saturated.baseline.rate
+    const addedP99 = paced.subject.latency.p99 - paced.baseline.latency.p99
+    const upstream = await simulator.stats()
+    return {
+      id: 'send',
+      title: `1. Send overhead — POST /sms, 1 recipient, simulator at 0 ms (${settings.connections} connections, then ${FIXED_RATE} req/s over ${FIXED_RATE_CONNECTIONS})`,
+      subject: 'gateway',
+      baseline: 'minimal forwarder',
+      figures: [
+        { measure: 'throughput', unit: 'req/s', subject: saturated.subject.rate, baseline: saturated.baseline.rate },
+        ...latencyFigures('saturated', saturated.subject.latency, saturated.baseline.latency),
+        { measure: 'saturated: server CPU per request', unit: 'ms', subject: saturated.subject.cpuMsPerRequest ?? Number.NaN, baseline: saturated.baseline.cpuMsPerRequest ?? Number.NaN },
+        { measure: `at ${FIXED_RATE} req/s: rate`, unit: 'req/s', subject: paced.subject.rate, baseline: paced.baseline.rate },
+        ...latencyFigures(`at ${FIXED_RATE} req/s:`, paced.subject.latency, paced.baseline.latency),
+        { measure: `at ${FIXED_RATE} req/s: server CPU per request`, unit: 'ms', subject: paced.subject.cpuMsPerRequest ?? Number.NaN, baseline: paced.baseline.cpuMsPerRequest ?? Number.NaN },
+        { measure: 'non-2xx or errors', unit: 'count', subject: saturated.subject.failed + paced.subject.failed, baseline: saturated.baseline.failed + paced.baseline.failed }
+      ],
+      checks: [
+        atLeast('throughput vs. minimal forwarder', ratio, MIN_THROUGHPUT_RATIO),
+        atMost(`p99 added at ${FIXED_RATE} req/s`, addedP99, MAX_ADDED_P99_MS, 'ms')
+      ],
+      notes: [
+        `answers carrying a message id: gateway ${(saturated.subject.matched ?? 0) + (paced.subject.matched ?? 0)} of ${saturated.subject.ok + paced.subject.ok}`,
+        `messages queued by the simulator over the row: ${upstream.messagesQueued}`
+      ]
+    }
+  } finally {
+    await Promise.all([gateway.stop(), forwarder.stop(), simulator.stop()])
+  }
+}

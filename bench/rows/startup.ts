@@ -1,0 +1,55 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import { startBare, startGateway } from '../lib/cast.js'
+import { median } from '../lib/latency.js'
+import type { ServerProcess } from '../lib/processes.js'
+import { atMost, type Row } from '../lib/report.js'
+import type { BenchSettings } from '../lib/settings.js'
+
+export const MAX_STARTUP_MS = 500
+export const MAX_IDLE_RSS_MB = 80
+/** Never contacted at start-up: the gateway does not call its upstream before the first send. */
+const UNUSED_UPSTREAM = 'http://127.0.0.1:9/'
+const MB = 1024 * 1024
+/** How long a server sits idle after it is ready before its RSS is read. */
+const IDLE_SETTLE_MS = 1000
+
+interface Start { startupMs: number, idleRssMb: number }
+
+/** 4. Cold starts, spawn() to the first 200 from /readyz, and RSS after a moment idle; medians of alternating starts. */
+export async function measureStartup (settings: BenchSettings): Promise<Row> {
+  const settleMs = Math.min(IDLE_SETTLE_MS, settings.seconds * 100)
+  const gateway: Start[] = []
+  const bare: Start[] = []
+  for (let i = 0; i < settings.starts; i++) {
+    gateway.push(await measureStart(await startGateway({ ...settings, cpuProfileDir: undefined }, UNUSED_UPSTREAM), settleMs))
+    bare.push(await measureStart(await startBare(), settleMs))
+  }
+  const summary = (starts: Start[]) => ({ startupMs: median(starts.map((s) => s.startupMs)), idleRssMb: median(starts.map((s) => s.idleRssMb)) })
+  const subject = summary(gateway)
+  const baseline = summary(bare)
+  return {
+    id: 'startup',
+    title: `4. Start-up and footprint — process start to /readyz answering, RSS after ${settleMs} ms idle (median of ${settings.starts} starts)`,
+    subject: 'gateway',
+    baseline: 'bare fastify',
+    figures: [
+      { measure: 'start-up', unit: 'ms', subject: subject.startupMs, baseline: baseline.startupMs },
+      { measure: 'idle RSS', unit: 'MB', subject: subject.idleRssMb, baseline: baseline.idleRssMb }
+    ],
+    checks: [
+      atMost('gateway start-up', subject.startupMs, MAX_STARTUP_MS, 'ms'),
+      atMost('gateway idle RSS', subject.idleRssMb, MAX_IDLE_RSS_MB, 'MB')
+    ],
+    notes: [`gateway start-ups (ms): ${gateway.map((s) => Math.round(s.startupMs)).join(', ')}`]
+  }
+}
+
+async function measureStart (server: ServerProcess, settleMs: number): Promise<Start> {
+  try {
+    await sleep(settleMs)
+    const { rss } = await server.memory()
+    return { startupMs: server.startupMs, idleRssMb: rss / MB }
+  } finally {
+    await server.stop()
+  }
+}

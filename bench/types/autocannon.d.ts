@@ -1,0 +1,38 @@
+/** The part of autocannon 8's API the benchmark uses (the package ships no types). */
+declare module 'autocannon' {
+  import type { EventEmitter } from 'node:events'
+
+  export interface RequestOptions {
+    method?: string
+    path?: string
+    headers?: Record<string, string>
+    body?: string
+    setupRequest?: (request: { path: string, method?: string }, context: object) => { path: string, method?: string }
+    onResponse?: (status: number, body: string, context: object, headers: Record<string, string>) => void
+  }
+
+  export interface Options {
+    url: string
+    connections?: number
+    duration?: number
+    amount?: number
+    pipelining?: number
+    overallRate?: number
+    timeout?: number
+    requests?: RequestOptions[]
+  }
+
+  export interface Result {
+    '2xx': number
+    non2xx: number
+    errors: number
+    timeouts: number
+    duration: number
+  }
+
+  export interface Instance extends EventEmitter, PromiseLike<Result> {
+    stop (): void
+  }
+
+  export default function autocannon (options: Options): Instance
+}

@@ -1,0 +1,74 @@
+import { execFile } from 'node:child_process'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import t, { type Test } from 'tap'
+
+/**
+ * Keeps the benchmark scripts from rotting: each runs once for a second per measurement and must
+ * write well-formed results. No figure is judged here — timings belong to `npm run bench`.
+ */
+const run = promisify(execFile)
+const ROW_IDS = ['send', 'dlr', 'bulk', 'startup', 'kannel', 'clients']
+const SMOKE_TIMEOUT_MS = 240_000
+
+t.setTimeout(SMOKE_TIMEOUT_MS + 60_000)
+
+/** The bench's own processes must not inherit tap's coverage and loader hooks. */
+function benchEnvironment (resultsPath: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME }
+  return { ...env, BENCH_SECONDS: '1', BENCH_BULK_RECIPIENTS: '1000', BENCH_STARTS: '1', BENCH_RESULTS: resultsPath }
+}
+
+async function runBench (t: Test, rows: string[]): Promise<Record<string, unknown>> {
+  const dir = await mkdtemp(join(tmpdir(), 'bench-smoke-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const resultsPath = join(dir, 'results.json')
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', 'bench/run.ts', ...rows], {
+    env: benchEnvironment(resultsPath),
+    timeout: SMOKE_TIMEOUT_MS,
+    maxBuffer: 16 * 1024 * 1024
+  })
+  t.match(stdout, /targets missed/, 'prints the table and its summary')
+  return JSON.parse(await readFile(resultsPath, 'utf8')) as Record<string, unknown>
+}
+
+function checkRow (t: Test, row: Record<string, unknown>): void {
+  t.type(row.title, 'string')
+  t.ok(Array.isArray(row.notes), `${String(row.id)}: notes`)
+  if (row.skipped !== undefined) {
+    t.type(row.skipped, 'string', `${String(row.id)} says why it was skipped`)
+    t.equal(row.id, 'kannel', 'only the Kannel row may be skipped')
+    t.notMatch(row.skipped, /^crashed/, `${String(row.id)} did not crash`)
+    return
+  }
+  const figures = row.figures as Array<Record<string, unknown>>
+  t.ok(figures.length > 0, `${String(row.id)} has figures`)
+  for (const figure of figures) {
+    t.type(figure.measure, 'string')
+    t.ok(Number.isFinite(figure.subject), `${String(row.id)} / ${String(figure.measure)}: a number`)
+    if (figure.baseline !== undefined) t.ok(Number.isFinite(figure.baseline), `${String(row.id)} / ${String(figure.measure)}: baseline a number`)
+  }
+  for (const check of row.checks as Array<Record<string, unknown>>) {
+    t.type(check.pass, 'boolean')
+    t.ok(Number.isFinite(check.value), `${String(row.id)} / ${String(check.name)}: a number`)
+  }
+}
+
+t.test('npm run bench: every row, well-formed results', async (t) => {
+  const results = await runBench(t, [])
+  const machine = results.machine as Record<string, unknown>
+  t.ok(Number.isInteger(machine.cores) && (machine.cores as number) > 0, 'records the core count')
+  const rows = results.rows as Array<Record<string, unknown>>
+  t.same(rows.map((row) => row.id), ROW_IDS)
+  for (const row of rows) checkRow(t, row)
+  t.type(results.failedChecks, 'number')
+})
+
+t.test('npm run bench:bulk: the bulk row alone', async (t) => {
+  const results = await runBench(t, ['bulk'])
+  const rows = results.rows as Array<Record<string, unknown>>
+  t.same(rows.map((row) => row.id), ['bulk'])
+  checkRow(t, rows[0]!)
+})
