@@ -6,6 +6,7 @@ import metricsPlugin from './plugins/metrics.js'
 import problemsPlugin from './plugins/problems.js'
 import rateLimitPlugin from './plugins/rate-limit.js'
 import redisPlugin from './plugins/redis.js'
+import requestLogPlugin from './plugins/request-log.js'
 import simulatorPlugin from './plugins/simulator.js'
 import swaggerPlugin from './plugins/swagger.js'
 import upstreamClientPlugin from './plugins/upstream-client.js'
@@ -22,6 +23,7 @@ export interface AppOptions {
 export default async function app (fastify: FastifyInstance, { config }: AppOptions): Promise<void> {
   // JSON only (and forms on /dlr): a text body would reach validation as a string and confuse the caller.
   fastify.removeContentTypeParser('text/plain')
+  await fastify.register(requestLogPlugin)
   await fastify.register(problemsPlugin)
   await fastify.register(swaggerPlugin)
   await fastify.register(metricsPlugin)

@@ -59,6 +59,5 @@ export default fp<{ apiKeys: ApiKey[], disabled: boolean }>(async function authP
       throw new GatewayError('GW_AUTH_INVALID', 'No client has this API key.', {}, { 'www-authenticate': 'Bearer realm="sms-gateway", error="invalid_token"' })
     }
     request.client = client
-    request.log = request.log.child({ client })
   })
 }, { name: 'auth', fastify: '5.x' })

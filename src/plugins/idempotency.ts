@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
+import { addLogFields } from './request-log.js'
 import type { Config } from '../config.js'
 import { GatewayError } from '../errors.js'
 import { fingerprintRequest } from '../idempotency/fingerprint.js'
@@ -87,7 +88,7 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
     if (result.state === 'in_flight') {
       throw new GatewayError('GW_IDEMPOTENCY_IN_FLIGHT', 'The first request with this Idempotency-Key is still being processed; retry shortly to get its result.', {}, { 'retry-after': String(IN_FLIGHT_RETRY_AFTER_SECONDS) })
     }
-    request.log.info('idempotent replay')
+    addLogFields(request, { idempotentReplay: true })
     return reply
       .code(result.response.statusCode)
       .header(REPLAYED_HEADER, 'true')

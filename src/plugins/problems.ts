@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
+import { addLogFields } from './request-log.js'
 import { GatewayError, PROBLEM_CONTENT_TYPE, toProblem, validationError, type ErrorCode, type FieldError } from '../errors.js'
 
 /** Keeps a problem readable and bounded when a huge body fails everywhere at once. */
@@ -81,7 +82,7 @@ export default fp(async function problemsPlugin (app) {
     if (problem.status >= 500 && problem.code === 'GW_INTERNAL') {
       request.log.error({ err: error }, 'unhandled error')
     } else {
-      request.log.info({ code: problem.code, detail: problem.message }, 'request refused')
+      addLogFields(request, { code: problem.code, detail: problem.message })
     }
     return sendProblem(reply, problem)
   })

@@ -47,7 +47,7 @@ t.test('the whole loop: send, the provider pushes reports to the signed URL, met
   t.ok(sample(metrics, 'sms_gateway_delivery_seconds_sum{status="delivered"}') > 0, 'latency measured from the signed send time')
   t.equal(sample(metrics, 'sms_gateway_delivery_reports_rejected_total{reason="bad_signature"}'), 0)
 
-  const logged = gw.logs.entries.filter((e) => e.msg === 'delivery report')
+  const logged = gw.logs.entries.filter((e) => e.route === '/dlr' && e.messageId !== undefined)
   t.equal(logged.length, 6)
   t.same(new Set(logged.map((e) => e.messageId)), new Set(answer.messages.map((m) => m.id)), 'each report logged with its message id')
   t.ok(logged.every((e) => e.status === 'delivered' && e.reason === 'none' && typeof e.latencySeconds === 'number'))
@@ -87,7 +87,7 @@ t.test('fields under every known name, by GET, form POST and JSON POST; unknown 
   t.equal(sample(metrics, 'sms_gateway_delivery_reports_total{status="undelivered",reason="wrong_number"}'), 1)
   t.equal(sample(metrics, 'sms_gateway_delivery_reports_total{status="sent",reason="none"}'), 1)
   t.equal(sample(metrics, 'sms_gateway_delivery_reports_duplicate_total'), 1)
-  const first = gw.logs.entries.find((e) => e.msg === 'delivery report' && e.messageId === 'never-sent')
+  const first = gw.logs.entries.find((e) => e.route === '/dlr' && e.messageId === 'never-sent')
   t.equal(first?.reportedAt, '2026-11-25T11:00:00.000Z', 'the provider\'s Warsaw time, logged as an instant')
 })
 

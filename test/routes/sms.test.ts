@@ -62,7 +62,7 @@ t.test('recipients are normalised, de-duplicated, and invalid ones reported whil
   ])
   t.equal(answer.body.messages.length, 4)
   t.same(lastUpstreamBody(gw).phone, ['+48500600700', '+48500600701'], 'only valid, distinct numbers reach the provider')
-  const dispatched = gw.logs.entries.find((e) => e.msg === 'sms dispatched')
+  const dispatched = gw.logs.entries.find((e) => e.msg === 'request completed' && e.route === '/sms')
   t.same(dispatched?.notQueued, ['***16 unsent', '*****me unsent'], 'refused recipients are logged masked')
   t.notOk(gw.logs.lines.some((line) => line.includes('500600700')), 'no full phone number in the log')
 })

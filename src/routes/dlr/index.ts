@@ -8,6 +8,7 @@ import { ReportDeduplicator } from '../../dlr/report-dedup.js'
 import { verifyDeliveryQuery } from '../../dlr/signing.js'
 import { mapDeliveryReason, mapDeliveryState } from '../../dlr/states.js'
 import { GatewayError } from '../../errors.js'
+import { addLogFields } from '../../plugins/request-log.js'
 import { parseProviderDate } from '../../sms/send-date.js'
 import { problemResponse } from '../../schemas/problem.js'
 
@@ -71,12 +72,12 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
     const latencySeconds = verification.sentAt === undefined ? undefined : Math.max(0, now - verification.sentAt) / 1000
     if (!dedup.firstSighting(messageId, status)) {
       deliveryReportsDuplicate.inc()
-      request.log.debug({ messageId, status }, 'delivery report repeated')
+      addLogFields(request, { messageId, status, duplicate: true })
       return OK
     }
     deliveryReports.inc({ status, reason })
     if (latencySeconds !== undefined) deliverySeconds.observe({ status }, latencySeconds)
-    request.log.info({
+    addLogFields(request, {
       messageId,
       status,
       reason,
@@ -85,7 +86,7 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
       // Unknown words go to the log for a human, never into a label.
       ...(status === 'other' ? { rawState } : {}),
       ...(reason === 'other' ? { rawReason } : {})
-    }, 'delivery report')
+    })
     return OK
   }
 

@@ -7,6 +7,7 @@ import { timingSafeEqual } from 'node:crypto'
 import { GatewayError } from '../../errors.js'
 import { digestOf, readBearer } from '../../plugins/auth.js'
 import problemsPlugin from '../../plugins/problems.js'
+import requestLogPlugin from '../../plugins/request-log.js'
 import { problemResponse } from '../../schemas/problem.js'
 
 /** GET /metrics on `target`, reading the registry of `source` (the app), optionally behind a bearer token. */
@@ -50,6 +51,7 @@ export default async function metricsRoutes (app: FastifyInstance, { config }: {
     return
   }
   const metricsServer = Fastify({ loggerInstance: app.log.child({ component: 'metrics-server' }), logController: new GatewayLogController() })
+  await metricsServer.register(requestLogPlugin)
   await metricsServer.register(problemsPlugin)
   registerMetricsRoute(metricsServer, app, token)
   app.addHook('onListen', async () => {

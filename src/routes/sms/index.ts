@@ -8,6 +8,7 @@ import { problemResponse } from '../../schemas/problem.js'
 import { SEND_SMS_EXAMPLES, SendSmsBodySchema, SendSmsHeadersSchema, SendSmsProblemSchema, SendSmsResultSchema, type SendSmsBody, type SendSmsResult } from '../../schemas/sms.js'
 import { dispatchSms, type SmsOrder } from '../../sms/dispatch.js'
 import { maskPhone } from '../../sms/phone.js'
+import { addLogFields } from '../../plugins/request-log.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -157,7 +158,7 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
     }
     if (result.parts > 0) messageParts.inc({ client }, result.parts)
     batchesPerCall.observe(report.batches)
-    request.log.info({ queued: result.queued, unsent: result.unsent, failed: result.failed, unknown: result.unknown, batches: report.batches, notQueued: sampleNotQueued(result) }, 'sms dispatched')
+    addLogFields(request, { queued: result.queued, unsent: result.unsent, failed: result.failed, unknown: result.unknown, batches: report.batches, notQueued: sampleNotQueued(result) })
 
     if (report.failure !== undefined) {
       const { code, detail, providerError } = report.failure
