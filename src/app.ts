@@ -5,9 +5,7 @@ import idempotencyPlugin from './plugins/idempotency.js'
 import metricsPlugin from './plugins/metrics.js'
 import problemsPlugin from './plugins/problems.js'
 import rateLimitPlugin from './plugins/rate-limit.js'
-import redisPlugin from './plugins/redis.js'
 import requestLogPlugin from './plugins/request-log.js'
-import simulatorPlugin from './plugins/simulator.js'
 import swaggerPlugin from './plugins/swagger.js'
 import upstreamClientPlugin from './plugins/upstream-client.js'
 import dlrRoutes from './routes/dlr/index.js'
@@ -27,11 +25,12 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
   await fastify.register(problemsPlugin)
   await fastify.register(swaggerPlugin)
   await fastify.register(metricsPlugin)
-  if (config.redisUrl !== undefined) await fastify.register(redisPlugin, { url: config.redisUrl })
+  // Optional resources are imported only when configured: start-up time and memory are a target.
+  if (config.redisUrl !== undefined) await fastify.register(import('./plugins/redis.js'), { url: config.redisUrl })
   await fastify.register(authPlugin, { apiKeys: config.auth.apiKeys, disabled: config.auth.disabled })
   await fastify.register(rateLimitPlugin, { config })
   await fastify.register(idempotencyPlugin, { config })
-  if (config.upstream.simulator.enabled) await fastify.register(simulatorPlugin, { config })
+  if (config.upstream.simulator.enabled) await fastify.register(import('./plugins/simulator.js'), { config })
   await fastify.register(upstreamClientPlugin, { config })
 
   await fastify.register(healthRoutes, { config })

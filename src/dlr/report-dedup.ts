@@ -11,7 +11,8 @@ export class ReportDeduplicator {
   readonly #seen: LRUCache<string, true>
 
   constructor (windowMs: number, maxEntries = MAX_REMEMBERED_REPORTS) {
-    this.#seen = new LRUCache<string, true>({ max: maxEntries, ttl: windowMs, ttlAutopurge: false })
+    // A count bound through maxSize: lru-cache preallocates for `max`, which would slow every start.
+    this.#seen = new LRUCache<string, true>({ maxSize: maxEntries, sizeCalculation: () => 1, ttl: windowMs, ttlAutopurge: false })
   }
 
   /** True the first time a pair is seen within the window, false for a repeat. */

@@ -13,10 +13,12 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
   readonly #records: LRUCache<string, KeyRecord>
 
   constructor (maxKeys: number, maxBytes = MEMORY_STORE_MAX_BYTES) {
+    // Bounded by size alone (lru-cache preallocates for a `max` count, slowing every start):
+    // no record counts less than maxBytes / maxKeys, so at most maxKeys fit.
+    const smallestRecord = Math.max(RECORD_OVERHEAD_BYTES, Math.ceil(maxBytes / maxKeys))
     this.#records = new LRUCache<string, KeyRecord>({
-      max: maxKeys,
       maxSize: maxBytes,
-      sizeCalculation: (record) => RECORD_OVERHEAD_BYTES + (record.state === 'done' ? record.response.body.length : 0)
+      sizeCalculation: (record) => Math.max(smallestRecord, RECORD_OVERHEAD_BYTES + (record.state === 'done' ? record.response.body.length : 0))
     })
   }
 

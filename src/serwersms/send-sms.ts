@@ -1,6 +1,3 @@
-import { Type, type Static } from 'typebox'
-import { Compile } from 'typebox/compile'
-
 /**
  * The wire format of SerwerSMS `messages/send_sms`, and how to read its answers.
  * @see ../../../shared/seeds/serwersms-send_sms.txt
@@ -34,35 +31,44 @@ export interface SendSmsRequest extends ProviderFlags {
   password?: string
 }
 
-const SendSmsItemSchema = Type.Object({
-  id: Type.Optional(Type.String()),
-  phone: Type.String(),
-  status: Type.String(),
-  parts: Type.Optional(Type.Number()),
-  error_code: Type.Optional(Type.Union([Type.Number(), Type.String()])),
-  error_message: Type.Optional(Type.String())
-})
+export interface SendSmsItem {
+  id?: string
+  phone: string
+  status: string
+  parts?: number
+  error_code?: number | string
+  error_message?: string
+}
 
-const SendSmsSuccessSchema = Type.Object({
-  success: Type.Literal(true),
-  queued: Type.Number(),
-  unsent: Type.Number(),
-  items: Type.Optional(Type.Array(SendSmsItemSchema))
-})
+export interface SendSmsSuccess {
+  success: true
+  queued: number
+  unsent: number
+  items?: SendSmsItem[]
+}
 
-const ProviderErrorSchema = Type.Object({
-  error: Type.Object({
-    code: Type.Union([Type.Number(), Type.String()]),
-    type: Type.Optional(Type.String()),
-    message: Type.Optional(Type.String())
-  })
-})
+type Shape = Record<string, unknown>
+const isObject = (value: unknown): value is Shape => typeof value === 'object' && value !== null && !Array.isArray(value)
+const isOptionalString = (value: unknown) => value === undefined || typeof value === 'string'
+const isOptionalNumber = (value: unknown) => value === undefined || typeof value === 'number'
+const isCode = (value: unknown) => typeof value === 'number' || typeof value === 'string'
 
-export type SendSmsItem = Static<typeof SendSmsItemSchema>
-export type SendSmsSuccess = Static<typeof SendSmsSuccessSchema>
+function isSendSmsItem (item: unknown): item is SendSmsItem {
+  return isObject(item) && typeof item.phone === 'string' && typeof item.status === 'string' &&
+    isOptionalString(item.id) && isOptionalNumber(item.parts) &&
+    (item.error_code === undefined || isCode(item.error_code)) && isOptionalString(item.error_message)
+}
 
-const isSendSmsSuccess = Compile(SendSmsSuccessSchema)
-const isProviderError = Compile(ProviderErrorSchema)
+/** Checked by hand: it runs once per upstream answer, and extra fields are tolerated as the provider may add some. */
+function isSendSmsSuccess (body: unknown): body is SendSmsSuccess {
+  return isObject(body) && body.success === true && typeof body.queued === 'number' && typeof body.unsent === 'number' &&
+    (body.items === undefined || (Array.isArray(body.items) && body.items.every(isSendSmsItem)))
+}
+
+function isProviderError (body: unknown): body is { error: { code: number | string, type?: string, message?: string } } {
+  return isObject(body) && isObject(body.error) && isCode(body.error.code) &&
+    isOptionalString(body.error.type) && isOptionalString(body.error.message)
+}
 
 export interface ProviderError { code: number, type: string, message: string }
 
@@ -93,7 +99,7 @@ export function readSendSmsResponse (statusCode: number, bodyText: string): Send
   } catch {
     return { outcome: 'bad_response', statusCode, detail: `unparsable body (HTTP ${statusCode})` }
   }
-  if (isProviderError.Check(body)) {
+  if (isProviderError(body)) {
     const { code, type, message } = body.error
     const numeric = typeof code === 'number' ? code : Number.parseInt(code, 10)
     return {
@@ -104,7 +110,7 @@ export function readSendSmsResponse (statusCode: number, bodyText: string): Send
   if (statusCode < 200 || statusCode > 299) {
     return { outcome: 'bad_response', statusCode, detail: `HTTP ${statusCode} without an error body` }
   }
-  if (!isSendSmsSuccess.Check(body)) {
+  if (!isSendSmsSuccess(body)) {
     return { outcome: 'bad_response', statusCode, detail: 'the body is not a send_sms answer' }
   }
   return { outcome: 'ok', response: body }

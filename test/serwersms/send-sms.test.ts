@@ -1,0 +1,42 @@
+import t from 'tap'
+import { isAccountError, phoneKey, readSendSmsResponse } from '../../src/serwersms/send-sms.js'
+
+const ok = { success: true, queued: 1, unsent: 0, items: [{ id: 'a1', phone: '+48500600700', status: 'queued', parts: 1, text: 'x', queued: '2026-11-25 12:00:00' }] }
+
+t.test('a success answer, extra fields tolerated', async (t) => {
+  t.same(readSendSmsResponse(200, JSON.stringify({ ...ok, extra: { nested: true } })), { outcome: 'ok', response: { ...ok, extra: { nested: true } } })
+  t.match(readSendSmsResponse(200, JSON.stringify({ success: true, queued: 0, unsent: 0 })), { outcome: 'ok' }, 'items are optional')
+  t.match(readSendSmsResponse(200, JSON.stringify({ ...ok, items: [{ phone: '1', status: 'unsent', error_code: '3103', error_message: 'Incorrect number' }] })), { outcome: 'ok' })
+})
+
+t.test('an error body is a refusal whatever the HTTP status; codes as strings are read', async (t) => {
+  t.same(readSendSmsResponse(200, '{"error":{"code":3101,"type":"SendError","message":"The message is empty"}}'), { outcome: 'provider_error', error: { code: 3101, type: 'SendError', message: 'The message is empty' } })
+  t.same(readSendSmsResponse(401, '{"error":{"code":"1001"}}'), { outcome: 'provider_error', error: { code: 1001, type: 'UnknownError', message: 'no message given' } })
+  t.match(readSendSmsResponse(200, '{"error":{"code":"abc","message":"odd"}}'), { outcome: 'provider_error', error: { code: 0, message: 'odd' } })
+})
+
+t.test('anything else is a bad response', async (t) => {
+  const cases: Array<[number, string, RegExp]> = [
+    [200, 'not json', /unparsable/],
+    [502, '<html>bad gateway</html>', /unparsable/],
+    [500, '{"success":true,"queued":1,"unsent":0}', /HTTP 500 without an error body/],
+    [200, '{"success":false}', /not a send_sms answer/],
+    [200, '[]', /not a send_sms answer/],
+    [200, 'null', /not a send_sms answer/],
+    [200, '{"success":true,"queued":"1","unsent":0}', /not a send_sms answer/],
+    [200, '{"success":true,"queued":1,"unsent":0,"items":{}}', /not a send_sms answer/],
+    [200, '{"success":true,"queued":1,"unsent":0,"items":[{"phone":1,"status":"queued"}]}', /not a send_sms answer/],
+    [200, '{"success":true,"queued":1,"unsent":0,"items":[{"phone":"1","status":"queued","parts":"1"}]}', /not a send_sms answer/],
+    [200, '{"error":{"type":"x"}}', /not a send_sms answer/],
+    [200, '{"error":"boom"}', /not a send_sms answer/]
+  ]
+  for (const [status, body, detail] of cases) {
+    t.match(readSendSmsResponse(status, body), { outcome: 'bad_response', statusCode: status, detail }, body)
+  }
+})
+
+t.test('helpers', async (t) => {
+  t.equal(phoneKey('+48 500-600-700'), '48500600700')
+  t.ok(isAccountError(1001))
+  t.notOk(isAccountError(3101))
+})
