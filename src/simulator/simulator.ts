@@ -158,7 +158,8 @@ export async function startSimulator (options: SimulatorOptions = {}): Promise<S
     counters.inFlight++
     let hangs = false
     try {
-      const body = isRecord(request.body) ? request.body : {}
+      // Some HTTP-to-SMS gateways (Kannel's generic SMSC among them) can only send GET with a query.
+      const body = request.method === 'GET' ? parseForm(queryOf(request.url)) : isRecord(request.body) ? request.body : {}
       record(request, body)
       const fault = faults.next()
       const delayMs = latencyMs + (fault?.kind === 'slow' ? fault.delayMs : 0)
@@ -195,7 +196,10 @@ export async function startSimulator (options: SimulatorOptions = {}): Promise<S
     })
   }
 
-  for (const path of SEND_PATHS) app.post(path, handleSend)
+  for (const path of SEND_PATHS) {
+    app.post(path, handleSend)
+    app.get(path, handleSend)
+  }
 
   app.setNotFoundHandler(async (request) => {
     counters.requests++
@@ -286,6 +290,11 @@ function parseJson (text: string, done: (error: Error | null, body?: unknown) =>
   } catch {
     done(Object.assign(new Error('Malformed JSON body'), { statusCode: BAD_REQUEST }))
   }
+}
+
+const queryOf = (url: string) => {
+  const mark = url.indexOf('?')
+  return mark === -1 ? '' : url.slice(mark + 1)
 }
 
 /** PHP-style form bodies: repeated keys and `phone[]` / `phone[0]` keys become arrays. */

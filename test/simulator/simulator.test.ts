@@ -199,7 +199,7 @@ t.test('content types and paths', async (t) => {
   const unknown = await send(simulator, body, { path: 'messages/send_mms' })
   t.equal(unknown.status, 200)
   t.match(unknown.json, { error: { code: 1000, type: 'InvalidAction', message: /send_mms/ } })
-  t.match((await fetchAnswer(`${simulator.url}messages/send_sms`, { method: 'GET' })).json, { error: { code: 1000 } }, 'send_sms is POST only')
+  t.match((await fetchAnswer(`${simulator.url}messages/send_sms`, { method: 'DELETE' })).json, { error: { code: 1000 } }, 'send_sms takes POST or GET only')
   t.match((await send(simulator, body, { path: 'messages/send_sms.xml' })).json, { error: { code: 1000 } })
 
   const malformed = await send(simulator, '{"phone": "500600700", "text": ', {})
@@ -318,4 +318,17 @@ t.test('logs through the given pino logger', async (t) => {
   const simulator = await startTestSimulator(t, { logger })
   await send(simulator, { phone: '500600700', text: 'x' })
   t.notOk(lines.some((line) => line.includes('incoming request')), 'no per-request logging')
+})
+
+t.test('send_sms also answers GET with the fields in the query string', async (t) => {
+  const { startSimulator } = await import('../../src/simulator/simulator.js')
+  const simulator = await startSimulator({ credentials: { token: 'tok' }, logger: false, deliveryReports: false })
+  t.teardown(() => simulator.close())
+  const query = new URLSearchParams({ phone: '500600700', text: 'hello', details: 'true' })
+  const answer = await fetch(`${simulator.url}messages/send_sms?${query.toString()}`, { headers: { authorization: 'Bearer tok' } })
+  t.equal(answer.status, 200)
+  t.match(await answer.json(), { success: true, queued: 1, items: [{ phone: '+48500600700', status: 'queued' }] })
+  t.equal(simulator.stats.messagesQueued, 1)
+  const empty = await fetch(`${simulator.url}messages/send_sms.json`, { headers: { authorization: 'Bearer tok' } })
+  t.match(await empty.json(), { error: { code: 3101 } })
 })
