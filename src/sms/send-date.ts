@@ -52,9 +52,17 @@ function pad (value: number, width = 2): string {
 
 /** Throws RangeError for an invalid Date or an unknown time zone. */
 export function formatProviderDate (instant: Date, timeZone: string = PROVIDER_TIME_ZONE): string {
-  const { year, month, day, hour, minute, second } = readWallTime(instant.getTime(), timeZone)
-  return `${pad(year, 4)}-${pad(month)}-${pad(day)} ${pad(hour)}:${pad(minute)}:${pad(second)}`
+  const epochMs = instant.getTime()
+  const epochSecond = Math.floor(epochMs / 1000)
+  // The simulator stamps every queued message with the time: one Intl call per second, not per message.
+  if (epochSecond === lastFormatted.second && timeZone === lastFormatted.timeZone) return lastFormatted.text
+  const { year, month, day, hour, minute, second } = readWallTime(epochMs, timeZone)
+  const text = `${pad(year, 4)}-${pad(month)}-${pad(day)} ${pad(hour)}:${pad(minute)}:${pad(second)}`
+  if (Number.isFinite(epochSecond)) Object.assign(lastFormatted, { second: epochSecond, timeZone, text })
+  return text
 }
+
+const lastFormatted = { second: Number.NaN, timeZone: '', text: '' }
 
 /** setUTCFullYear, unlike Date.UTC, does not read years 0–99 as 1900–1999. */
 function toUtcMs ({ year, month, day, hour, minute, second }: WallTime): number {

@@ -37,7 +37,7 @@ export async function send (simulator: Simulator, body: unknown, options: SendOp
   return await fetchAnswer(new URL(path, simulator.url).href, { method: 'POST', headers, body: payload })
 }
 
-export async function fetchAnswer (url: string, init: { method: 'GET' | 'POST', headers?: Record<string, string>, body?: string }): Promise<Answer> {
+export async function fetchAnswer (url: string, init: { method: 'GET' | 'POST' | 'DELETE', headers?: Record<string, string>, body?: string }): Promise<Answer> {
   const response = await request(url, init)
   const text = await response.body.text()
   let json: unknown
