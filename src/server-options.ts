@@ -1,6 +1,7 @@
 import type { FastifyServerOptions } from 'fastify'
 import type { Config } from './config.js'
 import { GatewayLogController, loggerOptions } from './logging.js'
+import { sendProblem, toGatewayError } from './plugins/problems.js'
 
 /** Room for the largest allowed recipient list (a 32-character number and its quotes each). */
 const BYTES_PER_RECIPIENT = 40
@@ -30,6 +31,8 @@ export function serverOptions (config: Config, overrides: Partial<FastifyServerO
     routerOptions: { maxParamLength: 200 },
     // The problems plugin answers 503 itself while closing, as a problem document.
     return503OnClosing: false,
+    // Errors fastify raises before routing (a malformed URL…) are problems like every other.
+    frameworkErrors: (error, _request, reply) => { sendProblem(reply, toGatewayError(error)) },
     forceCloseConnections: 'idle',
     requestIdHeader: 'x-request-id',
     ajv: {

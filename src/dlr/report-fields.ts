@@ -21,7 +21,7 @@ const FIELD_NAMES = {
 const MAX_FIELD_LENGTH = 200
 const UNREPLACED_PLACEHOLDER = /^#[A-Z]+#$/
 
-export type ReportReading = { ok: true, fields: DeliveryReportFields } | { ok: false, problem: string }
+export type ReportReading = { ok: true, fields: DeliveryReportFields } | { ok: false, field: string, problem: string }
 
 function pick (sources: ReadonlyArray<Record<string, unknown>>, names: readonly string[]): string | undefined | null {
   for (const source of sources) {
@@ -44,10 +44,11 @@ export function readReportFields (...sources: ReadonlyArray<unknown>): ReportRea
   const date = pick(objects, FIELD_NAMES.date)
   const reason = pick(objects, FIELD_NAMES.reason)
   if (messageId === null || state === null || date === null || reason === null) {
-    return { ok: false, problem: 'a report field is repeated, not text, or too long' }
+    const field = messageId === null ? 'smsid' : state === null ? 'stan' : date === null ? 'data' : 'przyczyna'
+    return { ok: false, field, problem: 'is repeated, not text, or too long' }
   }
-  if (messageId === undefined) return { ok: false, problem: 'the message id (smsid) is missing' }
-  if (state === undefined) return { ok: false, problem: 'the delivery state (stan) is missing' }
+  if (messageId === undefined) return { ok: false, field: 'smsid', problem: 'the message id is missing' }
+  if (state === undefined) return { ok: false, field: 'stan', problem: 'the delivery state is missing' }
   const fields: DeliveryReportFields = { messageId, state }
   if (date !== undefined) fields.date = date
   if (reason !== undefined) fields.reason = reason

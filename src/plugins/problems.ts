@@ -87,13 +87,16 @@ export default fp(async function problemsPlugin (app) {
     return sendProblem(reply, problem)
   })
 
-  // From the moment close() starts, new requests get a 503 problem and their connection closes;
-  // requests already in flight finish normally.
+  // From the moment close() starts, new requests get a 503 problem; requests already in flight
+  // finish normally. Every answer then closes its connection, or idle keep-alive clients would
+  // hold the server open until the grace period ran out.
   let closing = false
   app.addHook('preClose', async () => { closing = true })
-  app.addHook('onRequest', async (_request, reply) => {
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close')
+  })
+  app.addHook('onRequest', async () => {
     if (!closing) return
-    reply.header('connection', 'close')
     throw new GatewayError('GW_SHUTTING_DOWN', 'The gateway is shutting down; retry on another instance.', {}, { 'retry-after': '1' })
   })
 

@@ -79,7 +79,7 @@ export class DeliveryReportPusher {
     if (this.#closed || ids.length === 0) return
     const template = toPushableTemplate(dlrUrl)
     if (template === undefined || this.#pending + ids.length > MAX_PENDING_DELIVERY_REPORTS) {
-      this.#logger?.debug({ dlrUrl, reports: ids.length }, template === undefined ? 'unusable dlr_url' : 'delivery report queue full')
+      this.#logger?.debug({ dlrUrl: withoutSignature(dlrUrl), reports: ids.length }, template === undefined ? 'unusable dlr_url' : 'delivery report queue full')
       this.#onOutcome(false, ids.length * this.#copies)
       return
     }
@@ -174,7 +174,7 @@ export class DeliveryReportPusher {
       await response.body.dump()
       return response.statusCode >= 200 && response.statusCode < 300
     } catch (error) {
-      this.#logger?.debug({ err: error, url }, 'delivery report push failed')
+      this.#logger?.debug({ err: error, url: withoutSignature(url) }, 'delivery report push failed')
       return false
     }
   }
@@ -234,4 +234,9 @@ function weightedPicker (mix: Partial<Record<SimulatedDeliveryState, number>>): 
 
 function pickReason (): string {
   return UNDELIVERED_REASONS[Math.floor(Math.random() * UNDELIVERED_REASONS.length)] ?? 'other_error'
+}
+
+/** The push URL carries the gateway's signature, which must not reach a log. */
+function withoutSignature (url: string): string {
+  return url.replace(/([?&]sig=)[^&#]*/, '$1[redacted]')
 }

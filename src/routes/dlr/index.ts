@@ -7,7 +7,7 @@ import { readReportFields } from '../../dlr/report-fields.js'
 import { ReportDeduplicator } from '../../dlr/report-dedup.js'
 import { verifyDeliveryQuery } from '../../dlr/signing.js'
 import { mapDeliveryReason, mapDeliveryState } from '../../dlr/states.js'
-import { GatewayError } from '../../errors.js'
+import { GatewayError, validationError } from '../../errors.js'
 import { addLogFields } from '../../plugins/request-log.js'
 import { parseProviderDate } from '../../sms/send-date.js'
 import { problemResponse } from '../../schemas/problem.js'
@@ -64,7 +64,7 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
     const reading = readReportFields(request.body, request.query)
     if (!reading.ok) {
       deliveryReportsRejected.inc({ reason: 'malformed' })
-      throw new GatewayError('GW_VALIDATION_FAILED', reading.problem)
+      throw validationError([{ field: `/${reading.field}`, reason: reading.problem }], `${reading.field}: ${reading.problem}`)
     }
     const { messageId, state: rawState, reason: rawReason, date } = reading.fields
     const status = mapDeliveryState(rawState)

@@ -16,7 +16,7 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
   const readiness = {
     status: 'ready' as const,
     upstream: config.upstream.simulator.enabled ? 'simulator' : 'serwersms',
-    upstreamUrl: app.hasDecorator('simulator') ? app.simulator.url : config.upstream.apiUrl,
+    upstreamUrl: withoutCredentials(app.hasDecorator('simulator') ? app.simulator.url : config.upstream.apiUrl),
     deliveryReports: config.deliveryReports.publicUrl !== undefined,
     idempotencyStore: config.redisUrl === undefined ? 'memory' : 'redis'
   }
@@ -48,3 +48,11 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
 }
 
 export default routes
+
+/** A URL may carry user:password; readiness is unauthenticated, so it shows the URL without them. */
+function withoutCredentials (url: string): string {
+  const parsed = new URL(url)
+  parsed.username = ''
+  parsed.password = ''
+  return parsed.toString()
+}
