@@ -9,13 +9,8 @@ export const SYSTEM_NAME = 'sms-gateway'
 export const SENDER_PATTERN = '^(?:[A-Za-z0-9 .\\-]{1,11}|\\d{4}|\\d{9})$'
 
 /** The provider's switches, named as it names them. */
-export interface ProviderFlags {
-  flash?: boolean
-  test?: boolean
-  speed?: boolean
-  vcard?: boolean
-  utf?: boolean
-}
+export const PROVIDER_FLAGS = ['flash', 'test', 'speed', 'vcard', 'utf'] as const
+export type ProviderFlags = { [flag in typeof PROVIDER_FLAGS[number]]?: boolean }
 
 export interface SendSmsRequest extends ProviderFlags {
   system: string

@@ -2,11 +2,12 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import type { Config } from '../../config.js'
 import { signDeliveryUrl } from '../../dlr/signing.js'
-import { GatewayError, validationError, type FieldError } from '../../errors.js'
+import { GatewayError } from '../../errors.js'
 import { IdempotentReplayedHeader, RateLimitHeaders, RetryAfterHeader, WwwAuthenticateHeader } from '../../schemas/headers.js'
 import { problemResponse } from '../../schemas/problem.js'
 import { SEND_SMS_EXAMPLES, SendSmsBodySchema, SendSmsHeadersSchema, SendSmsProblemSchema, SendSmsResultSchema, type SendSmsBody, type SendSmsResult } from '../../schemas/sms.js'
 import { dispatchSms, type SmsOrder } from '../../sms/dispatch.js'
+import { readOrder } from '../../sms/order.js'
 import { maskPhone } from '../../sms/phone.js'
 import { addLogFields } from '../../plugins/request-log.js'
 
@@ -16,9 +17,6 @@ declare module 'fastify' {
     smsOrder: SmsOrder | null
   }
 }
-
-/** A scheduled time this far in the past is a caller's bug, not clock skew. */
-const MAX_PAST_SEND_AT_MS = 5 * 60_000
 
 /** How many of the recipients that were not queued a log line shows, masked, to help whoever reads it. */
 const LOGGED_RECIPIENT_SAMPLE = 5
@@ -32,56 +30,12 @@ function sampleNotQueued (result: SendSmsResult): string[] {
   return sample
 }
 
-const toList = (value: string | string[]) => typeof value === 'string' ? [value] : value
-
-/** Checks what the schema cannot express and turns the body into an order. */
-export function readOrder (body: SendSmsBody, config: Config, now: number): SmsOrder {
-  const to = toList(body.to)
-  const problems: FieldError[] = []
-  const order: SmsOrder = { to, text: body.text }
-  if (to.length > config.sending.maxRecipients) {
-    throw new GatewayError('GW_RECIPIENTS_TOO_MANY', `${to.length} recipients exceed this gateway's limit of ${config.sending.maxRecipients} per request (SMS_MAX_RECIPIENTS); split them over several requests. Nothing was sent.`, { limit: config.sending.maxRecipients })
-  }
-  if (body.uniqueId !== undefined) {
-    const uniqueIds = toList(body.uniqueId)
-    if (uniqueIds.length !== to.length) {
-      problems.push({ field: '/uniqueId', reason: `has ${uniqueIds.length} ids for ${to.length} recipients; give one per recipient, in the order of /to` })
-    } else {
-      const seen = new Map<string, number>()
-      uniqueIds.forEach((id, index) => {
-        const first = seen.get(id)
-        if (first === undefined) seen.set(id, index)
-        else if (problems.length < 20) problems.push({ field: `/uniqueId/${index}`, reason: `repeats /uniqueId/${first}; each message needs its own id` })
-      })
-    }
-    order.uniqueIds = uniqueIds
-  }
-  const sender = body.sender ?? config.upstream.defaultSender
-  if (sender !== undefined) order.sender = sender
-  for (const flag of ['utf', 'speed'] as const) {
-    if (body[flag] === true && sender === undefined) {
-      problems.push({ field: `/${flag}`, reason: 'works only for FULL SMS, which needs a sender; set /sender (or SERWERSMS_SENDER)' })
-    }
-  }
-  for (const flag of ['flash', 'test', 'speed', 'vcard', 'utf'] as const) {
-    if (body[flag] !== undefined) order[flag] = body[flag]
-  }
-  if (body.sendAt !== undefined) {
-    const sendAt = new Date(body.sendAt)
-    if (Number.isNaN(sendAt.getTime())) problems.push({ field: '/sendAt', reason: 'is not a valid date-time' })
-    else if (sendAt.getTime() < now - MAX_PAST_SEND_AT_MS) problems.push({ field: '/sendAt', reason: 'is in the past; omit it to send now' })
-    else order.sendAt = sendAt
-  }
-  if (problems.length > 0) throw validationError(problems)
-  return order
-}
-
 const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { config }) => {
   const { deliveryReports, sending, defaultRegion } = config
   const { messages, messageParts, batchesPerCall } = app.metrics
   app.decorateRequest('smsOrder', null)
   const readOrderHook = async (request: FastifyRequest) => {
-    request.smsOrder = readOrder(request.body as SendSmsBody, config, Date.now())
+    request.smsOrder = readOrder(request.body as SendSmsBody, { maxRecipients: config.sending.maxRecipients, defaultSender: config.upstream.defaultSender }, Date.now())
   }
 
   app.post('/sms', {

@@ -1,0 +1,58 @@
+import { GatewayError, validationError, type FieldError } from '../errors.js'
+import type { SendSmsBody } from '../schemas/sms.js'
+import { PROVIDER_FLAGS } from '../serwersms/send-sms.js'
+import type { SmsOrder } from './dispatch.js'
+
+/** Repeated ids listed at most; the first few tell the caller what to fix. */
+const MAX_REPORTED_REPEATS = 20
+/** A scheduled time this far in the past is a caller's bug, not clock skew. */
+const MAX_PAST_SEND_AT_MS = 5 * 60_000
+
+const toList = (value: string | string[]) => typeof value === 'string' ? [value] : value
+
+export interface OrderLimits {
+  maxRecipients: number
+  defaultSender: string | undefined
+}
+
+/** Checks what the body's schema cannot express and turns it into an order. */
+export function readOrder (body: SendSmsBody, limits: OrderLimits, now: number): SmsOrder {
+  const to = toList(body.to)
+  const problems: FieldError[] = []
+  const order: SmsOrder = { to, text: body.text }
+  if (to.length > limits.maxRecipients) {
+    throw new GatewayError('GW_RECIPIENTS_TOO_MANY', `${to.length} recipients exceed this gateway's limit of ${limits.maxRecipients} per request (SMS_MAX_RECIPIENTS); split them over several requests. Nothing was sent.`, { limit: limits.maxRecipients })
+  }
+  if (body.uniqueId !== undefined) {
+    const uniqueIds = toList(body.uniqueId)
+    if (uniqueIds.length !== to.length) {
+      problems.push({ field: '/uniqueId', reason: `has ${uniqueIds.length} ids for ${to.length} recipients; give one per recipient, in the order of /to` })
+    } else {
+      const seen = new Map<string, number>()
+      uniqueIds.forEach((id, index) => {
+        const first = seen.get(id)
+        if (first === undefined) seen.set(id, index)
+        else if (problems.length < MAX_REPORTED_REPEATS) problems.push({ field: `/uniqueId/${index}`, reason: `repeats /uniqueId/${first}; each message needs its own id` })
+      })
+    }
+    order.uniqueIds = uniqueIds
+  }
+  const sender = body.sender ?? limits.defaultSender
+  if (sender !== undefined) order.sender = sender
+  for (const flag of ['utf', 'speed'] as const) {
+    if (body[flag] === true && sender === undefined) {
+      problems.push({ field: `/${flag}`, reason: 'works only for FULL SMS, which needs a sender; set /sender (or SERWERSMS_SENDER)' })
+    }
+  }
+  for (const flag of PROVIDER_FLAGS) {
+    if (body[flag] !== undefined) order[flag] = body[flag]
+  }
+  if (body.sendAt !== undefined) {
+    const sendAt = new Date(body.sendAt)
+    if (Number.isNaN(sendAt.getTime())) problems.push({ field: '/sendAt', reason: 'is not a valid date-time' })
+    else if (sendAt.getTime() < now - MAX_PAST_SEND_AT_MS) problems.push({ field: '/sendAt', reason: 'is in the past; omit it to send now' })
+    else order.sendAt = sendAt
+  }
+  if (problems.length > 0) throw validationError(problems)
+  return order
+}

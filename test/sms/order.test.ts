@@ -1,0 +1,23 @@
+import t from 'tap'
+import { readOrder } from '../../src/sms/order.js'
+
+const limits = { maxRecipients: 3, defaultSender: undefined }
+const now = Date.parse('2026-11-25T12:00:00Z')
+
+t.test('a body becomes an order; lists and single values alike', async (t) => {
+  t.same(readOrder({ to: '+48500600700', text: 'x' }, limits, now), { to: ['+48500600700'], text: 'x' })
+  t.same(readOrder({ to: ['a', 'b'], text: 'x', uniqueId: ['id1', 'id2'], flash: true, utf: false, sendAt: '2026-11-25T13:00:00Z', sender: 'FIRMA' }, limits, now), {
+    to: ['a', 'b'], text: 'x', uniqueIds: ['id1', 'id2'], sender: 'FIRMA', flash: true, utf: false, sendAt: new Date('2026-11-25T13:00:00Z')
+  })
+  t.match(readOrder({ to: 'a', text: 'x' }, { ...limits, defaultSender: 'DEFAULT' }, now), { sender: 'DEFAULT' })
+  t.match(readOrder({ to: 'a', text: 'x', sendAt: '2026-11-25T11:57:00Z' }, limits, now), { sendAt: new Date('2026-11-25T11:57:00Z') }, 'a few minutes of clock skew are tolerated')
+})
+
+t.test('what the schema cannot say is refused with every field named', async (t) => {
+  t.throws(() => readOrder({ to: ['a', 'b', 'c', 'd'], text: 'x' }, limits, now), { code: 'GW_RECIPIENTS_TOO_MANY', extensions: { limit: 3 } })
+  const error = t.throws(() => readOrder({ to: ['a', 'b'], text: 'x', uniqueId: ['id1'], utf: true, speed: true, sendAt: '2026-01-01T00:00:00Z' }, limits, now)) as { extensions: { errors: Array<{ field: string }> } }
+  t.same(error.extensions.errors.map((e) => e.field), ['/uniqueId', '/utf', '/speed', '/sendAt'])
+  const repeats = t.throws(() => readOrder({ to: Array.from({ length: 3 }, (_, i) => `n${i}`), text: 'x', uniqueId: ['same', 'same', 'same'] }, limits, now)) as { extensions: { errors: Array<{ field: string }> } }
+  t.same(repeats.extensions.errors.map((e) => e.field), ['/uniqueId/1', '/uniqueId/2'])
+  t.throws(() => readOrder({ to: 'a', text: 'x', sendAt: 'not a date' }, limits, now), { extensions: { errors: [{ field: '/sendAt', reason: 'is not a valid date-time' }] } })
+})
