@@ -43,7 +43,7 @@ export async function measureUpstreamClients (settings: BenchSettings): Promise<
     return {
       id: 'clients',
       title: `6. got vs. undici — the upstream client alone (${CONCURRENCY} in flight), then POST /sms through the gateway built with each (informative, no target)`,
-      subject: 'got 14 (src/serwersms/client.ts)',
+      subject: 'got 14 (bench/candidates, the former client)',
       baseline: 'undici 7 (src/serwersms/client.ts)',
       figures: [
         { measure: 'client alone: throughput', unit: 'req/s', subject: got.ok / got.seconds, baseline: undici.ok / undici.seconds },
