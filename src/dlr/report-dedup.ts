@@ -22,8 +22,4 @@ export class ReportDeduplicator {
     this.#seen.set(key, true)
     return true
   }
-
-  get size (): number {
-    return this.#seen.size
-  }
 }

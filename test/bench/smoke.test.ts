@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import t, { type Test } from 'tap'
+import { NO_CHILD_COVERAGE } from '../servers.js'
 
 /**
  * Keeps the benchmark scripts from rotting: each runs once for a second per measurement and must
@@ -17,7 +18,7 @@ t.setTimeout(SMOKE_TIMEOUT_MS + 60_000)
 
 /** The bench's own processes must not inherit tap's coverage and loader hooks. */
 function benchEnvironment (resultsPath: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME }
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, ...NO_CHILD_COVERAGE }
   return { ...env, BENCH_SECONDS: '1', BENCH_BULK_RECIPIENTS: '1000', BENCH_STARTS: '1', BENCH_RESULTS: resultsPath }
 }
 

@@ -7,6 +7,7 @@ import t, { type Test } from 'tap'
 import { Agent, Client, request } from 'undici'
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/simulator.js'
 import { TEST_API_KEY, UPSTREAM_TOKEN } from '../helper.js'
+import { NO_CHILD_COVERAGE } from '../servers.js'
 
 /**
  * The gateway as operators run it: a real `node src/server.ts` process, stopped with SIGTERM.
@@ -46,6 +47,7 @@ interface GatewayProcess {
 function processEnvironment (env: Record<string, string | undefined>): Record<string, string> {
   const base: Record<string, string | undefined> = {
     PATH: process.env.PATH,
+    ...NO_CHILD_COVERAGE,
     HOST: '127.0.0.1',
     ENV_FILE: '/nonexistent/.env',
     LOG_LEVEL: 'info',
