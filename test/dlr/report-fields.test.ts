@@ -1,0 +1,20 @@
+import t from 'tap'
+import { readReportFields } from '../../src/dlr/report-fields.js'
+
+t.test('every known name, from the first source that has it', async (t) => {
+  t.same(readReportFields({ smsid: 'a1', stan: 'delivered', data: '2026-11-25 12:00:00', przyczyna: 'none' }), { ok: true, fields: { messageId: 'a1', state: 'delivered', date: '2026-11-25 12:00:00', reason: 'none' } })
+  t.same(readReportFields({ id: 7, status: ' sent ', date: '', reason: '#PRZYCZYNA#' }), { ok: true, fields: { messageId: '7', state: 'sent' } }, 'numbers, blanks and unreplaced placeholders')
+  t.same(readReportFields(undefined, { sms_id: 'q', state: 'x' }), { ok: true, fields: { messageId: 'q', state: 'x' } }, 'the query when there is no body')
+  t.match(readReportFields({ smsid: 'body' }, { smsid: 'query', stan: 's' }), { ok: true, fields: { messageId: 'body', state: 's' } }, 'the body wins')
+  t.match(readReportFields('a string body', ['array'], { smsid: 'x', stan: 'y' }), { ok: true }, 'non-objects are ignored')
+})
+
+t.test('what is missing or broken is named', async (t) => {
+  t.same(readReportFields({ stan: 'delivered' }), { ok: false, field: 'smsid', problem: 'the message id is missing' })
+  t.same(readReportFields({ smsid: '#SMSID#', stan: 'delivered' }), { ok: false, field: 'smsid', problem: 'the message id is missing' })
+  t.same(readReportFields({ smsid: 'a' }), { ok: false, field: 'stan', problem: 'the delivery state is missing' })
+  t.match(readReportFields({ smsid: ['a', 'b'], stan: 'x' }), { ok: false, field: 'smsid' })
+  t.match(readReportFields({ smsid: 'a', stan: 'x'.repeat(201) }), { ok: false, field: 'stan' })
+  t.match(readReportFields({ smsid: 'a', stan: 'x', data: {} }), { ok: false, field: 'data' })
+  t.match(readReportFields({ smsid: 'a', stan: 'x', przyczyna: true }), { ok: false, field: 'przyczyna' })
+})
