@@ -300,6 +300,9 @@ const body: fc.Arbitrary<Body> = fc.oneof(
   { weight: 1, arbitrary: fc.constantFrom(...POLLUTION_BODIES).map((raw): Body => ({ kind: 'pollution', raw })) }
 )
 
+/** Keys secure-json-parse refuses: `__proto__` anywhere, `constructor` holding `prototype`. */
+const PROTOTYPE_POISONING = /"__proto__"\s*:|"constructor"\s*:\s*\{[^}]*"prototype"\s*:/
+
 function postCaseFor (query: SignedQuery, values: Fields, posted: Body): DlrCase {
   const url = `/dlr?${encode([...fieldParams(values), ...query.params])}`
   const queryObject = Object.fromEntries(fieldParams(values))
@@ -316,6 +319,10 @@ function postCaseFor (query: SignedQuery, values: Fields, posted: Body): DlrCase
       return { description, call: { method: 'POST', url, headers: { 'content-type': 'application/json' }, payload: posted.raw }, expect: { kind: 'refused' } }
     case 'json':
     case 'form': {
+      if (posted.kind === 'json' && PROTOTYPE_POISONING.test(posted.raw)) {
+        // fastify's JSON parser refuses such a body before anything else is looked at.
+        return { description, call: { method: 'POST', url, headers: { 'content-type': 'application/json' }, payload: posted.raw }, expect: { kind: 'problem', status: 400, codes: ['GW_BODY_MALFORMED'] } }
+      }
       const sources = typeof posted.parsed === 'object' && posted.parsed !== null && !Array.isArray(posted.parsed)
         ? [posted.parsed as Record<string, unknown>, queryObject]
         : [queryObject]
