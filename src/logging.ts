@@ -1,5 +1,5 @@
 import { LogController, type FastifyReply, type FastifyRequest } from 'fastify'
-import type { LoggerOptions } from 'pino'
+import { destination, type DestinationStream, type LoggerOptions } from 'pino'
 
 /**
  * Where a secret could appear in what the gateway logs. Requests are logged through
@@ -24,6 +24,15 @@ export function loggerOptions (level: string, pretty = process.stdout.isTTY === 
   }
   if (pretty) options.transport = { target: 'pino-pretty', options: { translateTime: 'SYS:standard' } }
   return options
+}
+
+/**
+ * The process's own logger: pretty on a terminal, otherwise JSON to stdout written asynchronously,
+ * so lines that pile up under load go out in one write instead of one system call each.
+ */
+export function processLoggerOptions (level: string): LoggerOptions & { stream?: DestinationStream } {
+  const options = loggerOptions(level)
+  return options.transport === undefined ? { ...options, stream: destination({ dest: 1, sync: false }) } : options
 }
 
 /** Path only: query strings carry delivery-report signatures and phone numbers. */

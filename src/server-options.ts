@@ -1,6 +1,6 @@
 import type { FastifyServerOptions } from 'fastify'
 import type { Config } from './config.js'
-import { GatewayLogController, loggerOptions } from './logging.js'
+import { GatewayLogController, processLoggerOptions } from './logging.js'
 import { sendProblem, toGatewayError } from './plugins/problems.js'
 
 /** Room for the largest allowed recipient list (a 32-character number and its quotes each). */
@@ -23,7 +23,7 @@ export function bodyLimitFor (config: Config): number {
  */
 export function serverOptions (config: Config, overrides: Partial<FastifyServerOptions> = {}): FastifyServerOptions {
   return {
-    logger: loggerOptions(config.logLevel),
+    logger: processLoggerOptions(config.logLevel),
     logController: new GatewayLogController(),
     bodyLimit: bodyLimitFor(config),
     requestTimeout: REQUEST_TIMEOUT_MS,
