@@ -202,7 +202,11 @@ t.test('provider refusals and faults map onto the documented statuses', async (t
   ]
   for (const [rule, status, code, recipientStatus] of cases) {
     gw.simulator.setFault(rule)
+    const sendsBefore = gw.simulator.stats.sendRequests
+    const warningsBefore = gw.logs.entries.filter((e) => e.msg === 'upstream send_sms failed').length
     const answer = await post(gw, { to: ['+48500600700', '+48500600701'], text: 'x' })
+    t.equal(gw.simulator.stats.sendRequests, sendsBefore + 1, `${rule!.fault.kind}: sent once, never retried`)
+    t.equal(gw.logs.entries.filter((e) => e.msg === 'upstream send_sms failed').length, warningsBefore + 1, `${rule!.fault.kind}: a log line`)
     t.equal(answer.status, status, rule!.fault.kind)
     t.equal(answer.contentType, 'application/problem+json; charset=utf-8')
     t.equal(answer.body.code, code, rule!.fault.kind)
@@ -213,6 +217,13 @@ t.test('provider refusals and faults map onto the documented statuses', async (t
   gw.simulator.setFault(null)
   const refusal = await post(gw, { to: '+48500600700', text: 'x' })
   t.equal(refusal.status, 200, 'the provider behaves again')
+
+  gw.simulator.setFault({ fault: { kind: 'slow', delayMs: 150 }, times: 1 })
+  t.match((await post(gw, { to: '+48500600700', text: 'x' })).body, { queued: 1 }, 'a slow answer within the timeout is fine')
+  gw.simulator.setFault({ fault: { kind: 'extra-fields' }, times: 1 })
+  const extra = await post(gw, { to: '+48500600700', text: 'x' })
+  t.equal(extra.status, 200, 'unexpected extra fields in a valid answer are tolerated')
+  t.match(extra.body.messages, [{ status: 'queued', id: /\w+/ }])
 
   gw.simulator.setFault({ fault: { kind: 'provider-error', code: 3101, type: 'SendError', message: 'The message is empty' } })
   const refused = await post(gw, { to: '+48500600700', text: 'x' })
