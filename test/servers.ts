@@ -3,14 +3,19 @@ import { once } from 'node:events'
 import type { Test } from 'tap'
 import { freePort, testEnvironment } from './helper.js'
 
-/** Polls until `probe` succeeds, or throws after `timeoutMs`. */
-export async function waitFor (what: string, probe: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+const POLL_MS = 50
+
+/**
+ * Polls until `condition` holds, or throws after `timeoutMs`. An error the condition throws ends
+ * the wait at once (a server that exited will not come up); conditions that probe a socket catch
+ * their own connection errors.
+ */
+export async function waitFor (what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    if (await probe().catch(() => false)) return
-    await new Promise((resolve) => setTimeout(resolve, 50))
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS))
   }
-  throw new Error(`${what} did not come up within ${timeoutMs} ms`)
 }
 
 export interface RedisUnderTest { url: string, port: number, process: ChildProcess, stop: () => Promise<void> }
@@ -35,6 +40,8 @@ export async function startRedis (t: Test, port?: number): Promise<RedisUnderTes
       try {
         await probe.connect()
         return await probe.ping() === 'PONG'
+      } catch {
+        return false
       } finally {
         probe.disconnect()
       }
@@ -71,7 +78,7 @@ export async function spawnGateway (t: Test, env: Record<string, string | undefi
   const url = `http://127.0.0.1:${port}`
   await waitFor(`gateway on ${url}`, async () => {
     if (child.exitCode !== null) throw new Error(`gateway exited ${child.exitCode}: ${output}`)
-    return (await fetch(`${url}/readyz`)).ok
+    return (await fetch(`${url}/readyz`).catch(() => undefined))?.ok === true
   })
   return { url, process: child, output: () => output }
 }

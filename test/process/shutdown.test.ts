@@ -1,13 +1,11 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { createServer, type AddressInfo } from 'node:net'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
 import { Agent, Client, request } from 'undici'
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/simulator.js'
-import { TEST_API_KEY, UPSTREAM_TOKEN } from '../helper.js'
-import { NO_CHILD_COVERAGE } from '../servers.js'
+import { freePort, TEST_API_KEY, UPSTREAM_TOKEN } from '../helper.js'
+import { NO_CHILD_COVERAGE, waitFor } from '../servers.js'
 
 /**
  * The gateway as operators run it: a real `node src/server.ts` process, stopped with SIGTERM.
@@ -17,17 +15,8 @@ import { NO_CHILD_COVERAGE } from '../servers.js'
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const EX_CONFIG = 78
 const STARTUP_TIMEOUT_MS = 30_000
-const POLL_MS = 50
 /** Room for a loaded CI machine between the moment something should happen and the moment we see it. */
 const SLACK_MS = 3000
-
-async function freePort (): Promise<number> {
-  const probe = createServer()
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
-  const { port } = probe.address() as AddressInfo
-  await new Promise((resolve) => probe.close(resolve))
-  return port
-}
 
 interface Exit { code: number | null, signal: NodeJS.Signals | null, at: number }
 
@@ -89,14 +78,6 @@ function spawnGateway (t: Test, env: Record<string, string | undefined>): Gatewa
     exited,
     kill: (signal) => child.kill(signal),
     exit: () => exit
-  }
-}
-
-async function waitFor (what: string, condition: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await sleep(POLL_MS)
   }
 }
 
