@@ -12,12 +12,13 @@
 # Signals: the gateway handles SIGTERM itself (graceful close, exit 0), so it is
 # safe as PID 1; `docker run --init` / compose `init: true` adds tini on top.
 
-# ---- build: all dependencies, compile TypeScript to dist/ -------------------
+# ---- build: all dependencies, bundle the TypeScript into dist/ --------------
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json ./
+COPY tsconfig.json ./
+COPY scripts/build.ts ./scripts/build.ts
 COPY src ./src
 RUN npm run build
 

@@ -60,9 +60,10 @@ export const NO_CHILD_COVERAGE = { _TAPJS_PROCESSINFO_COVERAGE_: '0' }
 export interface GatewayProcess { url: string, process: ChildProcess, output: () => string }
 
 /** The real server entry point in its own process, as operators run it. */
-export async function spawnGateway (t: Test, env: Record<string, string | undefined>): Promise<GatewayProcess> {
+/** The gateway from source by default; `program` runs another entry point instead, e.g. a built `server.js`. */
+export async function spawnGateway (t: Test, env: Record<string, string | undefined>, program: string[] = ['--import', 'tsx', 'src/server.ts']): Promise<GatewayProcess> {
   const port = await freePort()
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  const child = spawn(process.execPath, program, {
     env: { PATH: process.env.PATH, ...NO_CHILD_COVERAGE, ...testEnvironment({ HOST: '127.0.0.1', PORT: String(port), ...env }) },
     stdio: ['ignore', 'pipe', 'pipe']
   })

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs'
+import packageJson from '../../package.json' with { type: 'json' }
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import fp from 'fastify-plugin'
@@ -7,7 +7,8 @@ import { SendSmsProblemSchema, SendSmsResultSchema } from '../schemas/sms.js'
 
 export const DOCS_PREFIX = '/docs'
 
-const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+// Imported, not read from disk: in the production bundle this module no longer sits two levels below package.json.
+const { version } = packageJson
 
 const DESCRIPTION = `REST gateway in front of [SerwerSMS.pl](https://serwersms.pl): send SMS with a result for every recipient; delivery reports come back signed.
 
