@@ -1,4 +1,5 @@
-import { Agent, type Dispatcher } from 'undici'
+import type { Dispatcher } from 'undici'
+import Agent from 'undici/lib/dispatcher/agent.js'
 import type { UpstreamAuth } from '../config.js'
 import { readSendSmsResponse, SEND_SMS_PATH, type SendSmsOutcome, type SendSmsRequest } from './send-sms.js'
 
