@@ -99,12 +99,14 @@ export default fp(async function metricsPlugin (app) {
   const metrics = createGatewayMetrics()
   app.decorate('metrics', metrics)
 
-  app.addHook('onResponse', async (request, reply) => {
+  // A callback hook, not an async one: it runs on every request.
+  app.addHook('onResponse', (request, reply, done) => {
     // The route template, never the raw URL: a label per path would be unbounded.
     const route = request.routeOptions.url ?? UNMATCHED_ROUTE
     metrics.httpDuration.observe(
       { method: request.method, route, status_code: String(reply.statusCode) },
       reply.elapsedTime / 1000
     )
+    done()
   })
 }, { name: 'metrics', fastify: '5.x' })

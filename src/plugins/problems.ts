@@ -90,14 +90,17 @@ export default fp(async function problemsPlugin (app) {
   // From the moment close() starts, new requests get a 503 problem; requests already in flight
   // finish normally. Every answer then closes its connection, or idle keep-alive clients would
   // hold the server open until the grace period ran out.
+  // The two per-request hooks take a callback: they run on every request, and an async hook
+  // costs a promise and a microtask each time even when it has nothing to do.
   let closing = false
   app.addHook('preClose', async () => { closing = true })
-  app.addHook('onSend', async (_request, reply) => {
+  app.addHook('onSend', (_request, reply, payload, done) => {
     if (closing) reply.header('connection', 'close')
+    done(null, payload)
   })
-  app.addHook('onRequest', async () => {
-    if (!closing) return
-    throw new GatewayError('GW_SHUTTING_DOWN', 'The gateway is shutting down; retry on another instance.', {}, { 'retry-after': '1' })
+  app.addHook('onRequest', (_request, _reply, done) => {
+    if (!closing) return done()
+    done(new GatewayError('GW_SHUTTING_DOWN', 'The gateway is shutting down; retry on another instance.', {}, { 'retry-after': '1' }))
   })
 
   app.setNotFoundHandler(async (request, reply) => {
