@@ -1,5 +1,7 @@
+import { existsSync, readFileSync } from 'node:fs'
 import { readdir, readFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { SourceMap } from 'node:module'
+import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 /**
@@ -7,12 +9,16 @@ import { fileURLToPath } from 'node:url'
  * busy time (idle left out). Two views: by package, with time in Node's core and native code
  * charged to the nearest JavaScript caller outside it (so `http` work done for got counts as got's),
  * and by function, self time. Profiles come from `BENCH_CPU_PROF=<dir> npm run bench send`.
+ * The gateway runs as a bundle there, so frames are mapped back to their sources through the
+ * bundle's source maps before they are attributed.
  */
-interface ProfileNode { id: number, callFrame: { functionName: string, url: string, lineNumber: number }, children?: number[] }
+interface CallFrame { functionName: string, url: string, lineNumber: number, columnNumber: number }
+interface ProfileNode { id: number, callFrame: CallFrame, children?: number[] }
 interface CpuProfile { nodes: ProfileNode[], samples: number[], timeDeltas: number[] }
 
 const TOP = Number(process.env.TOP ?? 25)
 const NOT_BUSY = new Set(['(idle)'])
+const sourceMaps = new Map<string, { map: SourceMap, directory: string } | undefined>()
 const target = process.argv[2]
 if (target === undefined) {
   process.stderr.write('usage: bench/profile.ts <directory or .cpuprofile file>\n')
@@ -24,6 +30,7 @@ const files = target.endsWith('.cpuprofile')
 
 for (const file of files) {
   const profile = JSON.parse(await readFile(file, 'utf8')) as CpuProfile
+  for (const node of profile.nodes) node.callFrame = original(node.callFrame)
   const byId = new Map(profile.nodes.map((node) => [node.id, node]))
   const parentOf = new Map<number, number>()
   for (const node of profile.nodes) for (const child of node.children ?? []) parentOf.set(child, node.id)
@@ -54,6 +61,22 @@ for (const file of files) {
     const { functionName } = byId.get(id)!.callFrame
     return functionName.startsWith('(') ? functionName : '(node core, no JavaScript caller)'
   }
+}
+
+/** The frame in the source it was bundled from, when the script has a source map beside it. */
+function original (frame: CallFrame): CallFrame {
+  if (!frame.url.startsWith('file://')) return frame
+  let entry = sourceMaps.get(frame.url)
+  if (!sourceMaps.has(frame.url)) {
+    const mapPath = `${fileURLToPath(frame.url)}.map`
+    entry = existsSync(mapPath) ? { map: new SourceMap(JSON.parse(readFileSync(mapPath, 'utf8'))), directory: dirname(mapPath) } : undefined
+    sourceMaps.set(frame.url, entry)
+  }
+  if (entry === undefined) return frame
+  const found = entry.map.findEntry(frame.lineNumber, frame.columnNumber) as { originalSource?: string, originalLine?: number }
+  if (found.originalSource === undefined) return frame
+  const source = found.originalSource.startsWith('file://') ? fileURLToPath(found.originalSource) : resolve(entry.directory, found.originalSource)
+  return { ...frame, url: `file://${source}`, lineNumber: found.originalLine ?? frame.lineNumber }
 }
 
 function add (map: Map<string, number>, key: string, micros: number): void {

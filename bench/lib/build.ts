@@ -1,9 +1,10 @@
-import { copyFile, cp, mkdir, mkdtemp, readdir, readFile, symlink, writeFile } from 'node:fs/promises'
+import { copyFile, mkdir, rm, mkdtemp, readdir, readFile, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { rmSync } from 'node:fs'
-import { dirname, join, relative } from 'node:path'
+import { dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import ts from 'typescript'
+import { buildDist } from '../../scripts/build.js'
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 /** Outside the work tree, so linters and other runs never see it; one per run, removed at exit. */
@@ -13,18 +14,19 @@ const BUILD_DIR = join(WORK_DIR, 'build')
 
 /** Builds of the gateway: as in src/, or with a candidate module from bench/candidates in place of its own. */
 export type GatewayVariant = 'as-is' | 'got-client'
-const VARIANT_SWAPS: Record<Exclude<GatewayVariant, 'as-is'>, { replaces: string, with: string }> = {
-  'got-client': { replaces: 'src/serwersms/client.ts', with: 'bench/candidates/serwersms-client-got.ts' }
+const VARIANT_SWAPS: Record<GatewayVariant, Record<string, string>> = {
+  'as-is': {},
+  'got-client': { 'src/serwersms/client.ts': 'bench/candidates/serwersms-client-got.ts' }
 }
-/** Directories the benchmark runs as plain JavaScript: the gateway and the processes beside it. */
+/** Directories the benchmark runs as plain JavaScript: the processes beside the gateway, and the src/ modules they use. */
 const SOURCES = ['src', 'bench/lib', 'bench/procs', 'bench/candidates']
 
 /**
- * Every process under test runs compiled JavaScript, as in production (`node dist/server.js`),
- * so neither side pays a TypeScript loader at start-up or at run time. Files are transpiled one by
- * one (no type check: that is `npm test`'s job, and a half-edited file elsewhere must not stop a
- * benchmark). The tree keeps its depth so `src/plugins/swagger.ts` still finds `../../package.json`,
- * and packages resolve through a link to the project's node_modules.
+ * The gateway runs as operators run it: the production bundle (`npm run build`, scripts/build.ts),
+ * once as it is and once per candidate swapped in. The processes beside it run compiled JavaScript
+ * too, so no side pays a TypeScript loader at start-up or at run time; they are transpiled file by
+ * file (no type check: that is `npm test`'s job, and a half-edited file elsewhere must not stop a
+ * benchmark). Every tree resolves packages through a link to the project's node_modules.
  */
 export async function buildForBench (): Promise<string> {
   const started = performance.now()
@@ -40,25 +42,38 @@ export async function buildForBench (): Promise<string> {
       files++
     }
   }
-  await finishTree(BUILD_DIR)
-  for (const [variant, swap] of Object.entries(VARIANT_SWAPS)) {
-    const tree = join(WORK_DIR, variant)
-    await cp(join(BUILD_DIR, 'src'), join(tree, 'src'), { recursive: true })
-    // The candidate's imports ('../../src/…') resolve the same from the module it replaces.
-    await copyFile(builtPath(swap.with), join(tree, swap.replaces.replace(/\.ts$/, '.js')))
-    await finishTree(tree)
+  await linkNodeModules(BUILD_DIR)
+  for (const [variant, replace] of Object.entries(VARIANT_SWAPS)) {
+    const tree = gatewayTree(variant as GatewayVariant)
+    await buildDist({ outDir: join(tree, 'dist'), replace })
+    await linkNodeModules(tree)
   }
   process.stderr.write(`bench: transpiled ${files} files in ${Math.round(performance.now() - started)} ms\n`)
   return BUILD_DIR
 }
 
-/** The path of a compiled module, e.g. `builtPath('src/server.ts')`. */
-export function builtPath (sourcePath: string, variant: GatewayVariant = 'as-is'): string {
-  return join(variant === 'as-is' ? BUILD_DIR : join(WORK_DIR, variant), sourcePath.replace(/\.ts$/, '.js'))
+/** The path of a compiled module, e.g. `builtPath('bench/procs/simulator.ts')`. */
+export function builtPath (sourcePath: string): string {
+  return join(BUILD_DIR, sourcePath.replace(/\.ts$/, '.js'))
 }
 
-async function finishTree (tree: string): Promise<void> {
+/** The gateway's `server.js` in the production bundle of a variant. */
+export function gatewayEntry (variant: GatewayVariant = 'as-is'): string {
+  return join(gatewayTree(variant), 'dist', 'server.js')
+}
+
+/**
+ * With BENCH_CPU_PROF the bundles go beside the profiles, source maps included, so that
+ * bench/profile.ts can map the profiled frames back to src/ and the packages after the run.
+ */
+function gatewayTree (variant: GatewayVariant): string {
+  const profileDir = process.env.BENCH_CPU_PROF
+  return profileDir === undefined ? join(WORK_DIR, `gateway-${variant}`) : resolve(profileDir, 'builds', `gateway-${variant}`)
+}
+
+async function linkNodeModules (tree: string): Promise<void> {
   await copyFile(join(ROOT, 'package.json'), join(tree, 'package.json'))
+  await rm(join(tree, 'node_modules'), { force: true })
   await symlink(join(ROOT, 'node_modules'), join(tree, 'node_modules'), 'dir')
 }
 

@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises'
 import type { SimulatorStats } from '../../src/simulator/simulator.js'
 import type { LoadResult, LoadSpec } from '../procs/load.js'
 import type { SimulatorProcessOptions, SimulatorProcessReady } from '../procs/simulator.js'
-import { builtPath, type GatewayVariant } from './build.js'
+import { builtPath, gatewayEntry, type GatewayVariant } from './build.js'
 import { forkProcess, type ForkedProcess } from './ipc.js'
 import { freePort, startServer, type ServerProcess } from './processes.js'
 import type { BenchSettings } from './settings.js'
@@ -35,7 +35,7 @@ export async function startGateway (settings: BenchSettings, upstreamUrl: string
   return startServer({
     name: 'gateway',
     command: process.execPath,
-    args: [...execArgv, builtPath('src/server.ts', variant)],
+    args: [...execArgv, gatewayEntry(variant)],
     port,
     env: {
       ENV_FILE: '/nonexistent/.env',
