@@ -26,21 +26,13 @@ export function loggerOptions (level: string, pretty = process.stdout.isTTY === 
   return options
 }
 
-/** Log lines are gathered up to this many bytes before they are written… */
-export const LOG_BUFFER_BYTES = 4096
-/** …or for at most this long, so a quiet gateway's lines still show at once to whoever tails them. */
-export const LOG_FLUSH_MS = 100
-
 /**
- * The process's own logger: pretty on a terminal, otherwise JSON to stdout, buffered. One write
- * per line was a system call and a thread-pool round trip per request, the largest single cost of
- * a delivery report (bench/README.md); buffered, ~15 lines go out in one. What is still buffered
- * at exit is written synchronously then (pino flushes its destination on exit).
+ * The process's own logger: pretty on a terminal, otherwise JSON to stdout written asynchronously,
+ * so lines that pile up under load go out in one write instead of one system call each.
  */
 export function processLoggerOptions (level: string): LoggerOptions & { stream?: DestinationStream } {
   const options = loggerOptions(level)
-  if (options.transport !== undefined) return options
-  return { ...options, stream: destination({ dest: 1, sync: false, minLength: LOG_BUFFER_BYTES, periodicFlush: LOG_FLUSH_MS }) }
+  return options.transport === undefined ? { ...options, stream: destination({ dest: 1, sync: false }) } : options
 }
 
 /** Path only: query strings carry delivery-report signatures and phone numbers. */
