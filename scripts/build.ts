@@ -8,11 +8,11 @@ const ROOT = fileURLToPath(new URL('../', import.meta.url))
 export const ENTRY_POINTS = ['src/server.ts', 'src/cli/simulator.ts', 'src/cli/dlr-url.ts', 'src/config.ts']
 
 /**
- * Packages that stay in node_modules, because they find files of their own at run time:
- * swagger-ui serves its static assets from its package folder, and pino starts transports
- * (LOG_PRETTY's pino-pretty) in a worker thread from a file next to its own.
+ * Packages that stay in node_modules, because they load files of their own by path at run time:
+ * pino starts transports (pino-pretty, on a terminal) in a worker thread from a file next to its
+ * own. (swagger-ui's static files are found through the package, src/plugins/swagger.ts.)
  */
-export const EXTERNAL_PACKAGES = ['@fastify/swagger-ui', 'pino', 'pino-pretty']
+export const EXTERNAL_PACKAGES = ['pino', 'pino-pretty']
 
 export interface BuildOptions {
   /** Where the programs go; `dist` by default. */

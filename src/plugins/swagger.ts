@@ -1,4 +1,7 @@
 import packageJson from '../../package.json' with { type: 'json' }
+import { readFile } from 'node:fs/promises'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import fp from 'fastify-plugin'
@@ -39,6 +42,10 @@ export function referenceComponents (value: unknown): unknown {
   return Object.fromEntries(Object.entries(value).map(([key, nested]) => [key, referenceComponents(nested)]))
 }
 
+function swaggerUiAssetsDirectory (): string {
+  return join(dirname(createRequire(import.meta.url).resolve('@fastify/swagger-ui/package.json')), 'static')
+}
+
 /** The OpenAPI document is generated from the routes' own schemas; it must be registered before them. */
 export default fp(async function swaggerPlugin (app) {
   for (const schema of COMPONENT_SCHEMAS) app.addSchema(schema)
@@ -63,8 +70,13 @@ export default fp(async function swaggerPlugin (app) {
     },
     transform: ({ schema, url }) => ({ schema: referenceComponents(schema) as typeof schema, url })
   })
+  // Named explicitly rather than left to swagger-ui to find next to its own code: in the production
+  // bundle its code is no longer in its package folder, while the files still are (node_modules).
+  const assets = swaggerUiAssetsDirectory()
   await app.register(swaggerUi, {
     routePrefix: DOCS_PREFIX,
+    baseDir: assets,
+    logo: { type: 'image/svg+xml', content: await readFile(join(assets, 'logo.svg')) },
     uiConfig: { deepLinking: true, displayRequestDuration: true, defaultModelsExpandDepth: 0 }
   })
 }, { name: 'swagger', fastify: '5.x' })
