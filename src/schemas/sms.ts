@@ -53,7 +53,9 @@ export const RECIPIENT_STATUSES = ['queued', 'unsent', 'failed', 'unknown'] as c
 export type RecipientStatus = typeof RECIPIENT_STATUSES[number]
 
 export const RecipientErrorSchema = Type.Object({
-  code: Type.Union([Type.Integer(), Type.String()], { description: 'provider error code (e.g. 3103), or the gateway\'s GW_… code when the provider never answered for it' }),
+  // A type list, not a union (anyOf): the response serializer writes it with a typeof check,
+  // where an anyOf would make it carry an Ajv instance of its own for every status code.
+  code: Type.Unsafe<number | string>({ type: ['integer', 'string'], description: 'provider error code (e.g. 3103), or the gateway\'s GW_… code when the provider never answered for it' }),
   message: Type.String()
 })
 
