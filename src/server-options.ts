@@ -1,3 +1,4 @@
+import { SerializerSelector, type SerializerFactory } from '@fastify/fast-json-stringify-compiler'
 import type { FastifyServerOptions } from 'fastify'
 import type { Config } from './config.js'
 import { GatewayLogController, processLoggerOptions } from './logging.js'
@@ -14,6 +15,24 @@ export const MAX_HEADER_BYTES = 16 * 1024
 
 export function bodyLimitFor (config: Config): number {
   return BASE_BODY_LIMIT + config.sending.maxRecipients * BYTES_PER_RECIPIENT * 2
+}
+
+/**
+ * fastify's own response serializers (fast-json-stringify), each compiled when its answer is
+ * first given instead of when the route is registered. A route has one per status it documents —
+ * 25 in all, most for answers that are rare (413, 415, 503…) or never come on a given replica —
+ * and compiling them up front was ~5 MB of a freshly started gateway's 81 MB (bench/README.md).
+ * The first answer of each kind pays the compilation once (a few milliseconds); every schema is
+ * still compiled in the tests, which give every documented answer.
+ */
+export function compileSerializersOnFirstUse (buildSerializer: SerializerFactory = SerializerSelector()): SerializerFactory {
+  return (externalSchemas, options) => {
+    const compile = buildSerializer(externalSchemas, options)
+    return (route) => {
+      let serialize: ((document: unknown) => string) | undefined
+      return (document) => (serialize ??= compile(route))(document)
+    }
+  }
 }
 
 /**
@@ -38,6 +57,7 @@ export function serverOptions (config: Config, overrides: Partial<FastifyServerO
     ajv: {
       customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: true }
     },
+    schemaController: { compilersFactory: { buildSerializer: compileSerializersOnFirstUse() } },
     // fastify hands `http` to http.createServer but does not type it.
     ...{ http: { maxHeaderSize: MAX_HEADER_BYTES } } as Partial<FastifyServerOptions>,
     ...overrides
