@@ -1,4 +1,5 @@
 import { rm } from 'node:fs/promises'
+import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build, type Plugin } from 'esbuild'
 
@@ -9,10 +10,11 @@ export const ENTRY_POINTS = ['src/server.ts', 'src/cli/simulator.ts', 'src/cli/d
 
 /**
  * Packages that stay in node_modules, because they load files of their own by path at run time:
- * pino starts transports (pino-pretty, on a terminal) in a worker thread from a file next to its
- * own. (swagger-ui's static files are found through the package, src/plugins/swagger.ts.)
+ * pino starts transports in a worker thread from a file next to its own, and that worker loads
+ * pino-pretty (on a terminal) by name. (swagger-ui's static files are found through the package,
+ * src/plugins/swagger.ts.)
  */
-export const EXTERNAL_PACKAGES = ['pino', 'pino-pretty']
+export const EXTERNAL_PACKAGES = ['pino']
 
 export interface BuildOptions {
   /** Where the programs go; `dist` by default. */
@@ -30,7 +32,7 @@ export interface BuildOptions {
  * Types are checked by `npm run typecheck`, not here.
  */
 export async function buildDist ({ outDir = 'dist', replace = {} }: BuildOptions = {}): Promise<void> {
-  const outdir = fileURLToPath(new URL(outDir, `file://${ROOT}`))
+  const outdir = resolve(ROOT, outDir)
   await rm(outdir, { recursive: true, force: true })
   await build({
     absWorkingDir: ROOT,
@@ -55,7 +57,7 @@ export async function buildDist ({ outDir = 'dist', replace = {} }: BuildOptions
 }
 
 function replaceModules (replace: Record<string, string>): Plugin {
-  const targets = new Map(Object.entries(replace).map(([from, to]) => [fileURLToPath(new URL(from, `file://${ROOT}`)), fileURLToPath(new URL(to, `file://${ROOT}`))]))
+  const targets = new Map(Object.entries(replace).map(([from, to]) => [resolve(ROOT, from), resolve(ROOT, to)]))
   return {
     name: 'replace-modules',
     setup (build) {

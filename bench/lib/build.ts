@@ -42,11 +42,11 @@ export async function buildForBench (): Promise<string> {
       files++
     }
   }
-  await linkNodeModules(BUILD_DIR)
+  await makeRunnable(BUILD_DIR)
   for (const [variant, replace] of Object.entries(VARIANT_SWAPS)) {
     const tree = gatewayTree(variant as GatewayVariant)
     await buildDist({ outDir: join(tree, 'dist'), replace })
-    await linkNodeModules(tree)
+    await makeRunnable(tree)
   }
   process.stderr.write(`bench: transpiled ${files} files in ${Math.round(performance.now() - started)} ms\n`)
   return BUILD_DIR
@@ -71,7 +71,8 @@ function gatewayTree (variant: GatewayVariant): string {
   return profileDir === undefined ? join(WORK_DIR, `gateway-${variant}`) : resolve(profileDir, 'builds', `gateway-${variant}`)
 }
 
-async function linkNodeModules (tree: string): Promise<void> {
+/** What a tree of ES modules needs to run: package.json (its "type": "module") and the project's packages. */
+async function makeRunnable (tree: string): Promise<void> {
   await copyFile(join(ROOT, 'package.json'), join(tree, 'package.json'))
   await rm(join(tree, 'node_modules'), { force: true })
   await symlink(join(ROOT, 'node_modules'), join(tree, 'node_modules'), 'dir')
