@@ -1,6 +1,6 @@
 import t from 'tap'
 import { createHmac } from 'node:crypto'
-import { DLR_PLACEHOLDERS, signDeliveryUrl, verifyDeliveryQuery } from '../../src/dlr/signing.js'
+import { DeliveryReportVerifier, DLR_PLACEHOLDERS, signDeliveryUrl, verifyDeliveryQuery } from '../../src/dlr/signing.js'
 
 const SECRET = 'a-long-random-test-secret'
 const SENT_AT = Date.UTC(2024, 4, 1, 10, 0, 0)
@@ -119,4 +119,46 @@ t.test('bad inputs to signing are programming errors', async (t) => {
     t.throws(() => signDeliveryUrl('https://gw.example.com', SECRET, { expiresAt: value }), RangeError, `expiresAt ${value}`)
   }
   t.ok(signDeliveryUrl('https://gw.example.com', SECRET, { sentAt: 0 }).includes('&t=0&'), 'zero is a time')
+})
+
+t.test('a verifier remembers authentic signatures and judges exactly as verifyDeliveryQuery', async (t) => {
+  const url = signDeliveryUrl('https://gw.example.com', SECRET, { sentAt: SENT_AT, expiresAt: EXPIRES_AT })
+  const query = deliver(url)
+  const sig = query['sig'] as string
+  const { t: _t, ...withoutT } = query
+  const { e: _e, ...withoutE } = query
+  const { sig: _sig, ...withoutSig } = query
+  const cases: Array<[string, Record<string, unknown>, number]> = [
+    ['genuine', query, NOW],
+    ['another report of the same URL', deliver(url, { id: 'zzz', state: 'undelivered', date: '2024-05-02 00:00:00', reason: '' }), NOW],
+    ['genuine, expired', query, EXPIRES_AT + 1],
+    ['t changed', { ...query, t: (SENT_AT + 1).toString(36) }, NOW],
+    ['e extended', { ...query, e: (EXPIRES_AT * 2).toString(36) }, EXPIRES_AT + 1],
+    ['t removed', withoutT, NOW],
+    ['e removed', withoutE, EXPIRES_AT + 1],
+    ['sig altered', { ...query, sig: sig.slice(0, -1) + (sig.endsWith('A') ? 'B' : 'A') }, NOW],
+    ['sig missing', withoutSig, NOW],
+    ['sig repeated', { ...query, sig: [sig, sig] }, NOW],
+    ['t empty', { ...query, t: '' }, NOW]
+  ]
+  const verifier = new DeliveryReportVerifier(SECRET)
+  for (const round of ['first sight', 'remembered']) {
+    for (const [name, candidate, now] of cases) {
+      t.same(verifier.verify(candidate, now), verifyDeliveryQuery(candidate, SECRET, now), `${name} (${round})`)
+    }
+  }
+  t.equal(verifier.remembered, 1, 'only the genuine signature is remembered')
+  t.same(new DeliveryReportVerifier('another-secret').verify(query, NOW), { ok: false, reason: 'bad_signature' }, 'per secret')
+})
+
+t.test('a verifier never holds more signatures than its capacity', async (t) => {
+  const verifier = new DeliveryReportVerifier(SECRET, 3)
+  for (let i = 0; i < 10; i++) {
+    const query = deliver(signDeliveryUrl('https://gw.example.com', SECRET, { sentAt: SENT_AT + i, expiresAt: EXPIRES_AT }))
+    t.same(verifier.verify(query, NOW), { ok: true, sentAt: SENT_AT + i })
+    t.equal(verifier.remembered, Math.min(i + 1, 3))
+  }
+  for (let i = 0; i < 100; i++) verifier.verify({ sig: `forged-${i}`, t: SENT_AT.toString(36) }, NOW)
+  t.equal(verifier.remembered, 3, 'forgeries take no room')
+  t.throws(() => new DeliveryReportVerifier(''), RangeError, 'empty secret')
 })

@@ -5,7 +5,7 @@ import { Type } from 'typebox'
 import type { Config } from '../../config.js'
 import { readReportFields } from '../../dlr/report-fields.js'
 import { ReportDeduplicator } from '../../dlr/report-dedup.js'
-import { verifyDeliveryQuery } from '../../dlr/signing.js'
+import { DeliveryReportVerifier } from '../../dlr/signing.js'
 import { mapDeliveryReason, mapDeliveryState } from '../../dlr/states.js'
 import { GatewayError, validationError } from '../../errors.js'
 import { addLogFields } from '../../plugins/request-log.js'
@@ -30,6 +30,7 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
   const { secret, dedupWindowMs } = config.deliveryReports
   const { deliveryReports, deliveryReportsRejected, deliveryReportsDuplicate, deliverySeconds } = app.metrics
   const dedup = new ReportDeduplicator(dedupWindowMs)
+  const verifier = secret === undefined ? undefined : new DeliveryReportVerifier(secret)
   await app.register(formbody)
 
   const schema = {
@@ -50,12 +51,12 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
   }
 
   const receive = async (request: FastifyRequest) => {
-    if (secret === undefined) {
+    if (verifier === undefined) {
       deliveryReportsRejected.inc({ reason: 'bad_signature' })
       throw new GatewayError('GW_DLR_SIGNATURE_INVALID', 'This gateway issues no delivery-report URLs (DLR_SECRET is not set).')
     }
     const now = Date.now()
-    const verification = verifyDeliveryQuery(signedFieldsOf(request.query, request.body), secret, now)
+    const verification = verifier.verify(signedFieldsOf(request.query, request.body), now)
     if (!verification.ok) {
       deliveryReportsRejected.inc({ reason: verification.reason })
       throw rejectionFor(verification.reason)
