@@ -20,3 +20,31 @@ t.test('the window and the size are bounded', async (t) => {
   t.ok(small.firstSighting('a', 'sent'), 'the oldest was forgotten to stay within the bound')
   t.notOk(small.firstSighting('d', 'sent'))
 })
+
+t.test('the window is exact, and expired pairs leave the memory', async (t) => {
+  let now = 1_000
+  const dedup = new ReportDeduplicator(100, 1_000, () => now)
+  t.ok(dedup.firstSighting('m1', 'sent'))
+  now += 50
+  t.ok(dedup.firstSighting('m2', 'sent'))
+  now += 49
+  t.notOk(dedup.firstSighting('m1', 'sent'), 'a repeat 99 ms later is dropped')
+  now += 1
+  t.ok(dedup.firstSighting('m1', 'sent'), 'a repeat 100 ms later counts again')
+  t.notOk(dedup.firstSighting('m2', 'sent'), 'm2 was counted 50 ms ago')
+  now += 60
+  t.notOk(dedup.firstSighting('m1', 'sent'), 'm1\'s window restarted when it counted again')
+  t.ok(dedup.firstSighting('m3', 'sent'))
+  t.equal(dedup.size, 2, 'm2 expired and was forgotten when m3 came')
+  now += 1_000
+  t.ok(dedup.firstSighting('m4', 'sent'))
+  t.equal(dedup.size, 1, 'everything older than the window is gone')
+})
+
+t.test('a flood of new pairs stays within the bound', async (t) => {
+  const dedup = new ReportDeduplicator(3_600_000, 1_000)
+  for (let i = 0; i < 5_000; i++) dedup.firstSighting(`m${i}`, 'delivered')
+  t.equal(dedup.size, 1_000)
+  t.notOk(dedup.firstSighting('m4999', 'delivered'), 'the newest are kept')
+  t.ok(dedup.firstSighting('m3999', 'delivered'), 'the oldest went first')
+})
