@@ -1,6 +1,6 @@
 import t from 'tap'
 import { createHmac } from 'node:crypto'
-import { DeliveryReportVerifier, DLR_PLACEHOLDERS, signDeliveryUrl, verifyDeliveryQuery } from '../../src/dlr/signing.js'
+import { DeliveryReportVerifier, DeliveryUrlIssuer, DLR_PLACEHOLDERS, ISSUED_TIME_RESOLUTION_MS, signDeliveryUrl, verifyDeliveryQuery } from '../../src/dlr/signing.js'
 
 const SECRET = 'a-long-random-test-secret'
 const SENT_AT = Date.UTC(2024, 4, 1, 10, 0, 0)
@@ -161,4 +161,17 @@ t.test('a verifier never holds more signatures than its capacity', async (t) => 
   for (let i = 0; i < 100; i++) verifier.verify({ sig: `forged-${i}`, t: SENT_AT.toString(36) }, NOW)
   t.equal(verifier.remembered, 3, 'forgeries take no room')
   t.throws(() => new DeliveryReportVerifier(''), RangeError, 'empty secret')
+})
+
+t.test('an issuer signs once per tenth of a second, from the start of it', async (t) => {
+  const issuer = new DeliveryUrlIssuer('https://gw.example.com', SECRET, 60_000)
+  const slot = SENT_AT + 1_200
+  const first = issuer.urlFor(slot + 37)
+  t.equal(first, signDeliveryUrl('https://gw.example.com', SECRET, { sentAt: slot, expiresAt: slot + 60_000 }), 'rounded down to the tenth')
+  t.equal(issuer.urlFor(slot + ISSUED_TIME_RESOLUTION_MS - 1), first, 'shared within the tenth')
+  const next = issuer.urlFor(slot + ISSUED_TIME_RESOLUTION_MS)
+  t.not(next, first, 'a new tenth, a new URL')
+  t.same(verifyDeliveryQuery(deliver(next), SECRET, slot + 60_000), { ok: true, sentAt: slot + ISSUED_TIME_RESOLUTION_MS })
+  t.equal(issuer.urlFor(slot + 5), first, 'an earlier slot again (a clock step back) gets its own URL again')
+  t.throws(() => new DeliveryUrlIssuer('https://gw.example.com', '', 1), RangeError)
 })

@@ -182,8 +182,11 @@ t.test('AUTH_DISABLED lets anyone send, and says so at start', async (t) => {
 
 t.test('with PUBLIC_URL every send carries a signed dlr_url with the provider placeholders', async (t) => {
   const gw = await startGateway(t, { env: { PUBLIC_URL: 'https://sms.example.com/', DLR_SECRET } })
+  const before = Date.now()
   await post(gw, { to: '+48500600700', text: 'x' })
   const url = String(lastUpstreamBody(gw).dlr_url)
+  const sentAt = Number.parseInt(new URLSearchParams(url.split('?')[1]).get('t') ?? '', 36)
+  t.ok(sentAt % 100 === 0 && sentAt > before - 100 && sentAt <= Date.now(), 'the send time, to the tenth of a second')
   t.match(url, /^https:\/\/sms\.example\.com\/dlr\?smsid=#SMSID#&stan=#STAN#&data=#DATA#&przyczyna=#PRZYCZYNA#&t=[0-9a-z]+&e=[0-9a-z]+&sig=[\w-]+$/)
   t.notMatch(url, DLR_SECRET)
 })

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import type { Config } from '../../config.js'
-import { signDeliveryUrl } from '../../dlr/signing.js'
+import { DeliveryUrlIssuer } from '../../dlr/signing.js'
 import { GatewayError } from '../../errors.js'
 import { IdempotentReplayedHeader, RateLimitHeaders, RetryAfterHeader, WwwAuthenticateHeader } from '../../schemas/headers.js'
 import { problemResponse } from '../../schemas/problem.js'
@@ -34,6 +34,9 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
   const { deliveryReports, sending, defaultRegion } = config
   const { messages, messageParts, batchesPerCall } = app.metrics
   app.decorateRequest('smsOrder', null)
+  const deliveryUrls = deliveryReports.publicUrl === undefined || deliveryReports.secret === undefined
+    ? undefined
+    : new DeliveryUrlIssuer(deliveryReports.publicUrl, deliveryReports.secret, deliveryReports.urlTtlMs)
   const readOrderHook = async (request: FastifyRequest) => {
     request.smsOrder = readOrder(request.body as SendSmsBody, { maxRecipients: config.sending.maxRecipients, defaultSender: config.upstream.defaultSender }, Date.now())
   }
@@ -122,10 +125,8 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
   })
 
   function deliveryReportUrlFor (order: SmsOrder, now: number): string | undefined {
-    if (deliveryReports.publicUrl === undefined || deliveryReports.secret === undefined) return undefined
     // Latency counts from when the SMS may leave, so scheduled sends are measured from their slot.
-    const sentAt = Math.max(now, order.sendAt?.getTime() ?? now)
-    return signDeliveryUrl(deliveryReports.publicUrl, deliveryReports.secret, { sentAt, expiresAt: sentAt + deliveryReports.urlTtlMs })
+    return deliveryUrls?.urlFor(Math.max(now, order.sendAt?.getTime() ?? now))
   }
 }
 
