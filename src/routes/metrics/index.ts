@@ -3,20 +3,18 @@ import Fastify from 'fastify'
 import { GatewayLogController } from '../../logging.js'
 import { Type } from 'typebox'
 import type { Config } from '../../config.js'
-import { timingSafeEqual } from 'node:crypto'
 import { GatewayError } from '../../errors.js'
-import { digestOf, readBearer } from '../../plugins/auth.js'
+import { isSameSecret, readBearer } from '../../plugins/auth.js'
 import problemsPlugin from '../../plugins/problems.js'
 import requestLogPlugin from '../../plugins/request-log.js'
 import { problemResponse } from '../../schemas/problem.js'
 
 /** GET /metrics on `target`, reading the registry of `source` (the app), optionally behind a bearer token. */
 function registerMetricsRoute (target: FastifyInstance, source: FastifyInstance, token: string | undefined): void {
-  const expected = token === undefined ? undefined : digestOf(token)
   const checkToken = async (request: FastifyRequest) => {
-    if (expected === undefined) return
+    if (token === undefined) return
     const presented = readBearer(request.headers.authorization)
-    if (presented === undefined || !timingSafeEqual(digestOf(presented), expected)) {
+    if (presented === undefined || !isSameSecret(presented, token)) {
       throw new GatewayError('GW_METRICS_AUTH', 'Send METRICS_TOKEN as "Authorization: Bearer <token>".', {}, { 'www-authenticate': 'Bearer realm="metrics"' })
     }
   }

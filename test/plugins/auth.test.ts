@@ -1,0 +1,41 @@
+import t from 'tap'
+import { findClient, isSameSecret, readBearer } from '../../src/plugins/auth.js'
+
+const KEY = 'test-key-0123456789abcdef'
+
+t.test('a secret matches only itself', async (t) => {
+  t.ok(isSameSecret(KEY, KEY))
+  t.ok(isSameSecret('', ''), 'two empty texts are the same text')
+  for (let i = 0; i < KEY.length; i++) {
+    const changed = KEY.slice(0, i) + (KEY[i] === 'x' ? 'y' : 'x') + KEY.slice(i + 1)
+    t.notOk(isSameSecret(changed, KEY), `one character changed at ${i}`)
+  }
+  t.notOk(isSameSecret(KEY.slice(0, -1), KEY), 'a prefix')
+  t.notOk(isSameSecret(KEY.slice(1), KEY), 'a suffix')
+  t.notOk(isSameSecret(`${KEY}0`, KEY), 'longer')
+  t.notOk(isSameSecret(KEY + KEY, KEY), 'the key twice: the presented text is read modulo its length')
+  t.notOk(isSameSecret('', KEY), 'empty')
+  t.notOk(isSameSecret(KEY, ''), 'against an empty stored secret')
+  t.notOk(isSameSecret('ab', 'abab'), 'a repetition of the presented text')
+  t.notOk(isSameSecret('kęy-ż', 'key-z'), 'characters beyond Latin-1')
+  t.ok(isSameSecret('kęy-ż', 'kęy-ż'))
+})
+
+t.test('findClient names the client whose key matches, whichever position it has', async (t) => {
+  const keys = [{ name: 'billing', key: KEY }, { name: 'shop', key: 'other-key-0123456789abcdef' }, { name: 'ops', key: 'short' }]
+  t.equal(findClient(keys, KEY), 'billing')
+  t.equal(findClient(keys, 'other-key-0123456789abcdef'), 'shop')
+  t.equal(findClient(keys, 'short'), 'ops')
+  t.equal(findClient(keys, 'shor'), undefined)
+  t.equal(findClient(keys, 'unknown-key-0123456789abcd'), undefined)
+  t.equal(findClient([], KEY), undefined)
+})
+
+t.test('readBearer', async (t) => {
+  t.equal(readBearer(`Bearer ${KEY}`), KEY)
+  t.equal(readBearer(`bearer \t${KEY} `), KEY, 'scheme in any case, spaces and tabs around')
+  t.equal(readBearer(KEY), undefined)
+  t.equal(readBearer('Bearer '), undefined)
+  t.equal(readBearer('Bearer a b'), undefined)
+  t.equal(readBearer(undefined), undefined)
+})
