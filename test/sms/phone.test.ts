@@ -1,5 +1,6 @@
 import t from 'tap'
-import { isSupportedRegion, maskPhone, normalisePhone } from '../../src/sms/phone.js'
+import type { CountryCode } from 'libphonenumber-js'
+import { isSupportedRegion, maskPhone, normalisePhone, regionPlan } from '../../src/sms/phone.js'
 
 const E164 = '+48500600700'
 
@@ -87,3 +88,57 @@ t.test('maskPhone', async (t) => {
     t.ok((masked.match(/\*/g) ?? []).length >= 3, `length ${length} hides at least three characters`)
   }
 })
+
+t.test('the compiled plan gives the parser\'s answer, number by number', async (t) => {
+  const { getCountries, getExampleNumber } = await import('libphonenumber-js/max')
+  const examples = (await import('libphonenumber-js/mobile/examples')).default
+  const random = seeded(20261125)
+  const digits = (count: number) => Array.from({ length: count }, () => Math.floor(random() * 10)).join('')
+  let compared = 0
+  let byPlan = 0
+  const check = (input: string, region: CountryCode) => {
+    const answer = normalisePhone(input, region)
+    const parser = normalisePhone(input, region, false)
+    compared++
+    if (answer.ok && regionPlan(region) !== undefined) byPlan++
+    if (answer.ok !== parser.ok || (answer.ok ? answer.e164 !== (parser as { e164: string }).e164 : answer.reason !== (parser as { reason: string }).reason)) {
+      t.fail(`${JSON.stringify(input)} in ${region}: plan ${JSON.stringify(answer)}, parser ${JSON.stringify(parser)}`)
+    }
+  }
+  // Poland, densely: every three-digit start, every length the plan knows, in the forms people write.
+  for (let start = 0; start < 1000; start++) {
+    for (const length of [5, 6, 7, 8, 9, 10, 11]) {
+      const national = String(start).padStart(3, '0') + digits(length - 3)
+      for (const input of [national, `+48${national}`, `48${national}`, `+48 ${national.slice(0, 3)} ${national.slice(3)}`, `0${national}`, `+480${national}`]) check(input, 'PL')
+    }
+  }
+  // Every region: its example numbers, and random numbers of every length around them.
+  for (const region of getCountries()) {
+    const example = getExampleNumber(region, examples)
+    if (example !== undefined) {
+      check(example.number, region)
+      check(example.formatNational(), region)
+      check(example.nationalNumber, 'PL')
+    }
+    for (let length = 4; length <= 13; length++) {
+      const national = digits(length)
+      check(national, region)
+      check(`+${example?.countryCallingCode ?? '1'}${national}`, region)
+    }
+  }
+  t.ok(compared > 40_000, `${compared} numbers compared`)
+  t.ok(byPlan > 4_000, `${byPlan} of them valid by the compiled plan alone`)
+  t.not(regionPlan('PL'), undefined, 'Poland has a compiled plan: libphonenumber-js still exposes what it needs')
+  t.equal(regionPlan('GB'), undefined, 'no plan where a calling code is shared (+44 is also Jersey, Guernsey, Man)')
+})
+
+/** A small deterministic generator (mulberry32), so a failure names numbers that can be tried again. */
+function seeded (seed: number): () => number {
+  let state = seed
+  return () => {
+    state = (state + 0x6d2b79f5) | 0
+    let x = Math.imul(state ^ (state >>> 15), 1 | state)
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
+  }
+}
