@@ -57,13 +57,18 @@ export async function dispatchSms (order: SmsOrder, settings: DispatchSettings, 
   const failures: Array<DispatchFailure | undefined> = []
   let batch: number[] = []
 
+  const send = async (indexes: number[], batchNumber: number) => {
+    const fields: SendSmsFields = { ...common, phone: indexes.map((i) => messages[i]!.phone) }
+    if (order.uniqueIds !== undefined) fields.unique_id = indexes.map((i) => messages[i]!.uniqueId!)
+    failures[batchNumber] = applyOutcome(await sendBatch(fields), indexes, messages)
+  }
+  // An order that fits in one batch (most calls: one recipient) is sent straight away; the
+  // pool's bookkeeping and the promises it chains only pay off when batches queue for a slot.
+  const singleBatch = order.to.length <= settings.batchSize
   const submit = async (indexes: number[]) => {
     const batchNumber = failures.push(undefined) - 1
-    await pool.submit(async () => {
-      const fields: SendSmsFields = { ...common, phone: indexes.map((i) => messages[i]!.phone) }
-      if (order.uniqueIds !== undefined) fields.unique_id = indexes.map((i) => messages[i]!.uniqueId!)
-      failures[batchNumber] = applyOutcome(await sendBatch(fields), indexes, messages)
-    })
+    if (singleBatch) await send(indexes, batchNumber)
+    else await pool.submit(async () => { await send(indexes, batchNumber) })
   }
 
   for (let i = 0; i < order.to.length; i++) {
@@ -83,7 +88,7 @@ export async function dispatchSms (order: SmsOrder, settings: DispatchSettings, 
     }
   }
   if (batch.length > 0) await submit(batch)
-  await pool.drain()
+  if (!singleBatch) await pool.drain()
 
   const acceptedBatches = failures.filter((failure) => failure === undefined).length
   const report: DispatchReport = { result: summarise(messages), batches: failures.length, acceptedBatches }

@@ -54,3 +54,12 @@ t.test('the first failing batch names the failure when none was accepted', async
 t.test('misaligned uniqueIds are a programming error', async (t) => {
   await t.rejects(dispatchSms({ to: ['+48500600700'], uniqueIds: [], text: 'x' }, settings, async () => { throw new Error('never') }), RangeError)
 })
+
+t.test('an order that fits one batch is sent without the pool, with the same outcome', async (t) => {
+  const provider = scripted((fields) => ({ outcome: 'ok', response: { success: true, queued: 1, unsent: 0, items: [{ id: 'one1', phone: fields.phone[0]!, status: 'queued' }] } }))
+  const report = await dispatchSms({ to: ['+48500600700', '500 600 700'], text: 'x' }, settings, provider.send)
+  t.equal(provider.calls.length, 1, 'the duplicate was dropped before the single batch left')
+  t.same(report, { result: { queued: 1, unsent: 0, failed: 0, unknown: 0, parts: 1, messages: [{ phone: '+48500600700', status: 'queued', id: 'one1' }] }, batches: 1, acceptedBatches: 1 })
+  const broken = new Error('a bug in the batch sender')
+  await t.rejects(dispatchSms({ to: ['+48500600700'], text: 'x' }, settings, async () => { throw broken }), broken, 'a sender that throws is not swallowed')
+})
