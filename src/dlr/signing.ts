@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto'
+import { hash, timingSafeEqual } from 'node:crypto'
 
 export interface SignedFields {
   /** ms since epoch */
@@ -42,22 +42,54 @@ function encodeTime (name: keyof SignedFields, value: number | undefined): strin
   return value.toString(TIME_RADIX)
 }
 
+/** SHA-256's block size in bytes: B in RFC 2104. */
+const SHA256_BLOCK_BYTES = 64
+const INNER_PAD = 0x36
+const OUTER_PAD = 0x5c
+
+/** Signs a message with one key; see hmacSha256. */
+export type Signer = (message: string) => string
+
+/**
+ * HMAC-SHA256 (RFC 2104) with one key, base64url: two one-shot hashes over the key's pads,
+ * computed once. `createHmac` makes a stream object and a native handle for every signature;
+ * under load that cost a delivery report ~6 µs more of CPU than this does (bench/README.md).
+ * The tests check it against `createHmac` for keys shorter than, equal to and longer than a block.
+ */
+export function hmacSha256 (key: string): Signer {
+  let keyBytes: Buffer = Buffer.from(key, 'utf8')
+  // A key longer than a block is replaced by its hash (RFC 2104, section 2).
+  if (keyBytes.length > SHA256_BLOCK_BYTES) keyBytes = hash('sha256', keyBytes, 'buffer') as unknown as Buffer
+  const block = Buffer.alloc(SHA256_BLOCK_BYTES)
+  keyBytes.copy(block)
+  const inner = Buffer.from(block.map((byte) => byte ^ INNER_PAD))
+  const outer = Buffer.from(block.map((byte) => byte ^ OUTER_PAD))
+  return (message) => {
+    const innerDigest = hash('sha256', Buffer.concat([inner, Buffer.from(message, 'utf8')]), 'buffer') as unknown as Buffer
+    return hash('sha256', Buffer.concat([outer, innerDigest]), 'base64url')
+  }
+}
+
 /**
  * The provider fills its values in after we sign, so only ours can be covered: the signature
  * proves the caller holds a URL we issued, and `e` bounds how long that URL can be replayed.
  */
-function computeSignature (secret: string, t: string, e: string): string {
-  return createHmac('sha256', secret).update(`${SIGNATURE_VERSION}\n${t}\n${e}`).digest('base64url')
+function computeSignature (sign: Signer, t: string, e: string): string {
+  return sign(`${SIGNATURE_VERSION}\n${t}\n${e}`)
 }
 
 export function signDeliveryUrl (publicUrl: string, secret: string, fields: SignedFields): string {
   assertUsableSecret(secret)
+  return signUrlWith(publicUrl, hmacSha256(secret), fields)
+}
+
+function signUrlWith (publicUrl: string, sign: Signer, fields: SignedFields): string {
   const t = encodeTime('sentAt', fields.sentAt)
   const e = encodeTime('expiresAt', fields.expiresAt)
   let url = `${publicUrl.replace(TRAILING_SLASHES, '')}/dlr?${PROVIDER_QUERY}`
   if (t !== '') url += `&t=${t}`
   if (e !== '') url += `&e=${e}`
-  return `${url}&sig=${computeSignature(secret, t, e)}`
+  return `${url}&sig=${computeSignature(sign, t, e)}`
 }
 
 /** Send times in issued URLs are rounded down to this: every send of the same tenth of a second shares one URL. */
@@ -71,7 +103,7 @@ export const ISSUED_TIME_RESOLUTION_MS = 100
  */
 export class DeliveryUrlIssuer {
   readonly #publicUrl: string
-  readonly #secret: string
+  readonly #sign: Signer
   readonly #ttlMs: number
   #lastSlot = Number.NaN
   #lastUrl = ''
@@ -79,7 +111,7 @@ export class DeliveryUrlIssuer {
   constructor (publicUrl: string, secret: string, ttlMs: number) {
     assertUsableSecret(secret)
     this.#publicUrl = publicUrl
-    this.#secret = secret
+    this.#sign = hmacSha256(secret)
     this.#ttlMs = ttlMs
   }
 
@@ -87,7 +119,7 @@ export class DeliveryUrlIssuer {
   urlFor (sentAt: number): string {
     const slot = sentAt - (sentAt % ISSUED_TIME_RESOLUTION_MS)
     if (slot !== this.#lastSlot) {
-      this.#lastUrl = signDeliveryUrl(this.#publicUrl, this.#secret, { sentAt: slot, expiresAt: slot + this.#ttlMs })
+      this.#lastUrl = signUrlWith(this.#publicUrl, this.#sign, { sentAt: slot, expiresAt: slot + this.#ttlMs })
       this.#lastSlot = slot
     }
     return this.#lastUrl
@@ -110,7 +142,8 @@ function isSignatureEqual (given: string, expected: string): boolean {
 
 /** Every query value must be a single string: a repeated parameter is a tampering signal. */
 export function verifyDeliveryQuery (query: Record<string, unknown>, secret: string, now: number): Verification {
-  return verifyWith(query, secret, now, undefined)
+  assertUsableSecret(secret)
+  return verifyWith(query, hmacSha256(secret), now, undefined)
 }
 
 /** Signatures a verifier remembers as authentic; a bulk call's reports share one, so a few suffice. */
@@ -135,17 +168,16 @@ class AuthenticSignatures {
 /**
  * verifyDeliveryQuery for one secret, remembering the signatures it found authentic. Every report
  * of one POST /sms carries the same signed URL — 10,000 of them after a bulk call, arriving in a
- * burst — so the HMAC is computed once per call instead of once per report (~6 µs of a report's
- * CPU under load, bench/README.md). Only authentic signatures are remembered, so forgeries cannot
+ * burst — so the HMAC is computed once per call instead of once per report (bench/README.md). Only authentic signatures are remembered, so forgeries cannot
  * fill the memory; the expiry is still checked for every report.
  */
 export class DeliveryReportVerifier {
-  readonly #secret: string
+  readonly #sign: Signer
   readonly #authentic: AuthenticSignatures
 
   constructor (secret: string, capacity = REMEMBERED_SIGNATURES) {
     assertUsableSecret(secret)
-    this.#secret = secret
+    this.#sign = hmacSha256(secret)
     this.#authentic = new AuthenticSignatures(capacity)
   }
 
@@ -155,12 +187,11 @@ export class DeliveryReportVerifier {
   }
 
   verify (query: Record<string, unknown>, now: number): Verification {
-    return verifyWith(query, this.#secret, now, this.#authentic)
+    return verifyWith(query, this.#sign, now, this.#authentic)
   }
 }
 
-function verifyWith (query: Record<string, unknown>, secret: string, now: number, authentic: AuthenticSignatures | undefined): Verification {
-  assertUsableSecret(secret)
+function verifyWith (query: Record<string, unknown>, sign: Signer, now: number, authentic: AuthenticSignatures | undefined): Verification {
   for (const value of Object.values(query)) {
     if (value !== undefined && typeof value !== 'string') return reject('malformed')
   }
@@ -172,7 +203,7 @@ function verifyWith (query: Record<string, unknown>, secret: string, now: number
   // Times are base-36 digits, so the separator keeps every (t, e, sig) triple's key distinct.
   const signed = `${t ?? ''}\n${e ?? ''}\n${sig}`
   if (authentic?.has(signed) !== true) {
-    if (!isSignatureEqual(sig, computeSignature(secret, t ?? '', e ?? ''))) return reject('bad_signature')
+    if (!isSignatureEqual(sig, computeSignature(sign, t ?? '', e ?? ''))) return reject('bad_signature')
     authentic?.add(signed)
   }
   if (expiresAt !== undefined && expiresAt < now) return reject('expired')

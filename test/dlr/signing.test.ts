@@ -1,6 +1,6 @@
 import t from 'tap'
-import { createHmac } from 'node:crypto'
-import { DeliveryReportVerifier, DeliveryUrlIssuer, DLR_PLACEHOLDERS, ISSUED_TIME_RESOLUTION_MS, signDeliveryUrl, verifyDeliveryQuery } from '../../src/dlr/signing.js'
+import { createHmac, randomBytes } from 'node:crypto'
+import { DeliveryReportVerifier, DeliveryUrlIssuer, DLR_PLACEHOLDERS, hmacSha256, ISSUED_TIME_RESOLUTION_MS, signDeliveryUrl, verifyDeliveryQuery } from '../../src/dlr/signing.js'
 
 const SECRET = 'a-long-random-test-secret'
 const SENT_AT = Date.UTC(2024, 4, 1, 10, 0, 0)
@@ -174,4 +174,25 @@ t.test('an issuer signs once per tenth of a second, from the start of it', async
   t.same(verifyDeliveryQuery(deliver(next), SECRET, slot + 60_000), { ok: true, sentAt: slot + ISSUED_TIME_RESOLUTION_MS })
   t.equal(issuer.urlFor(slot + 5), first, 'an earlier slot again (a clock step back) gets its own URL again')
   t.throws(() => new DeliveryUrlIssuer('https://gw.example.com', '', 1), RangeError)
+})
+
+t.test('hmacSha256 is HMAC-SHA256, for keys shorter than, equal to and longer than a block', async (t) => {
+  const keys = [
+    'k',
+    SECRET,
+    'x'.repeat(63),
+    'y'.repeat(64),
+    'z'.repeat(65),
+    'ż'.repeat(32), // 64 bytes in UTF-8
+    'ż'.repeat(33), // 66 bytes
+    randomBytes(48).toString('base64'), // what the README tells operators to use: 64 characters
+    randomBytes(300).toString('base64')
+  ]
+  const messages = ['', 'v1\nabc\ndef', 'zażółć', 'm'.repeat(200), ...Array.from({ length: 20 }, () => randomBytes(40).toString('latin1'))]
+  for (const key of keys) {
+    const sign = hmacSha256(key)
+    for (const message of messages) {
+      t.equal(sign(message), createHmac('sha256', key).update(message).digest('base64url'), `key of ${Buffer.byteLength(key)} bytes, message of ${message.length} characters`)
+    }
+  }
 })
