@@ -48,3 +48,20 @@ t.test('a flood of new pairs stays within the bound', async (t) => {
   t.notOk(dedup.firstSighting('m4999', 'delivered'), 'the newest are kept')
   t.ok(dedup.firstSighting('m3999', 'delivered'), 'the oldest went first')
 })
+
+t.test('a sliding window over a long stream stays exact and small', async (t) => {
+  let now = 0
+  const dedup = new ReportDeduplicator(10, 1_000, () => now)
+  let repeatsCaught = 0
+  for (let i = 0; i < 20_000; i++) {
+    now++
+    if (!dedup.firstSighting(`m${i}`, 'delivered')) t.fail(`m${i} is new`)
+    // The report of 9 ms ago is inside the window, the one of 10 ms ago just out of it.
+    if (i >= 10) {
+      if (!dedup.firstSighting(`m${i - 9}`, 'delivered')) repeatsCaught++
+      if (i % 1000 === 0) t.ok(dedup.firstSighting(`m${i - 10}`, 'delivered'), 'out of the window counts again')
+    }
+  }
+  t.equal(repeatsCaught, 20_000 - 10, 'every repeat inside the window was caught')
+  t.ok(dedup.size <= 12, `only the window is remembered (${dedup.size})`)
+})
