@@ -62,16 +62,6 @@ interface RegionPlan {
 }
 
 /**
- * The numbering plan of a region, its patterns compiled once, for the numbers that need no
- * parsing decisions: the region's own calling code (or none) followed by a national number that
- * does not start with a national prefix. libphonenumber-js builds a RegExp from the metadata's
- * text for every pattern it tries, for every number: ~10 µs a number, ~15% of the gateway's CPU
- * per send under load (bench/README.md). Only regions whose calling code is theirs alone and whose
- * national prefix is read plainly qualify; every other number, and every number the plan does not
- * accept, goes to the parser — so the answers are the library's own (test/sms/phone.test.ts
- * checks them against it number by number).
- */
-/**
  * The parts of libphonenumber-js's Metadata the plan reads. They are not in its type definitions:
  * should a release change them, compiling fails, every number goes to the parser, and the test
  * that requires a plan for PL says so.
@@ -88,6 +78,16 @@ interface MetadataInternals {
   }
 }
 
+/**
+ * The numbering plan of a region, its patterns compiled once, for the numbers that need no
+ * parsing decisions: the region's own calling code (or none) followed by a national number that
+ * does not start with a national prefix. libphonenumber-js builds a RegExp from the metadata's
+ * text for every pattern it tries, for every number: ~10 µs a number, ~15% of the gateway's CPU
+ * per send under load (bench/README.md). Only regions whose calling code is theirs alone and whose
+ * national prefix is read plainly qualify; every other number, and every number the plan does not
+ * accept, goes to the parser — so the answers are the library's own (test/sms/phone.test.ts
+ * checks them against it number by number).
+ */
 function compileRegionPlan (region: CountryCode): RegionPlan | undefined {
   try {
     return readRegionPlan(region)
