@@ -180,8 +180,9 @@ class AuthenticSignatures {
 /**
  * verifyDeliveryQuery for one secret, remembering the signatures it found authentic. Every report
  * of one POST /sms carries the same signed URL — 10,000 of them after a bulk call, arriving in a
- * burst — so the HMAC is computed once per call instead of once per report (bench/README.md). Only authentic signatures are remembered, so forgeries cannot
- * fill the memory; the expiry is still checked for every report.
+ * burst — so the HMAC is computed once per call instead of once per report (bench/README.md).
+ * Only authentic signatures are remembered, so forgeries cannot fill the memory; the expiry is
+ * still checked for every report.
  */
 export class DeliveryReportVerifier {
   readonly #sign: Signer
