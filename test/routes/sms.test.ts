@@ -171,7 +171,9 @@ t.test('callers authenticate with a bearer API key; the key names the client', a
   t.equal((await post(gw, { to: '+48500600700', text: 'x' }, authHeader(OTHER_API_KEY))).status, 200)
   const metrics = await (await fetch(`${gw.url}/metrics`)).text()
   t.match(metrics, /sms_gateway_messages_total\{status="queued",client="shop"\} 1/)
-  t.ok(gw.logs.entries.some((e) => e.client === 'shop' && e.msg === 'request completed'), 'the request line names the client')
+  const line = gw.logs.entries.find((e) => e.client === 'shop' && e.msg === 'request completed')
+  t.match(line, { route: '/sms', statusCode: 200, queued: 1, unsent: 0, failed: 0, unknown: 0, batches: 1 }, 'the request line names the client and the outcome')
+  t.notOk(line !== undefined && 'notQueued' in line, 'no list of not-queued recipients when every one was queued')
 })
 
 t.test('AUTH_DISABLED lets anyone send, and says so at start', async (t) => {

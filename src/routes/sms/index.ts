@@ -115,7 +115,10 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
     }
     if (result.parts > 0) messageParts.inc({ client }, result.parts)
     batchesPerCall.observe(report.batches)
-    addLogFields(request, { queued: result.queued, unsent: result.unsent, failed: result.failed, unknown: result.unknown, batches: report.batches, notQueued: sampleNotQueued(result) })
+    const logged: Record<string, unknown> = { queued: result.queued, unsent: result.unsent, failed: result.failed, unknown: result.unknown, batches: report.batches }
+    // Only when there is one: pino serialises a list (even an empty one) at ~1.4 µs, a third of the line.
+    if (result.queued < result.messages.length) logged.notQueued = sampleNotQueued(result)
+    addLogFields(request, logged)
 
     if (report.failure !== undefined) {
       const { code, detail, providerError } = report.failure
