@@ -90,31 +90,27 @@ interface MetadataInternals {
  */
 function compileRegionPlan (region: CountryCode): RegionPlan | undefined {
   try {
-    return readRegionPlan(region)
+    const metadata = new Metadata() as unknown as MetadataInternals
+    metadata.selectNumberingPlan(region)
+    const plan = metadata.numberingPlan
+    if (plan === undefined) return undefined
+    const callingCode = plan.callingCode()
+    if (metadata.getCountryCodesForCallingCode(callingCode)?.length !== 1) return undefined
+    const nationalPrefix = plan.nationalPrefix()
+    const prefixForParsing = plan.nationalPrefixForParsing()
+    if (prefixForParsing !== undefined && prefixForParsing !== nationalPrefix) return undefined
+    const entirely = (pattern: string) => new RegExp(`^(?:${pattern})$`)
+    const types: RegionPlan['types'] = []
+    for (const name of NUMBER_TYPES) {
+      const type = plan.type(name)
+      const pattern = type?.pattern()
+      if (type !== undefined && pattern !== undefined && pattern !== '') types.push({ pattern: entirely(pattern), lengths: type.possibleLengths() ?? [] })
+    }
+    if (types.length === 0) return undefined
+    return { prefix: `+${callingCode}`, nationalPrefix, nationalNumber: entirely(plan.nationalNumberPattern()), types }
   } catch {
     return undefined
   }
-}
-
-function readRegionPlan (region: CountryCode): RegionPlan | undefined {
-  const metadata = new Metadata() as unknown as MetadataInternals
-  metadata.selectNumberingPlan(region)
-  const plan = metadata.numberingPlan
-  if (plan === undefined) return undefined
-  const callingCode = plan.callingCode()
-  if (metadata.getCountryCodesForCallingCode(callingCode)?.length !== 1) return undefined
-  const nationalPrefix = plan.nationalPrefix()
-  const prefixForParsing = plan.nationalPrefixForParsing()
-  if (prefixForParsing !== undefined && prefixForParsing !== nationalPrefix) return undefined
-  const entirely = (pattern: string) => new RegExp(`^(?:${pattern})$`)
-  const types: RegionPlan['types'] = []
-  for (const name of NUMBER_TYPES) {
-    const type = plan.type(name)
-    const pattern = type?.pattern()
-    if (type !== undefined && pattern !== undefined && pattern !== '') types.push({ pattern: entirely(pattern), lengths: type.possibleLengths() ?? [] })
-  }
-  if (types.length === 0) return undefined
-  return { prefix: `+${callingCode}`, nationalPrefix, nationalNumber: entirely(plan.nationalNumberPattern()), types }
 }
 
 const regionPlans = new Map<CountryCode, RegionPlan | undefined>()
@@ -125,8 +121,12 @@ export function regionPlan (region: CountryCode): RegionPlan | undefined {
   return regionPlans.get(region)
 }
 
-/** The E.164 form when the region's plan alone shows the number valid; undefined means: ask the parser. */
-function validByPlan (text: string, region: CountryCode): string | undefined {
+/**
+ * The E.164 form when the region's plan alone shows the number valid; undefined means: ask the
+ * parser. `0` covers international prefixes (00…) in every region, the national prefix the rest.
+ * @internal exported for the tests
+ */
+export function validByPlan (text: string, region: CountryCode): string | undefined {
   const plan = regionPlan(region)
   if (plan === undefined) return undefined
   const compact = text.replace(SEPARATORS, '')
