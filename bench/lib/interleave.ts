@@ -22,20 +22,33 @@ export function warmupSecondsFor (seconds: number): number {
   return Math.min(2, Math.max(0.5, seconds / 5))
 }
 
+/** How long one measured stretch runs, about: the machine's own drift comes in spells of a few seconds. */
+export const STRETCH_SECONDS = 2.5
+
+/** Stretches per side: an even number (each A B pair is followed by B A), two at least. */
+export function stretchesFor (seconds: number): number {
+  return Math.max(2, 2 * Math.floor(seconds / (2 * STRETCH_SECONDS)))
+}
+
 /**
- * Measures a subject and its baseline in the order A B B A, each half `seconds / 2` long, so a
- * drift of the shared machine during the run (another process waking up) weighs on both alike.
+ * Measures a subject and its baseline in alternation — A B B A, repeated: 10 s per side are four
+ * stretches each, A B B A A B B A — so a drift of the shared machine during the run (another
+ * process waking up, a neighbour on the host) weighs on both alike. Before the stretches were
+ * shorter than the whole half, one bad spell could move a ratio by 0.2 (bench/README.md).
  */
 export async function interleave (subject: Side, baseline: Side, seconds: number): Promise<{ subject: Measured, baseline: Measured }> {
-  const half = seconds / 2
+  const stretches = stretchesFor(seconds)
+  const stretch = seconds / stretches
   const warmupSeconds = warmupSecondsFor(seconds)
   await runLoad({ ...subject.load, seconds: warmupSeconds })
   await runLoad({ ...baseline.load, seconds: warmupSeconds })
-  const a1 = await measure(subject, half)
-  const b1 = await measure(baseline, half)
-  const b2 = await measure(baseline, half)
-  const a2 = await measure(subject, half)
-  return { subject: combine(a1, a2), baseline: combine(b1, b2) }
+  const ofSubject: Array<LoadResult & { cpuMs?: number }> = []
+  const ofBaseline: Array<LoadResult & { cpuMs?: number }> = []
+  for (let pair = 0; pair < stretches; pair++) {
+    const order = pair % 2 === 0 ? [subject, baseline] : [baseline, subject]
+    for (const side of order) (side === subject ? ofSubject : ofBaseline).push(await measure(side, stretch))
+  }
+  return { subject: combine(...ofSubject), baseline: combine(...ofBaseline) }
 }
 
 /** One run of the load against one side, with the CPU time the side used during it. */
