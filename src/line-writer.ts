@@ -11,8 +11,8 @@ type Chunk = string | Buffer
  * Text lines to a file descriptor, in batches: the lines of one event-loop turn are kept as they
  * come and written together, with one system call, when the turn's I/O is done. A line costs an
  * array push — no Buffer per line, no thread-pool round trip per write, which is where pino's
- * sonic-boom destination spent its time (bench/README.md: −7% CPU per delivery report, −11% per
- * send).
+ * sonic-boom destination spent its time (bench/README.md: −7% to −9% CPU per delivery report,
+ * −11% to −24% per send).
  *
  * Writes are synchronous, and never block: stdout is a non-blocking pipe in a container (libuv
  * opens it so), and a full pipe answers at once with EAGAIN or a partial write. What it did not

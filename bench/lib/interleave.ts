@@ -33,8 +33,8 @@ export function stretchesFor (seconds: number): number {
 /**
  * Measures a subject and its baseline in alternation — A B B A, repeated: 10 s per side are four
  * stretches each, A B B A A B B A — so a drift of the shared machine during the run (another
- * process waking up, a neighbour on the host) weighs on both alike. Before the stretches were
- * shorter than the whole half, one bad spell could move a ratio by 0.2 (bench/README.md).
+ * process waking up, a neighbour on the host) weighs on both alike. With one 5-s half per side
+ * and turn, one bad spell could move a ratio by 0.2 (bench/README.md).
  */
 export async function interleave (subject: Side, baseline: Side, seconds: number): Promise<{ subject: Measured, baseline: Measured }> {
   const stretches = stretchesFor(seconds)

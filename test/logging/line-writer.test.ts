@@ -7,9 +7,9 @@ import { LineWriter } from '../../src/line-writer.js'
 import { NO_CHILD_COVERAGE } from '../servers.js'
 
 /**
- * src/line-writer.ts: lines reach the descriptor whole and in order — batched behind a write in
- * flight, continued after partial writes, retried while a non-blocking pipe is full — and what is
- * pending when the process exits is written before it ends.
+ * src/line-writer.ts: lines reach the descriptor whole and in order — batched per event-loop turn,
+ * continued after partial writes, retried while a non-blocking pipe is full — and what is pending
+ * when the process exits is written before it ends.
  */
 
 const lineAt = (n: number) => `${JSON.stringify({ n, text: 'zażółć gęślą jaźń ' + 'x'.repeat(n % 500) })}\n`
@@ -24,7 +24,7 @@ t.test('lines written in a burst reach a file in order, and flush calls back onc
   for (let n = 0; n < 5_000; n++) {
     writer.write(lineAt(n))
     expected += lineAt(n)
-    // Some lines arrive after a write has started, so batches of several sizes are written.
+    // Some turns end mid-burst, so batches of several sizes are written.
     if (n % 997 === 0) await new Promise((resolve) => setImmediate(resolve))
   }
   await new Promise<void>((resolve) => { writer.flush(resolve) })
@@ -34,7 +34,7 @@ t.test('lines written in a burst reach a file in order, and flush calls back onc
   let flushedWhenIdle = false
   writer.flush(() => { flushedWhenIdle = true })
   await Promise.resolve()
-  t.ok(flushedWhenIdle, 'flush with nothing in flight calls back at once')
+  t.ok(flushedWhenIdle, 'flush with nothing pending calls back at once')
 })
 
 /**
