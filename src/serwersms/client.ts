@@ -12,7 +12,7 @@ export interface SerwerSmsClientOptions {
   apiUrl: string
   auth: UpstreamAuth
   timeoutMs: number
-  /** sockets per origin; the gateway never has more requests in flight than this is sized for */
+  /** sockets per origin; requests beyond them wait for one, within their deadline */
   maxSockets?: number
 }
 
@@ -73,21 +73,35 @@ export function createSerwerSmsClient (options: SerwerSmsClientOptions): SerwerS
 /**
  * One POST with a deadline, telling apart a failure before the request was fully written (the
  * provider cannot have acted on it) from one after (it may have).
+ *
+ * The deadline holds while the request still waits for a socket, too (more requests in flight than
+ * the pool has sockets): it then fails as never sent, at once, and undici's hand-over of a
+ * connection cancels it before a byte is written.
  */
 function exchange (dispatcher: Dispatcher, request: Dispatcher.DispatchOptions, deadlineMs: number): Promise<Exchange> {
   return new Promise((resolve, reject) => {
     let requestSent = false
     let statusCode = 0
     let abort: ((error: Error) => void) | undefined
+    let expired = false
     const chunks: Buffer[] = []
-    const deadline = setTimeout(() => abort?.(new DeadlineError(`no answer within ${deadlineMs} ms`)), deadlineMs)
+    const deadline = setTimeout(() => {
+      const error = new DeadlineError(`no answer within ${deadlineMs} ms`)
+      expired = true
+      if (abort === undefined) fail(error)
+      else abort(error)
+    }, deadlineMs)
     const fail = (error: Error) => {
       clearTimeout(deadline)
       reject(new ExchangeFailure(error, requestSent))
     }
     // undici's callback interface: the only one that reports when the request has left.
     dispatcher.dispatch(request, {
-      onConnect (abortRequest: (error?: Error) => void) { abort = abortRequest },
+      onConnect (abortRequest: (error?: Error) => void) {
+        abort = abortRequest
+        // undici calls this just before writing the request: past the deadline, it must not go.
+        if (expired) abortRequest(new DeadlineError(`no socket within ${deadlineMs} ms`))
+      },
       onRequestSent () { requestSent = true },
       onHeaders (status: number) {
         statusCode = status

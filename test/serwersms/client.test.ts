@@ -1,0 +1,31 @@
+import t from 'tap'
+import { createSerwerSmsClient, type SendSmsFields } from '../../src/serwersms/client.js'
+import { startSimulator } from '../../src/simulator/simulator.js'
+import { UPSTREAM_TOKEN } from '../helper.js'
+
+/**
+ * src/serwersms/client.ts against the simulator as a real HTTP server: the deadline also holds for
+ * a request still waiting for a socket, which then fails as never sent and is never sent.
+ */
+
+const fields = (phone: string): SendSmsFields => ({ system: 'test', details: true, text: 'Hello', phone: [phone] })
+
+t.test('a request queued behind a full pool fails at its deadline as never sent, and never leaves', async (t) => {
+  const simulator = await startSimulator({ credentials: { token: UPSTREAM_TOKEN }, deliveryReports: false, logger: false, latencyMs: 700 })
+  t.teardown(() => simulator.close())
+  const client = createSerwerSmsClient({ apiUrl: simulator.url, auth: { kind: 'token', token: UPSTREAM_TOKEN }, timeoutMs: 250, maxSockets: 1 })
+  t.teardown(() => client.close())
+
+  const [first, queued] = await Promise.all([client.sendSms(fields('+48500600700')), client.sendSms(fields('+48500600701'))])
+  t.match(first, { outcome: 'timeout', requestSent: true }, 'the request on the socket may have been sent')
+  // Without the deadline holding in the queue, it got the socket the first one freed and went out.
+  t.match(queued, { outcome: 'timeout', requestSent: false }, 'the one waiting for a socket was not')
+
+  // The first request's socket is closed at its deadline, so the pool has room again: the queued
+  // request would go out now if it had not been cancelled. Wait past the simulator's latency.
+  await new Promise((resolve) => setTimeout(resolve, 1_000))
+  t.same(simulator.received.map((send) => send.body.phone), [['+48500600700']], 'only the first request reached the provider')
+
+  simulator.setLatency(0)
+  t.match(await client.sendSms(fields('+48500600702')), { outcome: 'ok' }, 'the pool still works')
+})
