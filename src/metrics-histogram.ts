@@ -60,6 +60,8 @@ export class FastHistogram<Label extends string = never> {
     this.#labelNames = labelNames
     this.#bounds = Float64Array.from(bounds)
     this.#root = this.#emptyRoot()
+    // prom-client types its Registry for its own metric classes; what it calls on one is name,
+    // help, type, aggregator, get() and reset(), all here.
     for (const registry of registers) registry.registerMetric(this as unknown as Metric)
   }
 
