@@ -55,7 +55,7 @@ t.test('misaligned uniqueIds are a programming error', async (t) => {
   await t.rejects(dispatchSms({ to: ['+48500600700'], uniqueIds: [], text: 'x' }, settings, async () => { throw new Error('never') }), RangeError)
 })
 
-t.test('an order that fits one batch is sent without the pool, with the same outcome', async (t) => {
+t.test('an order that fits one batch (the path that skips the pool): one request, its outcome, and a throwing sender surfaces', async (t) => {
   const provider = scripted((fields) => ({ outcome: 'ok', response: { success: true, queued: 1, unsent: 0, items: [{ id: 'one1', phone: fields.phone[0]!, status: 'queued' }] } }))
   const report = await dispatchSms({ to: ['+48500600700', '500 600 700'], text: 'x' }, settings, provider.send)
   t.equal(provider.calls.length, 1, 'the duplicate was dropped before the single batch left')
