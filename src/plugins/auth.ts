@@ -1,4 +1,4 @@
-import type { FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import fp from 'fastify-plugin'
 import type { ApiKey } from '../config.js'
 import { GatewayError } from '../errors.js'
@@ -6,7 +6,7 @@ import { GatewayError } from '../errors.js'
 declare module 'fastify' {
   interface FastifyInstance {
     /** onRequest hook for routes that callers must authenticate to */
-    authenticate: (request: FastifyRequest) => Promise<void>
+    authenticate: (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void
   }
   interface FastifyRequest {
     /** the calling client's name from API_KEYS; names it in logs, metrics and rate limits */
@@ -53,19 +53,22 @@ export default fp<{ apiKeys: ApiKey[], disabled: boolean }>(async function authP
     app.log.warn('AUTH_DISABLED=true: anyone who can reach the gateway can send SMS')
   }
 
-  app.decorate('authenticate', async function authenticate (request: FastifyRequest) {
-    if (disabled) return
+  // A callback hook, not an async one: it runs on every send, and an async hook costs a promise
+  // and a microtask each time.
+  app.decorate('authenticate', function authenticate (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) {
+    if (disabled) return done()
     const header = request.headers.authorization
     const presented = readBearer(header)
     if (presented === undefined) {
-      throw new GatewayError('GW_AUTH_MISSING', header === undefined
+      return done(new GatewayError('GW_AUTH_MISSING', header === undefined
         ? 'Send your API key as "Authorization: Bearer <key>".'
-        : 'The Authorization header must be "Bearer <key>".', {}, { 'www-authenticate': 'Bearer realm="sms-gateway"' })
+        : 'The Authorization header must be "Bearer <key>".', {}, { 'www-authenticate': 'Bearer realm="sms-gateway"' }))
     }
     const client = findClient(apiKeys, presented)
     if (client === undefined) {
-      throw new GatewayError('GW_AUTH_INVALID', 'No client has this API key.', {}, { 'www-authenticate': 'Bearer realm="sms-gateway", error="invalid_token"' })
+      return done(new GatewayError('GW_AUTH_INVALID', 'No client has this API key.', {}, { 'www-authenticate': 'Bearer realm="sms-gateway", error="invalid_token"' }))
     }
     request.client = client
+    done()
   })
 }, { name: 'auth', fastify: '5.x' })

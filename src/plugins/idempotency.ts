@@ -1,4 +1,4 @@
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import fp from 'fastify-plugin'
 import { addLogFields } from './request-log.js'
 import type { Config } from '../config.js'
@@ -19,9 +19,9 @@ declare module 'fastify' {
   interface FastifyInstance {
     idempotency: {
       /** preHandler: claims the key, or replays / refuses a repeat */
-      claim: (request: FastifyRequest, reply: FastifyReply) => Promise<void>
+      claim: (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void
       /** onSend: stores the answer under the claimed key */
-      remember: (request: FastifyRequest, reply: FastifyReply, payload: unknown) => Promise<unknown>
+      remember: (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (error: Error | null, payload: unknown) => void) => void
     }
   }
   interface FastifyRequest {
@@ -63,9 +63,26 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
   const inFlightTtlMs = inFlightTtlFor(config)
   app.decorateRequest('idempotencyClaim', null)
 
-  async function claim (request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  // Callback hooks that finish at once for the common call without a key; an async hook would
+  // cost every send a promise and a microtask. A key goes through the store, asynchronously.
+  function claim (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
     const header = request.headers[IDEMPOTENCY_HEADER]
-    if (header === undefined) return
+    if (header === undefined) return done()
+    claimKey(request, reply, header).then((replayed) => {
+      // A replay has answered the request: the route must not run.
+      if (!replayed) done()
+    }, done)
+  }
+
+  function remember (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (error: Error | null, payload: unknown) => void): void {
+    const claimed = request.idempotencyClaim
+    if (claimed === null) return done(null, payload)
+    request.idempotencyClaim = null
+    storeAnswer(request, reply, claimed, payload).then(() => { done(null, payload) }, (error: Error) => { done(error, payload) })
+  }
+
+  /** Claims the key or refuses the request; true when a stored answer was replayed. */
+  async function claimKey (request: FastifyRequest, reply: FastifyReply, header: string | string[]): Promise<boolean> {
     if (typeof header !== 'string') {
       throw new GatewayError('GW_VALIDATION_FAILED', 'Send one Idempotency-Key header.', { errors: [{ field: 'headers:/idempotency-key', reason: 'is repeated' }] })
     }
@@ -80,7 +97,7 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
     }
     if (result.state === 'claimed') {
       request.idempotencyClaim = { key, fingerprint }
-      return
+      return false
     }
     if (result.fingerprint !== fingerprint) {
       throw new GatewayError('GW_IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used with a different request body; use a new key for a new request.')
@@ -89,17 +106,16 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
       throw new GatewayError('GW_IDEMPOTENCY_IN_FLIGHT', 'The first request with this Idempotency-Key is still being processed; retry shortly to get its result.', {}, { 'retry-after': String(IN_FLIGHT_RETRY_AFTER_SECONDS) })
     }
     addLogFields(request, { idempotentReplay: true })
-    return reply
+    reply
       .code(result.response.statusCode)
       .header(REPLAYED_HEADER, 'true')
       .type(result.response.contentType)
       .send(result.response.body)
+    return true
   }
 
-  async function remember (request: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> {
-    const claimed = request.idempotencyClaim
-    if (claimed === null) return payload
-    request.idempotencyClaim = null
+  /** Never fails: the SMS went out whatever the store says, so its answer must still go out. */
+  async function storeAnswer (request: FastifyRequest, reply: FastifyReply, claimed: { key: string, fingerprint: string }, payload: unknown): Promise<void> {
     const body = typeof payload === 'string' ? payload : Buffer.isBuffer(payload) ? payload.toString('utf8') : undefined
     try {
       if (body !== undefined && provesNothingSent(reply.statusCode, body)) {
@@ -112,7 +128,6 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
       // The send happened; its answer still goes out. The key stays claimed (409) until it expires.
       request.log.error({ err: { message: (error as Error).message } }, 'could not store the idempotent response')
     }
-    return payload
   }
 
   app.decorate('idempotency', { claim, remember })

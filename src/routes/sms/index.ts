@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import type { Config } from '../../config.js'
 import { DeliveryUrlIssuer } from '../../dlr/signing.js'
 import { GatewayError } from '../../errors.js'
@@ -37,8 +37,16 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
   const deliveryUrls = deliveryReports.publicUrl === undefined || deliveryReports.secret === undefined
     ? undefined
     : new DeliveryUrlIssuer(deliveryReports.publicUrl, deliveryReports.secret, deliveryReports.urlTtlMs)
-  const readOrderHook = async (request: FastifyRequest) => {
-    request.smsOrder = readOrder(request.body as SendSmsBody, { maxRecipients: config.sending.maxRecipients, defaultSender: config.upstream.defaultSender }, Date.now())
+  const orderLimits = { maxRecipients: config.sending.maxRecipients, defaultSender: config.upstream.defaultSender }
+  // A callback hook: reading the order is synchronous, and an async hook would cost every send a
+  // promise and a microtask.
+  const readOrderHook = (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) => {
+    try {
+      request.smsOrder = readOrder(request.body as SendSmsBody, orderLimits, Date.now())
+    } catch (error) {
+      return done(error as Error)
+    }
+    done()
   }
 
   app.post('/sms', {
