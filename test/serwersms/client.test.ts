@@ -1,11 +1,15 @@
+import { once } from 'node:events'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import { createSerwerSmsClient, type SendSmsFields } from '../../src/serwersms/client.js'
 import { startSimulator } from '../../src/simulator/simulator.js'
 import { UPSTREAM_TOKEN } from '../helper.js'
 
 /**
- * src/serwersms/client.ts against the simulator as a real HTTP server: the deadline also holds for
- * a request still waiting for a socket, which then fails as never sent and is never sent.
+ * src/serwersms/client.ts against real HTTP servers: the deadline also holds for a request still
+ * waiting for a socket, which then fails as never sent and is never sent; an answer that arrives in
+ * pieces is read whole.
  */
 
 const fields = (phone: string): SendSmsFields => ({ system: 'test', details: true, text: 'Hello', phone: [phone] })
@@ -28,4 +32,31 @@ t.test('a request queued behind a full pool fails at its deadline as never sent,
 
   simulator.setLatency(0)
   t.match(await client.sendSms(fields('+48500600702')), { outcome: 'ok' }, 'the pool still works')
+})
+
+t.test('an answer that arrives in pieces, split inside a character, is read whole', async (t) => {
+  const answer = Buffer.from(JSON.stringify({
+    success: true,
+    queued: 0,
+    unsent: 1,
+    items: [{ id: 'a1b2c3', phone: '+48500600700', status: 'unsent', error_code: 3103, error_message: 'Błędny numer' }]
+  }))
+  const split = answer.indexOf(Buffer.from('ł')) + 1
+  t.equal(answer[split - 1], 0xc5, 'the first piece ends with the first byte of "ł"')
+  const upstream = createServer((request, response) => {
+    request.resume()
+    request.on('end', () => {
+      // Chunked, with a pause between the pieces, so the client gets them as separate chunks.
+      response.writeHead(200, { 'content-type': 'application/json' })
+      response.write(answer.subarray(0, split))
+      setTimeout(() => response.end(answer.subarray(split)), 50)
+    })
+  })
+  upstream.listen(0, '127.0.0.1')
+  await once(upstream, 'listening')
+  t.teardown(() => upstream.close())
+  const client = createSerwerSmsClient({ apiUrl: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/`, auth: { kind: 'token', token: UPSTREAM_TOKEN }, timeoutMs: 2_000 })
+  t.teardown(() => client.close())
+
+  t.same(await client.sendSms(fields('+48500600700')), { outcome: 'ok', response: JSON.parse(answer.toString('utf8')) })
 })
