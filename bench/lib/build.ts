@@ -72,7 +72,7 @@ function gatewayTree (variant: GatewayVariant): string {
 }
 
 /** What a tree of ES modules needs to run: package.json (its "type": "module") and the project's packages. */
-async function makeRunnable (tree: string): Promise<void> {
+export async function makeRunnable (tree: string): Promise<void> {
   await copyFile(join(ROOT, 'package.json'), join(tree, 'package.json'))
   await rm(join(tree, 'node_modules'), { force: true })
   await symlink(join(ROOT, 'node_modules'), join(tree, 'node_modules'), 'dir')

@@ -29,13 +29,18 @@ export async function startSimulatorProcess (latencyMs: number, getStandIn = fal
 
 /** The gateway as operators run it: `node dist/server.js`, configured through its environment. */
 export async function startGateway (settings: BenchSettings, upstreamUrl: string, env: Record<string, string> = {}, variant: GatewayVariant = 'as-is'): Promise<ServerProcess> {
+  return startGatewayAt(gatewayEntry(variant), settings, upstreamUrl, env)
+}
+
+/** The same, from a given bundle's `server.js` (bench/compare.ts runs another commit's). */
+export async function startGatewayAt (entry: string, settings: BenchSettings, upstreamUrl: string, env: Record<string, string> = {}): Promise<ServerProcess> {
   const port = await freePort()
   const execArgv = settings.cpuProfileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', settings.cpuProfileDir]
   if (settings.cpuProfileDir !== undefined) await mkdir(settings.cpuProfileDir, { recursive: true })
   return startServer({
     name: 'gateway',
     command: process.execPath,
-    args: [...execArgv, gatewayEntry(variant)],
+    args: [...execArgv, entry],
     port,
     env: {
       ENV_FILE: '/nonexistent/.env',

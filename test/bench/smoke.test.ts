@@ -73,3 +73,26 @@ t.test('npm run bench:bulk: the bulk row alone', async (t) => {
   t.same(rows.map((row) => row.id), ['bulk'])
   checkRow(t, rows[0]!)
 })
+
+t.test('npm run bench:compare: the working tree against HEAD, well-formed results', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'bench-compare-smoke-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const resultsPath = join(dir, 'compare.json')
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', 'bench/compare.ts', 'HEAD', 'send'], {
+    env: { ...benchEnvironment(resultsPath), BENCH_COMPARE_STARTS: '2', BENCH_COMPARE_ROUNDS: '1', BENCH_COMPARE_SECONDS: '0.5', BENCH_COMPARE_RATE: '200' },
+    timeout: SMOKE_TIMEOUT_MS,
+    maxBuffer: 16 * 1024 * 1024
+  })
+  t.match(stdout, /working tree \/ HEAD: mean/, 'prints the summary')
+  const results = JSON.parse(await readFile(resultsPath, 'utf8')) as Record<string, unknown>
+  t.match(results.commit, /^[0-9a-f]{40}$/, 'names the commit it compared with')
+  t.equal(results.failed, 0, 'every request answered 2xx')
+  const perStart = results.perStart as Array<{ referenceFirst: boolean, rounds: Array<Record<string, number>>, ratio: number }>
+  t.same(perStart.map((start) => start.referenceFirst), [true, false], 'the two started in turns')
+  for (const start of perStart) {
+    t.equal(start.rounds.length, 1)
+    for (const round of start.rounds) t.ok(round.reference! > 0 && round.change! > 0 && Number.isFinite(round.ratio), 'CPU per request on both sides')
+  }
+  const summary = results.summary as Record<string, number>
+  t.ok(summary.low! <= summary.mean! && summary.mean! <= summary.high!, 'the mean lies in its interval')
+})
