@@ -31,14 +31,23 @@ export function stretchesFor (seconds: number): number {
 }
 
 /**
+ * Seconds of one stretch, whole: autocannon ends a run, and refills a fixed rate's budget, on a
+ * one-second tick, so a run asked for 2.5 s lasts 3 and a fixed rate is only kept over whole
+ * seconds. Said here rather than left to autocannon: 10 s a side are four stretches of 3 s.
+ */
+export function stretchSecondsFor (seconds: number, stretches: number): number {
+  return Math.max(1, Math.ceil(seconds / stretches))
+}
+
+/**
  * Measures a subject and its baseline in alternation — A B B A, repeated: 10 s per side are four
- * stretches each, A B B A A B B A — so a drift of the shared machine during the run (another
+ * stretches of 3 s each, A B B A A B B A — so a drift of the shared machine during the run (another
  * process waking up, a neighbour on the host) weighs on both alike. With one 5-s half per side
  * and turn, one bad spell could move a ratio by 0.2 (bench/README.md).
  */
 export async function interleave (subject: Side, baseline: Side, seconds: number): Promise<{ subject: Measured, baseline: Measured }> {
   const stretches = stretchesFor(seconds)
-  const stretch = seconds / stretches
+  const stretch = stretchSecondsFor(seconds, stretches)
   const warmupSeconds = warmupSecondsFor(seconds)
   await runLoad({ ...subject.load, seconds: warmupSeconds })
   await runLoad({ ...baseline.load, seconds: warmupSeconds })

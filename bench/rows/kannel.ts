@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { request } from 'undici'
 import { WORK_DIR } from '../lib/build.js'
 import { runLoad, sendBody, sendHeaders, startGateway, startSimulatorProcess, UPSTREAM_USER, type SimulatorProcess } from '../lib/cast.js'
-import { combine, stretchesFor, warmupSecondsFor } from '../lib/interleave.js'
+import { combine, stretchesFor, stretchSecondsFor, warmupSecondsFor } from '../lib/interleave.js'
 import { findKannel, KANNEL_USER, startKannel, type KannelStatus } from '../lib/kannel.js'
 import { atLeast, skippedRow, type Row } from '../lib/report.js'
 import type { BenchSettings } from '../lib/settings.js'
@@ -56,7 +56,7 @@ export async function measureAgainstKannel (settings: BenchSettings): Promise<Ro
       // Kannel's queue takes longer to drain than to fill: half the time keeps the row bounded.
       const loadSeconds = settings.seconds / 2
       const stretches = stretchesFor(loadSeconds)
-      const stretch = loadSeconds / stretches
+      const stretch = stretchSecondsFor(loadSeconds, stretches)
       const drainLimitS = Math.max(MIN_DRAIN_LIMIT_S, settings.seconds * 4)
       await runLoad({ ...gatewayRequest, seconds: warmupSecondsFor(settings.seconds) })
 
