@@ -40,7 +40,8 @@ if (!(ROWS as readonly string[]).includes(rowArgument)) {
 const row = rowArgument as RowId
 const starts = positiveInteger('BENCH_COMPARE_STARTS', 6)
 const rounds = positiveInteger('BENCH_COMPARE_ROUNDS', 3)
-const seconds = positiveNumber('BENCH_COMPARE_SECONDS', 4)
+// Whole seconds: autocannon ends a run, and refills a fixed rate's budget, on a one-second tick.
+const seconds = positiveInteger('BENCH_COMPARE_SECONDS', 4)
 const rate = positiveInteger('BENCH_COMPARE_RATE', DEFAULT_RATE[row])
 const resultsPath = process.env.BENCH_RESULTS ?? join(ROOT, `bench/out/compare-${row}.json`)
 
@@ -136,16 +137,10 @@ function report (summary: PairedSummary, perStart: ReadonlyArray<{ rounds: Round
 }
 
 function positiveInteger (name: string, fallback: number): number {
-  const value = positiveNumber(name, fallback)
-  if (!Number.isInteger(value)) refuse(name, 'a positive integer')
-  return value
-}
-
-function positiveNumber (name: string, fallback: number): number {
   const text = process.env[name]
   if (text === undefined) return fallback
   const value = Number(text)
-  if (!Number.isFinite(value) || value <= 0) refuse(name, 'a positive number')
+  if (!Number.isInteger(value) || value < 1) refuse(name, 'a positive integer')
   return value
 }
 

@@ -79,7 +79,7 @@ t.test('npm run bench:compare: the working tree against HEAD, well-formed result
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   const resultsPath = join(dir, 'compare.json')
   const { stdout } = await run(process.execPath, ['--import', 'tsx', 'bench/compare.ts', 'HEAD', 'send'], {
-    env: { ...benchEnvironment(resultsPath), BENCH_COMPARE_STARTS: '2', BENCH_COMPARE_ROUNDS: '1', BENCH_COMPARE_SECONDS: '0.5', BENCH_COMPARE_RATE: '200' },
+    env: { ...benchEnvironment(resultsPath), BENCH_COMPARE_STARTS: '2', BENCH_COMPARE_ROUNDS: '1', BENCH_COMPARE_SECONDS: '1', BENCH_COMPARE_RATE: '200' },
     timeout: SMOKE_TIMEOUT_MS,
     maxBuffer: 16 * 1024 * 1024
   })
