@@ -21,9 +21,10 @@ import type { LoadSpec } from './procs/load.js'
  * does to both; every round gives one ratio of CPU per request (working tree / commit). The rate
  * stays below saturation: CPU per request is then a property of the code, not of who got the core.
  *
- * A process, too, draws its own speed: two gateways of the same build, started together, kept a
- * difference of up to 6% through 16 rounds (bench/README.md). So both are started afresh several
- * times, in turns which one first, and the interval is taken over the starts, not the rounds.
+ * Two gateways of the same build, started together, kept a difference of up to 6% through 16
+ * rounds (bench/README.md): each pair of processes draws its own. So both are started afresh
+ * several times, in turns which one first, and the interval is taken over the starts, not the
+ * rounds.
  */
 const run = promisify(execFile)
 const ROWS = ['send', 'dlr'] as const
