@@ -22,7 +22,7 @@ import type { LoadSpec } from './procs/load.js'
  * stays below saturation: CPU per request is then a property of the code, not of who got the core.
  *
  * Two gateways of the same build, started together, kept a difference of up to 6% through 16
- * rounds (bench/README.md): each pair of processes draws its own. So both are started afresh
+ * rounds (bench/README.md), each pair of processes differently. So both are started afresh
  * several times, in turns which one first, and the interval is taken over the starts, not the
  * rounds.
  */
