@@ -5,9 +5,10 @@ import { dirname, join } from 'node:path'
 import { promisify } from 'node:util'
 import { buildForBench, gatewayEntry, makeRunnable, ROOT, WORK_DIR } from './lib/build.js'
 import { DLR_SECRET, runLoad, sendBody, sendHeaders, startGatewayAt, startSimulatorProcess } from './lib/cast.js'
+import { measure } from './lib/interleave.js'
 import { summarisePaired, type PairedSummary } from './lib/paired.js'
 import type { ServerProcess } from './lib/processes.js'
-import { readSettings } from './lib/settings.js'
+import { positiveInteger, readSettings } from './lib/settings.js'
 import type { LoadSpec } from './procs/load.js'
 
 /**
@@ -39,11 +40,11 @@ if (!(ROWS as readonly string[]).includes(rowArgument)) {
   process.exit(64)
 }
 const row = rowArgument as RowId
-const starts = positiveInteger('BENCH_COMPARE_STARTS', 6)
-const rounds = positiveInteger('BENCH_COMPARE_ROUNDS', 3)
+const starts = positiveInteger(process.env, 'BENCH_COMPARE_STARTS', 6)
+const rounds = positiveInteger(process.env, 'BENCH_COMPARE_ROUNDS', 3)
 // Whole seconds: autocannon ends a run, and refills a fixed rate's budget, on a one-second tick.
-const seconds = positiveInteger('BENCH_COMPARE_SECONDS', 4)
-const rate = positiveInteger('BENCH_COMPARE_RATE', DEFAULT_RATE[row])
+const seconds = positiveInteger(process.env, 'BENCH_COMPARE_SECONDS', 4)
+const rate = positiveInteger(process.env, 'BENCH_COMPARE_RATE', DEFAULT_RATE[row])
 const resultsPath = process.env.BENCH_RESULTS ?? join(ROOT, `bench/out/compare-${row}.json`)
 
 const commit = (await run('git', ['rev-parse', '--verify', `${ref}^{commit}`], { cwd: ROOT })).stdout.trim()
@@ -94,11 +95,9 @@ async function measureOneStart (referenceFirst: boolean): Promise<{ rounds: Roun
     let failed = 0
     for (let round = 0; round < rounds; round++) {
       const [ofReference, ofChange] = await Promise.all([reference, change].map(async (server) => {
-        const before = await server.cpuMs()
-        const result = await runLoad({ ...loadFor(server), seconds })
-        const after = await server.cpuMs()
+        const result = await measure({ load: loadFor(server), cpuMs: server.cpuMs }, seconds)
         failed += result.non2xx + result.errors + result.timeouts
-        return (after - before) * 1000 / result.ok
+        return result.cpuMs! * 1000 / result.ok
       }))
       measured.push({ reference: ofReference!, change: ofChange!, ratio: ofChange! / ofReference! })
     }
@@ -135,17 +134,4 @@ function report (summary: PairedSummary, perStart: ReadonlyArray<{ rounds: Round
     `  non-2xx or errors: ${failed}`
   ]
   process.stdout.write(lines.join('\n') + '\n')
-}
-
-function positiveInteger (name: string, fallback: number): number {
-  const text = process.env[name]
-  if (text === undefined) return fallback
-  const value = Number(text)
-  if (!Number.isInteger(value) || value < 1) refuse(name, 'a positive integer')
-  return value
-}
-
-function refuse (name: string, what: string): never {
-  process.stderr.write(`bench:compare: ${name} must be ${what}, got ${process.env[name]}\n`)
-  process.exit(64)
 }

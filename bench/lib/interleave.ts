@@ -39,6 +39,13 @@ export function stretchSecondsFor (seconds: number, stretches: number): number {
   return Math.max(1, Math.ceil(seconds / stretches))
 }
 
+/** The order of the turns, `stretches` for each side: A B B A, A B B A… */
+export function alternation<Side> (first: Side, second: Side, stretches: number): Side[] {
+  const turns: Side[] = []
+  for (let pair = 0; pair < stretches; pair++) turns.push(...(pair % 2 === 0 ? [first, second] : [second, first]))
+  return turns
+}
+
 /**
  * Measures a subject and its baseline in alternation — A B B A, repeated: 10 s per side are four
  * stretches of 3 s each, A B B A A B B A — so a drift of the shared machine during the run (another
@@ -53,10 +60,7 @@ export async function interleave (subject: Side, baseline: Side, seconds: number
   await runLoad({ ...baseline.load, seconds: warmupSeconds })
   const ofSubject: Array<LoadResult & { cpuMs?: number }> = []
   const ofBaseline: Array<LoadResult & { cpuMs?: number }> = []
-  for (let pair = 0; pair < stretches; pair++) {
-    const order = pair % 2 === 0 ? [subject, baseline] : [baseline, subject]
-    for (const side of order) (side === subject ? ofSubject : ofBaseline).push(await measure(side, stretch))
-  }
+  for (const side of alternation(subject, baseline, stretches)) (side === subject ? ofSubject : ofBaseline).push(await measure(side, stretch))
   return { subject: combine(...ofSubject), baseline: combine(...ofBaseline) }
 }
 

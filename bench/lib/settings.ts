@@ -45,7 +45,7 @@ function positiveNumber (env: NodeJS.ProcessEnv, name: string, fallback: number)
   return value
 }
 
-function positiveInteger (env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+export function positiveInteger (env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const value = positiveNumber(env, name, fallback)
   if (!Number.isInteger(value)) throw new Error(`${name}=${value} is invalid: set it to a whole number`)
   return value

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { request } from 'undici'
 import { WORK_DIR } from '../lib/build.js'
 import { runLoad, sendBody, sendHeaders, startGateway, startSimulatorProcess, UPSTREAM_USER, type SimulatorProcess } from '../lib/cast.js'
-import { combine, stretchesFor, stretchSecondsFor, warmupSecondsFor } from '../lib/interleave.js'
+import { alternation, combine, stretchesFor, stretchSecondsFor, warmupSecondsFor } from '../lib/interleave.js'
 import { findKannel, KANNEL_USER, startKannel, type KannelStatus } from '../lib/kannel.js'
 import { atLeast, skippedRow, type Row } from '../lib/report.js'
 import type { BenchSettings } from '../lib/settings.js'
@@ -63,17 +63,15 @@ export async function measureAgainstKannel (settings: BenchSettings): Promise<Ro
       const ofGateway: LoadResult[] = []
       let gatewayDelivered = 0
       const ofKannel: KannelStretch[] = []
-      for (let pair = 0; pair < stretches; pair++) {
-        for (const side of pair % 2 === 0 ? ['gateway', 'kannel'] as const : ['kannel', 'gateway'] as const) {
-          const before = (await simulator.stats()).messagesQueued
-          if (side === 'gateway') {
-            ofGateway.push(await runLoad({ ...gatewayRequest, seconds: stretch }))
-            gatewayDelivered += (await simulator.stats()).messagesQueued - before
-          } else {
-            const load = await runLoad({ ...kannelRequest, seconds: stretch })
-            const drained = await waitForDrain(simulator, before + load.ok, kannel.status, drainLimitS)
-            ofKannel.push({ load, drained, delivered: drained.delivered - before, seconds: (drained.at - load.startedAt) / 1000 })
-          }
+      for (const side of alternation('gateway', 'kannel', stretches)) {
+        const before = (await simulator.stats()).messagesQueued
+        if (side === 'gateway') {
+          ofGateway.push(await runLoad({ ...gatewayRequest, seconds: stretch }))
+          gatewayDelivered += (await simulator.stats()).messagesQueued - before
+        } else {
+          const load = await runLoad({ ...kannelRequest, seconds: stretch })
+          const drained = await waitForDrain(simulator, before + load.ok, kannel.status, drainLimitS)
+          ofKannel.push({ load, drained, delivered: drained.delivered - before, seconds: (drained.at - load.startedAt) / 1000 })
         }
       }
       const gatewayLoad = combine(...ofGateway)
