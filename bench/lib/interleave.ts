@@ -1,6 +1,8 @@
 import type { LoadResult, LoadSpec } from '../procs/load.js'
 import { runLoad } from './cast.js'
 import { mergeHistograms, summariseLatency, type LatencySummary } from './latency.js'
+import type { ServerProcess } from './processes.js'
+import { alternation, ROUND_STRETCH_SECONDS, ROUND_STRETCHES, roundsFor, roundWarmupSecondsFor } from './rounds.js'
 
 export interface Measured {
   ok: number
@@ -17,62 +19,84 @@ export interface Measured {
 /** A server under load and, for CPU accounting, how to read its CPU time. */
 export interface Side { load: Omit<LoadSpec, 'seconds'>, cpuMs?: () => Promise<number> }
 
-/** Warm-up before a subject's first measured half: enough for the JIT, bounded for the smoke run. */
+/** Warm-up of a server measured without restarts (bulk, Kannel, the bare clients): enough for the JIT, bounded for the smoke run. */
 export function warmupSecondsFor (seconds: number): number {
   return Math.min(2, Math.max(0.5, seconds / 5))
 }
 
-/** How long one measured stretch runs, about: the machine's own drift comes in spells of a few seconds. */
-export const STRETCH_SECONDS = 2.5
+/** A server a row measures: how to start a fresh one, and the load to put on it. */
+export interface Contender {
+  start (): Promise<ServerProcess>
+  load (server: ServerProcess): Omit<LoadSpec, 'seconds'>
+}
 
-/** Stretches per side: an even number (each A B pair is followed by B A), two at least. */
-export function stretchesFor (seconds: number): number {
-  return Math.max(2, 2 * Math.floor(seconds / (2 * STRETCH_SECONDS)))
+export interface Interleaved {
+  subject: Measured
+  baseline: Measured
+  /** the subject's throughput over the baseline's, one ratio per round */
+  roundRatios: number[]
 }
 
 /**
- * Seconds of one stretch, whole: autocannon ends a run, and refills a fixed rate's budget, on a
- * one-second tick, so a run asked for 2.5 s lasts 3 and a fixed rate is only kept over whole
- * seconds. Said here rather than left to autocannon: 10 s a side are four stretches of 3 s.
+ * Measures a subject and its baseline in rounds, each with both servers started afresh: two
+ * processes of one build, loaded alike, differ by up to 10% for as long as they run
+ * (bench/README.md), so a row that started each server once measured that luck with the code.
+ * Within a round both warm up, then take turns in 1-s stretches, A B B A (the next round
+ * B A A B), so a drift of the shared machine weighs on both alike. Each round gives one ratio;
+ * their spread is the run's own measure of how far its ratio can be trusted. 10 s a side are
+ * five rounds, each 5 s of warm-up and 2 s measured a side.
  */
-export function stretchSecondsFor (seconds: number, stretches: number): number {
-  return Math.max(1, Math.ceil(seconds / stretches))
+export async function interleave (subject: Contender, baseline: Contender, seconds: number): Promise<Interleaved> {
+  const ofSubject: Stretch[] = []
+  const ofBaseline: Stretch[] = []
+  const roundRatios: number[] = []
+  const rounds = roundsFor(seconds)
+  const warmupSeconds = roundWarmupSecondsFor(seconds)
+  for (let round = 0; round < rounds; round++) {
+    const [subjectServer, baselineServer] = await Promise.all([subject.start(), baseline.start()])
+    try {
+      const subjectSide: Side = { load: subject.load(subjectServer), cpuMs: subjectServer.cpuMs }
+      const baselineSide: Side = { load: baseline.load(baselineServer), cpuMs: baselineServer.cpuMs }
+      const [first, second] = round % 2 === 0 ? [subjectSide, baselineSide] : [baselineSide, subjectSide]
+      // Unpaced even when the round is paced: the JIT needs requests, not seconds.
+      for (const side of [first, second]) await runLoad({ ...side.load, overallRate: undefined, seconds: warmupSeconds })
+      const roundSubject: Stretch[] = []
+      const roundBaseline: Stretch[] = []
+      for (const side of alternation(first, second, ROUND_STRETCHES)) {
+        (side === subjectSide ? roundSubject : roundBaseline).push(await measure(side, ROUND_STRETCH_SECONDS))
+      }
+      roundRatios.push(combine(...roundSubject).rate / combine(...roundBaseline).rate)
+      ofSubject.push(...roundSubject)
+      ofBaseline.push(...roundBaseline)
+    } finally {
+      await Promise.all([subjectServer.stop(), baselineServer.stop()])
+    }
+  }
+  return { subject: combine(...ofSubject), baseline: combine(...ofBaseline), roundRatios }
 }
 
-/** The order of the turns, `stretches` for each side: A B B A, A B B A… */
-export function alternation<Side> (first: Side, second: Side, stretches: number): Side[] {
-  const turns: Side[] = []
-  for (let pair = 0; pair < stretches; pair++) turns.push(...(pair % 2 === 0 ? [first, second] : [second, first]))
-  return turns
-}
+type Stretch = LoadResult & { cpuMs?: number }
 
-/**
- * Measures a subject and its baseline in alternation — A B B A, repeated: 10 s per side are four
- * stretches of 3 s each, A B B A A B B A — so a drift of the shared machine during the run (another
- * process waking up, a neighbour on the host) weighs on both alike. With one 5-s half per side
- * and turn, one bad spell could move a ratio by 0.2 (bench/README.md).
- */
-export async function interleave (subject: Side, baseline: Side, seconds: number): Promise<{ subject: Measured, baseline: Measured }> {
-  const stretches = stretchesFor(seconds)
-  const stretch = stretchSecondsFor(seconds, stretches)
-  const warmupSeconds = warmupSecondsFor(seconds)
-  await runLoad({ ...subject.load, seconds: warmupSeconds })
-  await runLoad({ ...baseline.load, seconds: warmupSeconds })
-  const ofSubject: Array<LoadResult & { cpuMs?: number }> = []
-  const ofBaseline: Array<LoadResult & { cpuMs?: number }> = []
-  for (const side of alternation(subject, baseline, stretches)) (side === subject ? ofSubject : ofBaseline).push(await measure(side, stretch))
-  return { subject: combine(...ofSubject), baseline: combine(...ofBaseline) }
+/** One side alone, for a row's secondary figure: a fresh server, warmed up, measured, stopped. */
+export async function measureAlone (start: Contender['start'], load: Contender['load'], seconds: number): Promise<Stretch> {
+  const server = await start()
+  try {
+    await runLoad({ ...load(server), overallRate: undefined, seconds: roundWarmupSecondsFor(seconds) })
+    return await measure({ load: load(server), cpuMs: server.cpuMs }, seconds)
+  } finally {
+    await server.stop()
+  }
 }
 
 /** One run of the load against one side, with the CPU time the side used during it. */
-export async function measure (side: Side, seconds: number): Promise<LoadResult & { cpuMs?: number }> {
+export async function measure (side: Side, seconds: number): Promise<Stretch> {
   const before = await side.cpuMs?.()
   const result = await runLoad({ ...side.load, seconds })
   const after = await side.cpuMs?.()
   return before === undefined || after === undefined ? result : { ...result, cpuMs: after - before }
 }
 
-export function combine (...results: Array<LoadResult & { cpuMs?: number }>): Measured {
+export function combine (...results: Stretch[]): Measured {
   const ok = results.reduce((sum, r) => sum + r.ok, 0)
   const seconds = results.reduce((sum, r) => sum + r.seconds, 0)
   const failed = results.reduce((sum, r) => sum + r.non2xx + r.errors + r.timeouts, 0)

@@ -1,4 +1,5 @@
 import type { LatencySummary } from './latency.js'
+import { summarisePaired } from './paired.js'
 
 /** One line of a row: a measure, the subject's figure and, where there is one, the baseline's. */
 export interface Figure {
@@ -16,6 +17,16 @@ export interface Check {
   /** e.g. ">= 0.8" */
   target: string
   pass: boolean
+  /** for a ratio measured in rounds: the 95% interval of the rounds' mean ratio */
+  rounds?: RoundsInterval
+}
+
+export interface RoundsInterval {
+  rounds: number
+  low: number
+  high: number
+  /** false when the interval holds the target: this run alone cannot say which side of it the code is on */
+  decided: boolean
 }
 
 export interface Row {
@@ -32,6 +43,22 @@ export interface Row {
 
 export const atLeast = (name: string, value: number, minimum: number, unit = '×'): Check =>
   ({ name, value, unit, target: `>= ${minimum}`, pass: value >= minimum })
+
+/**
+ * atLeast for a ratio measured in rounds (bench/lib/interleave.ts): judged on the run's ratio, as
+ * before, with the interval its rounds give beside it.
+ */
+export function ratioAtLeast (name: string, value: number, minimum: number, roundRatios: readonly number[]): Check {
+  const check = atLeast(name, value, minimum)
+  if (roundRatios.length < 2) return check
+  const { rounds, low, high } = summarisePaired(roundRatios)
+  return { ...check, rounds: { rounds, low, high, decided: low >= minimum || high < minimum } }
+}
+
+/** The ratio each round gave, for the row's notes. */
+export function roundsNote (roundRatios: readonly number[]): string {
+  return `throughput ratio of each round (both servers started afresh for it): ${roundRatios.map((ratio) => ratio.toFixed(2)).join(' ')}`
+}
 
 export const atMost = (name: string, value: number, maximum: number, unit: string): Check =>
   ({ name, value, unit, target: `<= ${maximum}`, pass: value <= maximum })
@@ -76,7 +103,12 @@ export function formatTable (rows: readonly Row[], header: string): string {
     }
     lines.push(...alignColumns(table).map((line) => `  ${line}`))
     for (const check of row.checks) {
-      lines.push(`  ${check.pass ? 'PASS' : 'FAIL'}  ${check.name}: ${formatNumber(check.value)}${check.unit === '×' ? '×' : ` ${check.unit}`} (target ${check.target}${check.unit === '×' ? '×' : ` ${check.unit}`})`)
+      const unit = check.unit === '×' ? '×' : ` ${check.unit}`
+      lines.push(`  ${check.pass ? 'PASS' : 'FAIL'}  ${check.name}: ${formatNumber(check.value)}${unit} (target ${check.target}${unit})`)
+      if (check.rounds !== undefined) {
+        const { rounds, low, high, decided } = check.rounds
+        lines.push(`        ${rounds} rounds, 95% interval of their mean ratio ${low.toFixed(2)}–${high.toFixed(2)}${unit}${decided ? '' : ': it holds the target, so this run alone does not decide it'}`)
+      }
     }
     for (const note of row.notes) lines.push(`  note: ${note}`)
     lines.push('')

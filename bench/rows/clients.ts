@@ -3,6 +3,7 @@ import { builtPath } from '../lib/build.js'
 import { forkProcess } from '../lib/ipc.js'
 import { sendBody, sendHeaders, startGateway, startSimulatorProcess, UPSTREAM_TOKEN } from '../lib/cast.js'
 import { interleave, warmupSecondsFor } from '../lib/interleave.js'
+import type { ServerProcess } from '../lib/processes.js'
 import type { Row } from '../lib/report.js'
 import type { BenchSettings } from '../lib/settings.js'
 
@@ -11,12 +12,10 @@ const CONCURRENCY = 32
 /**
  * 6. got vs. undici in the same run, as the issue asks once got shows up in the profile: the
  * upstream client alone (the former got client in bench/candidates vs. the gateway's undici one, each in
- * a process of its own), then the whole gateway built both ways, A B B A, against one simulator.
+ * a process of its own), then the whole gateway built both ways, in rounds (bench/lib/interleave.ts), against one simulator.
  */
 export async function measureUpstreamClients (settings: BenchSettings): Promise<Row> {
   const simulator = await startSimulatorProcess(0)
-  const gotGateway = await startGateway(settings, simulator.url, {}, 'got-client')
-  const undiciGateway = await startGateway(settings, simulator.url)
   try {
     const quarter = settings.seconds / 4
     const run = async (client: ClientLoadSpec['client'], warmupSeconds: number) => {
@@ -35,9 +34,10 @@ export async function measureUpstreamClients (settings: BenchSettings): Promise<
     const undici = sum(undici1, undici2)
 
     const request = { method: 'POST' as const, path: '/sms', headers: sendHeaders, body: sendBody('+48500600700'), connections: settings.connections }
+    const sendTo = (server: ServerProcess) => ({ ...request, url: server.url })
     const gateways = await interleave(
-      { load: { ...request, url: gotGateway.url }, cpuMs: gotGateway.cpuMs },
-      { load: { ...request, url: undiciGateway.url }, cpuMs: undiciGateway.cpuMs },
+      { start: async () => startGateway(settings, simulator.url, {}, 'got-client'), load: sendTo },
+      { start: async () => startGateway(settings, simulator.url), load: sendTo },
       settings.seconds / 2
     )
     return {
@@ -57,6 +57,6 @@ export async function measureUpstreamClients (settings: BenchSettings): Promise<
       notes: []
     }
   } finally {
-    await Promise.all([gotGateway.stop(), undiciGateway.stop(), simulator.stop()])
+    await simulator.stop()
   }
 }

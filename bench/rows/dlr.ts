@@ -1,6 +1,7 @@
 import { DLR_SECRET, startBare, startGateway, startSimulatorProcess } from '../lib/cast.js'
-import { interleave, measure } from '../lib/interleave.js'
-import { atLeast, latencyFigures, type Row } from '../lib/report.js'
+import { interleave, measureAlone } from '../lib/interleave.js'
+import type { ServerProcess } from '../lib/processes.js'
+import { latencyFigures, ratioAtLeast, roundsNote, type Row } from '../lib/report.js'
 import type { BenchSettings } from '../lib/settings.js'
 
 export const MIN_INGEST_RATIO = 0.8
@@ -8,19 +9,16 @@ export const MIN_INGEST_RATIO = 0.8
 /** 2. GET /dlr with valid signed URLs (a new message id each) vs. a bare fastify route answering OK. */
 export async function measureDeliveryReportIngest (settings: BenchSettings): Promise<Row> {
   const simulator = await startSimulatorProcess(0)
-  const gateway = await startGateway(settings, simulator.url)
-  const bare = await startBare()
+  // Both get the same signed paths; only the gateway checks them.
+  const request = { method: 'GET' as const, path: '/dlr', connections: settings.connections, expectInBody: 'OK' }
+  const reportsTo = (server: ServerProcess, signEach = false) =>
+    ({ ...request, url: server.url, deliveryReports: { publicUrl: server.url, secret: DLR_SECRET, signEach } })
+  const startGatewayForReports = async () => startGateway(settings, simulator.url)
   try {
-    // Both get the same signed paths; only the gateway checks them.
-    const request = { method: 'GET' as const, path: '/dlr', connections: settings.connections, expectInBody: 'OK' }
-    const measured = await interleave(
-      { load: { ...request, url: gateway.url, deliveryReports: { publicUrl: gateway.url, secret: DLR_SECRET } }, cpuMs: gateway.cpuMs },
-      { load: { ...request, url: bare.url, deliveryReports: { publicUrl: bare.url, secret: DLR_SECRET } }, cpuMs: bare.cpuMs },
-      settings.seconds
-    )
+    const measured = await interleave({ start: startGatewayForReports, load: reportsTo }, { start: startBare, load: reportsTo }, settings.seconds)
     // The worst case beside it: every report on a URL signed for it alone, so the gateway computes
     // an HMAC for each (reports of different POST /sms calls arriving interleaved).
-    const signedApart = await measure({ load: { ...request, url: gateway.url, deliveryReports: { publicUrl: gateway.url, secret: DLR_SECRET, signEach: true } }, cpuMs: gateway.cpuMs }, settings.seconds / 2)
+    const signedApart = await measureAlone(startGatewayForReports, (server) => reportsTo(server, true), settings.seconds / 2)
     const signedApartRate = signedApart.ok / signedApart.seconds
     return {
       id: 'dlr',
@@ -35,10 +33,10 @@ export async function measureDeliveryReportIngest (settings: BenchSettings): Pro
         { measure: 'each report signed apart: throughput', unit: 'req/s', subject: signedApartRate, baseline: measured.baseline.rate },
         { measure: 'each report signed apart: CPU per request', unit: 'ms', subject: signedApart.cpuMs === undefined ? Number.NaN : signedApart.cpuMs / signedApart.ok, baseline: measured.baseline.cpuMsPerRequest ?? Number.NaN }
       ],
-      checks: [atLeast('throughput vs. bare route', measured.subject.rate / measured.baseline.rate, MIN_INGEST_RATIO)],
-      notes: [`the main figures give every report the URL of one POST /sms (as a bulk call's reports share it: one HMAC, then remembered); "signed apart" gives each its own URL${signedApart.non2xx + signedApart.errors > 0 ? ` — ${signedApart.non2xx + signedApart.errors} failed` : ''}`]
+      checks: [ratioAtLeast('throughput vs. bare route', measured.subject.rate / measured.baseline.rate, MIN_INGEST_RATIO, measured.roundRatios)],
+      notes: [roundsNote(measured.roundRatios), `the main figures give every report the URL of one POST /sms (as a bulk call's reports share it: one HMAC, then remembered); "signed apart" gives each its own URL${signedApart.non2xx + signedApart.errors > 0 ? ` — ${signedApart.non2xx + signedApart.errors} failed` : ''}`]
     }
   } finally {
-    await Promise.all([gateway.stop(), bare.stop(), simulator.stop()])
+    await simulator.stop()
   }
 }

@@ -3,7 +3,8 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { request } from 'undici'
 import { WORK_DIR } from '../lib/build.js'
 import { runLoad, sendBody, sendHeaders, startGateway, startSimulatorProcess, UPSTREAM_USER, type SimulatorProcess } from '../lib/cast.js'
-import { alternation, combine, stretchesFor, stretchSecondsFor, warmupSecondsFor } from '../lib/interleave.js'
+import { combine, warmupSecondsFor } from '../lib/interleave.js'
+import { alternation } from '../lib/rounds.js'
 import { findKannel, KANNEL_USER, startKannel, type KannelStatus } from '../lib/kannel.js'
 import { atLeast, skippedRow, type Row } from '../lib/report.js'
 import type { BenchSettings } from '../lib/settings.js'
@@ -16,6 +17,26 @@ const TEXT = 'Benchmark message'
 const DRAIN_POLL_MS = 20
 /** A queue that has not drained by then is reported as it stands, so a run stays bounded. */
 const MIN_DRAIN_LIMIT_S = 30
+
+/**
+ * How long one stretch a side runs, about. Longer than the other rows' 1-s stretches: each Kannel
+ * stretch is followed by its queue draining, and a short one would be mostly that.
+ */
+const STRETCH_SECONDS = 2.5
+
+/** Stretches per side: an even number (each A B pair is followed by B A), two at least. */
+function stretchesFor (seconds: number): number {
+  return Math.max(2, 2 * Math.floor(seconds / (2 * STRETCH_SECONDS)))
+}
+
+/**
+ * Seconds of one stretch, whole: autocannon ends a run, and refills a fixed rate's budget, on a
+ * one-second tick, so a run asked for 2.5 s lasts 3 and a fixed rate is only kept over whole
+ * seconds. Said here rather than left to autocannon: 5 s a side are two stretches of 3 s.
+ */
+function stretchSecondsFor (seconds: number, stretches: number): number {
+  return Math.max(1, Math.ceil(seconds / stretches))
+}
 
 const title = (settings: BenchSettings) =>
   `5. Kannel — messages delivered to the simulator per second, end to end (${settings.connections} connections, Kannel drained)`

@@ -1,6 +1,7 @@
 import { sendBody, sendHeaders, startForwarder, startGateway, startSimulatorProcess } from '../lib/cast.js'
 import { interleave } from '../lib/interleave.js'
-import { atLeast, atMost, latencyFigures, type Row } from '../lib/report.js'
+import type { ServerProcess } from '../lib/processes.js'
+import { atMost, latencyFigures, ratioAtLeast, roundsNote, type Row } from '../lib/report.js'
 import type { BenchSettings } from '../lib/settings.js'
 
 export const FIXED_RATE = 500
@@ -12,20 +13,14 @@ const RECIPIENT = '+48500600700'
 /** 1. POST /sms with one recipient through the gateway vs. a minimal forwarder, both to one zero-latency simulator. */
 export async function measureSendOverhead (settings: BenchSettings): Promise<Row> {
   const simulator = await startSimulatorProcess(0)
-  const gateway = await startGateway(settings, simulator.url)
-  const forwarder = await startForwarder(simulator.url)
   try {
     const request = { method: 'POST' as const, path: '/sms', headers: sendHeaders, body: sendBody(RECIPIENT), expectInBody: '"id":"' }
-    const saturated = await interleave(
-      { load: { ...request, url: gateway.url, connections: settings.connections }, cpuMs: gateway.cpuMs },
-      { load: { ...request, url: forwarder.url, connections: settings.connections }, cpuMs: forwarder.cpuMs },
-      settings.seconds
-    )
-    const paced = await interleave(
-      { load: { ...request, url: gateway.url, connections: FIXED_RATE_CONNECTIONS, overallRate: FIXED_RATE }, cpuMs: gateway.cpuMs },
-      { load: { ...request, url: forwarder.url, connections: FIXED_RATE_CONNECTIONS, overallRate: FIXED_RATE }, cpuMs: forwarder.cpuMs },
-      settings.seconds / 2
-    )
+    const saturatedLoad = (server: ServerProcess) => ({ ...request, url: server.url, connections: settings.connections })
+    const pacedLoad = (server: ServerProcess) => ({ ...request, url: server.url, connections: FIXED_RATE_CONNECTIONS, overallRate: FIXED_RATE })
+    const gateway = async () => startGateway(settings, simulator.url)
+    const forwarder = async () => startForwarder(simulator.url)
+    const saturated = await interleave({ start: gateway, load: saturatedLoad }, { start: forwarder, load: saturatedLoad }, settings.seconds)
+    const paced = await interleave({ start: gateway, load: pacedLoad }, { start: forwarder, load: pacedLoad }, settings.seconds / 2)
     const ratio = saturated.subject.rate / saturated.baseline.rate
     const addedP99 = paced.subject.latency.p99 - paced.baseline.latency.p99
     const upstream = await simulator.stats()
@@ -44,15 +39,16 @@ export async function measureSendOverhead (settings: BenchSettings): Promise<Row
         { measure: 'non-2xx or errors', unit: 'count', subject: saturated.subject.failed + paced.subject.failed, baseline: saturated.baseline.failed + paced.baseline.failed }
       ],
       checks: [
-        atLeast('throughput vs. minimal forwarder', ratio, MIN_THROUGHPUT_RATIO),
+        ratioAtLeast('throughput vs. minimal forwarder', ratio, MIN_THROUGHPUT_RATIO, saturated.roundRatios),
         atMost(`p99 added at ${FIXED_RATE} req/s`, addedP99, MAX_ADDED_P99_MS, 'ms')
       ],
       notes: [
+        roundsNote(saturated.roundRatios),
         `answers carrying a message id: gateway ${(saturated.subject.matched ?? 0) + (paced.subject.matched ?? 0)} of ${saturated.subject.ok + paced.subject.ok}`,
         `messages queued by the simulator over the row: ${upstream.messagesQueued}`
       ]
     }
   } finally {
-    await Promise.all([gateway.stop(), forwarder.stop(), simulator.stop()])
+    await simulator.stop()
   }
 }

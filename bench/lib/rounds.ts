@@ -1,0 +1,26 @@
+/** The plan of a measurement in turns: which side when, for how long. Plain functions, no processes. */
+
+/** The order of the turns, `stretches` for each side: A B B A, A B B A… */
+export function alternation<Side> (first: Side, second: Side, stretches: number): Side[] {
+  const turns: Side[] = []
+  for (let pair = 0; pair < stretches; pair++) turns.push(...(pair % 2 === 0 ? [first, second] : [second, first]))
+  return turns
+}
+
+/** Each side's measured seconds in one round: two 1-s stretches, A B B A. */
+export const ROUND_STRETCHES = 2
+export const ROUND_STRETCH_SECONDS = 1
+/**
+ * A fresh server's warm-up before its round. A gateway just started answers its first second of
+ * sends at a fifth of its later rate and needs 3–4 s of saturating load to reach it; the
+ * baselines need about 2 (bench/README.md). 5 s in a full run; shorter runs get shorter warm-ups,
+ * so the smoke run stays short.
+ */
+export function roundWarmupSecondsFor (seconds: number): number {
+  return Math.min(5, Math.max(1, Math.round(seconds / 2)))
+}
+
+/** Rounds for `seconds` a side, at least one: 10 s a side are five rounds of A B B A. */
+export function roundsFor (seconds: number): number {
+  return Math.max(1, Math.ceil(seconds / (ROUND_STRETCHES * ROUND_STRETCH_SECONDS)))
+}

@@ -1,0 +1,51 @@
+import t from 'tap'
+import { formatTable, ratioAtLeast, roundsNote, type Row } from '../../bench/lib/report.js'
+import { alternation, roundsFor, roundWarmupSecondsFor } from '../../bench/lib/rounds.js'
+
+t.test('turns alternate A B B A, so each side is as often first as second', async (t) => {
+  t.same(alternation('A', 'B', 2), ['A', 'B', 'B', 'A'])
+  t.same(alternation('A', 'B', 4), ['A', 'B', 'B', 'A', 'A', 'B', 'B', 'A'])
+  t.same(alternation('A', 'B', 1), ['A', 'B'])
+})
+
+t.test('rounds: two 1-s stretches a side each, one at least; warm-up 1 to 5 s', async (t) => {
+  t.equal(roundsFor(10), 5, 'the full run: 10 s a side')
+  t.equal(roundsFor(5), 3, 'half of it, rounded up to whole rounds')
+  t.equal(roundsFor(1), 1, 'the smoke run')
+  t.equal(roundsFor(0.5), 1)
+  t.same([10, 5, 1, 0.5].map(roundWarmupSecondsFor), [5, 3, 1, 1])
+})
+
+t.test('a ratio measured in rounds is judged on the run, with its rounds\' interval beside it', async (t) => {
+  const clear = ratioAtLeast('throughput', 0.9, 0.8, [0.88, 0.9, 0.92, 0.91, 0.89])
+  t.equal(clear.pass, true)
+  t.equal(clear.rounds?.rounds, 5)
+  t.ok(clear.rounds!.low > 0.8 && clear.rounds!.high < 1, `${clear.rounds!.low}–${clear.rounds!.high}`)
+  t.equal(clear.rounds?.decided, true, 'the whole interval is above the target')
+
+  const below = ratioAtLeast('throughput', 0.7, 0.8, [0.69, 0.7, 0.71])
+  t.equal(below.pass, false)
+  t.equal(below.rounds?.decided, true, 'the whole interval is below the target')
+
+  const straddling = ratioAtLeast('throughput', 0.81, 0.8, [0.7, 0.95, 0.78, 0.83])
+  t.equal(straddling.pass, true, 'still judged on the run\'s own ratio')
+  t.equal(straddling.rounds?.decided, false, 'but the interval holds the target')
+
+  t.equal(ratioAtLeast('throughput', 0.81, 0.8, [0.81]).rounds, undefined, 'one round gives no interval')
+})
+
+t.test('the table prints the interval and says when a run cannot decide', async (t) => {
+  const row: Row = {
+    id: 'dlr',
+    title: 'ingest',
+    subject: 'gateway',
+    baseline: 'bare',
+    figures: [{ measure: 'throughput', unit: 'req/s', subject: 810, baseline: 1000 }],
+    checks: [ratioAtLeast('throughput vs. bare route', 0.81, 0.8, [0.7, 0.95, 0.78, 0.83])],
+    notes: [roundsNote([0.7, 0.95, 0.78, 0.83])]
+  }
+  const table = formatTable([row], 'header')
+  t.match(table, /PASS {2}throughput vs\. bare route: 0\.81× \(target >= 0\.8×\)/)
+  t.match(table, /4 rounds, 95% interval of their mean ratio 0\.\d\d–0\.\d\d×: it holds the target, so this run alone does not decide it/)
+  t.match(table, /note: throughput ratio of each round \(both servers started afresh for it\): 0\.70 0\.95 0\.78 0\.83/)
+})
