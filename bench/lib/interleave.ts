@@ -2,7 +2,7 @@ import type { LoadResult, LoadSpec } from '../procs/load.js'
 import { runLoad } from './cast.js'
 import { mergeHistograms, summariseLatency, type LatencySummary } from './latency.js'
 import type { ServerProcess } from './processes.js'
-import { alternation, ROUND_STRETCH_SECONDS, ROUND_STRETCHES, roundsFor, roundWarmupSecondsFor } from './rounds.js'
+import { alternation, ROUND_STRETCH_SECONDS, ROUND_STRETCHES, roundsFor, warmupSecondsFor } from './rounds.js'
 
 export interface Measured {
   ok: number
@@ -18,11 +18,6 @@ export interface Measured {
 
 /** A server under load and, for CPU accounting, how to read its CPU time. */
 export interface Side { load: Omit<LoadSpec, 'seconds'>, cpuMs?: () => Promise<number> }
-
-/** Warm-up of a server measured without restarts (bulk, Kannel, the bare clients): enough for the JIT, bounded for the smoke run. */
-export function warmupSecondsFor (seconds: number): number {
-  return Math.min(2, Math.max(0.5, seconds / 5))
-}
 
 /** A server a row measures: how to start a fresh one, and the load to put on it. */
 export interface Contender {
@@ -51,7 +46,7 @@ export async function interleave (subject: Contender, baseline: Contender, secon
   const ofBaseline: Stretch[] = []
   const roundRatios: number[] = []
   const rounds = roundsFor(seconds)
-  const warmupSeconds = roundWarmupSecondsFor(seconds)
+  const warmupSeconds = warmupSecondsFor(seconds)
   for (let round = 0; round < rounds; round++) {
     const [subjectServer, baselineServer] = await Promise.all([subject.start(), baseline.start()])
     try {
@@ -81,7 +76,7 @@ type Stretch = LoadResult & { cpuMs?: number }
 export async function measureAlone (start: Contender['start'], load: Contender['load'], seconds: number): Promise<Stretch> {
   const server = await start()
   try {
-    await runLoad({ ...load(server), overallRate: undefined, seconds: roundWarmupSecondsFor(seconds) })
+    await runLoad({ ...load(server), overallRate: undefined, seconds: warmupSecondsFor(seconds) })
     return await measure({ load: load(server), cpuMs: server.cpuMs }, seconds)
   } finally {
     await server.stop()

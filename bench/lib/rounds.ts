@@ -11,12 +11,13 @@ export function alternation<Side> (first: Side, second: Side, stretches: number)
 export const ROUND_STRETCHES = 2
 export const ROUND_STRETCH_SECONDS = 1
 /**
- * A fresh server's warm-up before its round. A gateway just started answers its first second of
- * sends at a fifth of its later rate and needs 3–4 s of saturating load to reach it; the
- * baselines need about 2 (bench/README.md). 5 s in a full run; shorter runs get shorter warm-ups,
- * so the smoke run stays short.
+ * A fresh process's warm-up before it is measured (each round's servers, and the other rows'
+ * gateways and clients). A gateway just started answers its first second of sends at a fifth of
+ * its later rate and needs 3–4 s of saturating load to reach it; the baselines need about 2
+ * (bench/README.md). 5 s in a full run; shorter runs get shorter warm-ups, so the smoke run stays
+ * short.
  */
-export function roundWarmupSecondsFor (seconds: number): number {
+export function warmupSecondsFor (seconds: number): number {
   return Math.min(5, Math.max(1, Math.round(seconds / 2)))
 }
 

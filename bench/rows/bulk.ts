@@ -2,11 +2,12 @@ import { request } from 'undici'
 import type { DirectBulkResult, DirectBulkSpec } from '../procs/direct-bulk.js'
 import { builtPath } from '../lib/build.js'
 import { runLoad, sendBody, sendHeaders, startGateway, startSimulatorProcess, UPSTREAM_TOKEN, type SimulatorProcess } from '../lib/cast.js'
-import { combine, warmupSecondsFor } from '../lib/interleave.js'
+import { combine } from '../lib/interleave.js'
 import { forkProcess } from '../lib/ipc.js'
 import type { ServerProcess } from '../lib/processes.js'
 import { bulkRecipients } from '../lib/recipients.js'
 import { atMost, type Row } from '../lib/report.js'
+import { warmupSecondsFor } from '../lib/rounds.js'
 import type { BenchSettings } from '../lib/settings.js'
 
 export const LATENCY_MS = 50

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { formatTable, ratioAtLeast, roundsNote, type Row } from '../../bench/lib/report.js'
-import { alternation, roundsFor, roundWarmupSecondsFor } from '../../bench/lib/rounds.js'
+import { alternation, roundsFor, warmupSecondsFor } from '../../bench/lib/rounds.js'
 
 t.test('turns alternate A B B A, so each side is as often first as second', async (t) => {
   t.same(alternation('A', 'B', 2), ['A', 'B', 'B', 'A'])
@@ -13,7 +13,7 @@ t.test('rounds: two 1-s stretches a side each, one at least; warm-up 1 to 5 s', 
   t.equal(roundsFor(5), 3, 'half of it, rounded up to whole rounds')
   t.equal(roundsFor(1), 1, 'the smoke run')
   t.equal(roundsFor(0.5), 1)
-  t.same([10, 5, 1, 0.5].map(roundWarmupSecondsFor), [5, 3, 1, 1])
+  t.same([10, 5, 1, 0.5].map(warmupSecondsFor), [5, 3, 1, 1])
 })
 
 t.test('a ratio measured in rounds is judged on the run, with its rounds\' interval beside it', async (t) => {
