@@ -1,5 +1,6 @@
 import t from 'tap'
-import { formatTable, ratioAtLeast, roundsNote, type Row } from '../../bench/lib/report.js'
+import { atMost, formatTable, latencyFigures, ratioAtLeast, roundsNote, skippedRow, type Row } from '../../bench/lib/report.js'
+import type { LatencySummary } from '../../bench/lib/latency.js'
 import { alternation, roundsFor, warmupSecondsFor } from '../../bench/lib/rounds.js'
 
 t.test('turns alternate A B B A, so each side is as often first as second', async (t) => {
@@ -49,3 +50,28 @@ t.test('the table prints the interval and says when a run cannot decide', async 
   t.match(table, /4 rounds, 95% interval of their mean ratio 0\.\d\d–0\.\d\d×: it holds the target, so this run alone does not decide it/)
   t.match(table, /note: throughput ratio of each round \(both servers started afresh for it\): 0\.70 0\.95 0\.78 0\.83/)
 })
+
+t.test('the table: figures with and without a baseline, a limit in ms, a skipped row', async (t) => {
+  const row: Row = {
+    id: 'send',
+    title: 'send',
+    subject: 'gateway',
+    baseline: 'forwarder',
+    figures: [
+      ...latencyFigures('at 500 req/s:', latency(2.15, 14.16), latency(1.7, 12.16)),
+      ...latencyFigures('alone:', latency(1, 2))
+    ],
+    checks: [atMost('p99 added', 2.5, 2, 'ms')],
+    notes: []
+  }
+  const table = formatTable([row, skippedRow({ id: 'kannel', title: 'kannel', subject: 'gateway', baseline: 'Kannel' }, 'no bearerbox')], 'header')
+  t.match(table, /at 500 req\/s: p99 \(ms\) +14\.2 +12\.2 +1\.16×/)
+  t.match(table, /alone: p50 \(ms\) +1\n/, 'no baseline, no ratio')
+  t.match(table, /FAIL {2}p99 added: 2\.5 ms \(target <= 2 ms\)/)
+  t.notMatch(table, /interval/, 'a limit in ms has no rounds')
+  t.match(table, /kannel\n {2}skipped: no bearerbox/)
+})
+
+function latency (p50: number, p99: number): LatencySummary {
+  return { p50, p90: p50, p99, max: p99, mean: p50, count: 1000 }
+}
