@@ -2,7 +2,7 @@ import type { LoadResult, LoadSpec } from '../procs/load.js'
 import { runLoad } from './cast.js'
 import { mergeHistograms, summariseLatency, type LatencySummary } from './latency.js'
 import type { ServerProcess } from './processes.js'
-import { alternation, ROUND_STRETCH_SECONDS, ROUND_STRETCHES, roundsFor, warmupSecondsFor } from './rounds.js'
+import { alternation, ROUND_STRETCH_SECONDS, ROUND_STRETCHES, roundsFor, startBoth, warmupSecondsFor } from './rounds.js'
 
 export interface Measured {
   ok: number
@@ -48,7 +48,7 @@ export async function interleave (subject: Contender, baseline: Contender, secon
   const rounds = roundsFor(seconds)
   const warmupSeconds = warmupSecondsFor(seconds)
   for (let round = 0; round < rounds; round++) {
-    const [subjectServer, baselineServer] = await Promise.all([subject.start(), baseline.start()])
+    const [subjectServer, baselineServer] = await startBoth(subject.start, baseline.start)
     try {
       const subjectSide: Side = { load: subject.load(subjectServer), cpuMs: subjectServer.cpuMs }
       const baselineSide: Side = { load: baseline.load(baselineServer), cpuMs: baselineServer.cpuMs }

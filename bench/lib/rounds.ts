@@ -1,4 +1,4 @@
-/** The plan of a measurement in turns: which side when, for how long. Plain functions, no processes. */
+/** The plan of a measurement in turns: which side when, for how long, how a round's servers start. Plain functions, no processes of their own. */
 
 /** The order of the turns, `stretches` for each side: A B B A, A B B A… */
 export function alternation<Side> (first: Side, second: Side, stretches: number): Side[] {
@@ -24,4 +24,12 @@ export function warmupSecondsFor (seconds: number): number {
 /** Rounds for `seconds` a side, at least one: 10 s a side are five rounds of A B B A. */
 export function roundsFor (seconds: number): number {
   return Math.max(1, Math.ceil(seconds / (ROUND_STRETCHES * ROUND_STRETCH_SECONDS)))
+}
+
+/** Starts a round's two servers at once; if one fails to start, the other is stopped before the error is passed on. */
+export async function startBoth<Server extends { stop (): Promise<void> }> (startFirst: () => Promise<Server>, startSecond: () => Promise<Server>): Promise<[Server, Server]> {
+  const [first, second] = await Promise.allSettled([startFirst(), startSecond()])
+  if (first.status === 'fulfilled' && second.status === 'fulfilled') return [first.value, second.value]
+  await Promise.all([first, second].map(async (started) => { if (started.status === 'fulfilled') await started.value.stop() }))
+  throw first.status === 'rejected' ? first.reason : (second as PromiseRejectedResult).reason
 }

@@ -13,7 +13,8 @@ const CONCURRENCY = 32
 /**
  * 6. got vs. undici in the same run, as the issue asks once got shows up in the profile: the
  * upstream client alone (the former got client in bench/candidates vs. the gateway's undici one, each in
- * a process of its own), then the whole gateway built both ways, in rounds (bench/lib/interleave.ts), against one simulator.
+ * a process of its own), then the whole gateway built both ways, in rounds (bench/lib/interleave.ts),
+ * against one simulator.
  */
 export async function measureUpstreamClients (settings: BenchSettings): Promise<Row> {
   const simulator = await startSimulatorProcess(0)

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { atMost, formatTable, latencyFigures, ratioAtLeast, roundsNote, skippedRow, type Row } from '../../bench/lib/report.js'
 import type { LatencySummary } from '../../bench/lib/latency.js'
-import { alternation, roundsFor, warmupSecondsFor } from '../../bench/lib/rounds.js'
+import { alternation, roundsFor, startBoth, warmupSecondsFor } from '../../bench/lib/rounds.js'
 
 t.test('turns alternate A B B A, so each side is as often first as second', async (t) => {
   t.same(alternation('A', 'B', 2), ['A', 'B', 'B', 'A'])
@@ -15,6 +15,25 @@ t.test('rounds: two 1-s stretches a side each, one at least; warm-up 1 to 5 s', 
   t.equal(roundsFor(1), 1, 'the smoke run')
   t.equal(roundsFor(0.5), 1)
   t.same([10, 5, 1, 0.5].map(warmupSecondsFor), [5, 3, 1, 1])
+})
+
+t.test('a round whose other server fails to start stops the one it started, and says why', async (t) => {
+  const stopped: string[] = []
+  const server = (name: string) => async () => ({ name, stop: async () => { stopped.push(name) } })
+  const failing = async (): Promise<{ name: string, stop: () => Promise<void> }> => { throw new Error('baseline did not start') }
+
+  const [a, b] = await startBoth(server('subject'), server('baseline'))
+  t.same([a.name, b.name], ['subject', 'baseline'], 'both started, in order')
+  t.same(stopped, [], 'and left running')
+
+  await t.rejects(startBoth(server('subject'), failing), /baseline did not start/)
+  t.same(stopped, ['subject'])
+  stopped.length = 0
+  await t.rejects(startBoth(failing, server('subject')), /baseline did not start/, 'the same the other way round')
+  t.same(stopped, ['subject'])
+  stopped.length = 0
+  await t.rejects(startBoth(failing, failing), /baseline did not start/, 'neither started: nothing to stop')
+  t.same(stopped, [])
 })
 
 t.test('a ratio measured in rounds is judged on the run, with its rounds\' interval beside it', async (t) => {
