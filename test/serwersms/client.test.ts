@@ -8,13 +8,13 @@ import { UPSTREAM_TOKEN } from '../helper.js'
 
 /**
  * src/serwersms/client.ts against real HTTP servers: the deadline also holds for a request still
- * waiting for a socket, which then fails as never sent and is never sent; an answer that arrives in
- * pieces is read whole.
+ * waiting for a socket, which then fails as never sent and is never sent (a request reported as
+ * never sent never reaches the provider); an answer that arrives in pieces is read whole.
  */
 
 const fields = (phone: string): SendSmsFields => ({ system: 'test', details: true, text: 'Hello', phone: [phone] })
 
-t.test('a request queued behind a full pool fails at its deadline as never sent, and never leaves', async (t) => {
+t.test('a request queued behind a full pool fails at its deadline, and reaches the provider only if reported as possibly sent', async (t) => {
   const simulator = await startSimulator({ credentials: { token: UPSTREAM_TOKEN }, deliveryReports: false, logger: false, latencyMs: 700 })
   t.teardown(() => simulator.close())
   const client = createSerwerSmsClient({ apiUrl: simulator.url, auth: { kind: 'token', token: UPSTREAM_TOKEN }, timeoutMs: 250, maxSockets: 1 })
@@ -22,13 +22,22 @@ t.test('a request queued behind a full pool fails at its deadline as never sent,
 
   const [first, queued] = await Promise.all([client.sendSms(fields('+48500600700')), client.sendSms(fields('+48500600701'))])
   t.match(first, { outcome: 'timeout', requestSent: true }, 'the request on the socket may have been sent')
-  // Without the deadline holding in the queue, it got the socket the first one freed and went out.
-  t.match(queued, { outcome: 'timeout', requestSent: false }, 'the one waiting for a socket was not')
+  t.match(queued, { outcome: 'timeout' }, 'the one waiting for a socket failed at its deadline too')
 
   // The first request's socket is closed at its deadline, so the pool has room again: the queued
   // request would go out now if it had not been cancelled. Wait past the simulator's latency.
   await new Promise((resolve) => setTimeout(resolve, 1_000))
-  t.same(simulator.received.map((send) => send.body.phone), [['+48500600700']], 'only the first request reached the provider')
+  const reached = simulator.received.map((send) => send.body.phone)
+  t.same(reached[0], ['+48500600700'], 'the first request reached the provider')
+  // What must hold whatever the timing: a request reported as never sent never reaches the
+  // provider. Without the deadline holding in the queue, the queued request failed as never sent
+  // and then went out on the socket the first one freed. Usually its deadline comes in the same
+  // pass of the timers as the first's, so it is still waiting and is never sent; on a loaded
+  // machine the two deadlines can be a few milliseconds apart, and then it may get the new socket
+  // before its own deadline and leave legitimately — reported as possibly sent.
+  const queuedMayHaveLeft = queued.outcome === 'timeout' && queued.requestSent
+  t.equal(reached.length === 2, queuedMayHaveLeft, `the queued request reached the provider only if reported as possibly sent (requestSent: ${String(queuedMayHaveLeft)})`)
+  t.ok(reached.length <= 2, 'nothing else was sent')
 
   simulator.setLatency(0)
   t.match(await client.sendSms(fields('+48500600702')), { outcome: 'ok' }, 'the pool still works')
