@@ -53,8 +53,7 @@ export async function interleave (subject: Contender, baseline: Contender, secon
       const subjectSide: Side = { load: subject.load(subjectServer), cpuMs: subjectServer.cpuMs }
       const baselineSide: Side = { load: baseline.load(baselineServer), cpuMs: baselineServer.cpuMs }
       const [first, second] = round % 2 === 0 ? [subjectSide, baselineSide] : [baselineSide, subjectSide]
-      // Unpaced even when the round is paced: the JIT needs requests, not seconds.
-      for (const side of [first, second]) await runLoad({ ...side.load, overallRate: undefined, seconds: warmupSeconds })
+      for (const side of [first, second]) await warmUp(side.load, warmupSeconds)
       const roundSubject: Stretch[] = []
       const roundBaseline: Stretch[] = []
       for (const side of alternation(first, second, ROUND_STRETCHES)) {
@@ -72,11 +71,16 @@ export async function interleave (subject: Contender, baseline: Contender, secon
 
 type Stretch = LoadResult & { cpuMs?: number }
 
+/** A fresh server's warm-up: its load, unpaced even when the measurement is paced, as the JIT needs requests, not seconds. */
+export async function warmUp (load: Side['load'], seconds: number): Promise<void> {
+  await runLoad({ ...load, overallRate: undefined, seconds })
+}
+
 /** One side alone, for a row's secondary figure: a fresh server, warmed up, measured, stopped. */
 export async function measureAlone (start: Contender['start'], load: Contender['load'], seconds: number): Promise<Stretch> {
   const server = await start()
   try {
-    await runLoad({ ...load(server), overallRate: undefined, seconds: warmupSecondsFor(seconds) })
+    await warmUp(load(server), warmupSecondsFor(seconds))
     return await measure({ load: load(server), cpuMs: server.cpuMs }, seconds)
   } finally {
     await server.stop()

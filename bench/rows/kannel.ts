@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { request } from 'undici'
 import { WORK_DIR } from '../lib/build.js'
 import { runLoad, sendBody, sendHeaders, startGateway, startSimulatorProcess, UPSTREAM_USER, type SimulatorProcess } from '../lib/cast.js'
-import { combine } from '../lib/interleave.js'
+import { combine, warmUp } from '../lib/interleave.js'
 import { alternation, warmupSecondsFor } from '../lib/rounds.js'
 import { findKannel, KANNEL_USER, startKannel, type KannelStatus } from '../lib/kannel.js'
 import { atLeast, skippedRow, type Row } from '../lib/report.js'
@@ -79,7 +79,7 @@ export async function measureAgainstKannel (settings: BenchSettings): Promise<Ro
       const stretches = stretchesFor(loadSeconds)
       const stretch = stretchSecondsFor(loadSeconds, stretches)
       const drainLimitS = Math.max(MIN_DRAIN_LIMIT_S, settings.seconds * 4)
-      await runLoad({ ...gatewayRequest, seconds: warmupSecondsFor(settings.seconds) })
+      await warmUp(gatewayRequest, warmupSecondsFor(settings.seconds))
 
       const ofGateway: LoadResult[] = []
       let gatewayDelivered = 0

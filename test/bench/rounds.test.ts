@@ -55,34 +55,24 @@ t.test('a ratio measured in rounds is judged on the run, with its rounds\' inter
 })
 
 t.test('the table prints the interval and says when a run cannot decide', async (t) => {
-  const row: Row = {
-    id: 'dlr',
-    title: 'ingest',
-    subject: 'gateway',
-    baseline: 'bare',
+  const table = formatTable([tableRow({
     figures: [{ measure: 'throughput', unit: 'req/s', subject: 810, baseline: 1000 }],
     checks: [ratioAtLeast('throughput vs. bare route', 0.81, 0.8, [0.7, 0.95, 0.78, 0.83])],
     notes: [roundsNote([0.7, 0.95, 0.78, 0.83])]
-  }
-  const table = formatTable([row], 'header')
+  })], 'header')
   t.match(table, /PASS {2}throughput vs\. bare route: 0\.81× \(target >= 0\.8×\)/)
   t.match(table, /4 rounds, 95% interval of their mean ratio 0\.\d\d–0\.\d\d×: it holds the target, so this run alone does not decide it/)
   t.match(table, /note: throughput ratio of each round \(both servers started afresh for it\): 0\.70 0\.95 0\.78 0\.83/)
 })
 
 t.test('the table: figures with and without a baseline, a limit in ms, a skipped row', async (t) => {
-  const row: Row = {
-    id: 'send',
-    title: 'send',
-    subject: 'gateway',
-    baseline: 'forwarder',
+  const row = tableRow({
     figures: [
       ...latencyFigures('at 500 req/s:', latency(2.15, 14.16), latency(1.7, 12.16)),
       ...latencyFigures('alone:', latency(1, 2))
     ],
-    checks: [atMost('p99 added', 2.5, 2, 'ms')],
-    notes: []
-  }
+    checks: [atMost('p99 added', 2.5, 2, 'ms')]
+  })
   const table = formatTable([row, skippedRow({ id: 'kannel', title: 'kannel', subject: 'gateway', baseline: 'Kannel' }, 'no bearerbox')], 'header')
   t.match(table, /at 500 req\/s: p99 \(ms\) +14\.2 +12\.2 +1\.16×/)
   t.match(table, /alone: p50 \(ms\) +1\n/, 'no baseline, no ratio')
@@ -93,4 +83,9 @@ t.test('the table: figures with and without a baseline, a limit in ms, a skipped
 
 function latency (p50: number, p99: number): LatencySummary {
   return { p50, p90: p50, p99, max: p99, mean: p50, count: 1000 }
+}
+
+/** A row of the table with what a test gives it; the rest are fixed names. */
+function tableRow (parts: Pick<Row, 'figures' | 'checks'> & Partial<Pick<Row, 'notes'>>): Row {
+  return { id: 'send', title: 'send', subject: 'gateway', baseline: 'baseline', notes: [], ...parts }
 }
