@@ -1,4 +1,5 @@
 import t from 'tap'
+import fc from 'fast-check'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { ReportDeduplicator } from '../../src/dlr/report-dedup.js'
 
@@ -64,4 +65,74 @@ t.test('a sliding window over a long stream stays exact and small', async (t) =>
   }
   t.equal(repeatsCaught, 20_000 - 10, 'every repeat inside the window was caught')
   t.ok(dedup.size <= 12, `only the window is remembered (${dedup.size})`)
+})
+
+/**
+ * What the deduplicator must answer, kept the plain way: the time each pair was last counted,
+ * and the counted pairs in order, the oldest forgotten first when out of the window or over the
+ * bound.
+ */
+class ReferenceDeduplicator {
+  readonly countedAt = new Map<string, number>()
+  readonly order: Array<{ key: string, time: number }> = []
+  constructor (readonly windowMs: number, readonly maxEntries: number) {}
+
+  firstSighting (messageId: string, state: string, now: number): boolean {
+    const key = JSON.stringify([messageId, state])
+    const countedAt = this.countedAt.get(key)
+    if (countedAt !== undefined && now - countedAt < this.windowMs) return false
+    while (this.order.length > 0 && (this.countedAt.size >= this.maxEntries || now - this.order[0]!.time >= this.windowMs)) {
+      const oldest = this.order.shift()!
+      if (this.countedAt.get(oldest.key) === oldest.time) this.countedAt.delete(oldest.key)
+    }
+    this.countedAt.set(key, now)
+    this.order.push({ key, time: now })
+    return true
+  }
+}
+
+t.test('answers as the plain model does, whatever the order of reports, the clock, window and bound', async (t) => {
+  const report = fc.record({
+    id: fc.oneof(fc.integer({ min: 0, max: 30 }).map((n) => `m${n}`), fc.string({ maxLength: 4 })),
+    state: fc.constantFrom('delivered', 'undelivered', 'sent', ''),
+    advanceMs: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 40 }))
+  })
+  fc.assert(fc.property(
+    fc.integer({ min: 1, max: 60 }), fc.integer({ min: 1, max: 25 }), fc.integer({ min: 0, max: 2 ** 48 - 2 }), fc.array(report, { maxLength: 300 }),
+    (windowMs, maxEntries, seed, reports) => {
+      let now = 0
+      const dedup = new ReportDeduplicator(windowMs, maxEntries, () => now, seed)
+      const model = new ReferenceDeduplicator(windowMs, maxEntries)
+      for (const { id, state, advanceMs } of reports) {
+        now += advanceMs
+        const expected = model.firstSighting(id, state, now)
+        if (dedup.firstSighting(id, state) !== expected) return false
+        if (dedup.size !== model.countedAt.size) return false
+      }
+      return true
+    }), { numRuns: 300 })
+})
+
+t.test('growing past its first capacity, and sliding at the bound, it forgets nothing early and keeps nothing late', async (t) => {
+  let now = 0
+  const dedup = new ReportDeduplicator(5_000, 3_000, () => now)
+  const model = new ReferenceDeduplicator(5_000, 3_000)
+  let mismatches = 0
+  for (let i = 0; i < 40_000; i++) {
+    now += i % 7 === 0 ? 1 : 0
+    // New pairs mostly, and repeats from just inside and just outside what is remembered.
+    const id = i % 5 === 0 ? `m${Math.max(0, i - 2_990)}` : i % 5 === 1 ? `m${Math.max(0, i - 3_010)}` : `m${i}`
+    if (dedup.firstSighting(id, 'delivered') !== model.firstSighting(id, 'delivered', now)) mismatches++
+    if (dedup.size !== model.countedAt.size) mismatches++
+  }
+  t.equal(mismatches, 0)
+  t.equal(dedup.size, 3_000)
+})
+
+t.test('the pair is what counts: the same text split differently is another pair', async (t) => {
+  const dedup = new ReportDeduplicator(60_000)
+  t.ok(dedup.firstSighting('ab', 'c'))
+  t.ok(dedup.firstSighting('a', 'bc'))
+  t.ok(dedup.firstSighting('abc', ''))
+  t.notOk(dedup.firstSighting('ab', 'c'))
 })
