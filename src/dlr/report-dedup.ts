@@ -56,7 +56,7 @@ export class ReportDeduplicator {
     this.#seedLow = seed % 2 ** 24
   }
 
-  /** Pairs remembered now. */
+  /** Pairs remembered now (with a clock that went back, a pair can briefly be remembered twice). */
   get size (): number {
     return this.#count
   }

@@ -136,3 +136,20 @@ t.test('the pair is what counts: the same text split differently is another pair
   t.ok(dedup.firstSighting('abc', ''))
   t.notOk(dedup.firstSighting('ab', 'c'))
 })
+
+t.test('a clock that goes back (it must not, but) neither loses a pair nor breaks the memory', async (t) => {
+  let now = 200
+  const dedup = new ReportDeduplicator(10, 1_000, () => now)
+  t.ok(dedup.firstSighting('x', 'sent'))
+  now = 100
+  t.ok(dedup.firstSighting('a', 'sent'))
+  now = 111
+  // 'a' is out of its window, but 'x' ahead of it in age order is not, so its old entry stays.
+  t.ok(dedup.firstSighting('a', 'sent'), 'out of the window, it counts again')
+  t.notOk(dedup.firstSighting('a', 'sent'), 'and is remembered from now')
+  now = 300
+  t.ok(dedup.firstSighting('y', 'sent'), 'forgetting the stale entry of \'a\' leaves the newer one alone')
+  t.ok(dedup.firstSighting('a', 'sent'), 'which the window then lets go')
+  t.notOk(dedup.firstSighting('y', 'sent'))
+  t.equal(dedup.size, 2)
+})
