@@ -44,7 +44,7 @@ export const EnvironmentSchema = Type.Object({
   DLR_DEDUP_WINDOW: Duration('1 hour', 'how long a (message id, state) report is remembered to drop repeats, e.g. 1 hour'),
   METRICS_PORT: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, description: 'separate port for /metrics (1–65535); unset serves it on PORT' })),
   METRICS_TOKEN: Type.Optional(Type.String({ minLength: MIN_API_KEY_LENGTH, description: `bearer token required on /metrics, at least ${MIN_API_KEY_LENGTH} characters` })),
-  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://', description: 'redis://host:6379/0 to share idempotency keys and rate limits between replicas' })),
+  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://', description: 'redis://host:6379/0 to share idempotency keys, rate limits and repeated-report recognition between replicas' })),
   RATE_LIMIT_MAX: Type.Integer({ minimum: 1, default: 600, description: 'requests per client per window' }),
   RATE_LIMIT_WINDOW: Duration('1 minute', 'rate-limit window, e.g. 1 minute or 60000'),
   IDEMPOTENCY_TTL: Duration('24 hours', 'how long an Idempotency-Key is remembered, e.g. 24 hours'),

@@ -5,6 +5,7 @@ import { Type } from 'typebox'
 import type { Config } from '../../config.js'
 import { readReportFields } from '../../dlr/report-fields.js'
 import { ReportDeduplicator } from '../../dlr/report-dedup.js'
+import { SharedReportDeduplicator, type ReportSightings } from '../../dlr/shared-report-dedup.js'
 import { DeliveryReportVerifier } from '../../dlr/signing.js'
 import { mapDeliveryReason, mapDeliveryState } from '../../dlr/states.js'
 import { GatewayError, validationError } from '../../errors.js'
@@ -29,7 +30,11 @@ const OK = 'OK'
 const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { config }) => {
   const { secret, dedupWindowMs } = config.deliveryReports
   const { deliveryReports, deliveryReportsRejected, deliveryReportsDuplicate, deliverySeconds } = app.metrics
-  const dedup = new ReportDeduplicator(dedupWindowMs)
+  const dedup: ReportSightings = app.hasDecorator('redis')
+    ? new SharedReportDeduplicator(app.redis, dedupWindowMs, new ReportDeduplicator(dedupWindowMs), (error) => {
+      app.log.warn({ err: { message: error.message } }, 'redis unavailable: repeated delivery reports are recognised per replica until it is back')
+    })
+    : new ReportDeduplicator(dedupWindowMs)
   const verifier = secret === undefined ? undefined : new DeliveryReportVerifier(secret)
   await app.register(formbody)
 
@@ -70,7 +75,9 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
     const status = mapDeliveryState(rawState)
     const reason = mapDeliveryReason(rawReason)
     const latencySeconds = verification.sentAt === undefined ? undefined : Math.max(0, now - verification.sentAt) / 1000
-    if (!dedup.firstSighting(messageId, status)) {
+    const sighting = dedup.firstSighting(messageId, status)
+    // Without Redis the answer is at hand: no await, no extra turn of the microtask queue.
+    if (!(typeof sighting === 'boolean' ? sighting : await sighting)) {
       deliveryReportsDuplicate.inc()
       addLogFields(request, { messageId, status, duplicate: true })
       return OK
