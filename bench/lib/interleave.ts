@@ -80,8 +80,9 @@ export async function warmUp (load: Side['load'], seconds: number): Promise<void
 export async function measureAlone (start: Contender['start'], load: Contender['load'], seconds: number): Promise<Stretch> {
   const server = await start()
   try {
-    await warmUp(load(server), warmupSecondsFor(seconds))
-    return await measure({ load: load(server), cpuMs: server.cpuMs }, seconds)
+    const spec = load(server)
+    await warmUp(spec, warmupSecondsFor(seconds))
+    return await measure({ load: spec, cpuMs: server.cpuMs }, seconds)
   } finally {
     await server.stop()
   }

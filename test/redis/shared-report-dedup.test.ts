@@ -34,7 +34,8 @@ t.test('replicas sharing Redis count a (message, state) pair once between them, 
   t.equal(await b.firstSighting('m1', 'delivered'), false, 'the other replica does not count it again')
   t.equal(await b.firstSighting('m1', 'undelivered'), true, 'another state of the message counts')
   t.equal(await a.firstSighting('m1', 'undelivered'), false)
-  t.equal(await a.firstSighting('m1:delivered', 'sent'), true, 'a colon in the id does not run into the state')
+  t.equal(await a.firstSighting('x', 'unsent'), true)
+  t.equal(await b.firstSighting('xun', 'sent'), true, 'the id and the state are kept apart: ("x", "unsent") is not ("xun", "sent")')
 
   const before = await setCommands(observer)
   t.equal(a.firstSighting('m1', 'delivered'), false, 'a repeat this replica has seen is answered from its memory, at once')
