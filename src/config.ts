@@ -272,6 +272,9 @@ export function parseApiKeys (text: string): ApiKey[] {
   return keys
 }
 
+/** Unchanged by a URL-decode, and nothing after the path for /dlr to collide with. */
+const IS_PLAIN_BASE_URL = /^https?:\/\/[^?#%+\s]+$/
+
 function checkCombinations (config: Config): void {
   const { upstream, auth, deliveryReports } = config
   if (!upstream.simulator.enabled && upstream.auth === undefined) {
@@ -279,6 +282,9 @@ function checkCombinations (config: Config): void {
   }
   if (!auth.disabled && auth.apiKeys.length === 0) {
     throw new ConfigError('API_KEYS is missing: callers could not authenticate. Set API_KEYS=name:key[,name:key…], or AUTH_DISABLED=true for local development.')
+  }
+  if (deliveryReports.publicUrl !== undefined && !IS_PLAIN_BASE_URL.test(deliveryReports.publicUrl)) {
+    throw new ConfigError('PUBLIC_URL must be a plain base URL, without a query, a fragment, "%" or "+": the gateway appends /dlr?… to it, and SerwerSMS may URL-decode the whole dlr_url once more, which must leave it unchanged.')
   }
   if (deliveryReports.publicUrl !== undefined && deliveryReports.secret === undefined) {
     throw new ConfigError(`DLR_SECRET is missing: PUBLIC_URL is set, so delivery-report URLs must be signed. Set DLR_SECRET to at least ${MIN_DLR_SECRET_LENGTH} random characters (openssl rand -base64 48).`)

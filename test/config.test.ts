@@ -43,6 +43,8 @@ t.test('a bad value names the variable, the problem and the fix', async (t) => {
     [{ SMS_MAX_RECIPIENTS: '100001' }, /SMS_MAX_RECIPIENTS/],
     [{ DLR_SECRET: 'short', PUBLIC_URL: 'https://x.example' }, /DLR_SECRET \(value hidden\) is invalid.*at least 32/],
     [{ PUBLIC_URL: 'https://x.example' }, /DLR_SECRET is missing: PUBLIC_URL is set/],
+    ...['https://x.example/?a=b', 'https://x.example/#top', 'https://x.example/sms%20gw', 'https://x.example/a+b'].map((url): [Record<string, string>, RegExp] =>
+      [{ PUBLIC_URL: url, DLR_SECRET: 'x'.repeat(32) }, /PUBLIC_URL must be a plain base URL, without a query, a fragment, "%" or "\+"/]),
     [{ SERWERSMS_TOKEN: undefined }, /SerwerSMS credentials are missing.*SERWERSMS_SIMULATOR=true/],
     [{ SERWERSMS_TOKEN: undefined, SERWERSMS_USERNAME: 'u' }, /SERWERSMS_PASSWORD is missing/],
     [{ API_KEYS: undefined }, /API_KEYS is missing.*AUTH_DISABLED=true/],

@@ -83,13 +83,19 @@ export function signDeliveryUrl (publicUrl: string, secret: string, fields: Sign
   return signUrlWith(publicUrl, hmacSha256(secret), fields)
 }
 
+/**
+ * Our fields come first and the provider's last, the reason at the very end: a placeholder the
+ * provider leaves unfilled (no reason for a delivered message) starts with `#`, which makes the
+ * rest of the URL a fragment that HTTP clients never send. With the signature ahead of them and
+ * the reason last, such a report still arrives signed, its reason absent.
+ */
 function signUrlWith (publicUrl: string, sign: Signer, fields: SignedFields): string {
   const t = encodeTime('sentAt', fields.sentAt)
   const e = encodeTime('expiresAt', fields.expiresAt)
-  let url = `${publicUrl.replace(TRAILING_SLASHES, '')}/dlr?${PROVIDER_QUERY}`
-  if (t !== '') url += `&t=${t}`
-  if (e !== '') url += `&e=${e}`
-  return `${url}&sig=${computeSignature(sign, t, e)}`
+  let signed = ''
+  if (t !== '') signed += `t=${t}&`
+  if (e !== '') signed += `e=${e}&`
+  return `${publicUrl.replace(TRAILING_SLASHES, '')}/dlr?${signed}sig=${computeSignature(sign, t, e)}&${PROVIDER_QUERY}`
 }
 
 /** Send times in issued URLs are rounded down to this: every send of the same tenth of a second shares one URL. */

@@ -191,13 +191,18 @@ export class DeliveryReportPusher {
   }
 }
 
-/** The dlr_url with its placeholders replaced by URL-encoded values. */
+/**
+ * The dlr_url with its placeholders replaced by URL-encoded values. A report without a reason
+ * (every one but `undelivered`) leaves `#PRZYCZYNA#` as it is: the seed does not say what the
+ * provider fills in then, and the literal placeholder is the case a receiver must survive (pushed
+ * as a GET it starts a fragment, so whatever follows it in the URL never arrives).
+ */
 export function renderUrl (template: string, report: Report): string {
-  return template
+  const filled = template
     .replaceAll('#SMSID#', encodeURIComponent(report.id))
     .replaceAll('#STAN#', encodeURIComponent(report.state))
     .replaceAll('#DATA#', encodeURIComponent(report.date))
-    .replaceAll('#PRZYCZYNA#', encodeURIComponent(report.reason))
+  return report.reason === '' ? filled : filled.replaceAll('#PRZYCZYNA#', encodeURIComponent(report.reason))
 }
 
 /** The template when it renders to an http(s) URL; clients may send it URL-encoded, as the seed asks. */

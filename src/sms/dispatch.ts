@@ -109,6 +109,8 @@ function providerFields (order: SmsOrder, settings: DispatchSettings): Omit<Send
   const utf = order.utf ?? (order.sender !== undefined && !isGsm7(order.text))
   if (utf) fields.utf = true
   if (order.sendAt !== undefined) fields.date = formatProviderDate(order.sendAt)
+  // Not URL-encoded: the seed's urlencode() is what a form body does to every value, and JSON
+  // needs no such framing. The URL holds nothing a decode would change, so it survives one either way.
   if (settings.deliveryReportUrl !== undefined) fields.dlr_url = settings.deliveryReportUrl
   return fields
 }

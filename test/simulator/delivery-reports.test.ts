@@ -8,7 +8,7 @@ const PLACEHOLDERS = 'smsid=#SMSID#&stan=#STAN#&data=#DATA#&przyczyna=#PRZYCZYNA
 t.test('a report per queued message arrives at dlr_url with the placeholders filled in', async (t) => {
   const receiver = await startReceiver(t)
   const simulator = await startTestSimulator(t, { deliveryReports: { delayMs: 50 } })
-  const dlrUrl = `${receiver.url}/dlr?${PLACEHOLDERS}&static=keep`
+  const dlrUrl = `${receiver.url}/dlr?static=keep&${PLACEHOLDERS}`
   const started = Date.now()
   const answer = await send(simulator, { phone: ['500600700', '600700800', '123', '500600700'], text: 'x', details: true, dlr_url: dlrUrl })
   await simulator.flushDeliveryReports()
@@ -25,6 +25,21 @@ t.test('a report per queued message arrives at dlr_url with the placeholders fil
     t.equal(report.query.get('static'), 'keep')
   }
   t.match(simulator.stats, { deliveryReportsSent: 2, deliveryReportsFailed: 0 })
+})
+
+t.test('a report without a reason leaves #PRZYCZYNA# unfilled, which cuts a GET push off there', async (t) => {
+  t.equal(
+    renderUrl(`http://x/?${PLACEHOLDERS}&after=1`, { id: '1', state: 'delivered', date: '2025-01-02 03:04:05', reason: '' }),
+    'http://x/?smsid=1&stan=delivered&data=2025-01-02%2003%3A04%3A05&przyczyna=#PRZYCZYNA#&after=1'
+  )
+  const receiver = await startReceiver(t)
+  const simulator = await startTestSimulator(t, { deliveryReports: { delayMs: 0 } })
+  await send(simulator, { phone: '500600700', text: 'x', dlr_url: `${receiver.url}/dlr?${PLACEHOLDERS}&after=1` })
+  await simulator.flushDeliveryReports()
+  t.equal(receiver.reports.length, 1)
+  const query = receiver.reports[0]!.query
+  t.equal(query.get('przyczyna'), '', 'the fragment is not sent')
+  t.equal(query.get('after'), null, 'nor anything behind it')
 })
 
 t.test('values are URL-encoded', async (t) => {
@@ -71,6 +86,7 @@ t.test('POST sends the query as a form body', async (t) => {
   t.match(form.get('smsid'), /^[0-9a-f]{10}$/)
   t.equal(form.get('stan'), 'delivered')
   t.match(form.get('data'), WARSAW_TIME)
+  t.equal(form.get('przyczyna'), '#PRZYCZYNA#', 'in a form body an unfilled placeholder arrives as it is')
   t.match(withoutQuery, { method: 'POST', path: '/no-query', body: '' })
 })
 
