@@ -28,6 +28,12 @@ export function createGatewayMetrics () {
       labelNames: ['status', 'client'] as const,
       registers
     }),
+    testMessages: new Counter({
+      name: `${PREFIX}test_messages_total`,
+      help: 'Recipients of test sends (test: true: validated by the provider, never sent), by outcome and calling client',
+      labelNames: ['status', 'client'] as const,
+      registers
+    }),
     messageParts: new Counter({
       name: `${PREFIX}message_parts_total`,
       help: 'SMS parts queued at the provider (what is billed), by calling client',

@@ -15,7 +15,7 @@ t.test('/metrics passes promtool\'s lint with every gateway metric present', asy
   t.match(response.headers.get('content-type'), /^text\/plain; version=0\.0\.4/)
   const body = await response.text()
   for (const name of [
-    'sms_gateway_messages_total', 'sms_gateway_message_parts_total', 'sms_gateway_delivery_reports_total',
+    'sms_gateway_messages_total', 'sms_gateway_test_messages_total', 'sms_gateway_message_parts_total', 'sms_gateway_delivery_reports_total',
     'sms_gateway_delivery_reports_rejected_total', 'sms_gateway_delivery_seconds', 'sms_gateway_upstream_requests_total',
     'sms_gateway_upstream_request_duration_seconds', 'sms_gateway_http_request_duration_seconds', 'process_cpu_seconds_total', 'nodejs_heap_size_used_bytes'
   ]) {
@@ -27,6 +27,22 @@ t.test('/metrics passes promtool\'s lint with every gateway metric present', asy
   const lint = spawnSync('promtool', ['check', 'metrics'], { input: body, encoding: 'utf8' })
   t.equal(lint.error, undefined, 'promtool runs (Debian package prometheus)')
   t.equal(lint.status, 0, `promtool check metrics: ${lint.stdout}${lint.stderr}`)
+})
+
+t.test('a test send is counted apart: neither a message waiting for its report nor billed parts', async (t) => {
+  const gw = await startGateway(t)
+  const send = async (body: Record<string, unknown>) => fetch(`${gw.url}/sms`, { method: 'POST', headers: { 'content-type': 'application/json', ...authHeader() }, body: JSON.stringify(body) })
+  t.equal((await send({ to: ['+48500600700', '+48500600701', 'bad'], text: 'x', test: true })).status, 200)
+  t.equal((await send({ to: '+48500600702', text: 'x', test: false })).status, 200)
+  const body = await (await fetch(`${gw.url}/metrics`)).text()
+  const value = (series: string) => Number(body.split('\n').find((line) => line.startsWith(`${series} `))?.split(' ')[1] ?? 0)
+  t.equal(value('sms_gateway_test_messages_total{status="queued",client="billing"}'), 2)
+  t.equal(value('sms_gateway_test_messages_total{status="unsent",client="billing"}'), 1)
+  t.equal(value('sms_gateway_messages_total{status="queued",client="billing"}'), 1, 'only the real send')
+  t.equal(value('sms_gateway_messages_total{status="unsent",client="billing"}'), 0)
+  t.equal(value('sms_gateway_message_parts_total{client="billing"}'), 1, 'only the real send\'s part')
+  const lines = gw.logs.entries.filter((entry) => entry.route === '/sms')
+  t.same(lines.map((entry) => entry.test), [true, undefined], 'the log line says which was a test')
 })
 
 t.test('unmatched routes share one label value', async (t) => {

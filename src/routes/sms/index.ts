@@ -32,7 +32,7 @@ function sampleNotQueued (result: SendSmsResult): string[] {
 
 const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { config }) => {
   const { deliveryReports, sending, defaultRegion } = config
-  const { messages, messageParts, batchesPerCall } = app.metrics
+  const { messages, testMessages, messageParts, batchesPerCall } = app.metrics
   app.decorateRequest('smsOrder', null)
   const deliveryUrls = deliveryReports.publicUrl === undefined || deliveryReports.secret === undefined
     ? undefined
@@ -118,12 +118,16 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
 
     const { result } = report
     const client = request.client
+    // A test send is answered like a real one but never leaves the provider: it is neither a
+    // message (no delivery report will come for it) nor billed parts.
+    const recipients = order.test === true ? testMessages : messages
     for (const status of ['queued', 'unsent', 'failed', 'unknown'] as const) {
-      if (result[status] > 0) messages.inc({ status, client }, result[status])
+      if (result[status] > 0) recipients.inc({ status, client }, result[status])
     }
-    if (result.parts > 0) messageParts.inc({ client }, result.parts)
+    if (result.parts > 0 && order.test !== true) messageParts.inc({ client }, result.parts)
     batchesPerCall.observe(report.batches)
     const logged: Record<string, unknown> = { queued: result.queued, unsent: result.unsent, failed: result.failed, unknown: result.unknown, batches: report.batches }
+    if (order.test === true) logged.test = true
     // Only when there is one: pino serialises a list (even an empty one) at ~1.4 µs, a third of the line.
     if (result.queued < result.messages.length) logged.notQueued = sampleNotQueued(result)
     addLogFields(request, logged)
