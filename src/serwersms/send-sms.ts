@@ -78,9 +78,16 @@ export type SendSmsOutcome =
 
 export type UpstreamOutcomeName = SendSmsOutcome['outcome']
 
-/** Provider codes 1000–1999 concern the account itself (login, role, IP), not the request. */
+/**
+ * Provider codes that concern the gateway's account (login, role, IP, activation), not the request:
+ * 1001 wrong login or password, 1002 no API access, 1003 IP not allowed, 1005 no permission,
+ * 1007 account not fully active. The rest of the 1000s (1000 no action, 1004 invalid id,
+ * 1006 invalid data format) refuse the request, like the 2000s and 3000s.
+ */
+const ACCOUNT_ERROR_CODES: ReadonlySet<number> = new Set([1001, 1002, 1003, 1005, 1007])
+
 export function isAccountError (code: number): boolean {
-  return code >= 1000 && code < 2000
+  return ACCOUNT_ERROR_CODES.has(code)
 }
 
 /**

@@ -198,6 +198,8 @@ t.test('provider refusals and faults map onto the documented statuses', async (t
   const cases: Array<[Parameters<typeof gw.simulator.setFault>[0], number, string, string]> = [
     [{ fault: { kind: 'provider-error', code: 3101, message: 'The message is empty' } }, 422, 'GW_PROVIDER_REFUSED', 'failed'],
     [{ fault: { kind: 'provider-error', code: 1001, type: 'InvalidUser', message: 'Wrong login or password', status: 401 } }, 502, 'GW_PROVIDER_AUTH_FAILED', 'failed'],
+    [{ fault: { kind: 'provider-error', code: 1003, type: 'InvalidIP', message: 'IP address not allowed' } }, 502, 'GW_PROVIDER_AUTH_FAILED', 'failed'],
+    [{ fault: { kind: 'provider-error', code: 1006, type: 'InvalidData', message: 'Invalid data format' } }, 422, 'GW_PROVIDER_REFUSED', 'failed'],
     [{ fault: { kind: 'http-error', status: 503 } }, 502, 'GW_UPSTREAM_BAD_RESPONSE', 'unknown'],
     [{ fault: { kind: 'html' } }, 502, 'GW_UPSTREAM_BAD_RESPONSE', 'unknown'],
     [{ fault: { kind: 'garbage' } }, 502, 'GW_UPSTREAM_BAD_RESPONSE', 'unknown'],

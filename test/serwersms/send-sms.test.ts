@@ -37,6 +37,6 @@ t.test('anything else is a bad response', async (t) => {
 
 t.test('helpers', async (t) => {
   t.equal(phoneKey('+48 500-600-700'), '48500600700')
-  t.ok(isAccountError(1001))
-  t.notOk(isAccountError(3101))
+  for (const code of [1001, 1002, 1003, 1005, 1007]) t.ok(isAccountError(code), `${code} is about the account`)
+  for (const code of [1000, 1004, 1006, 2000, 2001, 3101, 3103, 999, 1999]) t.notOk(isAccountError(code), `${code} is about the request`)
 })
