@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { addLogFields } from './request-log.js'
+import { reasonForPattern } from '../schemas/patterns.js'
 import { GatewayError, PROBLEM_CONTENT_TYPE, toProblem, validationError, type ErrorCode, type FieldError } from '../errors.js'
 
 /** Keeps a problem readable and bounded when a huge body fails everywhere at once. */
@@ -22,6 +23,8 @@ export function describeValidation (errors: readonly AjvError[], part: string): 
     } else if (error.keyword === 'required') {
       field += `/${String(error.params.missingProperty)}`
       reason = 'is required'
+    } else if (error.keyword === 'pattern') {
+      reason = reasonForPattern(error.params.pattern) ?? reason
     } else if (error.keyword === 'anyOf' || error.keyword === 'oneOf') {
       // The branch errors before it already say what each alternative wanted.
       if (fields.some((f) => f.field === `${prefix}${field}`)) continue

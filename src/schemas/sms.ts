@@ -1,6 +1,6 @@
 import { Type, type Static } from 'typebox'
 import { PROVIDER_MAX_RECIPIENTS } from '../config.js'
-import { SENDER_PATTERN } from '../serwersms/send-sms.js'
+import { NOT_BLANK_PATTERN, PRINTABLE_ASCII_PATTERN, SENDER_PATTERN, UNIQUE_ID_PATTERN } from './patterns.js'
 import { PROBLEM_FIELDS } from './problem.js'
 
 /** Longest text accepted; the provider refuses what it cannot send (3102) below that. */
@@ -13,21 +13,21 @@ export const SendSmsHeadersSchema = Type.Object({
   'idempotency-key': Type.Optional(Type.String({
     minLength: 1,
     maxLength: MAX_IDEMPOTENCY_KEY_LENGTH,
-    pattern: '^[\\x20-\\x7E]+$',
+    pattern: PRINTABLE_ASCII_PATTERN,
     // No example: Swagger UI would fill it in, and every "Try it out" would replay the first answer.
     description: 'makes retrying safe: a repeat with the same key and body within IDEMPOTENCY_TTL (24 hours by default) sends nothing and replays the first answer (with `Idempotent-Replayed: true`). Keys are per client; 1–255 printable ASCII characters, e.g. a new UUID per message'
   }))
 }, { additionalProperties: true })
 
 const PhoneSchema = Type.String({ minLength: 1, maxLength: MAX_PHONE_LENGTH, description: 'phone number, international (+48500600700) or national for DEFAULT_REGION', examples: ['+48500600700'] })
-const UniqueIdSchema = Type.String({ pattern: '^[A-Za-z0-9]{3,50}$', description: 'your own message id: 3–50 letters and digits', examples: ['order4711'] })
+const UniqueIdSchema = Type.String({ pattern: UNIQUE_ID_PATTERN, description: 'your own message id: 3–50 letters and digits', examples: ['order4711'] })
 
 export const SendSmsBodySchema = Type.Object({
   to: Type.Union([
     PhoneSchema,
     Type.Array(PhoneSchema, { minItems: 1, maxItems: PROVIDER_MAX_RECIPIENTS })
   ], { description: 'one recipient or a list; duplicates (after normalisation) receive one SMS', examples: ['+48500600700'] }),
-  text: Type.String({ minLength: 1, maxLength: MAX_TEXT_LENGTH, pattern: '\\S', description: 'message text (UTF-8)', examples: ['Your code is 4711'] }),
+  text: Type.String({ minLength: 1, maxLength: MAX_TEXT_LENGTH, pattern: NOT_BLANK_PATTERN, description: 'message text (UTF-8)', examples: ['Your code is 4711'] }),
   sender: Type.Optional(Type.String({
     pattern: SENDER_PATTERN,
     description: 'approved sender name or number (FULL SMS); overrides SERWERSMS_SENDER. Without any sender an ECO+ SMS is sent',

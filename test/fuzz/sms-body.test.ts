@@ -65,7 +65,7 @@ const textUnit = fc.oneof(
 const hasNonSpace = (text: string) => /\S/u.test(text)
 const validText = fc.string({ unit: textUnit, minLength: 1, maxLength: 120 }).filter(hasNonSpace)
 const validSender = fc.oneof(
-  fc.stringMatching(/^[A-Za-z0-9 .-]{1,11}$/),
+  fc.stringMatching(/^[A-Za-z0-9 .-]{1,11}$/).filter((name) => /[^0-9]/.test(name)),
   fc.stringMatching(/^\d{4}$/),
   fc.stringMatching(/^\d{9}$/)
 )
@@ -175,7 +175,9 @@ function badStringFor (field: Field): fc.Arbitrary<string> | undefined {
       fc.constant(''),
       fc.stringMatching(/^[A-Za-z0-9]{12,20}$/),
       fc.stringMatching(/^[A-Za-z]{1,5}[!_@#ąę€/][A-Za-z]{0,4}$/),
-      fc.stringMatching(/^\d{12,15}$/)
+      fc.stringMatching(/^\d{12,15}$/),
+      // digits alone are a number, and the provider takes numbers of 4 or 9 digits only
+      fc.stringMatching(/^(?:\d{1,3}|\d{5,8}|\d{10,11})$/)
     ))
     case 'uniqueId': return json(fc.oneof(
       fc.constantFrom('', 'ab', 'a-b', 'a b', 'id_1', 'ąęś'),

@@ -147,6 +147,18 @@ t.test('bad bodies are refused with problem+json naming the field, never coerced
     t.equal(answer.body.code, 'GW_VALIDATION_FAILED')
     t.ok(answer.body.errors.some((e: { field: string }) => e.field === field), `${JSON.stringify(body)} names ${field}: ${JSON.stringify(answer.body.errors)}`)
   }
+  const reasons: Array<[unknown, string, string]> = [
+    [{ to: '+48500600700', text: 'x', sender: '12345' }, '/sender', 'must be an approved sender name (1–11 letters, digits, spaces, dots or hyphens, not digits alone) or a 4- or 9-digit number'],
+    [{ to: '+48500600700', text: 'x', sender: '48500600700' }, '/sender', 'must be an approved sender name (1–11 letters, digits, spaces, dots or hyphens, not digits alone) or a 4- or 9-digit number'],
+    [{ to: '+48500600700', text: ' \t ' }, '/text', 'must not be only whitespace'],
+    [{ to: '+48500600700', text: 'x', uniqueId: 'a-b' }, '/uniqueId', 'must be 3–50 letters and digits; or must be array']
+  ]
+  for (const [body, field, reason] of reasons) {
+    const answer = await post(gw, body)
+    t.same(answer.body.errors, [{ field, reason }], `${JSON.stringify(body)}: the reason in words, not the pattern`)
+  }
+  const keyed = await post(gw, { to: '+48500600700', text: 'x' }, { ...authHeader(), 'idempotency-key': 'a\tb' })
+  t.same(keyed.body.errors, [{ field: 'headers:/idempotency-key', reason: 'must be printable ASCII characters only' }])
   const malformed = await post(gw, '{"to": "+48500600700", "text": ')
   t.equal(malformed.status, 400)
   t.equal(malformed.body.code, 'GW_BODY_MALFORMED')
@@ -154,6 +166,9 @@ t.test('bad bodies are refused with problem+json naming the field, never coerced
   t.equal(form.status, 415)
   t.equal((await form.json() as { code: string }).code, 'GW_MEDIA_TYPE_UNSUPPORTED')
   t.equal(gw.simulator.received.length, 0, 'nothing reached the provider')
+  for (const sender of ['1234', '123456789', '2waySMS', 'INFO 24', 'A']) {
+    t.equal((await post(gw, { to: '+48500600700', text: 'x', sender })).status, 200, `sender ${sender}`)
+  }
 })
 
 t.test('callers authenticate with a bearer API key; the key names the client', async (t) => {
