@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import type { Config } from './config.js'
+import { useUtf8JsonParser } from './json-body.js'
 import authPlugin from './plugins/auth.js'
 import idempotencyPlugin from './plugins/idempotency.js'
 import metricsPlugin from './plugins/metrics.js'
@@ -21,6 +22,7 @@ export interface AppOptions {
 export default async function app (fastify: FastifyInstance, { config }: AppOptions): Promise<void> {
   // JSON only (and forms on /dlr): a text body would reach validation as a string and confuse the caller.
   fastify.removeContentTypeParser('text/plain')
+  useUtf8JsonParser(fastify)
   await fastify.register(requestLogPlugin)
   await fastify.register(problemsPlugin)
   await fastify.register(swaggerPlugin)
