@@ -76,7 +76,9 @@ export async function dispatchSms (order: SmsOrder, settings: DispatchSettings, 
     const recipient = planner.add(order.to[i]!, order.uniqueIds?.[i])
     if (recipient === undefined) continue
     if (recipient.phone === undefined) {
-      messages.push({ phone: recipient.input, status: 'unsent', error: recipient.error ?? { code: 3103, message: 'Incorrect number' } })
+      const refused: RecipientResult = { phone: recipient.input, status: 'unsent', error: recipient.error ?? { code: 3103, message: 'Incorrect number' } }
+      if (recipient.uniqueId !== undefined) refused.uniqueId = recipient.uniqueId
+      messages.push(refused)
       continue
     }
     const entry: RecipientResult = { phone: recipient.phone, status: 'unknown' }
@@ -118,8 +120,12 @@ function providerFields (order: SmsOrder, settings: DispatchSettings): Omit<Send
 /** Writes one batch's outcome into its recipients' entries; returns why it failed, if it did. */
 function applyOutcome (outcome: SendSmsOutcome, indexes: readonly number[], messages: RecipientResult[]): DispatchFailure | undefined {
   if (outcome.outcome === 'ok') {
-    const items = new Map<string, SendSmsItem>()
-    for (const item of outcome.response.items ?? []) items.set(phoneKey(item.phone), item)
+    const items = new Map<string, SendSmsItem | typeof CONFLICTING_ITEMS>()
+    for (const item of outcome.response.items ?? []) {
+      const key = phoneKey(item.phone)
+      const earlier = items.get(key)
+      items.set(key, earlier === undefined || isSameFate(earlier, item) ? item : CONFLICTING_ITEMS)
+    }
     for (const index of indexes) applyItem(messages[index]!, items.get(phoneKey(messages[index]!.phone)))
     return undefined
   }
@@ -136,19 +142,43 @@ function applyOutcome (outcome: SendSmsOutcome, indexes: readonly number[], mess
   return failure
 }
 
-function applyItem (message: RecipientResult, item: SendSmsItem | undefined): void {
+/** A recipient the provider listed twice with different fates: which one holds cannot be told. */
+const CONFLICTING_ITEMS = Symbol('conflicting items')
+
+function isSameFate (earlier: SendSmsItem | typeof CONFLICTING_ITEMS, item: SendSmsItem): boolean {
+  return earlier !== CONFLICTING_ITEMS && earlier.status === item.status && earlier.id === item.id
+}
+
+/**
+ * Writes what the provider said of one recipient. Only the two statuses the seed documents are
+ * taken at their word; anything else leaves the recipient `unknown` (it may have been sent).
+ */
+function applyItem (message: RecipientResult, item: SendSmsItem | typeof CONFLICTING_ITEMS | undefined): void {
   if (item === undefined) {
     message.error = { code: 'GW_UPSTREAM_BAD_RESPONSE', message: 'The provider accepted the batch but did not list this recipient.' }
     return
   }
+  if (item === CONFLICTING_ITEMS) {
+    message.error = { code: 'GW_UPSTREAM_BAD_RESPONSE', message: 'The provider listed this recipient twice with different outcomes.' }
+    return
+  }
   if (item.status === 'unsent') {
     message.status = 'unsent'
-    message.error = { code: Number(item.error_code) || String(item.error_code ?? 'unknown'), message: item.error_message ?? 'Not sent' }
-  } else {
+    message.error = { code: providerErrorCode(item.error_code), message: item.error_message ?? 'Not sent' }
+  } else if (item.status === 'queued') {
     message.status = 'queued'
     if (item.parts !== undefined) message.parts = item.parts
+  } else {
+    message.error = { code: 'GW_UPSTREAM_BAD_RESPONSE', message: `The provider gave this recipient the status "${item.status}", which the gateway does not know.` }
   }
   if (item.id !== undefined) message.id = item.id
+}
+
+/** The provider's per-recipient code as an integer when it is one, else as the text it sent. */
+function providerErrorCode (code: number | string | undefined): number | string {
+  if (code === undefined) return 'unknown'
+  const numeric = Number(code)
+  return Number.isSafeInteger(numeric) && String(code).trim() !== '' ? numeric : String(code)
 }
 
 function isDefinitelyNotSent (outcome: Exclude<SendSmsOutcome, { outcome: 'ok' }>): boolean {

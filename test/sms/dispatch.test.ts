@@ -63,3 +63,38 @@ t.test('an order that fits one batch (the path that skips the pool): one request
   const broken = new Error('a bug in the batch sender')
   await t.rejects(dispatchSms({ to: ['+48500600700'], text: 'x' }, settings, async () => { throw broken }), broken, 'a sender that throws is not swallowed')
 })
+
+t.test('answers the provider should not give leave recipients unknown, never queued on a guess', async (t) => {
+  const provider = scripted((fields) => ({
+    outcome: 'ok',
+    response: {
+      success: true,
+      queued: 2,
+      unsent: 1,
+      items: [
+        { id: 'aaa1', phone: fields.phone[0]!, status: 'queued', parts: 1 },
+        { id: 'aaa2', phone: fields.phone[0]!, status: 'unsent', error_code: 3103, error_message: 'Incorrect number' },
+        { id: 'bbb1', phone: fields.phone[1]!, status: 'rejected' },
+        { id: 'ccc1', phone: fields.phone[2]!, status: 'queued', parts: 1 },
+        { id: 'ccc1', phone: fields.phone[2]!, status: 'queued', parts: 1 },
+        { id: 'ddd1', phone: fields.phone[3]!, status: 'unsent', error_code: 3103.5, error_message: 'odd' },
+        { id: 'eee1', phone: fields.phone[4]!, status: 'unsent', error_code: '3103', error_message: 'as text' }
+      ]
+    }
+  }))
+  const to = ['+48500600700', '+48500600701', '+48500600702', '+48500600703', '+48500600704']
+  const report = await dispatchSms({ to, text: 'x' }, { ...settings, batchSize: 5 }, provider.send)
+  t.same(report.result.messages, [
+    { phone: to[0], status: 'unknown', error: { code: 'GW_UPSTREAM_BAD_RESPONSE', message: 'The provider listed this recipient twice with different outcomes.' } },
+    { phone: to[1], status: 'unknown', id: 'bbb1', error: { code: 'GW_UPSTREAM_BAD_RESPONSE', message: 'The provider gave this recipient the status "rejected", which the gateway does not know.' } },
+    { phone: to[2], status: 'queued', id: 'ccc1', parts: 1 },
+    { phone: to[3], status: 'unsent', id: 'ddd1', error: { code: '3103.5', message: 'odd' } },
+    { phone: to[4], status: 'unsent', id: 'eee1', error: { code: 3103, message: 'as text' } }
+  ], 'a conflicting repeat and an unknown status are unknown; an identical repeat is one; a code that is not an integer stays text')
+})
+
+t.test('a number refused before sending keeps its uniqueId', async (t) => {
+  const provider = scripted((fields) => ({ outcome: 'ok', response: { success: true, queued: 1, unsent: 0, items: [{ id: 'aaa1', phone: fields.phone[0]!, status: 'queued', parts: 1 }] } }))
+  const report = await dispatchSms({ to: ['+48500600700', 'not a number'], uniqueIds: ['order1', 'order2'], text: 'x' }, settings, provider.send)
+  t.same(report.result.messages.map((message) => [message.status, message.uniqueId]), [['queued', 'order1'], ['unsent', 'order2']])
+})
