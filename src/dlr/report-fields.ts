@@ -28,7 +28,8 @@ function pick (sources: ReadonlyArray<Record<string, unknown>>, names: readonly 
     for (const name of names) {
       if (!Object.hasOwn(source, name)) continue
       const value = source[name]
-      if (typeof value === 'number') return String(value)
+      // A JSON number is taken only when its text is exact: 1.2e22 would name another message.
+      if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0 ? String(value) : null
       if (typeof value !== 'string' || value.length > MAX_FIELD_LENGTH) return null
       const trimmed = value.trim()
       return trimmed === '' || UNREPLACED_PLACEHOLDER.test(trimmed) ? undefined : trimmed
@@ -45,7 +46,7 @@ export function readReportFields (...sources: ReadonlyArray<unknown>): ReportRea
   const reason = pick(objects, FIELD_NAMES.reason)
   if (messageId === null || state === null || date === null || reason === null) {
     const field = messageId === null ? 'smsid' : state === null ? 'stan' : date === null ? 'data' : 'przyczyna'
-    return { ok: false, field, problem: 'is repeated, not text, or too long' }
+    return { ok: false, field, problem: 'is repeated, not text (or a whole number), or too long' }
   }
   if (messageId === undefined) return { ok: false, field: 'smsid', problem: 'the message id is missing' }
   if (state === undefined) return { ok: false, field: 'stan', problem: 'the delivery state is missing' }

@@ -233,7 +233,7 @@ const repeatedFieldCase: fc.Arbitrary<DlrCase> = fc.tuple(signedQuery, fields, f
 
 /** What the gateway reads from a body field: a value, nothing, or a refusal. */
 function readValue (value: unknown): { reading: 'ok' | 'absent' | 'broken' } {
-  if (typeof value === 'number') return { reading: 'ok' }
+  if (typeof value === 'number') return { reading: Number.isSafeInteger(value) && value >= 0 ? 'ok' : 'broken' }
   if (typeof value !== 'string' || value.length > MAX_FIELD_LENGTH) return { reading: 'broken' }
   const trimmed = value.trim()
   return { reading: trimmed === '' || /^#[A-Z]+#$/.test(trimmed) ? 'absent' : 'ok' }

@@ -141,3 +141,18 @@ t.test('a flood of junk states and reasons leaves the label set bounded', async 
   t.equal(series.reduce((sum, line) => sum + Number(line.split(' ')[1]), 0), 400)
   t.ok(gw.logs.entries.some((e) => e.status === 'other' && typeof e.rawState === 'string'), 'the raw state goes to the log')
 })
+
+t.test('a HEAD counts nothing, and a message id in JSON must be a whole number written exactly', async (t) => {
+  const gw = await startGateway(t, { deliveryReportsToSelf: true })
+  const head = await fetch(reportUrl(gw, { smsid: 'h1', stan: 'delivered' }), { method: 'HEAD' })
+  t.equal(head.status, 404, 'no HEAD twin of GET /dlr')
+  const signed = signDeliveryUrl(gw.url, DLR_SECRET, { sentAt: Date.now(), expiresAt: Date.now() + 60_000 })
+  const query = signed.slice(signed.indexOf('?') + 1, signed.indexOf('&smsid='))
+  const post = async (smsid: unknown) => fetch(`${gw.url}/dlr?${query}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: `{"smsid":${String(smsid)},"stan":"delivered"}` })
+  const inexact = await post('12345678901234567890123')
+  t.equal(inexact.status, 400)
+  t.match(await inexact.json(), { code: 'GW_VALIDATION_FAILED', errors: [{ field: '/smsid' }] })
+  t.equal((await post(1078731325)).status, 200)
+  const metrics = await scrape(gw)
+  t.equal(sample(metrics, 'sms_gateway_delivery_reports_total{status="delivered",reason="none"}'), 1, 'only the exact id counted')
+})

@@ -101,7 +101,8 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
   // The schemas document the fields; the route reads and judges them itself (and counts what it
   // refuses), so Ajv has nothing to add on this hot path.
   const acceptAnything = () => () => true
-  app.get('/dlr', { schema, validatorCompiler: acceptAnything }, receive)
+  // No HEAD twin: fastify would run the handler for it, and a HEAD would count a delivery.
+  app.get('/dlr', { schema, validatorCompiler: acceptAnything, exposeHeadRoute: false }, receive)
   app.post('/dlr', {
     validatorCompiler: acceptAnything,
     schema: {
