@@ -110,3 +110,31 @@ t.test('a body refused before sending does not use up its key', async (t) => {
   t.equal(fixed.status, 200, 'the corrected body may reuse the key')
   t.equal(fixed.headers.get('idempotent-replayed'), null)
 })
+
+t.test('a retry gets the first answer even where reading its order again would refuse it', async (t) => {
+  const gw = await startGateway(t)
+  // Accepted now; refused as "in the past" once more than 5 minutes have gone by.
+  const sendAt = new Date(Date.now() - 5 * 60_000 + 1500).toISOString()
+  const first = await send(gw, { ...order, sendAt }, 'scheduled-1')
+  t.equal(first.status, 200)
+  await new Promise((resolve) => setTimeout(resolve, 2000))
+  const fresh = await send(gw, { ...order, sendAt }, 'another-key')
+  t.equal(fresh.status, 400, 'the order itself is refused by now')
+  const retry = await send(gw, { ...order, sendAt }, 'scheduled-1')
+  t.equal(retry.status, 200)
+  t.equal(retry.headers.get('idempotent-replayed'), 'true')
+  t.equal(retry.text, first.text)
+  t.equal(gw.simulator.stats.sendRequests, 1, 'sent once')
+})
+
+t.test('which answers prove that nothing was sent', async (t) => {
+  const { provesNothingSent } = await import('../../src/plugins/idempotency.js')
+  t.notOk(provesNothingSent(200, '{"queued":1,"unsent":0,"failed":0,"unknown":0}'))
+  t.ok(provesNothingSent(502, '{"code":"GW_UPSTREAM_UNREACHABLE","queued":0,"unsent":0,"failed":2,"unknown":0}'), 'every recipient failed')
+  t.notOk(provesNothingSent(504, '{"code":"GW_UPSTREAM_TIMEOUT","queued":0,"unsent":0,"failed":0,"unknown":2}'), 'may have been sent')
+  t.notOk(provesNothingSent(422, '{"code":"GW_PROVIDER_REFUSED","queued":0,"unsent":1,"failed":1,"unknown":0}'), 'a recipient refused by the provider is an outcome')
+  t.ok(provesNothingSent(400, '{"code":"GW_VALIDATION_FAILED","errors":[]}'), 'refused before the send began')
+  t.ok(provesNothingSent(413, '{"code":"GW_RECIPIENTS_TOO_MANY","limit":1}'))
+  t.notOk(provesNothingSent(500, '{"code":"GW_INTERNAL"}'), 'a failure without counts after the send may have begun is kept')
+  t.notOk(provesNothingSent(400, 'not json'))
+})

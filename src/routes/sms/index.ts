@@ -51,8 +51,9 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
 
   app.post('/sms', {
     onRequest: app.authenticate,
-    // The order is checked before the key is claimed: a refused body never uses up its key.
-    preHandler: [readOrderHook, app.idempotency.claim],
+    // The key first: a retry must get the first answer even where reading the order again would
+    // now refuse it (a sendAt gone past, a lowered limit). A refused order releases its key.
+    preHandler: [app.idempotency.claim, readOrderHook],
     onSend: app.idempotency.remember,
     config: { rateLimit: {} },
     schema: {
