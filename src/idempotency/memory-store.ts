@@ -4,37 +4,66 @@ import { claimResultOf, type ClaimResult, type IdempotencyStore, type KeyRecord,
 /** Stored response bodies may be megabytes (100,000 recipients); the cache is bounded by bytes too. */
 export const MEMORY_STORE_MAX_BYTES = 256 * 1024 * 1024
 const RECORD_OVERHEAD_BYTES = 256
+/** Expired claims are swept when this many have gathered (or twice as many as the last sweep left). */
+const MIN_SWEEP_SIZE = 1024
+
+interface Claim { fingerprint: string, expiresAt: number }
 
 /**
- * One process's keys: bounded by count and bytes, oldest evicted first, each kept for its TTL.
- * Replicas do not share it — set REDIS_URL for that.
+ * One process's keys. Finished answers are bounded by count and bytes, oldest evicted first, each
+ * kept for its TTL. Claims of requests still running are kept apart and never evicted: pushing a
+ * running send's claim out of a full cache would let a retry of it send again. Their number is
+ * bounded by the requests the process is running. Replicas do not share it — set REDIS_URL for that.
  */
 export class MemoryIdempotencyStore implements IdempotencyStore {
   readonly #records: LRUCache<string, KeyRecord>
+  readonly #claims = new Map<string, Claim>()
+  readonly #now: () => number
+  #sweepAt = MIN_SWEEP_SIZE
 
-  constructor (maxKeys: number, maxBytes = MEMORY_STORE_MAX_BYTES) {
+  constructor (maxKeys: number, maxBytes = MEMORY_STORE_MAX_BYTES, now: () => number = Date.now) {
     // Bounded by size alone (lru-cache preallocates for a `max` count, slowing every start):
     // no record counts less than maxBytes / maxKeys, so at most maxKeys fit.
     const smallestRecord = Math.max(RECORD_OVERHEAD_BYTES, Math.ceil(maxBytes / maxKeys))
     this.#records = new LRUCache<string, KeyRecord>({
       maxSize: maxBytes,
-      sizeCalculation: (record) => Math.max(smallestRecord, RECORD_OVERHEAD_BYTES + (record.state === 'done' ? record.response.body.length : 0))
+      sizeCalculation: (record) => Math.max(smallestRecord, RECORD_OVERHEAD_BYTES + (record.state === 'done' ? record.response.body.length : 0)),
+      perf: { now },
+      // Read the clock on every lookup (its default caches it for a millisecond, by a timer).
+      ttlResolution: 0
     })
+    this.#now = now
   }
 
   async claim (key: string, fingerprint: string, inFlightTtlMs: number): Promise<ClaimResult> {
+    const now = this.#now()
+    const running = this.#claims.get(key)
+    if (running !== undefined && running.expiresAt > now) return { state: 'in_flight', fingerprint: running.fingerprint }
     const existing = this.#records.get(key)
     if (existing !== undefined) return claimResultOf(existing)
-    this.#records.set(key, { state: 'in_flight', fingerprint }, { ttl: inFlightTtlMs })
+    this.#claims.set(key, { fingerprint, expiresAt: now + inFlightTtlMs })
+    if (this.#claims.size >= this.#sweepAt) this.#sweep(now)
     return { state: 'claimed' }
   }
 
   async complete (key: string, fingerprint: string, response: StoredResponse, ttlMs: number): Promise<void> {
+    this.#claims.delete(key)
     this.#records.set(key, { state: 'done', fingerprint, response }, { ttl: ttlMs })
   }
 
   async release (key: string, fingerprint: string): Promise<void> {
-    const existing = this.#records.peek(key)
-    if (existing?.state === 'in_flight' && existing.fingerprint === fingerprint) this.#records.delete(key)
+    if (this.#claims.get(key)?.fingerprint === fingerprint) this.#claims.delete(key)
+  }
+
+  /** How many claims of running requests it holds (expired ones until they are swept). */
+  get claims (): number {
+    return this.#claims.size
+  }
+
+  #sweep (now: number): void {
+    for (const [key, claim] of this.#claims) {
+      if (claim.expiresAt <= now) this.#claims.delete(key)
+    }
+    this.#sweepAt = Math.max(MIN_SWEEP_SIZE, 2 * this.#claims.size)
   }
 }

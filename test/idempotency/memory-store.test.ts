@@ -1,0 +1,50 @@
+import t from 'tap'
+import { MemoryIdempotencyStore } from '../../src/idempotency/memory-store.js'
+
+const answer = (body: string) => ({ statusCode: 200, contentType: 'application/json', body })
+const HOUR = 3_600_000
+
+t.test('a running send keeps its claim however many answers push the cache', async (t) => {
+  let now = 1_000_000
+  const store = new MemoryIdempotencyStore(100, 100 * 1024, () => now)
+  t.same(await store.claim('client:running', 'fp', HOUR), { state: 'claimed' })
+  for (let i = 0; i < 1000; i++) {
+    await store.claim(`client:other-${i}`, 'fp', HOUR)
+    await store.complete(`client:other-${i}`, 'fp', answer('x'.repeat(2000)), HOUR)
+    now += 10
+  }
+  t.same(await store.claim('client:running', 'fp', HOUR), { state: 'in_flight', fingerprint: 'fp' }, 'a retry still gets 409')
+  t.same(await store.claim('client:other-0', 'fp', HOUR), { state: 'claimed' }, 'the oldest answers went (documented: bounded, oldest first)')
+  t.same(await store.claim('client:other-999', 'fp', HOUR), { state: 'done', fingerprint: 'fp', response: answer('x'.repeat(2000)) })
+  await store.complete('client:running', 'fp', answer('done'), HOUR)
+  t.same(await store.claim('client:running', 'fp', HOUR), { state: 'done', fingerprint: 'fp', response: answer('done') })
+})
+
+t.test('a claim lapses after its TTL, is released only by its own fingerprint, and expired claims are swept', async (t) => {
+  let now = 0
+  const store = new MemoryIdempotencyStore(100, 1024 * 1024, () => now)
+  await store.claim('k', 'fp1', 1000)
+  await store.release('k', 'another')
+  t.same(await store.claim('k', 'fp2', 1000), { state: 'in_flight', fingerprint: 'fp1' }, 'another body cannot free it')
+  now = 1000
+  t.same(await store.claim('k', 'fp2', 1000), { state: 'claimed' }, 'a crashed request frees its key when the claim lapses')
+  await store.release('k', 'fp2')
+  t.same(await store.claim('k', 'fp3', 1000), { state: 'claimed' }, 'released')
+  for (let i = 0; i < 5000; i++) await store.claim(`lapsing-${i}`, 'fp', 10)
+  now += 20
+  // Sweeps come when the count doubles: at 8,192 claims here, which the live ones reach.
+  for (let i = 0; i < 4000; i++) await store.claim(`live-${i}`, 'fp', 1000)
+  t.equal(store.claims, 4001, 'the 5,000 lapsed claims are gone; the live ones and k remain')
+  t.same(await store.claim('live-0', 'fp', 1000), { state: 'in_flight', fingerprint: 'fp' }, 'live ones are kept')
+})
+
+t.test('an answer is replayed for its TTL', async (t) => {
+  let now = 1000
+  const store = new MemoryIdempotencyStore(100, 1024 * 1024, () => now)
+  await store.claim('k', 'fp', 1000)
+  await store.complete('k', 'fp', answer('a'), 5000)
+  now = 5999
+  t.match(await store.claim('k', 'fp', 1000), { state: 'done' })
+  now = 6001
+  t.same(await store.claim('k', 'fp', 1000), { state: 'claimed' })
+})
