@@ -123,6 +123,7 @@ export const SEND_SMS_EXAMPLES = {
   },
   unreachable: outcomeOfOne('failed', { code: 'GW_UPSTREAM_UNREACHABLE', message: 'SerwerSMS could not be reached (ECONNREFUSED); nothing was sent.' }),
   timeout: outcomeOfOne('unknown', { code: 'GW_UPSTREAM_TIMEOUT', message: 'SerwerSMS did not answer in time; the messages may have been sent.' }),
+  withdrawn: outcomeOfOne('failed', { code: 'GW_SHUTTING_DOWN', message: 'The gateway shut down before this recipient was sent.' }),
   badResponse: outcomeOfOne('unknown', { code: 'GW_UPSTREAM_BAD_RESPONSE', message: 'SerwerSMS answered with HTTP 500 without an error body; the messages may have been sent.' }),
   refused: {
     providerError: { code: 3101, type: 'SendError', message: 'The message is empty' },

@@ -23,6 +23,8 @@ export interface DispatchSettings {
   defaultRegion: CountryCode
   /** the push URL for this call's delivery reports, if the gateway receives them */
   deliveryReportUrl?: string
+  /** true once the gateway is shutting down: batches not yet sent are then not sent at all */
+  stopping?: () => boolean
 }
 
 export type SendBatch = (fields: SendSmsFields) => Promise<SendSmsOutcome>
@@ -58,6 +60,12 @@ export async function dispatchSms (order: SmsOrder, settings: DispatchSettings, 
   let batch: number[] = []
 
   const send = async (indexes: number[], batchNumber: number) => {
+    // Checked as each batch is about to go, queued ones included: a long call would otherwise
+    // outlast the shutdown's grace period and lose its whole answer when the process exits.
+    if (settings.stopping?.() === true) {
+      failures[batchNumber] = withdraw(indexes, messages)
+      return
+    }
     const fields: SendSmsFields = { ...common, phone: indexes.map((i) => messages[i]!.phone) }
     if (order.uniqueIds !== undefined) fields.unique_id = indexes.map((i) => messages[i]!.uniqueId!)
     failures[batchNumber] = applyOutcome(await sendBatch(fields), indexes, messages)
@@ -153,6 +161,19 @@ function isSameFate (earlier: SendSmsItem | typeof CONFLICTING_ITEMS, item: Send
  * Writes what the provider said of one recipient. Only the two statuses the seed documents are
  * taken at their word; anything else leaves the recipient `unknown` (it may have been sent).
  */
+const WITHDRAWN: Readonly<DispatchFailure> = { code: 'GW_SHUTTING_DOWN', detail: 'The gateway shut down before these recipients were sent; nothing was sent to them. Retry on another instance.' }
+
+/** Marks a batch that was never sent as failed (safe to retry), because the gateway is closing. */
+function withdraw (indexes: readonly number[], messages: RecipientResult[]): DispatchFailure {
+  const error = { code: WITHDRAWN.code, message: 'The gateway shut down before this recipient was sent.' }
+  for (const index of indexes) {
+    const message = messages[index]!
+    message.status = 'failed'
+    message.error = error
+  }
+  return WITHDRAWN
+}
+
 function applyItem (message: RecipientResult, item: SendSmsItem | typeof CONFLICTING_ITEMS | undefined): void {
   if (item === undefined) {
     message.error = { code: 'GW_UPSTREAM_BAD_RESPONSE', message: 'The provider accepted the batch but did not list this recipient.' }

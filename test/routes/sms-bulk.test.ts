@@ -106,3 +106,23 @@ t.test('thousands of recipients go out in provider-sized batches', async (t) => 
   t.equal(gw.simulator.stats.messagesQueued, 5000)
   t.same(answer.body.messages.map((m) => m.phone), to)
 })
+
+t.test('a gateway shutting down mid-call sends no further batches and answers for every recipient', async (t) => {
+  const gw = await startGateway(t, { env: { SMS_BATCH_SIZE: '2', SMS_UPSTREAM_CONCURRENCY: '1' }, simulator: { latencyMs: 300 } })
+  const to = Array.from({ length: 10 }, (_, i) => phone(i))
+  const pending = post(gw, { to, text: 'closing' })
+  await new Promise((resolve) => setTimeout(resolve, 450))
+  const closed = gw.app.close()
+  const answer = await pending
+  await closed
+  const sentBatches = gw.simulator.received.length
+  t.ok(sentBatches >= 1 && sentBatches <= 3, `the batch in flight finished, no new one started (${sentBatches} sent)`)
+  t.equal(answer.status, 207)
+  t.equal(answer.body.queued, 2 * sentBatches)
+  t.equal(answer.body.failed, 10 - 2 * sentBatches)
+  t.same(answer.body.messages.map((m) => m.phone), to, 'every recipient answered for, in order')
+  for (const message of answer.body.messages.filter((m) => m.status === 'failed')) {
+    t.same(message.error, { code: 'GW_SHUTTING_DOWN', message: 'The gateway shut down before this recipient was sent.' })
+  }
+  t.same(sentPhones(gw), to.slice(0, 2 * sentBatches), 'the failed ones were never sent')
+})

@@ -98,3 +98,11 @@ t.test('a number refused before sending keeps its uniqueId', async (t) => {
   const report = await dispatchSms({ to: ['+48500600700', 'not a number'], uniqueIds: ['order1', 'order2'], text: 'x' }, settings, provider.send)
   t.same(report.result.messages.map((message) => [message.status, message.uniqueId]), [['queued', 'order1'], ['unsent', 'order2']])
 })
+
+t.test('once the gateway is stopping, no batch is sent and every recipient is failed', async (t) => {
+  const provider = scripted(() => { throw new Error('must not send') })
+  const report = await dispatchSms({ to: ['+48500600701', '+48500600702', '+48500600703'], text: 'x' }, { ...settings, stopping: () => true }, provider.send)
+  t.equal(provider.calls.length, 0)
+  t.match(report, { batches: 2, acceptedBatches: 0, failure: { code: 'GW_SHUTTING_DOWN' }, result: { failed: 3, queued: 0, unknown: 0 } })
+  t.ok(report.result.messages.every((message) => message.error?.code === 'GW_SHUTTING_DOWN'))
+})

@@ -38,6 +38,12 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
     ? undefined
     : new DeliveryUrlIssuer(deliveryReports.publicUrl, deliveryReports.secret, deliveryReports.urlTtlMs)
   const orderLimits = { maxRecipients: config.sending.maxRecipients, defaultSender: config.upstream.defaultSender }
+  let closing = false
+  app.addHook('preClose', (done) => {
+    closing = true
+    done()
+  })
+  const stopping = () => closing
   // A callback hook: reading the order is synchronous, and an async hook would cost every send a
   // promise and a microtask.
   const readOrderHook = (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) => {
@@ -62,7 +68,8 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
       description: 'Validates the message, normalises and de-duplicates the recipients, sends them to SerwerSMS in batches of SMS_BATCH_SIZE and answers with the fate of every recipient.\n\n' +
         '- **200**: every batch was accepted (single recipients may still be `unsent`, e.g. for an invalid number).\n' +
         '- **207**: some batches were not accepted: see each recipient\'s `status`; `failed` ones are safe to retry, `unknown` ones may have been sent.\n' +
-        '- When no batch was accepted, a problem (422/502/504) still carries the counts and per-recipient outcomes in `messages`.\n\n' +
+        '- When no batch was accepted, a problem (422/502/503/504) still carries the counts and per-recipient outcomes in `messages`.\n' +
+        '- A gateway that starts shutting down during a call sends no further batches: their recipients come back `failed` (safe to retry elsewhere).\n\n' +
         'Send an `Idempotency-Key` to make retries safe: a repeat with the same key and body replays the first answer without sending again.',
       tags: ['sms'],
       security: [{ apiKey: [] }],
@@ -104,7 +111,10 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
           { code: 'GW_PROVIDER_AUTH_FAILED', detail: 'SerwerSMS refused the gateway\'s account (1001): Wrong login or password', extensions: { ...SEND_SMS_EXAMPLES.refused, providerError: { code: 1001, type: 'InvalidUser', message: 'Wrong login or password' } } },
           { code: 'GW_UPSTREAM_BAD_RESPONSE', detail: 'SerwerSMS answered with HTTP 500 without an error body; the messages may have been sent.', extensions: SEND_SMS_EXAMPLES.badResponse }
         ], { schema: SendSmsProblemSchema }),
-        503: problemResponse({ code: 'GW_IDEMPOTENCY_STORE_UNAVAILABLE', detail: 'The Idempotency-Key cannot be checked right now, so nothing was sent. Retry later with the same key, or without a key.' }, { headers: RetryAfterHeader }),
+        503: problemResponse([
+          { code: 'GW_IDEMPOTENCY_STORE_UNAVAILABLE', detail: 'The Idempotency-Key cannot be checked right now, so nothing was sent. Retry later with the same key, or without a key.' },
+          { code: 'GW_SHUTTING_DOWN', detail: 'The gateway shut down before these recipients were sent; nothing was sent to them. Retry on another instance.', extensions: SEND_SMS_EXAMPLES.withdrawn }
+        ], { headers: RetryAfterHeader, schema: SendSmsProblemSchema }),
         504: problemResponse({ code: 'GW_UPSTREAM_TIMEOUT', detail: 'SerwerSMS did not answer in time; the messages may have been sent.', extensions: SEND_SMS_EXAMPLES.timeout }, { schema: SendSmsProblemSchema })
       }
     }
@@ -114,7 +124,8 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
       batchSize: sending.batchSize,
       concurrency: sending.upstreamConcurrency,
       defaultRegion,
-      deliveryReportUrl: deliveryReportUrlFor(order, Date.now())
+      deliveryReportUrl: deliveryReportUrlFor(order, Date.now()),
+      stopping
     }, app.upstream.sendSms)
 
     const { result } = report
