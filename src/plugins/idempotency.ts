@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import fp from 'fastify-plugin'
 import { addLogFields } from './request-log.js'
@@ -6,7 +7,7 @@ import { GatewayError } from '../errors.js'
 import { fingerprintRequest } from '../idempotency/fingerprint.js'
 import { MemoryIdempotencyStore } from '../idempotency/memory-store.js'
 import { RedisIdempotencyStore } from '../idempotency/redis-store.js'
-import type { IdempotencyStore } from '../idempotency/store.js'
+import type { IdempotencyStore, StoredResponse } from '../idempotency/store.js'
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key'
 export const REPLAYED_HEADER = 'idempotent-replayed'
@@ -14,6 +15,10 @@ export const REPLAYED_HEADER = 'idempotent-replayed'
 const IN_FLIGHT_RETRY_AFTER_SECONDS = 1
 /** Added to the longest a send can take, so a claim outlives its request but not a crashed process by much. */
 const IN_FLIGHT_MARGIN_MS = 60_000
+/** Waits between further attempts to store an answer the store refused; the last repeats. */
+const STORE_RETRY_DELAYS_MS = [250, 1000, 2000, 5000, 10_000]
+/** Stop retrying this long before the claim lapses: after that another request may hold the key. */
+const STORE_RETRY_SAFETY_MS = 5000
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -25,8 +30,15 @@ declare module 'fastify' {
     }
   }
   interface FastifyRequest {
-    idempotencyClaim: { key: string, fingerprint: string } | null
+    idempotencyClaim: Claim | null
   }
+}
+
+interface Claim {
+  key: string
+  fingerprint: string
+  /** ms since epoch, when the claim was asked for: it lapses inFlightTtlFor() later */
+  claimedAt: number
 }
 
 /** The longest one POST /sms can take: every round of concurrent batches timing out. */
@@ -65,6 +77,8 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
   const ttlMs = config.idempotency.ttlMs
   const inFlightTtlMs = inFlightTtlFor(config)
   app.decorateRequest('idempotencyClaim', null)
+  /** Answers sent but not yet stored, retried in the background; each resolves when settled. */
+  const unstored = new Map<string, { attempt: () => Promise<boolean>, settled: Promise<void> }>()
 
   // Callback hooks that finish at once for the common call without a key; an async hook would
   // cost every send a promise and a microtask. A key goes through the store, asynchronously.
@@ -91,6 +105,7 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
     }
     const key = `${request.client}:${header}`
     const fingerprint = fingerprintRequest(request.method, request.routeOptions.url ?? '', request.body)
+    const claimedAt = Date.now()
     let result
     try {
       result = await store.claim(key, fingerprint, inFlightTtlMs)
@@ -99,7 +114,7 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
       throw new GatewayError('GW_IDEMPOTENCY_STORE_UNAVAILABLE', 'The Idempotency-Key cannot be checked right now, so nothing was sent. Retry later with the same key, or without a key.', {}, { 'retry-after': '5' })
     }
     if (result.state === 'claimed') {
-      request.idempotencyClaim = { key, fingerprint }
+      request.idempotencyClaim = { key, fingerprint, claimedAt }
       return false
     }
     if (result.fingerprint !== fingerprint) {
@@ -118,20 +133,67 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
   }
 
   /** Never fails: the SMS went out whatever the store says, so its answer must still go out. */
-  async function storeAnswer (request: FastifyRequest, reply: FastifyReply, claimed: { key: string, fingerprint: string }, payload: unknown): Promise<void> {
+  async function storeAnswer (request: FastifyRequest, reply: FastifyReply, claimed: Claim, payload: unknown): Promise<void> {
     const body = typeof payload === 'string' ? payload : Buffer.isBuffer(payload) ? payload.toString('utf8') : undefined
-    try {
-      if (body !== undefined && provesNothingSent(reply.statusCode, body)) {
+    if (body !== undefined && provesNothingSent(reply.statusCode, body)) {
+      try {
         await store.release(claimed.key, claimed.fingerprint)
-      } else {
-        const contentType = String(reply.getHeader('content-type') ?? 'application/json; charset=utf-8')
-        await store.complete(claimed.key, claimed.fingerprint, { statusCode: reply.statusCode, contentType, body: body ?? '' }, ttlMs)
+      } catch (error) {
+        // Nothing was sent: a key left claimed only answers 409 until its claim lapses.
+        request.log.warn({ err: { message: (error as Error).message } }, 'could not release the idempotency key')
       }
+      return
+    }
+    const contentType = String(reply.getHeader('content-type') ?? 'application/json; charset=utf-8')
+    const response = { statusCode: reply.statusCode, contentType, body: body ?? '' }
+    try {
+      await store.complete(claimed.key, claimed.fingerprint, response, ttlMs)
     } catch (error) {
-      // The send happened; its answer still goes out. The key stays claimed (409) until it expires.
-      request.log.error({ err: { message: (error as Error).message } }, 'could not store the idempotent response')
+      // The send happened; its answer goes out now, and is stored as soon as the store takes it.
+      request.log.error({ err: { message: (error as Error).message } }, 'could not store the idempotent response; retrying in the background')
+      storeLater(claimed, response)
     }
   }
+
+  /**
+   * Keeps trying to store an answer the store refused, for as long as the claim still holds the
+   * key (retries meanwhile get 409). Were the claim left to lapse instead, a retry of the key
+   * would send everything again.
+   */
+  function storeLater (claimed: Claim, response: StoredResponse): void {
+    const giveUpAt = claimed.claimedAt + inFlightTtlMs - STORE_RETRY_SAFETY_MS
+    const log = app.log.child({ idempotencyKey: claimed.key.slice(claimed.key.indexOf(':') + 1) })
+    const attempt = async (): Promise<boolean> => {
+      try {
+        await store.complete(claimed.key, claimed.fingerprint, response, ttlMs)
+        return true
+      } catch {
+        return false
+      }
+    }
+    const settled = (async () => {
+      for (let round = 0; Date.now() < giveUpAt; round++) {
+        const delay = STORE_RETRY_DELAYS_MS[Math.min(round, STORE_RETRY_DELAYS_MS.length - 1)]!
+        await sleep(Math.min(delay, Math.max(0, giveUpAt - Date.now())), undefined, { ref: false })
+        if (!unstored.has(claimed.key)) return
+        if (await attempt()) {
+          log.info({ attempts: round + 2 }, 'stored the idempotent response after the store came back')
+          return
+        }
+      }
+      log.error('gave up storing the idempotent response: once its claim lapses, a retry with this key sends again')
+    })().finally(() => { unstored.delete(claimed.key) })
+    unstored.set(claimed.key, { attempt, settled })
+  }
+
+  // Closing: one last attempt for every answer still waiting, before the store's connection goes.
+  app.addHook('onClose', async () => {
+    const waiting = [...unstored.values()]
+    unstored.clear()
+    const stored = await Promise.all(waiting.map(async ({ attempt }) => attempt()))
+    const lost = stored.filter((ok) => !ok).length
+    if (lost > 0) app.log.error({ answers: lost }, 'closing with idempotent responses unstored: once their claims lapse, retries with those keys send again')
+  })
 
   app.decorate('idempotency', { claim, remember })
 }, { name: 'idempotency', dependencies: ['auth'], fastify: '5.x' })
