@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { authHeader, freePort, startGateway } from '../helper.js'
 import { startRedis, waitFor } from '../servers.js'
 
@@ -38,23 +38,31 @@ t.test('a gateway whose Redis is down at start still starts and fails keyed send
   t.equal(gw.simulator.stats.sendRequests, 1)
 })
 
-t.test('an answer Redis refuses to store is stored once it takes it, so a retry is replayed, not sent again', async (t) => {
+/**
+ * A keyed send whose answer Redis refuses to store: writes are refused (maxmemory 1) once the key
+ * is claimed and the send is on its way. Returns its answer and a way to let Redis take writes again.
+ */
+async function sendWhileRedisRefusesWrites (t: Test, key: string) {
   const redis = await startRedis(t)
   const gw = await startGateway(t, { env: { REDIS_URL: redis.url }, simulator: { latencyMs: 400 } })
   const { Redis } = await import('ioredis')
   const admin = new Redis(redis.url)
   t.teardown(() => admin.disconnect())
-  const first = send(gw.url, 'stored-late')
+  const pending = send(gw.url, key)
   await new Promise((resolve) => setTimeout(resolve, 150))
-  // Claimed by now; Redis refuses every write until the limit is lifted.
   await admin.config('SET', 'maxmemory', '1')
-  const answer = await first
+  const answer = await pending
+  return { gw, admin, answer, acceptWrites: async () => { await admin.config('SET', 'maxmemory', '0') } }
+}
+
+t.test('an answer Redis refuses to store is stored once it takes it, so a retry is replayed, not sent again', async (t) => {
+  const { gw, answer, acceptWrites } = await sendWhileRedisRefusesWrites(t, 'stored-late')
   t.equal(answer.status, 200, 'the send happened and its answer goes out')
   const firstBody = await answer.text()
   t.ok(gw.logs.entries.some((e) => e.msg === 'could not store the idempotent response; retrying in the background'))
   const meanwhile = await send(gw.url, 'stored-late')
   t.equal(meanwhile.status, 503, 'meanwhile Redis refuses the retry\'s claim too, and nothing is sent')
-  await admin.config('SET', 'maxmemory', '0')
+  await acceptWrites()
   await waitFor('the answer to be stored', async () => gw.logs.entries.some((e) => e.msg === 'stored the idempotent response after the store came back'))
   const retry = await send(gw.url, 'stored-late')
   t.equal(retry.status, 200)
@@ -64,16 +72,9 @@ t.test('an answer Redis refuses to store is stored once it takes it, so a retry 
 })
 
 t.test('closing makes one last attempt to store an answer still waiting', async (t) => {
-  const redis = await startRedis(t)
-  const gw = await startGateway(t, { env: { REDIS_URL: redis.url }, simulator: { latencyMs: 300 } })
-  const { Redis } = await import('ioredis')
-  const admin = new Redis(redis.url)
-  t.teardown(() => admin.disconnect())
-  const first = send(gw.url, 'closing-key')
-  await new Promise((resolve) => setTimeout(resolve, 100))
-  await admin.config('SET', 'maxmemory', '1')
-  t.equal((await first).status, 200)
-  await admin.config('SET', 'maxmemory', '0')
+  const { gw, admin, answer, acceptWrites } = await sendWhileRedisRefusesWrites(t, 'closing-key')
+  t.equal(answer.status, 200)
+  await acceptWrites()
   await gw.app.close()
   const stored = JSON.parse(await admin.get('sms-gateway:idempotency:billing:closing-key') ?? '{}') as { state?: string }
   t.equal(stored.state, 'done', 'stored on the way out, before the first background retry was due')
