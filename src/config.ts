@@ -222,9 +222,11 @@ function parseEnvironment<T extends TSchema & { properties: Record<string, TSche
   throw new ConfigError(problems.join('\n'))
 }
 
+/** Whole milliseconds: Redis refuses a fractional PX, and "1.2345 s" is 1235 ms to anyone. */
 function readDuration (name: string, text: string): number {
-  const ms = /^\d+$/.test(text) ? Number(text) : parseDuration(text)
-  if (ms === undefined || !Number.isFinite(ms) || ms <= 0) {
+  const parsed = /^\d+$/.test(text) ? Number(text) : parseDuration(text)
+  const ms = parsed === undefined ? undefined : Math.round(parsed)
+  if (ms === undefined || !Number.isSafeInteger(ms) || ms <= 0) {
     throw new ConfigError(`${name}=${JSON.stringify(text)} is invalid: not a duration. Set it to milliseconds or a duration such as "1 minute", "24 hours".`)
   }
   return ms

@@ -29,6 +29,7 @@ t.test('values are converted and validated', async (t) => {
   t.equal(config.upstream.apiUrl, 'http://127.0.0.1:4010/', 'a trailing slash is added so paths resolve below it')
   t.equal(config.rateLimit.windowMs, 30_000)
   t.equal(config.idempotency.ttlMs, 7_200_000)
+  t.equal(load({ IDEMPOTENCY_TTL: '1.2345 s' }).idempotency.ttlMs, 1235, 'whole milliseconds (Redis refuses a fractional PX)')
   t.equal(config.deliveryReports.publicUrl, 'https://sms.example.com')
   t.equal(load({ PORT: '' }).server.port, 3000, 'an empty value counts as unset')
 })
@@ -53,6 +54,7 @@ t.test('a bad value names the variable, the problem and the fix', async (t) => {
     [{ API_KEYS: 'a:0123456789abcdef,a:0123456789abcdeg' }, /names "a" twice/],
     [{ API_KEYS: 'a:0123456789abcdef,b:0123456789abcdef' }, /key another client already has/],
     [{ RATE_LIMIT_WINDOW: 'soon' }, /RATE_LIMIT_WINDOW="soon" is invalid: not a duration/],
+    [{ IDEMPOTENCY_TTL: '0.4ms' }, /IDEMPOTENCY_TTL="0.4ms" is invalid: not a duration/],
     [{ DEFAULT_REGION: 'XX' }, /DEFAULT_REGION="XX" is invalid: not a country/],
     [{ SERWERSMS_SENDER: 'much too long name' }, /SERWERSMS_SENDER/],
     [{ REDIS_URL: 'localhost:6379' }, /REDIS_URL/]
