@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fast
 import fp from 'fastify-plugin'
 import type { ApiKey } from '../config.js'
 import { GatewayError } from '../errors.js'
+import { headerCount } from '../raw-headers.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -58,6 +59,9 @@ export default fp<{ apiKeys: ApiKey[], disabled: boolean }>(async function authP
   app.decorate('authenticate', function authenticate (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) {
     if (disabled) return done()
     const header = request.headers.authorization
+    if (header !== undefined && headerCount(request.raw.rawHeaders, 'authorization') > 1) {
+      return done(new GatewayError('GW_AUTH_INVALID', 'Send one Authorization header, not several.', {}, { 'www-authenticate': 'Bearer realm="sms-gateway", error="invalid_request"' }))
+    }
     const presented = readBearer(header)
     if (presented === undefined) {
       return done(new GatewayError('GW_AUTH_MISSING', header === undefined

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import fp from 'fastify-plugin'
 import { addLogFields } from './request-log.js'
+import { headerCount } from '../raw-headers.js'
 import type { Config } from '../config.js'
 import { GatewayError } from '../errors.js'
 import { fingerprintRequest } from '../idempotency/fingerprint.js'
@@ -100,7 +101,7 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
 
   /** Claims the key or refuses the request; true when a stored answer was replayed. */
   async function claimKey (request: FastifyRequest, reply: FastifyReply, header: string | string[]): Promise<boolean> {
-    if (typeof header !== 'string') {
+    if (typeof header !== 'string' || headerCount(request.raw.rawHeaders, IDEMPOTENCY_HEADER) > 1) {
       throw new GatewayError('GW_VALIDATION_FAILED', 'Send one Idempotency-Key header.', { errors: [{ field: 'headers:/idempotency-key', reason: 'is repeated' }] })
     }
     const key = `${request.client}:${header}`
