@@ -6,10 +6,11 @@ export const SEND_SMS_PATH = 'messages/send_sms'
 /** Official clients name themselves in `system`; so does the gateway. */
 export const SYSTEM_NAME = 'sms-gateway'
 /**
- * An approved alphanumeric name (up to 11 characters, not digits alone) or a 4- or 9-digit number:
- * the seed allows numbers of those two lengths only, so 5 digits is not a name either.
+ * An approved alphanumeric name (up to 11 characters, with a letter) or a 4- or 9-digit number:
+ * the seed allows numbers of those two lengths only, so 5 digits is not a name either, and a
+ * name of spaces or dots names nothing.
  */
-export const SENDER_PATTERN = '^(?:(?=.*[A-Za-z .\\-])[A-Za-z0-9 .\\-]{1,11}|\\d{4}|\\d{9})$'
+export const SENDER_PATTERN = '^(?:(?=.*[A-Za-z])[A-Za-z0-9 .\\-]{1,11}|\\d{4}|\\d{9})$'
 
 /** The provider's switches, named as it names them. */
 export const PROVIDER_FLAGS = ['flash', 'test', 'speed', 'vcard', 'utf'] as const

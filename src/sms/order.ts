@@ -1,12 +1,16 @@
 import { GatewayError, validationError, type FieldError } from '../errors.js'
 import type { SendSmsBody } from '../schemas/sms.js'
 import { PROVIDER_FLAGS } from '../serwersms/send-sms.js'
+import { unsayableInProviderTime } from './send-date.js'
 import type { SmsOrder } from './dispatch.js'
 
 /** Repeated ids listed at most; the first few tell the caller what to fix. */
 const MAX_REPORTED_REPEATS = 20
 /** A scheduled time this far in the past is a caller's bug, not clock skew. */
 const MAX_PAST_SEND_AT_MS = 5 * 60_000
+
+/** Half of a surrogate pair without its other half: JSON can carry it ("\ud800"), UTF-8 cannot. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
 
 const toList = (value: string | string[]) => typeof value === 'string' ? [value] : value
 
@@ -51,7 +55,14 @@ export function readOrder (body: SendSmsBody, limits: OrderLimits, now: number):
     const sendAt = new Date(body.sendAt)
     if (Number.isNaN(sendAt.getTime())) problems.push({ field: '/sendAt', reason: 'is not a valid date-time' })
     else if (sendAt.getTime() < now - MAX_PAST_SEND_AT_MS) problems.push({ field: '/sendAt', reason: 'is in the past; omit it to send now' })
-    else order.sendAt = sendAt
+    else {
+      const unsayable = unsayableInProviderTime(sendAt)
+      if (unsayable === undefined) order.sendAt = sendAt
+      else problems.push({ field: '/sendAt', reason: unsayable })
+    }
+  }
+  if (LONE_SURROGATE.test(body.text)) {
+    problems.push({ field: '/text', reason: 'contains a lone UTF-16 surrogate, which is no character; send the text as valid Unicode' })
   }
   if (problems.length > 0) throw validationError(problems)
   return order

@@ -50,3 +50,22 @@ export function formatProviderDate (instant: Date, timeZone: string = PROVIDER_T
 }
 
 const lastFormatted = { second: Number.NaN, timeZone: '', text: '' }
+
+const HOUR_MS = 3_600_000
+
+/**
+ * Why the provider's local-time `date` cannot say this instant, or undefined when it can: in the
+ * hour Polish clocks repeat each autumn, one wall time names two instants an hour apart, and a
+ * year past 9999 does not fit the format.
+ */
+export function unsayableInProviderTime (instant: Date, timeZone: string = PROVIDER_TIME_ZONE): string | undefined {
+  const epochMs = instant.getTime()
+  const wall = readWallTime(epochMs, timeZone)
+  if (wall.year > 9999) return 'is beyond the year 9999, which the provider\'s date format cannot carry'
+  const same = (other: WallTime) => other.year === wall.year && other.month === wall.month && other.day === wall.day &&
+    other.hour === wall.hour && other.minute === wall.minute && other.second === wall.second
+  if (same(readWallTime(epochMs - HOUR_MS, timeZone)) || same(readWallTime(epochMs + HOUR_MS, timeZone))) {
+    return `falls in the hour Polish clocks repeat (${pad(wall.hour)}:${pad(wall.minute)} on ${pad(wall.year, 4)}-${pad(wall.month)}-${pad(wall.day)} happens twice), and the provider takes its time in Polish local time without an offset; choose a time outside that hour`
+  }
+  return undefined
+}

@@ -63,9 +63,10 @@ const textUnit = fc.oneof(
   { weight: 2, arbitrary: fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }) }
 )
 const hasNonSpace = (text: string) => /\S/u.test(text)
-const validText = fc.string({ unit: textUnit, minLength: 1, maxLength: 120 }).filter(hasNonSpace)
+const isWellFormed = (text: string) => !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text)
+const validText = fc.string({ unit: textUnit, minLength: 1, maxLength: 120 }).filter((text) => hasNonSpace(text) && isWellFormed(text))
 const validSender = fc.oneof(
-  fc.stringMatching(/^[A-Za-z0-9 .-]{1,11}$/).filter((name) => /[^0-9]/.test(name)),
+  fc.stringMatching(/^[A-Za-z0-9 .-]{1,11}$/).filter((name) => /[A-Za-z]/.test(name)),
   fc.stringMatching(/^\d{4}$/),
   fc.stringMatching(/^\d{9}$/)
 )
@@ -168,7 +169,11 @@ const whitespace = fc.string({ unit: fc.constantFrom(' ', '\t', '\n', '\r', '\u0
 function badStringFor (field: Field): fc.Arbitrary<string> | undefined {
   const json = (arb: fc.Arbitrary<string>) => arb.map((s) => JSON.stringify(s))
   switch (field) {
-    case 'text': return json(fc.oneof(whitespace, fc.string({ unit: textUnit, minLength: 5001, maxLength: 5200 })))
+    case 'text': return json(fc.oneof(
+      whitespace,
+      fc.string({ unit: textUnit, minLength: 5001, maxLength: 5200 }),
+      fc.tuple(validText, loneSurrogate, validText).map(([before, half, after]) => `${before}${half}${after}`).filter((text) => !isWellFormed(text))
+    ))
     // Ajv counts code points, not UTF-16 units, so the overlong ones are measured the same way.
     case 'to': return json(fc.oneof(fc.constant(''), fc.string({ unit: textUnit, minLength: 33, maxLength: 80 }).filter((s) => [...s].length > 32)))
     case 'sender': return json(fc.oneof(
@@ -176,6 +181,7 @@ function badStringFor (field: Field): fc.Arbitrary<string> | undefined {
       fc.stringMatching(/^[A-Za-z0-9]{12,20}$/),
       fc.stringMatching(/^[A-Za-z]{1,5}[!_@#ąę€/][A-Za-z]{0,4}$/),
       fc.stringMatching(/^\d{12,15}$/),
+      fc.stringMatching(/^[ .-]{1,11}$/),
       // digits alone are a number, and the provider takes numbers of 4 or 9 digits only
       fc.stringMatching(/^(?:\d{1,3}|\d{5,8}|\d{10,11})$/)
     ))

@@ -148,9 +148,13 @@ t.test('bad bodies are refused with problem+json naming the field, never coerced
     t.ok(answer.body.errors.some((e: { field: string }) => e.field === field), `${JSON.stringify(body)} names ${field}: ${JSON.stringify(answer.body.errors)}`)
   }
   const reasons: Array<[unknown, string, string]> = [
-    [{ to: '+48500600700', text: 'x', sender: '12345' }, '/sender', 'must be an approved sender name (1–11 letters, digits, spaces, dots or hyphens, not digits alone) or a 4- or 9-digit number'],
-    [{ to: '+48500600700', text: 'x', sender: '48500600700' }, '/sender', 'must be an approved sender name (1–11 letters, digits, spaces, dots or hyphens, not digits alone) or a 4- or 9-digit number'],
+    [{ to: '+48500600700', text: 'x', sender: '12345' }, '/sender', 'must be an approved sender name (1–11 letters, digits, spaces, dots or hyphens, with at least one letter) or a 4- or 9-digit number'],
+    [{ to: '+48500600700', text: 'x', sender: '48500600700' }, '/sender', 'must be an approved sender name (1–11 letters, digits, spaces, dots or hyphens, with at least one letter) or a 4- or 9-digit number'],
+    [{ to: '+48500600700', text: 'x', sender: '           ' }, '/sender', 'must be an approved sender name (1–11 letters, digits, spaces, dots or hyphens, with at least one letter) or a 4- or 9-digit number'],
     [{ to: '+48500600700', text: ' \t ' }, '/text', 'must not be only whitespace'],
+    [{ to: '+48500600700', text: 'a\udc00b' }, '/text', 'contains a lone UTF-16 surrogate, which is no character; send the text as valid Unicode'],
+    [{ to: '+48500600700', text: 'x', sendAt: '9999-12-31T23:30:00Z' }, '/sendAt', 'is beyond the year 9999, which the provider\'s date format cannot carry'],
+    [{ to: '+48500600700', text: 'x', sendAt: '2030-10-27T00:30:00Z' }, '/sendAt', 'falls in the hour Polish clocks repeat (02:30 on 2030-10-27 happens twice), and the provider takes its time in Polish local time without an offset; choose a time outside that hour'],
     [{ to: '+48500600700', text: 'x', uniqueId: 'a-b' }, '/uniqueId', 'must be 3–50 letters and digits; or must be array']
   ]
   for (const [body, field, reason] of reasons) {

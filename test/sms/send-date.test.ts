@@ -1,6 +1,6 @@
 import t from 'tap'
 import fc from 'fast-check'
-import { formatProviderDate, PROVIDER_TIME_ZONE } from '../../src/sms/send-date.js'
+import { formatProviderDate, PROVIDER_TIME_ZONE, unsayableInProviderTime } from '../../src/sms/send-date.js'
 
 const at = (iso: string): Date => new Date(iso)
 
@@ -32,4 +32,17 @@ t.test('the cached second gives the same answers', async (t) => {
   }), { numRuns: 500 })
   t.equal(formatProviderDate(at('2024-01-15T11:05:09.100Z')), '2024-01-15 12:05:09')
   t.equal(formatProviderDate(at('2024-01-15T11:05:09.900Z'), 'UTC'), '2024-01-15 11:05:09', 'same second, another zone')
+})
+
+t.test('instants the provider\'s local time cannot say', async (t) => {
+  const repeated = (iso: string) => unsayableInProviderTime(new Date(iso))?.startsWith('falls in the hour Polish clocks repeat') === true
+  // 2030-10-27: 03:00 CEST goes back to 02:00 CET, so 02:00-02:59 comes twice (00:00Z-00:59Z and 01:00Z-01:59Z).
+  t.ok(repeated('2030-10-27T00:00:00Z'), 'the first 02:00')
+  t.ok(repeated('2030-10-27T01:59:59Z'), 'the second 02:59:59')
+  t.notOk(repeated('2030-10-26T23:59:59Z'), '01:59:59 comes once')
+  t.notOk(repeated('2030-10-27T02:00:00Z'), '03:00 comes once')
+  t.equal(unsayableInProviderTime(new Date('2030-03-31T01:30:00Z')), undefined, 'spring forward skips an hour: every instant still has its own wall time')
+  t.equal(unsayableInProviderTime(new Date('2030-07-01T12:00:00Z')), undefined)
+  t.match(unsayableInProviderTime(new Date('9999-12-31T23:00:00Z')), /beyond the year 9999/, 'already 10000 in Warsaw')
+  t.equal(unsayableInProviderTime(new Date('9999-12-31T22:59:59Z')), undefined)
 })
