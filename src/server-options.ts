@@ -2,7 +2,7 @@ import { SerializerSelector, type SerializerFactory } from '@fastify/fast-json-s
 import type { FastifyServerOptions } from 'fastify'
 import type { Config } from './config.js'
 import { GatewayLogController, processLoggerOptions } from './logging.js'
-import { sendProblem, toGatewayError } from './plugins/problems.js'
+import { answerClientError, sendProblem, toGatewayError } from './plugins/problems.js'
 
 /** Room for the largest allowed recipient list (a 32-character number and its quotes each). */
 const BYTES_PER_RECIPIENT = 40
@@ -12,6 +12,8 @@ export const REQUEST_TIMEOUT_MS = 30_000
 /** Idle keep-alive sockets are closed after this; longer than common load-balancer idle timeouts is wrong, shorter is safe. */
 export const KEEP_ALIVE_TIMEOUT_MS = 72_000
 export const MAX_HEADER_BYTES = 16 * 1024
+/** How often Node looks for requests past REQUEST_TIMEOUT_MS (its default, 30 s, let them run to 60). */
+const CONNECTIONS_CHECKING_INTERVAL_MS = 1000
 
 export function bodyLimitFor (config: Config): number {
   return BASE_BODY_LIMIT + config.sending.maxRecipients * BYTES_PER_RECIPIENT * 2
@@ -52,6 +54,7 @@ export function serverOptions (config: Config, overrides: Partial<FastifyServerO
     return503OnClosing: false,
     // Errors fastify raises before routing (a malformed URL…) are problems like every other.
     frameworkErrors: (error, _request, reply) => { sendProblem(reply, toGatewayError(error)) },
+    clientErrorHandler: answerClientError,
     forceCloseConnections: 'idle',
     requestIdHeader: 'x-request-id',
     ajv: {
@@ -59,7 +62,7 @@ export function serverOptions (config: Config, overrides: Partial<FastifyServerO
     },
     schemaController: { compilersFactory: { buildSerializer: compileSerializersOnFirstUse() } },
     // fastify hands `http` to http.createServer but does not type it.
-    ...{ http: { maxHeaderSize: MAX_HEADER_BYTES } } as Partial<FastifyServerOptions>,
+    ...{ http: { maxHeaderSize: MAX_HEADER_BYTES, connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS } } as Partial<FastifyServerOptions>,
     ...overrides
   }
 }

@@ -1,3 +1,5 @@
+import { STATUS_CODES } from 'node:http'
+import type { Socket } from 'node:net'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { addLogFields } from './request-log.js'
@@ -18,10 +20,10 @@ export function describeValidation (errors: readonly AjvError[], part: string): 
     let field = error.instancePath
     let reason = error.message ?? 'is invalid'
     if (error.keyword === 'additionalProperties') {
-      field += `/${String(error.params.additionalProperty)}`
+      field += `/${pointerToken(String(error.params.additionalProperty))}`
       reason = 'is not a known field'
     } else if (error.keyword === 'required') {
-      field += `/${String(error.params.missingProperty)}`
+      field += `/${pointerToken(String(error.params.missingProperty))}`
       reason = 'is required'
     } else if (error.keyword === 'pattern') {
       reason = reasonForPattern(error.params.pattern) ?? reason
@@ -36,6 +38,11 @@ export function describeValidation (errors: readonly AjvError[], part: string): 
     else if (!same.reason.includes(reason)) same.reason += `; or ${reason}`
   }
   return fields
+}
+
+/** A name as one JSON-pointer step (RFC 6901): an unknown field "to/0" must not point at the first recipient. */
+function pointerToken (name: string): string {
+  return name.replaceAll('~', '~0').replaceAll('/', '~1')
 }
 
 const CODE_BY_FASTIFY_ERROR: Record<string, ErrorCode> = {
@@ -59,6 +66,9 @@ export function toGatewayError (error: FastifyError | GatewayError | Error): Gat
   if (mapped !== undefined) return new GatewayError(mapped, publicDetail(mapped, error))
   const status = fastifyError.statusCode ?? 500
   if (error instanceof SyntaxError && status === 400) return new GatewayError('GW_BODY_MALFORMED', error.message)
+  // Raised by plugins (Swagger UI's static files): a path outside them is as absent as any other.
+  if (status === 403 || status === 404) return new GatewayError('GW_NOT_FOUND', 'No such resource.')
+  if (status === 416) return new GatewayError('GW_RANGE_NOT_SATISFIABLE', 'The requested range is outside the resource.')
   if (status >= 400 && status < 500) return new GatewayError('GW_VALIDATION_FAILED', error.message)
   return new GatewayError('GW_INTERNAL', 'The gateway failed unexpectedly; the incident is in its log.')
 }
@@ -69,6 +79,26 @@ function publicDetail (code: ErrorCode, error: Error): string {
     case 'GW_MEDIA_TYPE_UNSUPPORTED': return 'Send the body as application/json.'
     default: return error.message
   }
+}
+
+/**
+ * fastify's clientErrorHandler: what Node's HTTP parser refuses before any route or hook sees it
+ * (headers over MAX_HEADER_BYTES, a request that did not arrive within REQUEST_TIMEOUT_MS, bytes
+ * that are not HTTP) is answered as a problem too, then the connection is closed, as Node does.
+ */
+export function answerClientError (error: NodeJS.ErrnoException, socket: Socket): void {
+  // A reset connection has nobody left to answer.
+  if (error.code === 'ECONNRESET' || socket.destroyed) return
+  const problem = error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+    ? toProblem('GW_REQUEST_TIMEOUT', 'The request did not arrive in time; send it again.')
+    : error.code === 'HPE_HEADER_OVERFLOW'
+      ? toProblem('GW_HEADERS_TOO_LARGE', 'The request headers exceed the gateway\'s limit.')
+      : toProblem('GW_HTTP_MALFORMED', 'The request could not be read as HTTP/1.1.')
+  if (socket.writable) {
+    const body = JSON.stringify(problem)
+    socket.write(`HTTP/1.1 ${problem.status} ${STATUS_CODES[problem.status] ?? ''}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
+  }
+  socket.destroy(error)
 }
 
 export function sendProblem (reply: FastifyReply, error: GatewayError): FastifyReply {

@@ -240,13 +240,16 @@ const unknownName = fc.oneof(
   fc.string({ unit: textUnit, maxLength: 20 })
 ).filter((name) => !KNOWN.has(name))
 
+/** A field name as a JSON-pointer step (RFC 6901). */
+const pointerStep = (name: string) => name.replaceAll('~', '~0').replaceAll('/', '~1')
+
 const unknownField = fc.tuple(withBase(unknownName), fc.oneof(fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v)), fc.constantFrom(...POLLUTION_VALUES)))
   .map(([[body, name], raw]): InvalidCase => ({
     description: `unknown field ${JSON.stringify(name)}`,
     call: jsonCall(withRawField(toRaw(body), name, raw)),
     expect: name === '__proto__' || raw.includes('__proto__') || raw.includes('"constructor"') || name === 'constructor'
-      ? { statuses: [400], codes: ['GW_VALIDATION_FAILED', 'GW_BODY_MALFORMED'], field: `/${name}` }
-      : validation(`/${name}`)
+      ? { statuses: [400], codes: ['GW_VALIDATION_FAILED', 'GW_BODY_MALFORMED'], field: `/${pointerStep(name)}` }
+      : validation(`/${pointerStep(name)}`)
   }))
 
 /** What readOrder checks beyond the schema. */

@@ -1,0 +1,73 @@
+import { request } from 'node:http'
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net'
+import t from 'tap'
+import { answerClientError } from '../../src/plugins/problems.js'
+import { startGateway, type GatewayUnderTest } from '../helper.js'
+
+interface RawAnswer { status: number, contentType: string | undefined, body: { code: string, status: number } }
+
+/** Writes bytes to the gateway on a fresh connection and reads the answer up to its end. */
+async function raw (gw: GatewayUnderTest, bytes: string): Promise<string> {
+  const { port } = new URL(gw.url)
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), '127.0.0.1', () => socket.write(bytes))
+    let text = ''
+    socket.setEncoding('utf8')
+    socket.on('data', (chunk: string) => { text += chunk })
+    socket.on('close', () => resolve(text))
+    socket.on('error', reject)
+  })
+}
+
+function parse (text: string): RawAnswer {
+  const [head = '', body = ''] = text.split('\r\n\r\n')
+  const status = Number(head.split(' ')[1])
+  const contentType = /^content-type: (.*)$/im.exec(head)?.[1]
+  return { status, contentType, body: JSON.parse(body) as RawAnswer['body'] }
+}
+
+t.test('what the HTTP parser refuses is answered as a problem', async (t) => {
+  const gw = await startGateway(t)
+  const garbage = parse(await raw(gw, 'NOT HTTP AT ALL\r\n\r\n'))
+  t.match(garbage, { status: 400, contentType: 'application/problem+json; charset=utf-8', body: { code: 'GW_HTTP_MALFORMED', status: 400 } })
+  const huge = parse(await raw(gw, `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'k'.repeat(20_000)}\r\n\r\n`))
+  t.match(huge, { status: 431, contentType: 'application/problem+json; charset=utf-8', body: { code: 'GW_HEADERS_TOO_LARGE', status: 431 } })
+})
+
+t.test('a request that never finishes arriving gets a 408 problem', async (t) => {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => server.close())
+  const accepted = new Promise<Socket>((resolve) => server.once('connection', resolve))
+  const client = connect((server.address() as AddressInfo).port, '127.0.0.1')
+  let text = ''
+  client.setEncoding('utf8')
+  client.on('data', (chunk: string) => { text += chunk })
+  const closed = new Promise((resolve) => client.on('close', resolve))
+  const socket = await accepted
+  socket.on('error', () => {})
+  answerClientError(Object.assign(new Error('timeout'), { code: 'ERR_HTTP_REQUEST_TIMEOUT' }), socket)
+  await closed
+  t.match(parse(text), { status: 408, body: { code: 'GW_REQUEST_TIMEOUT', status: 408 } })
+})
+
+t.test('plugins\' own 4xx keep their meaning; unknown field names are escaped as pointer steps', async (t) => {
+  const gw = await startGateway(t)
+  const traversal = await new Promise<{ status: number, type: string | undefined, body: string }>((resolve, reject) => {
+    const call = request(`${gw.url}/docs/static/../../package.json`, { method: 'GET' }, (response) => {
+      let body = ''
+      response.setEncoding('utf8')
+      response.on('data', (chunk: string) => { body += chunk })
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, type: response.headers['content-type'], body }))
+    })
+    call.on('error', reject)
+    call.end()
+  })
+  t.equal(traversal.status, 404)
+  t.match(JSON.parse(traversal.body), { code: 'GW_NOT_FOUND' })
+  const { authHeader } = await import('../helper.js')
+  const odd = await fetch(`${gw.url}/sms`, { method: 'POST', headers: { 'content-type': 'application/json', ...authHeader() }, body: JSON.stringify({ to: '+48500600700', text: 'x', 'to/0': 1, 'a~b': 2 }) })
+  t.equal(odd.status, 400)
+  const fields = ((await odd.json()) as { errors: Array<{ field: string }> }).errors.map((e) => e.field).sort()
+  t.same(fields, ['/a~0b', '/to~10'])
+})
