@@ -8,6 +8,7 @@ import { isSameSecret, readBearer } from '../../plugins/auth.js'
 import problemsPlugin from '../../plugins/problems.js'
 import requestLogPlugin from '../../plugins/request-log.js'
 import { problemResponse } from '../../schemas/problem.js'
+import { serverOptions } from '../../server-options.js'
 
 /** GET /metrics on `target`, reading the registry of `source` (the app), optionally behind a bearer token. */
 function registerMetricsRoute (target: FastifyInstance, source: FastifyInstance, token: string | undefined): void {
@@ -48,7 +49,10 @@ export default async function metricsRoutes (app: FastifyInstance, { config }: {
     registerMetricsRoute(app, app, token)
     return
   }
-  const metricsServer = Fastify({ loggerInstance: app.log.child({ component: 'metrics-server' }), logController: new GatewayLogController() })
+  // The same HTTP rules as the app's own listener (timeouts, header limit, problems for what the
+  // parser refuses); only the logger is the app's, so both write one stream.
+  const { logger: _ownLogger, ...sameRules } = serverOptions(config)
+  const metricsServer = Fastify({ ...sameRules, loggerInstance: app.log.child({ component: 'metrics-server' }), logController: new GatewayLogController() })
   await metricsServer.register(requestLogPlugin)
   await metricsServer.register(problemsPlugin)
   registerMetricsRoute(metricsServer, app, token)
