@@ -75,8 +75,8 @@ export function toGatewayError (error: FastifyError | GatewayError | Error): Gat
 
 function publicDetail (code: ErrorCode, error: Error): string {
   switch (code) {
-    case 'GW_BODY_TOO_LARGE': return 'The body exceeds the gateway\'s limit; split the recipients over several requests.'
-    case 'GW_MEDIA_TYPE_UNSUPPORTED': return 'Send the body as application/json.'
+    case 'GW_BODY_TOO_LARGE': return 'The body exceeds the gateway\'s limit; for POST /sms, split the recipients over several requests.'
+    case 'GW_MEDIA_TYPE_UNSUPPORTED': return 'Send the body as application/json, or as a form to /dlr.'
     default: return error.message
   }
 }

@@ -156,3 +156,16 @@ t.test('a HEAD counts nothing, and a message id in JSON must be a whole number w
   const metrics = await scrape(gw)
   t.equal(sample(metrics, 'sms_gateway_delivery_reports_total{status="delivered",reason="none"}'), 1, 'only the exact id counted')
 })
+
+t.test('refusals of a report name where the field was looked for, and what to send instead', async (t) => {
+  const gw = await startGateway(t, { deliveryReportsToSelf: true })
+  const signed = signDeliveryUrl(gw.url, DLR_SECRET, { sentAt: Date.now(), expiresAt: Date.now() + 60_000 })
+  const query = signed.slice(signed.indexOf('?') + 1, signed.indexOf('&smsid='))
+  const byGet = await fetch(`${gw.url}/dlr?${query}&stan=delivered`)
+  t.same(((await byGet.json()) as { errors: unknown }).errors, [{ field: 'querystring:/smsid', reason: 'the message id is missing' }])
+  const byPost = await fetch(`${gw.url}/dlr?${query}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"stan":"delivered"}' })
+  t.same(((await byPost.json()) as { errors: unknown }).errors, [{ field: '/smsid', reason: 'the message id is missing' }])
+  const text = await fetch(`${gw.url}/dlr?${query}`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'smsid=1' })
+  t.equal(text.status, 415)
+  t.match(await text.json(), { code: 'GW_MEDIA_TYPE_UNSUPPORTED', detail: 'Send the body as application/json, or as a form to /dlr.' })
+})

@@ -69,7 +69,9 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
     const reading = readReportFields(request.body, request.query)
     if (!reading.ok) {
       deliveryReportsRejected.inc({ reason: 'malformed' })
-      throw validationError([{ field: `/${reading.field}`, reason: reading.problem }], `${reading.field}: ${reading.problem}`)
+      // A pointer into the body when the report came as one, else into the query string.
+      const field = typeof request.body === 'object' && request.body !== null ? `/${reading.field}` : `querystring:/${reading.field}`
+      throw validationError([{ field, reason: reading.problem }], `${reading.field}: ${reading.problem}`)
     }
     const { messageId, state: rawState, reason: rawReason, date } = reading.fields
     const status = mapDeliveryState(rawState)
@@ -107,6 +109,11 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
     validatorCompiler: acceptAnything,
     schema: {
       ...schema,
+      response: {
+        ...schema.response,
+        413: problemResponse({ code: 'GW_BODY_TOO_LARGE', detail: 'The body exceeds the gateway\'s limit.' }),
+        415: problemResponse({ code: 'GW_MEDIA_TYPE_UNSUPPORTED', detail: 'Send the body as application/json, or as a form to /dlr.' })
+      },
       operationId: 'receiveDeliveryReportByPost',
       consumes: ['application/x-www-form-urlencoded', 'application/json'],
       body: Type.Unknown({ description: 'report fields (smsid, stan, data, przyczyna) as a form or JSON object', examples: [{ smsid: '1c142d81c7', stan: 'delivered', data: '2026-11-25 12:00:05' }] })
