@@ -78,8 +78,8 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
   const ttlMs = config.idempotency.ttlMs
   const inFlightTtlMs = inFlightTtlFor(config)
   app.decorateRequest('idempotencyClaim', null)
-  /** Answers sent but not yet stored, retried in the background; each resolves when settled. */
-  const unstored = new Map<string, { attempt: () => Promise<boolean>, settled: Promise<void> }>()
+  /** Answers sent but not yet stored, by key: each one's next attempt to store it. */
+  const unstored = new Map<string, () => Promise<boolean>>()
 
   // Callback hooks that finish at once for the common call without a key; an async hook would
   // cost every send a promise and a microtask. A key goes through the store, asynchronously.
@@ -172,10 +172,11 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
         return false
       }
     }
-    const settled = (async () => {
+    const keepTrying = async (): Promise<void> => {
       for (let round = 0; Date.now() < giveUpAt; round++) {
         const delay = STORE_RETRY_DELAYS_MS[Math.min(round, STORE_RETRY_DELAYS_MS.length - 1)]!
         await sleep(Math.min(delay, Math.max(0, giveUpAt - Date.now())), undefined, { ref: false })
+        // Closing took it over (one last attempt of its own).
         if (!unstored.has(claimed.key)) return
         if (await attempt()) {
           log.info({ attempts: round + 2 }, 'stored the idempotent response after the store came back')
@@ -183,15 +184,16 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
         }
       }
       log.error('gave up storing the idempotent response: once its claim lapses, a retry with this key sends again')
-    })().finally(() => { unstored.delete(claimed.key) })
-    unstored.set(claimed.key, { attempt, settled })
+    }
+    unstored.set(claimed.key, attempt)
+    keepTrying().finally(() => { unstored.delete(claimed.key) }).catch(() => {})
   }
 
   // Closing: one last attempt for every answer still waiting, before the store's connection goes.
   app.addHook('onClose', async () => {
     const waiting = [...unstored.values()]
     unstored.clear()
-    const stored = await Promise.all(waiting.map(async ({ attempt }) => attempt()))
+    const stored = await Promise.all(waiting.map(async (attempt) => attempt()))
     const lost = stored.filter((ok) => !ok).length
     if (lost > 0) app.log.error({ answers: lost }, 'closing with idempotent responses unstored: once their claims lapse, retries with those keys send again')
   })

@@ -49,11 +49,15 @@ t.test('the memory store behaves the same', async (t) => {
   await exerciseStore(t, new MemoryIdempotencyStore(1000))
 })
 
-t.test('the memory store is bounded by count and bytes, oldest first', async (t) => {
+t.test('the memory store keeps answers bounded by count and bytes, oldest first', async (t) => {
   const store = new MemoryIdempotencyStore(100, 10_000)
-  for (let i = 0; i < 150; i++) await store.claim(`k${i}`, 'fp', 60_000)
-  t.same(await store.claim('k0', 'other', 60_000), { state: 'claimed' }, 'the oldest was evicted')
-  t.same(await store.claim('k149', 'other', 60_000), { state: 'in_flight', fingerprint: 'fp' })
-  await store.complete('big', 'fp', { ...response, body: 'x'.repeat(9_000) }, 60_000)
-  t.same(await store.claim('k148', 'other', 60_000), { state: 'claimed' }, 'a large answer pushes out older keys')
+  for (let i = 0; i < 150; i++) {
+    await store.claim(`k${i}`, 'fp', 60_000)
+    await store.complete(`k${i}`, 'fp', response, 60_000)
+  }
+  t.same(await store.claim('k0', 'other', 60_000), { state: 'claimed' }, 'the oldest answer was evicted')
+  t.match(await store.claim('k149', 'other', 60_000), { state: 'done', fingerprint: 'fp' })
+  await store.complete('big', 'fp', { ...response, body: 'x'.repeat(9_500) }, 60_000)
+  t.same(await store.claim('k148', 'other', 60_000), { state: 'claimed' }, 'a large answer pushes out older ones')
+  t.same(await store.claim('k0', 'fp', 60_000), { state: 'in_flight', fingerprint: 'other' }, 'claims are not answers: never evicted')
 })
