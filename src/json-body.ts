@@ -12,7 +12,8 @@ const UTF8_NAMES = new Set(['utf-8', 'utf8'])
  * sent as written, or refused.
  */
 export function unreadableJsonBody (contentType: string | undefined, contentEncoding: string | undefined, body: Buffer): GatewayError | undefined {
-  const charset = contentType === undefined ? undefined : CHARSET.exec(contentType)?.[1]
+  // The plain type, as most callers send it, has no parameter to read.
+  const charset = contentType === undefined || contentType === 'application/json' ? undefined : CHARSET.exec(contentType)?.[1]
   if (charset !== undefined && !UTF8_NAMES.has(charset.toLowerCase())) {
     return new GatewayError('GW_MEDIA_TYPE_UNSUPPORTED', `Send the body as application/json in UTF-8; charset=${charset} is not supported.`)
   }
