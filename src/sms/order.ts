@@ -11,6 +11,8 @@ const MAX_PAST_SEND_AT_MS = 5 * 60_000
 
 /** Half of a surrogate pair without its other half: JSON can carry it ("\ud800"), UTF-8 cannot. */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
+/** Control characters but tab, line feed and carriage return: no phone shows them, and a NUL ends a C string upstream. */
+const CONTROL_CHARACTER = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/
 
 const toList = (value: string | string[]) => typeof value === 'string' ? [value] : value
 
@@ -63,6 +65,11 @@ export function readOrder (body: SendSmsBody, limits: OrderLimits, now: number):
   }
   if (LONE_SURROGATE.test(body.text)) {
     problems.push({ field: '/text', reason: 'contains a lone UTF-16 surrogate, which is no character; send the text as valid Unicode' })
+  }
+  const control = CONTROL_CHARACTER.exec(body.text)
+  if (control !== null) {
+    const code = `U+${control[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`
+    problems.push({ field: '/text', reason: `contains the control character ${code} at ${control.index}, which an SMS cannot show; only tab and line breaks are allowed` })
   }
   if (problems.length > 0) throw validationError(problems)
   return order

@@ -153,6 +153,7 @@ t.test('bad bodies are refused with problem+json naming the field, never coerced
     [{ to: '+48500600700', text: 'x', sender: '           ' }, '/sender', 'must be an approved sender name (1–11 letters, digits, spaces, dots or hyphens, with at least one letter) or a 4- or 9-digit number'],
     [{ to: '+48500600700', text: ' \t ' }, '/text', 'must not be only whitespace'],
     [{ to: '+48500600700', text: 'a\udc00b' }, '/text', 'contains a lone UTF-16 surrogate, which is no character; send the text as valid Unicode'],
+    [{ to: '+48500600700', text: 'ab\u0000c' }, '/text', 'contains the control character U+0000 at 2, which an SMS cannot show; only tab and line breaks are allowed'],
     [{ to: '+48500600700', text: 'x', sendAt: '9999-12-31T23:30:00Z' }, '/sendAt', 'is beyond the year 9999, which the provider\'s date format cannot carry'],
     [{ to: '+48500600700', text: 'x', sendAt: '2030-10-27T00:30:00Z' }, '/sendAt', 'falls in the hour Polish clocks repeat (02:30 on 2030-10-27 happens twice), and the provider takes its time in Polish local time without an offset; choose a time outside that hour'],
     [{ to: '+48500600700', text: 'x', uniqueId: 'a-b' }, '/uniqueId', 'must be 3–50 letters and digits; or must be array']
