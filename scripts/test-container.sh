@@ -199,7 +199,7 @@ fi
 printf 'FROM %s\nCOPY . /ctx\n' "$BASE_IMAGE" | "$DOCKER" build -q -t "$P-ctx:probe" -f - "$BUILD_CONTEXT" >"$LOGDIR/ctx.log" 2>&1
 ctx="$("$DOCKER" run --rm --name "$P-ctx" "$P-ctx:probe" sh -c 'cd /ctx && find . -mindepth 1 -maxdepth 2 | sort' 2>&1)"
 bad="$(printf '%s\n' "$ctx" | grep -E '^\./(node_modules|test|dist|coverage|\.git|\.env|\.tap|\.ci)(/|$)' || true)"
-if [ -n "$ctx" ] && [ -z "$bad" ] && printf '%s\n' "$ctx" | grep -qx './package-lock.json'; then
+if [ -n "$ctx" ] && [ -z "$bad" ] && grep -qx './package-lock.json' <<<"$ctx"; then
   pass "build context has no node_modules, tests, .git or .env ($(printf '%s\n' "$ctx" | wc -l) entries)"
 else
   fail "build context has no node_modules, tests, .git or .env" "$bad$ctx"
@@ -210,7 +210,7 @@ inspect() { "$DOCKER" image inspect -f "$1" "$IMAGE" 2>&1; }
 user="$(inspect '{{.Config.User}}')"
 if [ -n "$user" ] && [ "$user" != root ] && [ "$user" != 0 ]; then pass "image user is $user"; else fail "image runs as non-root" "User='$user'"; fi
 hc="$(inspect '{{json .Config.Healthcheck}}')"
-if printf '%s' "$hc" | grep -q '/healthz'; then pass "image HEALTHCHECK probes /healthz"; else fail "image HEALTHCHECK" "$hc"; fi
+if grep -q '/healthz' <<<"$hc"; then pass "image HEALTHCHECK probes /healthz"; else fail "image HEALTHCHECK" "$hc"; fi
 if inspect '{{json .Config.ExposedPorts}}' | grep -q '"3000/tcp"'; then pass "image EXPOSE 3000"; else fail "image EXPOSE 3000" "$(inspect '{{json .Config.ExposedPorts}}')"; fi
 if inspect '{{index .Config.Labels "org.opencontainers.image.title"}}' | grep -qx 'sms-gateway'; then pass "image labels"; else fail "image labels" "$(inspect '{{json .Config.Labels}}')"; fi
 say "image size: $(inspect '{{.Size}}' | awk '{ printf "%.0f MB", $1 / 1e6 }')"
@@ -234,7 +234,7 @@ out="$(http GET "$GW/readyz")"
 if [ "${out%% *}" = 200 ]; then pass "GET /readyz answers 200"; else fail "GET /readyz answers 200" "$out"; fi
 
 out="$(http GET "$GW/docs/json")"
-if [ "${out%% *}" = 200 ] && printf '%s' "$out" | grep -q '"/sms"'; then pass "GET /docs/json serves the OpenAPI document"; else fail "GET /docs/json serves the OpenAPI document" "$(printf '%s' "$out" | head -c 400)"; fi
+if [ "${out%% *}" = 200 ] && grep -q '"/sms"' <<<"$out"; then pass "GET /docs/json serves the OpenAPI document"; else fail "GET /docs/json serves the OpenAPI document" "$(printf '%s' "$out" | head -c 400)"; fi
 out="$(http GET "$GW/docs/")"
 if [ "${out%% *}" = 200 ]; then pass "GET /docs/ serves Swagger UI"; else fail "GET /docs/ serves Swagger UI" "$(printf '%s' "$out" | head -c 400)"; fi
 
@@ -257,15 +257,16 @@ get_metrics() {
 # The simulator pushes a delivery report to PUBLIC_URL/dlr (SIMULATOR_DLR_DELAY_MS=200): wait for it.
 for _ in $(seq 1 20); do
   metrics="$(get_metrics)"
-  printf '%s\n' "$metrics" | grep -q '^sms_gateway_delivery_reports_total{status="delivered"' && break
+  grep -q '^sms_gateway_delivery_reports_total{status="delivered"' <<<"$metrics" && break
   sleep 1
 done
-if printf '%s\n' "$metrics" | grep -q '^sms_gateway_delivery_reports_total{status="delivered"'; then
+if grep -q '^sms_gateway_delivery_reports_total{status="delivered"' <<<"$metrics"; then
   pass "delivery report from the simulator container reaches the gateway (/dlr)"
 else
   fail "delivery report from the simulator container reaches the gateway (/dlr)" "$(printf '%s\n' "$metrics" | grep -E '^sms_gateway_delivery_reports' ; "$DOCKER" logs --tail 10 "$P-gw" 2>&1)"
 fi
-if printf '%s\n' "$metrics" | head -n1 | grep -qx 200 && printf '%s' "$metrics" | grep -q '^sms_gateway_messages_total'; then
+# No pipes into early-exiting readers here: under pipefail, printf's broken pipe would fail the check.
+if [ "${metrics%%$'\n'*}" = 200 ] && grep -q '^sms_gateway_messages_total' <<<"$metrics"; then
   pass "/metrics on METRICS_PORT counts the send"
 else
   fail "/metrics on METRICS_PORT counts the send" "$(printf '%s\n' "$metrics" | grep -v '^#' | head -n 20)"
