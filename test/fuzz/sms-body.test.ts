@@ -64,6 +64,7 @@ const textUnit = fc.oneof(
 )
 const hasNonSpace = (text: string) => /\S/u.test(text)
 const isWellFormed = (text: string) => !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text)
+// eslint-disable-next-line no-control-regex -- control characters are what it looks for
 const hasNoControl = (text: string) => !/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/.test(text)
 const validText = fc.string({ unit: textUnit, minLength: 1, maxLength: 120 }).filter((text) => hasNonSpace(text) && isWellFormed(text) && hasNoControl(text))
 const validSender = fc.oneof(
