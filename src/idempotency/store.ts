@@ -27,7 +27,8 @@ export class IdempotencyStoreError extends Error {
 
 /** The record kept per key, in memory or serialised in Redis. */
 export type KeyRecord =
-  | { state: 'in_flight', fingerprint: string }
+  /** `token`: which claim it is (Redis), so only its own request releases it */
+  | { state: 'in_flight', fingerprint: string, token?: string }
   | { state: 'done', fingerprint: string, response: StoredResponse }
 
 export function claimResultOf (record: KeyRecord): ClaimResult {

@@ -39,10 +39,15 @@ t.test('the Redis store against a real redis-server', async (t) => {
   await exerciseStore(t, store)
   t.ok(await redis.pttl('sms-gateway:idempotency:c:k1') > 0, 'keys carry a TTL')
 
+  const otherReplica = new RedisIdempotencyStore(redis)
+  t.same(await store.claim('c:mine', 'fp', 10_000), { state: 'claimed' })
+  await otherReplica.release('c:mine', 'fp')
+  t.same(await otherReplica.claim('c:mine', 'fp', 10_000), { state: 'in_flight', fingerprint: 'fp' }, 'only the request that claimed a key releases it, even with the same body')
+
   await server.stop()
   await t.rejects(store.claim('c:k3', 'fp', 1000), { name: 'IdempotencyStoreError' }, 'an unreachable Redis is an error, never a claim')
   await t.rejects(store.complete('c:k3', 'fp', response, 1000), { name: 'IdempotencyStoreError' })
-  await t.rejects(store.release('c:k3', 'fp'), { name: 'IdempotencyStoreError' })
+  await t.rejects(store.release('c:mine', 'fp'), { name: 'IdempotencyStoreError' })
 })
 
 t.test('the memory store behaves the same', async (t) => {

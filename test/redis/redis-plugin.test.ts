@@ -79,3 +79,20 @@ t.test('closing makes one last attempt to store an answer still waiting', async 
   const stored = JSON.parse(await admin.get('sms-gateway:idempotency:billing:closing-key') ?? '{}') as { state?: string }
   t.equal(stored.state, 'done', 'stored on the way out, before the first background retry was due')
 })
+
+t.test('a claim that timed out on the gateway\'s side but reached Redis late is undone behind it', async (t) => {
+  const redis = await startRedis(t)
+  const gw = await startGateway(t, { env: { REDIS_URL: redis.url } })
+  const { Redis } = await import('ioredis')
+  const admin = new Redis(redis.url)
+  t.teardown(() => admin.disconnect())
+  // Writes wait for 2.5 s, past the gateway's 1-s command timeout; Redis still carries them out after.
+  await admin.call('CLIENT', 'PAUSE', '2500', 'WRITE')
+  const first = await send(gw.url, 'paused')
+  t.equal(first.status, 503, 'the claim timed out: nothing was sent, retry with the same key')
+  await new Promise((resolve) => setTimeout(resolve, 3000))
+  t.equal(await admin.exists('sms-gateway:idempotency:billing:paused'), 0, 'the late claim was undone')
+  const retry = await send(gw.url, 'paused')
+  t.equal(retry.status, 200, 'the retry goes ahead instead of a 409 until the claim lapses')
+  t.equal(gw.simulator.stats.sendRequests, 1)
+})
