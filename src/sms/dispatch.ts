@@ -157,10 +157,6 @@ function isSameFate (earlier: SendSmsItem | typeof CONFLICTING_ITEMS, item: Send
   return earlier !== CONFLICTING_ITEMS && earlier.status === item.status && earlier.id === item.id
 }
 
-/**
- * Writes what the provider said of one recipient. Only the two statuses the seed documents are
- * taken at their word; anything else leaves the recipient `unknown` (it may have been sent).
- */
 const WITHDRAWN: Readonly<DispatchFailure> = { code: 'GW_SHUTTING_DOWN', detail: 'The gateway shut down before these recipients were sent; nothing was sent to them. Retry on another instance.' }
 
 /** Marks a batch that was never sent as failed (safe to retry), because the gateway is closing. */
@@ -174,6 +170,10 @@ function withdraw (indexes: readonly number[], messages: RecipientResult[]): Dis
   return WITHDRAWN
 }
 
+/**
+ * Writes what the provider said of one recipient. Only the two statuses the seed documents are
+ * taken at their word; anything else leaves the recipient `unknown` (it may have been sent).
+ */
 function applyItem (message: RecipientResult, item: SendSmsItem | typeof CONFLICTING_ITEMS | undefined): void {
   if (item === undefined) {
     message.error = { code: 'GW_UPSTREAM_BAD_RESPONSE', message: 'The provider accepted the batch but did not list this recipient.' }
