@@ -6,7 +6,7 @@ export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8'
 
 export const ERROR_CATALOGUE = {
   GW_VALIDATION_FAILED: { status: 400, title: 'The request is invalid' },
-  GW_BODY_MALFORMED: { status: 400, title: 'The request body is not valid JSON' },
+  GW_BODY_MALFORMED: { status: 400, title: 'The request body is not valid JSON in UTF-8' },
   GW_HTTP_MALFORMED: { status: 400, title: 'The request is not valid HTTP' },
   GW_AUTH_MISSING: { status: 401, title: 'An API key is required' },
   GW_AUTH_INVALID: { status: 401, title: 'The API key is not valid' },
