@@ -7,13 +7,13 @@ import { GatewayError } from '../errors.js'
 /**
  * Per-client limits (by API-key name, so a client's replicas share one budget), kept in Redis
  * when it is configured so every gateway replica counts together. Routes opt in with
- * `config: { rateLimit: … }`; the check runs after authentication and before
- * validation and idempotency, so every request counts, replays and refusals included.
+ * `config: { rateLimit: … }`; the check runs after authentication and before the body is read,
+ * so every request counts: replays, refusals and bodies that cannot be parsed included.
  */
 export default fp<{ config: Config }>(async function rateLimitPlugin (app, { config }) {
   await app.register(rateLimit, {
     global: false,
-    hook: 'preValidation',
+    hook: 'preParsing',
     max: config.rateLimit.max,
     timeWindow: config.rateLimit.windowMs,
     keyGenerator: (request: FastifyRequest) => request.client,

@@ -100,6 +100,9 @@ t.test('rate limits are per client and answer 429 problems with Retry-After and 
   t.equal(limited.headers.get('ratelimit-remaining'), '0')
   t.equal((await send(gw, order, undefined, OTHER_API_KEY)).status, 200, 'another client has its own budget')
   t.equal(gw.simulator.stats.sendRequests, 3)
+  const malformed = async () => fetch(`${gw.url}/sms`, { method: 'POST', headers: { 'content-type': 'application/json', ...authHeader(OTHER_API_KEY) }, body: '{"to":' })
+  t.equal((await malformed()).status, 400, 'a body that cannot be parsed...')
+  t.equal((await malformed()).status, 429, '...counts against the budget too')
 })
 
 t.test('a body refused before sending does not use up its key', async (t) => {
