@@ -7,7 +7,7 @@ const RECORD_OVERHEAD_BYTES = 256
 /** Expired claims are swept when this many have gathered (or twice as many as the last sweep left). */
 const MIN_SWEEP_SIZE = 1024
 
-interface Claim { fingerprint: string, expiresAt: number }
+interface Claim { fingerprint: string, token: string | undefined, expiresAt: number }
 
 /**
  * One process's keys. Finished answers are bounded by count and bytes, oldest evicted first, each
@@ -21,7 +21,7 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
   readonly #now: () => number
   #sweepAt = MIN_SWEEP_SIZE
 
-  constructor (maxKeys: number, maxBytes = MEMORY_STORE_MAX_BYTES, now: () => number = Date.now) {
+  constructor (maxKeys: number, maxBytes = MEMORY_STORE_MAX_BYTES, now: () => number = () => performance.now()) {
     // Bounded by size alone (lru-cache preallocates for a `max` count, slowing every start):
     // no record counts less than maxBytes / maxKeys, so at most maxKeys fit.
     const smallestRecord = Math.max(RECORD_OVERHEAD_BYTES, Math.ceil(maxBytes / maxKeys))
@@ -35,13 +35,13 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     this.#now = now
   }
 
-  async claim (key: string, fingerprint: string, inFlightTtlMs: number): Promise<ClaimResult> {
+  async claim (key: string, fingerprint: string, inFlightTtlMs: number, token?: string): Promise<ClaimResult> {
     const now = this.#now()
     const running = this.#claims.get(key)
     if (running !== undefined && running.expiresAt > now) return { state: 'in_flight', fingerprint: running.fingerprint }
     const existing = this.#records.get(key)
     if (existing !== undefined) return claimResultOf(existing)
-    this.#claims.set(key, { fingerprint, expiresAt: now + inFlightTtlMs })
+    this.#claims.set(key, { fingerprint, token, expiresAt: now + inFlightTtlMs })
     if (this.#claims.size >= this.#sweepAt) this.#sweep(now)
     return { state: 'claimed' }
   }
@@ -51,8 +51,9 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     this.#records.set(key, { state: 'done', fingerprint, response }, { ttl: ttlMs })
   }
 
-  async release (key: string, fingerprint: string): Promise<void> {
-    if (this.#claims.get(key)?.fingerprint === fingerprint) this.#claims.delete(key)
+  async release (key: string, fingerprint: string, token?: string): Promise<void> {
+    const claim = this.#claims.get(key)
+    if (claim?.fingerprint === fingerprint && claim.token === token) this.#claims.delete(key)
   }
 
   /** How many claims of running requests it holds (expired ones until they are swept). */

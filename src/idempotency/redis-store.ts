@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import { claimResultOf, IdempotencyStoreError, type ClaimResult, type IdempotencyStore, type KeyRecord, type StoredResponse } from './store.js'
 
@@ -13,22 +12,20 @@ if current == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`
 
 /**
- * Keys shared by every replica: the claim is one atomic SET NX PX. Each claim carries a token of
- * its own, so only the request that made a claim can release it — and a claim whose SET timed out
- * on this side, yet may still be carried out by Redis, is released right behind it instead of
+ * Keys shared by every replica: the claim is one atomic SET NX PX. A claim carries the token of the
+ * request that made it, so only that request can release it — and a claim whose SET timed out on
+ * this side, yet may still be carried out by Redis, is released right behind it instead of
  * answering 409 to the caller's retry until it lapses.
  */
 export class RedisIdempotencyStore implements IdempotencyStore {
   readonly #redis: Redis
-  /** The in-flight record of each claim this process holds, by key, to release exactly that one. */
-  readonly #claims = new Map<string, string>()
 
   constructor (redis: Redis) {
     this.#redis = redis
   }
 
-  async claim (key: string, fingerprint: string, inFlightTtlMs: number): Promise<ClaimResult> {
-    const inFlight = JSON.stringify({ state: 'in_flight', fingerprint, token: randomUUID() } satisfies KeyRecord)
+  async claim (key: string, fingerprint: string, inFlightTtlMs: number, token?: string): Promise<ClaimResult> {
+    const inFlight = inFlightRecord(fingerprint, token)
     for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
       let won: string | null
       try {
@@ -38,10 +35,7 @@ export class RedisIdempotencyStore implements IdempotencyStore {
         this.#redis.eval(RELEASE_SCRIPT, 1, KEY_PREFIX + key, inFlight).catch(() => {})
         throw error
       }
-      if (won === 'OK') {
-        this.#claims.set(key, inFlight)
-        return { state: 'claimed' }
-      }
+      if (won === 'OK') return { state: 'claimed' }
       const existing = await this.#call(() => this.#redis.get(KEY_PREFIX + key))
       if (existing !== null) return claimResultOf(JSON.parse(existing) as KeyRecord)
     }
@@ -51,14 +45,10 @@ export class RedisIdempotencyStore implements IdempotencyStore {
   async complete (key: string, fingerprint: string, response: StoredResponse, ttlMs: number): Promise<void> {
     const record = JSON.stringify({ state: 'done', fingerprint, response } satisfies KeyRecord)
     await this.#call(() => this.#redis.set(KEY_PREFIX + key, record, 'PX', ttlMs))
-    this.#claims.delete(key)
   }
 
-  async release (key: string, fingerprint: string): Promise<void> {
-    const inFlight = this.#claims.get(key)
-    if (inFlight === undefined || (JSON.parse(inFlight) as KeyRecord).fingerprint !== fingerprint) return
-    await this.#call(() => this.#redis.eval(RELEASE_SCRIPT, 1, KEY_PREFIX + key, inFlight))
-    this.#claims.delete(key)
+  async release (key: string, fingerprint: string, token?: string): Promise<void> {
+    await this.#call(() => this.#redis.eval(RELEASE_SCRIPT, 1, KEY_PREFIX + key, inFlightRecord(fingerprint, token)))
   }
 
   async #call<T> (command: () => Promise<T>): Promise<T> {
@@ -68,4 +58,9 @@ export class RedisIdempotencyStore implements IdempotencyStore {
       throw new IdempotencyStoreError(`redis: ${(error as Error).message}`)
     }
   }
+}
+
+/** The in-flight record as stored, byte for byte: releasing compares it whole. */
+function inFlightRecord (fingerprint: string, token: string | undefined): string {
+  return JSON.stringify(token === undefined ? { state: 'in_flight', fingerprint } : { state: 'in_flight', fingerprint, token } satisfies KeyRecord)
 }

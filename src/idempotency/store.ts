@@ -15,10 +15,11 @@ export type ClaimResult =
  * exactly one wins. Every method rejects with IdempotencyStoreError when the store is unreachable.
  */
 export interface IdempotencyStore {
-  claim (key: string, fingerprint: string, inFlightTtlMs: number): Promise<ClaimResult>
+  /** `token`: names the request making the claim, so that only it can release the claim */
+  claim (key: string, fingerprint: string, inFlightTtlMs: number, token?: string): Promise<ClaimResult>
   complete (key: string, fingerprint: string, response: StoredResponse, ttlMs: number): Promise<void>
-  /** Forgets a claim whose request provably sent nothing, so the key may be used again. */
-  release (key: string, fingerprint: string): Promise<void>
+  /** Forgets a claim whose request provably sent nothing, so the key may be used again: only the claim with this fingerprint and token. */
+  release (key: string, fingerprint: string, token?: string): Promise<void>
 }
 
 export class IdempotencyStoreError extends Error {
@@ -27,7 +28,7 @@ export class IdempotencyStoreError extends Error {
 
 /** The record kept per key, in memory or serialised in Redis. */
 export type KeyRecord =
-  /** `token`: which claim it is (Redis), so only its own request releases it */
+  /** `token`: which request's claim it is, so only that request releases it */
   | { state: 'in_flight', fingerprint: string, token?: string }
   | { state: 'done', fingerprint: string, response: StoredResponse }
 

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import fp from 'fastify-plugin'
@@ -38,6 +39,8 @@ declare module 'fastify' {
 interface Claim {
   key: string
   fingerprint: string
+  /** this request's own: a claim that lapsed and was taken by another request is not ours to release */
+  token: string
   /** ms since epoch, when the claim was asked for: it lapses inFlightTtlFor() later */
   claimedAt: number
 }
@@ -107,15 +110,16 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
     const key = `${request.client}:${header}`
     const fingerprint = fingerprintRequest(request.method, request.routeOptions.url ?? '', request.body)
     const claimedAt = Date.now()
+    const token = randomUUID()
     let result
     try {
-      result = await store.claim(key, fingerprint, inFlightTtlMs)
+      result = await store.claim(key, fingerprint, inFlightTtlMs, token)
     } catch (error) {
       request.log.error({ err: { message: (error as Error).message } }, 'idempotency store unavailable')
       throw new GatewayError('GW_IDEMPOTENCY_STORE_UNAVAILABLE', 'The Idempotency-Key cannot be checked right now, so nothing was sent. Retry later with the same key, or without a key.', {}, { 'retry-after': '5' })
     }
     if (result.state === 'claimed') {
-      request.idempotencyClaim = { key, fingerprint, claimedAt }
+      request.idempotencyClaim = { key, fingerprint, token, claimedAt }
       return false
     }
     if (result.fingerprint !== fingerprint) {
@@ -138,7 +142,7 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
     const body = typeof payload === 'string' ? payload : Buffer.isBuffer(payload) ? payload.toString('utf8') : undefined
     if (body !== undefined && provesNothingSent(reply.statusCode, body)) {
       try {
-        await store.release(claimed.key, claimed.fingerprint)
+        await store.release(claimed.key, claimed.fingerprint, claimed.token)
       } catch (error) {
         // Nothing was sent: a key left claimed only answers 409 until its claim lapses.
         request.log.warn({ err: { message: (error as Error).message } }, 'could not release the idempotency key')

@@ -27,6 +27,15 @@ async function exerciseStore (t: Test, store: IdempotencyStore): Promise<void> {
   t.same(await store.claim('c:short', 'fp', 50), { state: 'claimed' })
   await new Promise((resolve) => setTimeout(resolve, 120))
   t.same(await store.claim('c:short', 'fp', 50), { state: 'claimed' }, 'an abandoned claim expires')
+
+  // A request outlives its claim, another request takes the key, then the first releases it.
+  t.same(await store.claim('c:lapsed', 'fp', 50, 'first-request'), { state: 'claimed' })
+  await new Promise((resolve) => setTimeout(resolve, 120))
+  t.same(await store.claim('c:lapsed', 'fp', 10_000, 'second-request'), { state: 'claimed' })
+  await store.release('c:lapsed', 'fp', 'first-request')
+  t.same(await store.claim('c:lapsed', 'fp', 10_000, 'third-request'), { state: 'in_flight', fingerprint: 'fp' }, 'a request releases only its own claim, never the one that took the key after it')
+  await store.release('c:lapsed', 'fp', 'second-request')
+  t.same(await store.claim('c:lapsed', 'fp', 10_000, 'third-request'), { state: 'claimed' }, 'its own request does')
 }
 
 t.test('the Redis store against a real redis-server', async (t) => {
@@ -40,14 +49,14 @@ t.test('the Redis store against a real redis-server', async (t) => {
   t.ok(await redis.pttl('sms-gateway:idempotency:c:k1') > 0, 'keys carry a TTL')
 
   const otherReplica = new RedisIdempotencyStore(redis)
-  t.same(await store.claim('c:mine', 'fp', 10_000), { state: 'claimed' })
-  await otherReplica.release('c:mine', 'fp')
-  t.same(await otherReplica.claim('c:mine', 'fp', 10_000), { state: 'in_flight', fingerprint: 'fp' }, 'only the request that claimed a key releases it, even with the same body')
+  t.same(await store.claim('c:mine', 'fp', 10_000, 'token-a'), { state: 'claimed' })
+  await otherReplica.release('c:mine', 'fp', 'token-b')
+  t.same(await otherReplica.claim('c:mine', 'fp', 10_000, 'token-c'), { state: 'in_flight', fingerprint: 'fp' }, 'another request\'s release, same body, leaves the claim')
 
   await server.stop()
   await t.rejects(store.claim('c:k3', 'fp', 1000), { name: 'IdempotencyStoreError' }, 'an unreachable Redis is an error, never a claim')
   await t.rejects(store.complete('c:k3', 'fp', response, 1000), { name: 'IdempotencyStoreError' })
-  await t.rejects(store.release('c:mine', 'fp'), { name: 'IdempotencyStoreError' })
+  await t.rejects(store.release('c:mine', 'fp', 'token-a'), { name: 'IdempotencyStoreError' })
 })
 
 t.test('the memory store behaves the same', async (t) => {
