@@ -21,16 +21,23 @@ const FIELD_NAMES = {
 const MAX_FIELD_LENGTH = 200
 const UNREPLACED_PLACEHOLDER = /^#[A-Z]+#$/
 
-export type ReportReading = { ok: true, fields: DeliveryReportFields } | { ok: false, field: string, problem: string }
+/** `source`: the position, among the sources given, of the one the refused field was read from */
+export type ReportReading = { ok: true, fields: DeliveryReportFields } | { ok: false, field: string, problem: string, source?: number }
 
-function pick (sources: ReadonlyArray<Record<string, unknown>>, names: readonly string[]): string | undefined | null {
-  for (const source of sources) {
+/**
+ * A field's value from the first source that has it: its text, undefined when absent, or — when it
+ * is there but unusable — the position of its source among those given (a number).
+ */
+function pick (sources: ReadonlyArray<unknown>, names: readonly string[]): string | undefined | number {
+  for (let index = 0; index < sources.length; index++) {
+    const source = sources[index]
+    if (typeof source !== 'object' || source === null || Array.isArray(source)) continue
     for (const name of names) {
       if (!Object.hasOwn(source, name)) continue
-      const value = source[name]
+      const value = (source as Record<string, unknown>)[name]
       // A JSON number is taken only when its text is exact: 1.2e22 would name another message.
-      if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0 ? String(value) : null
-      if (typeof value !== 'string' || value.length > MAX_FIELD_LENGTH) return null
+      if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0 ? String(value) : index
+      if (typeof value !== 'string' || value.length > MAX_FIELD_LENGTH) return index
       const trimmed = value.trim()
       return trimmed === '' || UNREPLACED_PLACEHOLDER.test(trimmed) ? undefined : trimmed
     }
@@ -38,16 +45,20 @@ function pick (sources: ReadonlyArray<Record<string, unknown>>, names: readonly 
   return undefined
 }
 
+function unusable (field: string, source: number): ReportReading {
+  return { ok: false, field, problem: 'is repeated, not text (or a whole number), or too long', source }
+}
+
+/** Reads the report's fields from the sources in order (the body before the query string). */
 export function readReportFields (...sources: ReadonlyArray<unknown>): ReportReading {
-  const objects = sources.filter((s): s is Record<string, unknown> => typeof s === 'object' && s !== null && !Array.isArray(s))
-  const messageId = pick(objects, FIELD_NAMES.messageId)
-  const state = pick(objects, FIELD_NAMES.state)
-  const date = pick(objects, FIELD_NAMES.date)
-  const reason = pick(objects, FIELD_NAMES.reason)
-  if (messageId === null || state === null || date === null || reason === null) {
-    const field = messageId === null ? 'smsid' : state === null ? 'stan' : date === null ? 'data' : 'przyczyna'
-    return { ok: false, field, problem: 'is repeated, not text (or a whole number), or too long' }
-  }
+  const messageId = pick(sources, FIELD_NAMES.messageId)
+  const state = pick(sources, FIELD_NAMES.state)
+  const date = pick(sources, FIELD_NAMES.date)
+  const reason = pick(sources, FIELD_NAMES.reason)
+  if (typeof messageId === 'number') return unusable('smsid', messageId)
+  if (typeof state === 'number') return unusable('stan', state)
+  if (typeof date === 'number') return unusable('data', date)
+  if (typeof reason === 'number') return unusable('przyczyna', reason)
   if (messageId === undefined) return { ok: false, field: 'smsid', problem: 'the message id is missing' }
   if (state === undefined) return { ok: false, field: 'stan', problem: 'the delivery state is missing' }
   const fields: DeliveryReportFields = { messageId, state }

@@ -17,4 +17,7 @@ t.test('what is missing or broken is named', async (t) => {
   t.match(readReportFields({ smsid: 'a', stan: 'x'.repeat(201) }), { ok: false, field: 'stan' })
   t.match(readReportFields({ smsid: 'a', stan: 'x', data: {} }), { ok: false, field: 'data' })
   t.match(readReportFields({ smsid: 'a', stan: 'x', przyczyna: true }), { ok: false, field: 'przyczyna' })
+  t.match(readReportFields({ smsid: 'a', stan: 'x', data: {} }), { source: 0 }, 'where the unusable field was read')
+  t.match(readReportFields({ stan: 'x' }, { smsid: ['a', 'b'] }), { ok: false, field: 'smsid', source: 1 })
+  t.match(readReportFields(undefined, { smsid: 1.5, stan: 'x' }), { ok: false, field: 'smsid', source: 1 })
 })

@@ -165,6 +165,8 @@ t.test('refusals of a report name where the field was looked for, and what to se
   t.same(((await byGet.json()) as { errors: unknown }).errors, [{ field: 'querystring:/smsid', reason: 'the message id is missing' }])
   const byPost = await fetch(`${gw.url}/dlr?${query}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"stan":"delivered"}' })
   t.same(((await byPost.json()) as { errors: unknown }).errors, [{ field: '/smsid', reason: 'the message id is missing' }])
+  const overlongInQuery = await fetch(`${gw.url}/dlr?${query}&smsid=${'x'.repeat(201)}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"stan":"delivered"}' })
+  t.same(((await overlongInQuery.json()) as { errors: unknown }).errors, [{ field: 'querystring:/smsid', reason: 'is repeated, not text (or a whole number), or too long' }], 'a JSON report whose query holds an unusable field')
   const text = await fetch(`${gw.url}/dlr?${query}`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'smsid=1' })
   t.equal(text.status, 415)
   t.match(await text.json(), { code: 'GW_MEDIA_TYPE_UNSUPPORTED', detail: 'Send the body as application/json, or as a form to /dlr.' })

@@ -26,6 +26,8 @@ const DeliveryReportQuerySchema = Type.Object({
 }, { additionalProperties: true })
 
 const OK = 'OK'
+/** readReportFields reads the body (this position), then the query string. */
+const BODY_SOURCE = 0
 
 const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { config }) => {
   const { secret, dedupWindowMs } = config.deliveryReports
@@ -69,8 +71,11 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
     const reading = readReportFields(request.body, request.query)
     if (!reading.ok) {
       deliveryReportsRejected.inc({ reason: 'malformed' })
-      // A pointer into the body when the report came as one, else into the query string.
-      const field = typeof request.body === 'object' && request.body !== null ? `/${reading.field}` : `querystring:/${reading.field}`
+      // Where the refused field was read from; a missing one was looked for in the body when the
+      // report came as one, else in the query string.
+      const hasBody = typeof request.body === 'object' && request.body !== null
+      const inBody = reading.source === undefined ? hasBody : reading.source === BODY_SOURCE
+      const field = inBody ? `/${reading.field}` : `querystring:/${reading.field}`
       throw validationError([{ field, reason: reading.problem }], `${reading.field}: ${reading.problem}`)
     }
     const { messageId, state: rawState, reason: rawReason, date } = reading.fields
