@@ -11,9 +11,9 @@ const MAX_PAST_SEND_AT_MS = 5 * 60_000
 
 /** Half of a surrogate pair without its other half: JSON can carry it ("\ud800"), UTF-8 cannot. */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
-/** Control characters but tab, line feed and carriage return: no phone shows them, and a NUL ends a C string upstream. */
+/** Control characters (C0, DEL, C1) but tab, line feed and carriage return: no phone shows them, and a NUL ends a C string upstream. */
 // eslint-disable-next-line no-control-regex -- control characters are what it looks for
-const CONTROL_CHARACTER = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/
+const CONTROL_CHARACTER = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]/
 
 const toList = (value: string | string[]) => typeof value === 'string' ? [value] : value
 

@@ -65,7 +65,7 @@ const textUnit = fc.oneof(
 const hasNonSpace = (text: string) => /\S/u.test(text)
 const isWellFormed = (text: string) => !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text)
 // eslint-disable-next-line no-control-regex -- control characters are what it looks for
-const hasNoControl = (text: string) => !/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/.test(text)
+const hasNoControl = (text: string) => !/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]/.test(text)
 const validText = fc.string({ unit: textUnit, minLength: 1, maxLength: 120 }).filter((text) => hasNonSpace(text) && isWellFormed(text) && hasNoControl(text))
 const validSender = fc.oneof(
   fc.stringMatching(/^[A-Za-z0-9 .-]{1,11}$/).filter((name) => /[A-Za-z]/.test(name)),
@@ -175,7 +175,7 @@ function badStringFor (field: Field): fc.Arbitrary<string> | undefined {
       whitespace,
       fc.string({ unit: textUnit, minLength: 5001, maxLength: 5200 }),
       fc.tuple(validText, loneSurrogate, validText).map(([before, half, after]) => `${before}${half}${after}`).filter((text) => !isWellFormed(text)),
-      fc.tuple(validText, fc.constantFrom('\u0000', '\u001b', '\u0007', '\u007f'), validText).map(([before, control, after]) => `${before}${control}${after}`)
+      fc.tuple(validText, fc.constantFrom('\u0000', '\u001b', '\u0007', '\u007f', '\u0085', '\u009b'), validText).map(([before, control, after]) => `${before}${control}${after}`)
     ))
     // Ajv counts code points, not UTF-16 units, so the overlong ones are measured the same way.
     case 'to': return json(fc.oneof(fc.constant(''), fc.string({ unit: textUnit, minLength: 33, maxLength: 80 }).filter((s) => [...s].length > 32)))
