@@ -58,7 +58,8 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
   app.post('/sms', {
     onRequest: app.authenticate,
     // The key first: a retry must get the first answer even where reading the order again would
-    // now refuse it (a sendAt gone past, a lowered limit). A refused order releases its key.
+    // now refuse it (a sendAt gone past; a recipient limit lowered since, as long as the body still
+    // fits the body limit, which fastify checks before any hook). A refused order releases its key.
     preHandler: [app.idempotency.claim, readOrderHook],
     onSend: app.idempotency.remember,
     config: { rateLimit: {} },
@@ -146,7 +147,8 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
 
     if (report.failure !== undefined) {
       const { code, detail, providerError } = report.failure
-      throw new GatewayError(code, detail, providerError === undefined ? { ...result } : { providerError, ...result })
+      const extensions = providerError === undefined ? { ...result } : { providerError, ...result }
+      throw new GatewayError(code, detail, extensions, code === 'GW_SHUTTING_DOWN' ? { 'retry-after': '1' } : {})
     }
     return reply.code(report.acceptedBatches === report.batches ? 200 : 207).send(result)
   })
