@@ -6,6 +6,13 @@ import { addLogFields } from './request-log.js'
 import { reasonForPattern } from '../schemas/patterns.js'
 import { GatewayError, PROBLEM_CONTENT_TYPE, toProblem, validationError, type ErrorCode, type FieldError } from '../errors.js'
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** true from the moment close() starts: new requests are refused, running ones finish */
+    isClosing: () => boolean
+  }
+}
+
 /** Keeps a problem readable and bounded when a huge body fails everywhere at once. */
 const MAX_FIELD_ERRORS = 20
 
@@ -127,6 +134,7 @@ export default fp(async function problemsPlugin (app) {
   // costs a promise and a microtask each time even when it has nothing to do.
   let closing = false
   app.addHook('preClose', async () => { closing = true })
+  app.decorate('isClosing', () => closing)
   app.addHook('onSend', (_request, reply, payload, done) => {
     if (closing) reply.header('connection', 'close')
     done(null, payload)

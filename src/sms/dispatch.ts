@@ -142,12 +142,17 @@ function applyOutcome (outcome: SendSmsOutcome, indexes: readonly number[], mess
   const error = failure.providerError === undefined
     ? { code: failure.code, message: failure.detail }
     : { code: failure.providerError.code, message: failure.providerError.message }
+  markBatch(indexes, messages, status, error)
+  return failure
+}
+
+/** Gives every recipient of a batch that came to no per-recipient answer the same status and error. */
+function markBatch (indexes: readonly number[], messages: RecipientResult[], status: RecipientStatus, error: RecipientResult['error']): void {
   for (const index of indexes) {
     const message = messages[index]!
     message.status = status
     message.error = error
   }
-  return failure
 }
 
 /** A recipient the provider listed twice with different fates: which one holds cannot be told. */
@@ -161,12 +166,7 @@ const WITHDRAWN: Readonly<DispatchFailure> = { code: 'GW_SHUTTING_DOWN', detail:
 
 /** Marks a batch that was never sent as failed (safe to retry), because the gateway is closing. */
 function withdraw (indexes: readonly number[], messages: RecipientResult[]): DispatchFailure {
-  const error = { code: WITHDRAWN.code, message: 'The gateway shut down before this recipient was sent.' }
-  for (const index of indexes) {
-    const message = messages[index]!
-    message.status = 'failed'
-    message.error = error
-  }
+  markBatch(indexes, messages, 'failed', { code: WITHDRAWN.code, message: 'The gateway shut down before this recipient was sent.' })
   return WITHDRAWN
 }
 

@@ -37,14 +37,18 @@ function pad (value: number, width = 2): string {
   return String(value).padStart(width, '0')
 }
 
+/** `YYYY-MM-DD HH:MM:SS`, the provider's format. */
+function wallTimeText ({ year, month, day, hour, minute, second }: WallTime): string {
+  return `${pad(year, 4)}-${pad(month)}-${pad(day)} ${pad(hour)}:${pad(minute)}:${pad(second)}`
+}
+
 /** Throws RangeError for an invalid Date or an unknown time zone. */
 export function formatProviderDate (instant: Date, timeZone: string = PROVIDER_TIME_ZONE): string {
   const epochMs = instant.getTime()
   const epochSecond = Math.floor(epochMs / MS_PER_SECOND)
   // The simulator stamps every queued message with the time: one Intl call per second, not per message.
   if (epochSecond === lastFormatted.second && timeZone === lastFormatted.timeZone) return lastFormatted.text
-  const { year, month, day, hour, minute, second } = readWallTime(epochMs, timeZone)
-  const text = `${pad(year, 4)}-${pad(month)}-${pad(day)} ${pad(hour)}:${pad(minute)}:${pad(second)}`
+  const text = wallTimeText(readWallTime(epochMs, timeZone))
   if (Number.isFinite(epochSecond)) Object.assign(lastFormatted, { second: epochSecond, timeZone, text })
   return text
 }
@@ -62,10 +66,10 @@ export function unsayableInProviderTime (instant: Date, timeZone: string = PROVI
   const epochMs = instant.getTime()
   const wall = readWallTime(epochMs, timeZone)
   if (wall.year > 9999) return 'is beyond the year 9999, which the provider\'s date format cannot carry'
-  const same = (other: WallTime) => other.year === wall.year && other.month === wall.month && other.day === wall.day &&
-    other.hour === wall.hour && other.minute === wall.minute && other.second === wall.second
-  if (same(readWallTime(epochMs - HOUR_MS, timeZone)) || same(readWallTime(epochMs + HOUR_MS, timeZone))) {
-    return `falls in the hour Polish clocks repeat (${pad(wall.hour)}:${pad(wall.minute)} on ${pad(wall.year, 4)}-${pad(wall.month)}-${pad(wall.day)} happens twice), and the provider takes its time in Polish local time without an offset; choose a time outside that hour`
+  const text = wallTimeText(wall)
+  const wallTextAt = (otherMs: number) => wallTimeText(readWallTime(otherMs, timeZone))
+  if (text === wallTextAt(epochMs - HOUR_MS) || text === wallTextAt(epochMs + HOUR_MS)) {
+    return `falls in the hour Polish clocks repeat (${text.slice(11, 16)} on ${text.slice(0, 10)} happens twice), and the provider takes its time in Polish local time without an offset; choose a time outside that hour`
   }
   return undefined
 }

@@ -1,8 +1,15 @@
 import t from 'tap'
 import { dispatchSms, type SendBatch } from '../../src/sms/dispatch.js'
 import type { SendSmsFields } from '../../src/serwersms/client.js'
+import type { SendSmsItem, SendSmsOutcome } from '../../src/serwersms/send-sms.js'
 
 const settings = { batchSize: 2, concurrency: 2, defaultRegion: 'PL' as const }
+
+/** A batch the provider accepted, listing these items (its counts follow from them). */
+function accepted (items: SendSmsItem[]): SendSmsOutcome {
+  const count = (status: string) => items.filter((item) => item.status === status).length
+  return { outcome: 'ok', response: { success: true, queued: count('queued'), unsent: count('unsent'), items } }
+}
 
 /** A provider answering from a script, to reach answers the simulator never gives. */
 function scripted (answer: (fields: SendSmsFields, call: number) => Awaited<ReturnType<SendBatch>>): { send: SendBatch, calls: SendSmsFields[] } {
@@ -11,18 +18,10 @@ function scripted (answer: (fields: SendSmsFields, call: number) => Awaited<Retu
 }
 
 t.test('per-recipient refusals and unlisted recipients inside an accepted batch', async (t) => {
-  const provider = scripted((fields) => ({
-    outcome: 'ok',
-    response: {
-      success: true,
-      queued: 1,
-      unsent: 1,
-      items: [
-        { id: 'aaa1', phone: fields.phone[0]!.slice(1), status: 'queued', parts: 2 },
-        { id: 'bbb2', phone: fields.phone[1]!, status: 'unsent', error_code: 3103, error_message: 'Incorrect number' }
-      ].slice(0, fields.phone.length)
-    }
-  }))
+  const provider = scripted((fields) => accepted([
+    { id: 'aaa1', phone: fields.phone[0]!.slice(1), status: 'queued', parts: 2 },
+    { id: 'bbb2', phone: fields.phone[1]!, status: 'unsent', error_code: 3103, error_message: 'Incorrect number' }
+  ].slice(0, fields.phone.length)))
   const report = await dispatchSms({ to: ['+48500600700', '+48500600701', '+48500600702'], text: 'x' }, { ...settings, batchSize: 3 }, provider.send)
   t.same(report.result.messages, [
     { phone: '+48500600700', status: 'queued', id: 'aaa1', parts: 2 },
@@ -34,7 +33,7 @@ t.test('per-recipient refusals and unlisted recipients inside an accepted batch'
 })
 
 t.test('provider fields are built once and shared by every batch', async (t) => {
-  const provider = scripted((fields) => ({ outcome: 'ok', response: { success: true, queued: fields.phone.length, unsent: 0, items: fields.phone.map((p, i) => ({ id: `id${i}${p}`, phone: p, status: 'queued' })) } }))
+  const provider = scripted((fields) => accepted(fields.phone.map((p, i) => ({ id: `id${i}${p}`, phone: p, status: 'queued' }))))
   const sendAt = new Date('2026-07-01T10:00:00Z')
   await dispatchSms({ to: ['500600700', '500600701', '500600702'], uniqueIds: ['a11', 'b22', 'c33'], text: 'Zażółć', sender: 'FIRMA', flash: true, sendAt }, { ...settings, deliveryReportUrl: 'https://x/dlr' }, provider.send)
   t.equal(provider.calls.length, 2)
@@ -56,7 +55,7 @@ t.test('misaligned uniqueIds are a programming error', async (t) => {
 })
 
 t.test('an order that fits one batch (the path that skips the pool): one request, its outcome, and a throwing sender surfaces', async (t) => {
-  const provider = scripted((fields) => ({ outcome: 'ok', response: { success: true, queued: 1, unsent: 0, items: [{ id: 'one1', phone: fields.phone[0]!, status: 'queued' }] } }))
+  const provider = scripted((fields) => accepted([{ id: 'one1', phone: fields.phone[0]!, status: 'queued' }]))
   const report = await dispatchSms({ to: ['+48500600700', '500 600 700'], text: 'x' }, settings, provider.send)
   t.equal(provider.calls.length, 1, 'the duplicate was dropped before the single batch left')
   t.same(report, { result: { queued: 1, unsent: 0, failed: 0, unknown: 0, parts: 1, messages: [{ phone: '+48500600700', status: 'queued', id: 'one1' }] }, batches: 1, acceptedBatches: 1 })
@@ -65,23 +64,15 @@ t.test('an order that fits one batch (the path that skips the pool): one request
 })
 
 t.test('answers the provider should not give leave recipients unknown, never queued on a guess', async (t) => {
-  const provider = scripted((fields) => ({
-    outcome: 'ok',
-    response: {
-      success: true,
-      queued: 2,
-      unsent: 1,
-      items: [
-        { id: 'aaa1', phone: fields.phone[0]!, status: 'queued', parts: 1 },
-        { id: 'aaa2', phone: fields.phone[0]!, status: 'unsent', error_code: 3103, error_message: 'Incorrect number' },
-        { id: 'bbb1', phone: fields.phone[1]!, status: 'rejected' },
-        { id: 'ccc1', phone: fields.phone[2]!, status: 'queued', parts: 1 },
-        { id: 'ccc1', phone: fields.phone[2]!, status: 'queued', parts: 1 },
-        { id: 'ddd1', phone: fields.phone[3]!, status: 'unsent', error_code: 3103.5, error_message: 'odd' },
-        { id: 'eee1', phone: fields.phone[4]!, status: 'unsent', error_code: '3103', error_message: 'as text' }
-      ]
-    }
-  }))
+  const provider = scripted((fields) => accepted([
+    { id: 'aaa1', phone: fields.phone[0]!, status: 'queued', parts: 1 },
+    { id: 'aaa2', phone: fields.phone[0]!, status: 'unsent', error_code: 3103, error_message: 'Incorrect number' },
+    { id: 'bbb1', phone: fields.phone[1]!, status: 'rejected' },
+    { id: 'ccc1', phone: fields.phone[2]!, status: 'queued', parts: 1 },
+    { id: 'ccc1', phone: fields.phone[2]!, status: 'queued', parts: 1 },
+    { id: 'ddd1', phone: fields.phone[3]!, status: 'unsent', error_code: 3103.5, error_message: 'odd' },
+    { id: 'eee1', phone: fields.phone[4]!, status: 'unsent', error_code: '3103', error_message: 'as text' }
+  ]))
   const to = ['+48500600700', '+48500600701', '+48500600702', '+48500600703', '+48500600704']
   const report = await dispatchSms({ to, text: 'x' }, { ...settings, batchSize: 5 }, provider.send)
   t.same(report.result.messages, [
@@ -94,7 +85,7 @@ t.test('answers the provider should not give leave recipients unknown, never que
 })
 
 t.test('a number refused before sending keeps its uniqueId', async (t) => {
-  const provider = scripted((fields) => ({ outcome: 'ok', response: { success: true, queued: 1, unsent: 0, items: [{ id: 'aaa1', phone: fields.phone[0]!, status: 'queued', parts: 1 }] } }))
+  const provider = scripted((fields) => accepted([{ id: 'aaa1', phone: fields.phone[0]!, status: 'queued', parts: 1 }]))
   const report = await dispatchSms({ to: ['+48500600700', 'not a number'], uniqueIds: ['order1', 'order2'], text: 'x' }, settings, provider.send)
   t.same(report.result.messages.map((message) => [message.status, message.uniqueId]), [['queued', 'order1'], ['unsent', 'order2']])
 })

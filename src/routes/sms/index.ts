@@ -38,12 +38,6 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
     ? undefined
     : new DeliveryUrlIssuer(deliveryReports.publicUrl, deliveryReports.secret, deliveryReports.urlTtlMs)
   const orderLimits = { maxRecipients: config.sending.maxRecipients, defaultSender: config.upstream.defaultSender }
-  let closing = false
-  app.addHook('preClose', (done) => {
-    closing = true
-    done()
-  })
-  const stopping = () => closing
   // A callback hook: reading the order is synchronous, and an async hook would cost every send a
   // promise and a microtask.
   const readOrderHook = (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) => {
@@ -126,7 +120,7 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
       concurrency: sending.upstreamConcurrency,
       defaultRegion,
       deliveryReportUrl: deliveryReportUrlFor(order, Date.now()),
-      stopping
+      stopping: app.isClosing
     }, app.upstream.sendSms)
 
     const { result } = report
