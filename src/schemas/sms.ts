@@ -27,7 +27,7 @@ export const SendSmsBodySchema = Type.Object({
     PhoneSchema,
     Type.Array(PhoneSchema, { minItems: 1, maxItems: PROVIDER_MAX_RECIPIENTS })
   ], { description: 'one recipient or a list; duplicates (after normalisation) receive one SMS', examples: ['+48500600700'] }),
-  text: Type.String({ minLength: 1, maxLength: MAX_TEXT_LENGTH, pattern: NOT_BLANK_PATTERN, description: 'message text (UTF-8)', examples: ['Your code is 4711'] }),
+  text: Type.String({ minLength: 1, maxLength: MAX_TEXT_LENGTH, pattern: NOT_BLANK_PATTERN, description: 'message text (UTF-8) with at least one visible character; control characters other than tab and line breaks are refused', examples: ['Your code is 4711'] }),
   sender: Type.Optional(Type.String({
     pattern: SENDER_PATTERN,
     description: 'approved sender name or number (FULL SMS); overrides SERWERSMS_SENDER. Without any sender an ECO+ SMS is sent',

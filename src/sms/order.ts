@@ -14,6 +14,12 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 /** Control characters (C0, DEL, C1) but tab, line feed and carriage return: no phone shows them, and a NUL ends a C string upstream. */
 // eslint-disable-next-line no-control-regex -- control characters are what it looks for
 const CONTROL_CHARACTER = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]/
+/**
+ * Something a phone shows: neither whitespace (the schema already refuses a text of only that) nor
+ * a character Unicode marks as invisible (zero-width space, joiners, soft hyphen, BOM, variation
+ * selectors…). A text of only those would be billed and arrive looking empty.
+ */
+const VISIBLE_CHARACTER = /[^\s\p{Default_Ignorable_Code_Point}]/u
 
 const toList = (value: string | string[]) => typeof value === 'string' ? [value] : value
 
@@ -71,6 +77,9 @@ export function readOrder (body: SendSmsBody, limits: OrderLimits, now: number):
   if (control !== null) {
     const code = `U+${control[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`
     problems.push({ field: '/text', reason: `contains the control character ${code} at ${control.index}, which an SMS cannot show; only tab and line breaks are allowed` })
+  }
+  if (!VISIBLE_CHARACTER.test(body.text)) {
+    problems.push({ field: '/text', reason: 'has no visible character, only whitespace and invisible ones such as U+200B (zero-width space); the SMS would arrive looking empty' })
   }
   if (problems.length > 0) throw validationError(problems)
   return order

@@ -62,11 +62,12 @@ const textUnit = fc.oneof(
   { weight: 1, arbitrary: loneSurrogate },
   { weight: 2, arbitrary: fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }) }
 )
-const hasNonSpace = (text: string) => /\S/u.test(text)
+/** Unicode's own property, not a list of ours: whitespace and default-ignorable characters show nothing. */
+const hasVisible = (text: string) => /[^\s\p{Default_Ignorable_Code_Point}]/u.test(text)
 const isWellFormed = (text: string) => !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text)
 // eslint-disable-next-line no-control-regex -- control characters are what it looks for
 const hasNoControl = (text: string) => !/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]/.test(text)
-const validText = fc.string({ unit: textUnit, minLength: 1, maxLength: 120 }).filter((text) => hasNonSpace(text) && isWellFormed(text) && hasNoControl(text))
+const validText = fc.string({ unit: textUnit, minLength: 1, maxLength: 120 }).filter((text) => hasVisible(text) && isWellFormed(text) && hasNoControl(text))
 const validSender = fc.oneof(
   fc.stringMatching(/^[A-Za-z0-9 .-]{1,11}$/).filter((name) => /[A-Za-z]/.test(name)),
   fc.stringMatching(/^\d{4}$/),
@@ -166,6 +167,8 @@ function wrongTypeFor (field: Field): fc.Arbitrary<string> {
 }
 
 const whitespace = fc.string({ unit: fc.constantFrom(' ', '\t', '\n', '\r', '\u00a0', '\u2003', '\u3000', '\ufeff'), minLength: 0, maxLength: 20 })
+/** Nothing a phone would show: whitespace mixed with zero-width, joining, soft-hyphen and selector characters. */
+const invisible = fc.string({ unit: fc.constantFrom(' ', '\n', '\u200b', '\u200c', '\u200d', '\u2060', '\u00ad', '\ufe0f', '\ufeff'), minLength: 1, maxLength: 20 })
 
 /** JSON text of a string that breaks the field's own constraint (length, pattern, format). */
 function badStringFor (field: Field): fc.Arbitrary<string> | undefined {
@@ -173,6 +176,7 @@ function badStringFor (field: Field): fc.Arbitrary<string> | undefined {
   switch (field) {
     case 'text': return json(fc.oneof(
       whitespace,
+      invisible,
       fc.string({ unit: textUnit, minLength: 5001, maxLength: 5200 }),
       fc.tuple(validText, loneSurrogate, validText).map(([before, half, after]) => `${before}${half}${after}`).filter((text) => !isWellFormed(text)),
       fc.tuple(validText, fc.constantFrom('\u0000', '\u001b', '\u0007', '\u007f', '\u0085', '\u009b'), validText).map(([before, control, after]) => `${before}${control}${after}`)

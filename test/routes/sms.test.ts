@@ -154,6 +154,7 @@ t.test('bad bodies are refused with problem+json naming the field, never coerced
     [{ to: '+48500600700', text: ' \t ' }, '/text', 'must not be only whitespace'],
     [{ to: '+48500600700', text: 'a\udc00b' }, '/text', 'contains a lone UTF-16 surrogate, which is no character; send the text as valid Unicode'],
     [{ to: '+48500600700', text: 'ab\u0000c' }, '/text', 'contains the control character U+0000 at 2, which an SMS cannot show; only tab and line breaks are allowed'],
+    [{ to: '+48500600700', text: '\u200b \u2060\u00ad\ufe0f' }, '/text', 'has no visible character, only whitespace and invisible ones such as U+200B (zero-width space); the SMS would arrive looking empty'],
     [{ to: '+48500600700', text: 'x', sendAt: '9999-12-31T23:30:00Z' }, '/sendAt', 'is beyond the year 9999, which the provider\'s date format cannot carry'],
     [{ to: '+48500600700', text: 'x', sendAt: '2030-10-27T00:30:00Z' }, '/sendAt', 'falls in the hour Polish clocks repeat (02:30 on 2030-10-27 happens twice), and the provider takes its time in Polish local time without an offset; choose a time outside that hour'],
     [{ to: '+48500600700', text: 'x', uniqueId: 'a-b' }, '/uniqueId', 'must be 3–50 letters and digits; or must be array']
@@ -171,6 +172,9 @@ t.test('bad bodies are refused with problem+json naming the field, never coerced
   t.equal(form.status, 415)
   t.equal((await form.json() as { code: string }).code, 'GW_MEDIA_TYPE_UNSUPPORTED')
   t.equal(gw.simulator.received.length, 0, 'nothing reached the provider')
+  for (const text of ['\u200bx', '👍\ufe0f', '\u00a0.']) {
+    t.equal((await post(gw, { to: '+48500600700', text })).status, 200, `text ${JSON.stringify(text)} has something to show`)
+  }
   for (const sender of ['1234', '123456789', '2waySMS', 'INFO 24', 'A']) {
     t.equal((await post(gw, { to: '+48500600700', text: 'x', sender })).status, 200, `sender ${sender}`)
   }
