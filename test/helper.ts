@@ -1,4 +1,4 @@
-import { createServer, type AddressInfo } from 'node:net'
+import type { AddressInfo } from 'node:net'
 import { Writable } from 'node:stream'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Test } from 'tap'
@@ -6,7 +6,10 @@ import app from '../src/app.js'
 import { loadConfig, type Config } from '../src/config.js'
 import { loggerOptions } from '../src/logging.js'
 import { serverOptions } from '../src/server-options.js'
+import { freePort } from '../bench/lib/free-port.js'
 import { startSimulator, type Simulator, type SimulatorOptions } from '../src/simulator/simulator.js'
+
+export { freePort }
 
 export const TEST_API_KEY = 'test-key-0123456789abcdef'
 export const OTHER_API_KEY = 'other-key-0123456789abcdef'
@@ -58,15 +61,6 @@ export interface StartOptions {
   upstreamUrl?: string
   /** set PUBLIC_URL and DLR_SECRET so that delivery reports come back to this gateway */
   deliveryReportsToSelf?: boolean
-}
-
-/** A port that was free a moment ago, for a server whose URL must be known before it starts. */
-export async function freePort (): Promise<number> {
-  const probe = createServer()
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
-  const { port } = probe.address() as AddressInfo
-  await new Promise((resolve) => probe.close(resolve))
-  return port
 }
 
 /** Starts the simulator and the gateway on loopback ports; both close when the test ends. */

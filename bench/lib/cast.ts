@@ -4,7 +4,8 @@ import type { LoadResult, LoadSpec } from '../procs/load.js'
 import type { SimulatorProcessOptions, SimulatorProcessReady } from '../procs/simulator.js'
 import { builtPath, gatewayEntry, type GatewayVariant } from './build.js'
 import { forkProcess, type ForkedProcess } from './ipc.js'
-import { freePort, startServer, type ServerProcess } from './processes.js'
+import { freePort } from './free-port.js'
+import { startServer, type ServerProcess } from './processes.js'
 import type { BenchSettings } from './settings.js'
 
 /** The processes every row is built from, started the same way for subject and baseline. */

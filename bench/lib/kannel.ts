@@ -3,7 +3,8 @@ import { access, constants, mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { request } from 'undici'
-import { freePort, stopProcess, track } from './processes.js'
+import { freePort } from './free-port.js'
+import { stopProcess, track } from './processes.js'
 
 /**
  * Kannel 1.4.5 (Debian package `kannel`) as an HTTP-to-HTTP gateway: smsbox takes

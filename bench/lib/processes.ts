@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { readFile } from 'node:fs/promises'
-import { createServer, type AddressInfo } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { request } from 'undici'
 
@@ -23,15 +22,6 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     killAll()
     process.exit(130)
   })
-}
-
-/** A port that was free a moment ago, for a server whose URL must be known before it starts. */
-export async function freePort (): Promise<number> {
-  const probe = createServer()
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
-  const { port } = probe.address() as AddressInfo
-  await new Promise((resolve) => probe.close(resolve))
-  return port
 }
 
 export interface ServerProcess {
