@@ -24,29 +24,37 @@ export const DELIVERY_REASONS = [
 ] as const
 export type DeliveryReason = typeof DELIVERY_REASONS[number]
 
-/** Older SerwerSMS interfaces reported states in Polish, with or without diacritics. */
+/**
+ * Older SerwerSMS interfaces reported states in Polish, with or without diacritics: the words are
+ * listed without them, and a word that is not found as it came is looked up again without them.
+ */
 const POLISH_STATES: ReadonlyArray<[string, DeliveryState]> = [
   ['doreczono', 'delivered'],
-  ['doręczona', 'delivered'],
+  ['doreczona', 'delivered'],
   ['dostarczono', 'delivered'],
   ['dostarczona', 'delivered'],
   ['niedoreczono', 'undelivered'],
-  ['niedoręczona', 'undelivered'],
+  ['niedoreczona', 'undelivered'],
   ['niedostarczono', 'undelivered'],
   ['niedostarczona', 'undelivered'],
   ['wyslano', 'sent'],
-  ['wysłana', 'sent'],
-  ['wysłano', 'sent'],
+  ['wyslana', 'sent'],
   ['oczekuje', 'pending'],
   ['oczekujaca', 'pending'],
-  ['oczekująca', 'pending'],
   ['niewyslano', 'unsent'],
-  ['niewysłana', 'unsent'],
+  ['niewyslana', 'unsent'],
   ['w_trakcie', 'in_progress'],
   ['kolejka', 'in_progress'],
   ['zapisana', 'saved'],
   ['zaplanowana', 'saved']
 ]
+const COMBINING_MARKS = /\p{Mn}/gu
+/** The one Polish letter that Unicode does not decompose into a base letter and a mark. */
+const L_WITH_STROKE = /ł/g
+
+function withoutDiacritics (word: string): string {
+  return word.normalize('NFD').replace(COMBINING_MARKS, '').replace(L_WITH_STROKE, 'l')
+}
 
 const STATE_BY_WORD = new Map<string, DeliveryState>([
   ...DELIVERY_STATES.map((state): [string, DeliveryState] => [state, state]),
@@ -64,7 +72,8 @@ function toKey (raw: string): string {
 /** 'w trakcie' and 'w_trakcie' (and 'in progress') are the same word to us. */
 export function mapDeliveryState (raw: string | undefined): DeliveryState {
   if (raw === undefined) return 'other'
-  return STATE_BY_WORD.get(toKey(raw).replace(WORD_GAPS, '_')) ?? 'other'
+  const key = toKey(raw).replace(WORD_GAPS, '_')
+  return STATE_BY_WORD.get(key) ?? STATE_BY_WORD.get(withoutDiacritics(key)) ?? 'other'
 }
 
 export function mapDeliveryReason (raw: string | undefined): DeliveryReason {

@@ -31,9 +31,18 @@ t.test('Polish state words from older interfaces', async (t) => {
     'W  Trakcie': 'in_progress',
     kolejka: 'in_progress',
     zapisana: 'saved',
-    zaplanowana: 'saved'
+    zaplanowana: 'saved',
+    doręczono: 'delivered',
+    doreczona: 'delivered',
+    niedoręczono: 'undelivered',
+    niedoreczona: 'undelivered',
+    wyslana: 'sent',
+    niewysłano: 'unsent',
+    niewyslana: 'unsent',
+    NIEDORĘCZONO: 'undelivered'
   }
   for (const [word, state] of Object.entries(expected)) t.equal(mapDeliveryState(word), state, word)
+  t.equal(mapDeliveryState('doręczono'.normalize('NFD')), 'delivered', 'a letter and its combining mark')
 })
 
 t.test('anything else is other', async (t) => {
