@@ -376,7 +376,7 @@ const garbageCase: fc.Arbitrary<DlrCase> = fc.tuple(
 // Checks
 // ---------------------------------------------------------------------------------------------
 
-interface Tally { accepted: number, refusedByHandler: number, validationWithoutFields: string[] }
+interface Tally { accepted: number, refusedByRoute: number, validationWithoutFields: string[] }
 
 function check (gw: GatewayUnderTest, c: DlrCase, answer: Answer, tally: Tally): void {
   assert.equal(gw.simulator.stats.requests, 0, 'a delivery report never reaches the provider')
@@ -394,9 +394,8 @@ function check (gw: GatewayUnderTest, c: DlrCase, answer: Answer, tally: Tally):
   } else {
     assert.ok([400, 401, 403, 404, 415].includes(answer.status), `${c.description}: refused with ${answer.status} ${problem.code}`)
   }
-  if (['GW_DLR_SIGNATURE_MISSING', 'GW_DLR_SIGNATURE_INVALID', 'GW_DLR_EXPIRED'].includes(problem.code) || (problem.code === 'GW_VALIDATION_FAILED' && answer.status === 400)) {
-    tally.refusedByHandler++
-  }
+  // Every refusal of /dlr is counted, one of a body fastify could not read included; a 404 never reached it.
+  if (answer.status !== 404) tally.refusedByRoute++
   if (problem.code === 'GW_VALIDATION_FAILED' && problem.errors === undefined && tally.validationWithoutFields.length < 5) {
     tally.validationWithoutFields.push(`${c.call.method} ${c.call.url.slice(0, 120)} → ${problem.detail}`)
   }
@@ -418,7 +417,7 @@ function counterTotal (metrics: string, name: string): number {
 t.test('generated delivery reports: only authentic, untouched, unexpired URLs are accepted', async (t) => {
   const gw = await startGateway(t, { env: FUZZ_ENV })
   const prototypes = snapshotPrototypes()
-  const tally: Tally = { accepted: 0, refusedByHandler: 0, validationWithoutFields: [] }
+  const tally: Tally = { accepted: 0, refusedByRoute: 0, validationWithoutFields: [] }
 
   await checkProperty(t, 'GET /dlr with signed, tampered and repeated parameters', fc.asyncProperty(
     fc.oneof({ weight: 5, arbitrary: getCase }, { weight: 1, arbitrary: repeatedFieldCase }),
@@ -436,7 +435,7 @@ t.test('generated delivery reports: only authentic, untouched, unexpired URLs ar
     tally.accepted,
     'every accepted report is counted once, as new or as a repeat'
   )
-  t.equal(counterTotal(metrics, 'sms_gateway_delivery_reports_rejected_total'), tally.refusedByHandler, 'every refused report is counted as rejected')
+  t.equal(counterTotal(metrics, 'sms_gateway_delivery_reports_rejected_total'), tally.refusedByRoute, 'every refused report is counted as rejected')
   assertPrototypesIntact(prototypes)
   t.same(errorLogLines(gw), [], 'no report made the gateway log an error')
   t.equal(gw.simulator.stats.requests, 0, 'the provider saw nothing')
@@ -449,7 +448,7 @@ t.test('generated delivery reports: only authentic, untouched, unexpired URLs ar
 t.test('delivery reports over a real socket', async (t) => {
   const gw = await startGateway(t, { env: FUZZ_ENV })
   const prototypes = snapshotPrototypes()
-  const tally: Tally = { accepted: 0, refusedByHandler: 0, validationWithoutFields: [] }
+  const tally: Tally = { accepted: 0, refusedByRoute: 0, validationWithoutFields: [] }
   await checkProperty(t, 'over a socket', fc.asyncProperty(
     fc.oneof({ weight: 3, arbitrary: getCase }, { weight: 2, arbitrary: postCase }, { weight: 1, arbitrary: garbageCase }),
     async (c) => check(gw, c, await overSocket(gw, c.call), tally)

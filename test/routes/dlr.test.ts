@@ -171,3 +171,17 @@ t.test('refusals of a report name where the field was looked for, and what to se
   t.equal(text.status, 415)
   t.match(await text.json(), { code: 'GW_MEDIA_TYPE_UNSUPPORTED', detail: 'Send the body as application/json, or as a form to /dlr.' })
 })
+
+t.test('a report refused for its body (type, encoding, size) is counted as malformed too', async (t) => {
+  const gw = await startGateway(t, { deliveryReportsToSelf: true })
+  const signed = signDeliveryUrl(gw.url, DLR_SECRET, { sentAt: Date.now(), expiresAt: Date.now() + 60_000 })
+  const query = signed.slice(signed.indexOf('?') + 1, signed.indexOf('&smsid='))
+  const post = async (contentType: string, body: string | Uint8Array) => (await fetch(`${gw.url}/dlr?${query}&smsid=b1&stan=delivered`, { method: 'POST', headers: { 'content-type': contentType }, body })).status
+  t.equal(await post('text/plain', 'smsid=b1&stan=delivered'), 415)
+  t.equal(await post('application/json', ''), 400)
+  t.equal(await post('application/json', Uint8Array.of(0x7b, 0x22, 0xb3, 0x22, 0x3a, 0x31, 0x7d)), 400, 'not UTF-8')
+  t.equal(await post('application/json; charset=iso-8859-2', '{}'), 415)
+  const metrics = await scrape(gw)
+  t.equal(sample(metrics, 'sms_gateway_delivery_reports_rejected_total{reason="malformed"}'), 4)
+  t.notMatch(metrics, /sms_gateway_delivery_reports_total\{/, 'no delivery counted')
+})

@@ -1,6 +1,6 @@
 import formbody from '@fastify/formbody'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { FastifyRequest } from 'fastify'
+import type { FastifyError, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import type { Config } from '../../config.js'
 import { readReportFields } from '../../dlr/report-fields.js'
@@ -14,7 +14,7 @@ import { problemResponse } from '../../schemas/problem.js'
 
 const text = (description: string) => Type.Optional(Type.Union([Type.String(), Type.Array(Type.String())], { description }))
 
-/** Everything optional and loosely typed on purpose: the route itself tells malformed from forged, and counts both. */
+/** Everything optional and loosely typed on purpose: the route itself tells malformed from forged. */
 const DeliveryReportQuerySchema = Type.Object({
   smsid: text('message id (#SMSID#); also `id`'),
   stan: text('delivery state (#STAN#); also `status`'),
@@ -26,6 +26,11 @@ const DeliveryReportQuerySchema = Type.Object({
 }, { additionalProperties: true })
 
 const OK = 'OK'
+/** Why a report was refused, as the rejected counter labels it; every other refusal (a field, a body) is malformed. */
+const REJECTION_BY_CODE: Readonly<Record<string, 'bad_signature' | 'expired'>> = {
+  GW_DLR_SIGNATURE_INVALID: 'bad_signature',
+  GW_DLR_EXPIRED: 'expired'
+}
 /** readReportFields reads the body (this position), then the query string. */
 const BODY_SOURCE = 0
 
@@ -39,6 +44,13 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
     : new ReportDeduplicator(dedupWindowMs)
   const verifier = secret === undefined ? undefined : new DeliveryReportVerifier(secret)
   await app.register(formbody)
+  // Every refusal is counted here, those of a body fastify could not read (415, 413, 400) included:
+  // they never reach the handler, and a provider that changes how it pushes shows up as malformed.
+  app.addHook('onError', (_request, _reply, error: FastifyError | GatewayError, done) => {
+    const status = error instanceof GatewayError ? error.status : error.statusCode
+    if (status !== undefined && status >= 400 && status < 500) deliveryReportsRejected.inc({ reason: REJECTION_BY_CODE[error.code] ?? 'malformed' })
+    done()
+  })
 
   const schema = {
     operationId: 'receiveDeliveryReport',
@@ -59,18 +71,13 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
 
   const receive = async (request: FastifyRequest) => {
     if (verifier === undefined) {
-      deliveryReportsRejected.inc({ reason: 'bad_signature' })
       throw new GatewayError('GW_DLR_SIGNATURE_INVALID', 'This gateway issues no delivery-report URLs (DLR_SECRET is not set).')
     }
     const now = Date.now()
     const verification = verifier.verify(signedFieldsOf(request.query, request.body), now)
-    if (!verification.ok) {
-      deliveryReportsRejected.inc({ reason: verification.reason })
-      throw rejectionFor(verification.reason)
-    }
+    if (!verification.ok) throw rejectionFor(verification.reason)
     const reading = readReportFields(request.body, request.query)
     if (!reading.ok) {
-      deliveryReportsRejected.inc({ reason: 'malformed' })
       // Where the refused field was read from; a missing one was looked for in the body when the
       // report came as one, else in the query string.
       const hasBody = typeof request.body === 'object' && request.body !== null
