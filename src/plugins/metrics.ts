@@ -14,6 +14,10 @@ const BATCH_BUCKETS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]
  */
 export const DROPPED_DEFAULT_METRICS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']
 
+/** Why /dlr refuses a report: the rejected counter's label values, all exported from the start. */
+export const REJECTION_REASONS = ['bad_signature', 'expired', 'malformed'] as const
+export type RejectionReason = typeof REJECTION_REASONS[number]
+
 /** Histograms are observed on every request, so they are FastHistograms, exported through prom-client's registry. */
 export function createGatewayMetrics () {
   const registry = new Registry()
@@ -52,12 +56,7 @@ export function createGatewayMetrics () {
       labelNames: ['status', 'reason'] as const,
       registers
     }),
-    deliveryReportsRejected: new Counter({
-      name: `${PREFIX}delivery_reports_rejected_total`,
-      help: 'Delivery reports refused, by why',
-      labelNames: ['reason'] as const,
-      registers
-    }),
+    deliveryReportsRejected: rejectedCounter(registers),
     deliveryReportsDuplicate: new Counter({
       name: `${PREFIX}delivery_reports_duplicate_total`,
       help: 'Authentic delivery reports dropped as repeats of a (message, state) already counted',
@@ -91,6 +90,21 @@ export function createGatewayMetrics () {
       registers
     })
   }
+}
+
+/**
+ * Each reason is exported at 0 before its first refusal: a series that first appears at 1 has no
+ * increase() in Prometheus, so the first burst of refusals after a start would raise no alert.
+ */
+function rejectedCounter (registers: Registry[]): Counter<'reason'> {
+  const counter = new Counter({
+    name: `${PREFIX}delivery_reports_rejected_total`,
+    help: 'Delivery reports refused, by why',
+    labelNames: ['reason'] as const,
+    registers
+  })
+  for (const reason of REJECTION_REASONS) counter.inc({ reason }, 0)
+  return counter
 }
 
 export type GatewayMetrics = ReturnType<typeof createGatewayMetrics>

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process'
 import t from 'tap'
-import { DROPPED_DEFAULT_METRICS } from '../../src/plugins/metrics.js'
+import { DROPPED_DEFAULT_METRICS, REJECTION_REASONS } from '../../src/plugins/metrics.js'
 import { authHeader, freePort, startGateway } from '../helper.js'
 
 const METRICS_TOKEN = 'metrics-token-0123456789'
@@ -43,6 +43,14 @@ t.test('a test send is counted apart: neither a message waiting for its report n
   t.equal(value('sms_gateway_message_parts_total{client="billing"}'), 1, 'only the real send\'s part')
   const lines = gw.logs.entries.filter((entry) => entry.route === '/sms')
   t.same(lines.map((entry) => entry.test), [true, undefined], 'the log line says which was a test')
+})
+
+t.test('every reason of a refused report is exported at 0 before the first refusal', async (t) => {
+  const gw = await startGateway(t, { deliveryReportsToSelf: true })
+  const before = await (await fetch(`${gw.url}/metrics`)).text()
+  for (const reason of REJECTION_REASONS) t.match(before, `\nsms_gateway_delivery_reports_rejected_total{reason="${reason}"} 0\n`, reason)
+  await fetch(`${gw.url}/dlr?smsid=1&stan=delivered`)
+  t.match(await (await fetch(`${gw.url}/metrics`)).text(), '\nsms_gateway_delivery_reports_rejected_total{reason="malformed"} 1\n')
 })
 
 t.test('unmatched routes share one label value', async (t) => {

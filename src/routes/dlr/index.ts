@@ -9,6 +9,7 @@ import { SharedReportDeduplicator, type ReportSightings } from '../../dlr/shared
 import { DeliveryReportVerifier } from '../../dlr/signing.js'
 import { mapDeliveryReason, mapDeliveryState } from '../../dlr/states.js'
 import { GatewayError, validationError } from '../../errors.js'
+import type { RejectionReason } from '../../plugins/metrics.js'
 import { addLogFields } from '../../plugins/request-log.js'
 import { problemResponse } from '../../schemas/problem.js'
 
@@ -27,7 +28,7 @@ const DeliveryReportQuerySchema = Type.Object({
 
 const OK = 'OK'
 /** Why a report was refused, as the rejected counter labels it; every other refusal (a field, a body) is malformed. */
-const REJECTION_BY_CODE: Readonly<Record<string, 'bad_signature' | 'expired'>> = {
+const REJECTION_BY_CODE: Readonly<Record<string, RejectionReason>> = {
   GW_DLR_SIGNATURE_INVALID: 'bad_signature',
   GW_DLR_EXPIRED: 'expired'
 }
