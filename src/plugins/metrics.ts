@@ -15,7 +15,7 @@ const BATCH_BUCKETS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]
 export const DROPPED_DEFAULT_METRICS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']
 
 /** Why /dlr refuses a report: the rejected counter's label values, all exported from the start. */
-export const REJECTION_REASONS = ['bad_signature', 'expired', 'malformed'] as const
+export const REJECTION_REASONS = ['bad_signature', 'expired', 'unsigned', 'malformed'] as const
 export type RejectionReason = typeof REJECTION_REASONS[number]
 
 /** Histograms are observed on every request, so they are FastHistograms, exported through prom-client's registry. */

@@ -27,8 +27,13 @@ const DeliveryReportQuerySchema = Type.Object({
 }, { additionalProperties: true })
 
 const OK = 'OK'
-/** Why a report was refused, as the rejected counter labels it; every other refusal (a field, a body) is malformed. */
+/**
+ * Why a report was refused, as the rejected counter labels it; every other refusal (a field, a
+ * body) is malformed. A request without a usable signature is not a report from a URL we issued:
+ * counted apart, so that what reaches a public /dlr from elsewhere is not taken for the provider's.
+ */
 const REJECTION_BY_CODE: Readonly<Record<string, RejectionReason>> = {
+  GW_DLR_SIGNATURE_MISSING: 'unsigned',
   GW_DLR_SIGNATURE_INVALID: 'bad_signature',
   GW_DLR_EXPIRED: 'expired'
 }
