@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import { collectDefaultMetrics, Counter, Registry } from 'prom-client'
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client'
 import { FastHistogram } from '../metrics-histogram.js'
 
 const PREFIX = 'sms_gateway_'
@@ -57,6 +57,11 @@ export function createGatewayMetrics () {
       registers
     }),
     deliveryReportsRejected: rejectedCounter(registers),
+    deliveryReportsEnabled: new Gauge({
+      name: `${PREFIX}delivery_reports_enabled`,
+      help: '1 when this gateway takes delivery reports (DLR_SECRET is set), else 0: missing reports are only a fault where it is 1',
+      registers
+    }),
     deliveryReportsDuplicate: new Counter({
       name: `${PREFIX}delivery_reports_duplicate_total`,
       help: 'Authentic delivery reports dropped as repeats of a (message, state) already counted',

@@ -13,6 +13,7 @@ export const KNOWN_METRIC_NAMES: readonly string[] = [
   'sms_gateway_message_parts_total',
   'sms_gateway_delivery_reports_total',
   'sms_gateway_delivery_reports_rejected_total',
+  'sms_gateway_delivery_reports_enabled',
   ...histogram('sms_gateway_delivery_seconds'),
   'sms_gateway_upstream_requests_total',
   ...histogram('sms_gateway_upstream_request_duration_seconds'),
@@ -34,7 +35,6 @@ export const KNOWN_METRIC_NAMES: readonly string[] = [
   'nodejs_heap_size_total_bytes',
   'nodejs_heap_size_used_bytes',
   'nodejs_external_memory_bytes',
-  'nodejs_active_handles_total',
   'nodejs_version_info'
 ]
 

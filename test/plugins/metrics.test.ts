@@ -16,7 +16,7 @@ t.test('/metrics passes promtool\'s lint with every gateway metric present', asy
   const body = await response.text()
   for (const name of [
     'sms_gateway_messages_total', 'sms_gateway_test_messages_total', 'sms_gateway_message_parts_total', 'sms_gateway_delivery_reports_total',
-    'sms_gateway_delivery_reports_rejected_total', 'sms_gateway_delivery_seconds', 'sms_gateway_upstream_requests_total',
+    'sms_gateway_delivery_reports_rejected_total', 'sms_gateway_delivery_reports_enabled', 'sms_gateway_delivery_seconds', 'sms_gateway_upstream_requests_total',
     'sms_gateway_upstream_request_duration_seconds', 'sms_gateway_http_request_duration_seconds', 'process_cpu_seconds_total', 'nodejs_heap_size_used_bytes'
   ]) {
     t.match(body, new RegExp(`^# TYPE ${name} `, 'm'), name)
@@ -51,6 +51,13 @@ t.test('every reason of a refused report is exported at 0 before the first refus
   for (const reason of REJECTION_REASONS) t.match(before, `\nsms_gateway_delivery_reports_rejected_total{reason="${reason}"} 0\n`, reason)
   await fetch(`${gw.url}/dlr?smsid=1&stan=delivered`)
   t.match(await (await fetch(`${gw.url}/metrics`)).text(), '\nsms_gateway_delivery_reports_rejected_total{reason="unsigned"} 1\n')
+})
+
+t.test('the gateway says whether it takes delivery reports, so that their absence alerts only where it does', async (t) => {
+  const taking = await startGateway(t, { deliveryReportsToSelf: true })
+  t.match(await (await fetch(`${taking.url}/metrics`)).text(), '\nsms_gateway_delivery_reports_enabled 1\n', 'DLR_SECRET set')
+  const notTaking = await startGateway(t)
+  t.match(await (await fetch(`${notTaking.url}/metrics`)).text(), '\nsms_gateway_delivery_reports_enabled 0\n', 'no DLR_SECRET')
 })
 
 t.test('unmatched routes share one label value', async (t) => {

@@ -42,13 +42,14 @@ const BODY_SOURCE = 0
 
 const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { config }) => {
   const { secret, dedupWindowMs } = config.deliveryReports
-  const { deliveryReports, deliveryReportsRejected, deliveryReportsDuplicate, deliverySeconds } = app.metrics
+  const { deliveryReports, deliveryReportsRejected, deliveryReportsDuplicate, deliverySeconds, deliveryReportsEnabled } = app.metrics
   const dedup: ReportSightings = app.hasDecorator('redis')
     ? new SharedReportDeduplicator(app.redis, dedupWindowMs, new ReportDeduplicator(dedupWindowMs), (error) => {
       app.log.warn({ err: { message: error.message } }, 'redis unavailable: repeated delivery reports are recognised per replica until it is back')
     })
     : new ReportDeduplicator(dedupWindowMs)
   const verifier = secret === undefined ? undefined : new DeliveryReportVerifier(secret)
+  deliveryReportsEnabled.set(verifier === undefined ? 0 : 1)
   await app.register(formbody)
   // Every refusal is counted here, those of a body fastify could not read (415, 413, 400) included:
   // they never reach the handler, and a provider that changes how it pushes shows up as malformed.
