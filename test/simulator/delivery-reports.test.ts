@@ -140,7 +140,7 @@ t.test('no reports in test mode, without dlr_url, or when disabled', async (t) =
   await disabled.flushDeliveryReports()
   const defaulted = await startTestSimulator(t)
   await send(defaulted, { phone: '500600700', text: 'x', dlr_url: dlrUrl })
-  await simulator.flushDeliveryReports()
+  await Promise.all([simulator.flushDeliveryReports(), defaulted.flushDeliveryReports()])
   await new Promise((resolve) => setTimeout(resolve, 50))
   t.equal(receiver.reports.length, 0)
   t.equal(simulator.stats.deliveryReportsSent + disabled.stats.deliveryReportsSent + defaulted.stats.deliveryReportsSent, 0)
