@@ -1,5 +1,6 @@
 import t from 'tap'
 import { authHeader, OTHER_API_KEY, startGateway, type GatewayUnderTest } from '../helper.js'
+import { waitFor } from '../servers.js'
 
 async function send (gw: GatewayUnderTest, body: unknown, key?: string, apiKey?: string) {
   const response = await fetch(`${gw.url}/sms`, {
@@ -40,7 +41,8 @@ t.test('the same key with another body is refused; keys are per client', async (
 t.test('a repeat while the first is in flight gets 409 and is not sent', async (t) => {
   const gw = await startGateway(t, { simulator: { latencyMs: 400 } })
   const first = send(gw, order, 'slow-1')
-  await new Promise((resolve) => setTimeout(resolve, 100))
+  // Claimed for sure once the send is at the provider (the key is claimed first): no guess at how long that takes.
+  await waitFor('the first send to reach the provider', () => gw.simulator.stats.inFlight === 1)
   const concurrent = await send(gw, order, 'slow-1')
   t.equal(concurrent.status, 409)
   t.equal(concurrent.headers.get('retry-after'), '1')

@@ -49,7 +49,8 @@ async function sendWhileRedisRefusesWrites (t: Test, key: string) {
   const admin = new Redis(redis.url)
   t.teardown(() => admin.disconnect())
   const pending = send(gw.url, key)
-  await new Promise((resolve) => setTimeout(resolve, 150))
+  // The key is claimed before the send goes out: once it is at the provider, Redis may refuse writes.
+  await waitFor('the send to reach the provider', () => gw.simulator.stats.inFlight === 1)
   await admin.config('SET', 'maxmemory', '1')
   const answer = await pending
   return { gw, admin, answer, acceptWrites: async () => { await admin.config('SET', 'maxmemory', '0') } }
