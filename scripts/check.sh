@@ -5,6 +5,9 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh || { echo "setup failed"; echo "0 passed, 1 failed"; exit 1; }
+# setup.sh has installed every tool the tests drive: from here on a missing one is a failure, not a
+# skip (test/deploy/helpers.ts missingTool), so that no check can pass here by not running.
+export CI=true
 
 status=0
 npm run --silent typecheck || { echo "check: typecheck failed"; status=1; }
@@ -18,8 +21,14 @@ tap_status=${PIPESTATUS[0]}
 summary=$(grep -E '^# \{ total: [0-9]+' test-output/tap.log | tail -n 1)
 passed=$(sed -nE 's/.*pass: ([0-9]+).*/\1/p' <<<"$summary")
 failed=$(sed -nE 's/.*fail: ([0-9]+).*/\1/p' <<<"$summary")
+skipped=$(sed -nE 's/.*skip: ([0-9]+).*/\1/p' <<<"$summary")
 passed=${passed:-0}
 failed=${failed:-0}
+# tap counts a skipped assertion neither as passed nor as failed: say so, and name them.
+if [ "${skipped:-0}" -gt 0 ]; then
+  echo "check: ${skipped} skipped (not run, not counted below):"
+  grep -E '# SKIP' test-output/tap.log | grep -vE 'no tests found' | sed 's/^ */  /'
+fi
 if [ -z "$summary" ]; then echo "check: tap printed no summary"; failed=$((failed + 1)); status=1; fi
 
 if [ -f scripts/test-container.sh ]; then

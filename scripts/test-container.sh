@@ -277,6 +277,8 @@ if command -v promtool >/dev/null 2>&1; then
   # prom-client's own nodejs_*/process_* names are outside the project's control.
   lint="$(promtool check metrics <"$LOGDIR/metrics.txt" 2>&1 | grep -v -E '^(nodejs|process)_' || true)"
   if [ -z "$lint" ]; then pass "promtool check metrics: the gateway's own metrics are clean"; else fail "promtool check metrics: the gateway's own metrics are clean" "$lint"; fi
+else
+  fail "promtool check metrics: the gateway's own metrics are clean" "promtool not found: apt-get install -y prometheus (scripts/setup.sh does)"
 fi
 # (run directly with node + tsx, not through tap: no coverage, no shared .tap/ state)
 if [ -d "$ROOT/node_modules/tsx" ]; then
