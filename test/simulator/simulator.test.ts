@@ -247,13 +247,22 @@ t.test('recorded requests', async (t) => {
 
 t.test('latency delays every send_sms answer', async (t) => {
   const simulator = await startTestSimulator(t, { latencyMs: 600 })
-  let started = performance.now()
+  const started = performance.now()
   await send(simulator, { phone: '500600700', text: 'x' })
   t.ok(performance.now() - started >= 590)
+  // setLatency(0) takes effect for the next send, without timing it: one sent before is held for
+  // ten minutes, and the next one is answered while it is still held.
+  simulator.setLatency(600_000)
+  const held = send(simulator, { phone: '500600701', text: 'x' })
+  held.catch(() => {})
+  await waitUntil(() => simulator.stats.inFlight === 1)
   simulator.setLatency(0)
-  started = performance.now()
-  await send(simulator, { phone: '500600700', text: 'x' })
-  t.ok(performance.now() - started < 500)
+  let answered = false
+  const next = send(simulator, { phone: '500600702', text: 'x' }).finally(() => { answered = true })
+  next.catch(() => {})
+  await waitUntil(() => answered)
+  t.equal((await next).json.queued, 1)
+  t.equal(simulator.stats.inFlight, 1, 'answered while the one sent at the old latency is still held')
   t.throws(() => simulator.setLatency(-1), RangeError)
   t.throws(() => simulator.setLatency(Number.NaN), RangeError)
 })
