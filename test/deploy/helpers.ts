@@ -4,7 +4,10 @@ import { spawnSync } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { delimiter, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import type { Test } from 'tap'
 import { parse } from 'yaml'
+import { startGateway } from '../helper.js'
+import { metricNamesInExposition } from './promql.js'
 
 /** Repository root. */
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
@@ -61,4 +64,16 @@ export function missingTool (name: string, debianPackage: string): { fail: boole
     fail: process.env.CI === 'true' || process.env.CI === '1',
     message: `${name} not found: apt-get install -y ${debianPackage}`
   }
+}
+
+/**
+ * The metric names a real gateway exports (histograms expanded to _bucket/_sum/_count): GET /metrics
+ * of one started on a loopback port. Every metric is declared at start, so its # TYPE line is there
+ * before anything is counted.
+ */
+export async function exportedMetricNames (t: Test): Promise<string[]> {
+  const gw = await startGateway(t)
+  const response = await fetch(`${gw.url}/metrics`)
+  if (response.status !== 200) throw new Error(`GET /metrics answered ${response.status}`)
+  return metricNamesInExposition(await response.text())
 }

@@ -2,42 +2,6 @@
 // (alerts, dashboard panels) use, and which names does a /metrics page expose.
 // Not a test file itself (add it to tap's "exclude" list in package.json).
 
-/**
- * Metric names the gateway exports, as series names (histograms expanded to
- * _bucket/_sum/_count), plus the prom-client default metrics the dashboard or
- * the alerts use, plus `up` (made by Prometheus itself).
- * The live check replaces this list by metricNamesInExposition(<GET /metrics>).
- */
-export const KNOWN_METRIC_NAMES: readonly string[] = [
-  'sms_gateway_messages_total',
-  'sms_gateway_message_parts_total',
-  'sms_gateway_delivery_reports_total',
-  'sms_gateway_delivery_reports_rejected_total',
-  'sms_gateway_delivery_reports_enabled',
-  ...histogram('sms_gateway_delivery_seconds'),
-  'sms_gateway_upstream_requests_total',
-  ...histogram('sms_gateway_upstream_request_duration_seconds'),
-  ...histogram('sms_gateway_http_request_duration_seconds'),
-  // prom-client collectDefaultMetrics()
-  'process_cpu_user_seconds_total',
-  'process_cpu_system_seconds_total',
-  'process_cpu_seconds_total',
-  'process_start_time_seconds',
-  'process_resident_memory_bytes',
-  'process_virtual_memory_bytes',
-  'process_heap_bytes',
-  'process_open_fds',
-  'process_max_fds',
-  'nodejs_eventloop_lag_seconds',
-  'nodejs_eventloop_lag_p50_seconds',
-  'nodejs_eventloop_lag_p90_seconds',
-  'nodejs_eventloop_lag_p99_seconds',
-  'nodejs_heap_size_total_bytes',
-  'nodejs_heap_size_used_bytes',
-  'nodejs_external_memory_bytes',
-  'nodejs_version_info'
-]
-
 /** Series Prometheus itself adds to every scrape target. */
 export const PROMETHEUS_SYNTHETIC_METRICS: readonly string[] = ['up', 'scrape_duration_seconds', 'scrape_samples_scraped']
 
