@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process'
+import { createServer, type AddressInfo } from 'node:net'
 import t from 'tap'
 import { DROPPED_DEFAULT_METRICS, REJECTION_REASONS } from '../../src/plugins/metrics.js'
 import { authHeader, freePort, startGateway } from '../helper.js'
@@ -75,6 +76,14 @@ t.test('METRICS_TOKEN guards /metrics', async (t) => {
   t.match(await anonymous.json(), { code: 'GW_METRICS_AUTH' })
   t.equal((await fetch(`${gw.url}/metrics`, { headers: { authorization: 'Bearer wrong-token-000000000' } })).status, 401)
   t.equal((await fetch(`${gw.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).status, 200)
+})
+
+t.test('a METRICS_PORT that cannot be bound stops the start instead of leaving the gateway without metrics', async (t) => {
+  const taken = createServer()
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => taken.close())
+  const { port } = taken.address() as AddressInfo
+  await t.rejects(startGateway(t, { env: { METRICS_PORT: String(port) } }), { code: 'EADDRINUSE' })
 })
 
 t.test('METRICS_PORT serves /metrics on a port of its own, and not on the main one', async (t) => {

@@ -40,8 +40,10 @@ function registerMetricsRoute (target: FastifyInstance, source: FastifyInstance,
 }
 
 /**
- * Serves /metrics on the app's port, or — with METRICS_PORT — on a port of its own that starts
- * listening when the app does, so scrapers can be kept off the public listener.
+ * Serves /metrics on the app's port, or — with METRICS_PORT — on a port of its own, so scrapers
+ * can be kept off the public listener. That port is bound while the app gets ready, before the
+ * main one: a failure there must stop the start (fastify only logs an onListen hook's error,
+ * which left a gateway answering sends with nothing for Prometheus to scrape).
  */
 export default async function metricsRoutes (app: FastifyInstance, { config }: { config: Config }): Promise<void> {
   const { port, token } = config.metrics
@@ -56,7 +58,7 @@ export default async function metricsRoutes (app: FastifyInstance, { config }: {
   await metricsServer.register(requestLogPlugin)
   await metricsServer.register(problemsPlugin)
   registerMetricsRoute(metricsServer, app, token)
-  app.addHook('onListen', async () => {
+  app.addHook('onReady', async () => {
     await metricsServer.listen({ host: config.server.host, port })
     app.log.info({ port }, 'metrics served on their own port')
   })
