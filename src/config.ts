@@ -278,7 +278,7 @@ export function parseApiKeys (text: string): ApiKey[] {
 const IS_PLAIN_BASE_URL = /^https?:\/\/[^?#%+\s]+$/
 
 function checkCombinations (config: Config): void {
-  const { upstream, auth, deliveryReports } = config
+  const { upstream, auth, deliveryReports, metrics, server } = config
   if (!upstream.simulator.enabled && upstream.auth === undefined) {
     throw new ConfigError('SerwerSMS credentials are missing. Set SERWERSMS_TOKEN (or SERWERSMS_USERNAME and SERWERSMS_PASSWORD), or SERWERSMS_SIMULATOR=true to use the built-in simulator.')
   }
@@ -287,6 +287,9 @@ function checkCombinations (config: Config): void {
   }
   if (deliveryReports.publicUrl !== undefined && !IS_PLAIN_BASE_URL.test(deliveryReports.publicUrl)) {
     throw new ConfigError('PUBLIC_URL must be a plain base URL, without a query, a fragment, "%" or "+": the gateway appends /dlr?… to it, and SerwerSMS may URL-decode the whole dlr_url once more, which must leave it unchanged.')
+  }
+  if (metrics.port === server.port) {
+    throw new ConfigError(`METRICS_PORT=${metrics.port} is the port the API listens on (PORT): both listeners cannot bind it. Set METRICS_PORT to another port, or unset it to serve /metrics on PORT.`)
   }
   if (deliveryReports.publicUrl !== undefined && deliveryReports.secret === undefined) {
     throw new ConfigError(`DLR_SECRET is missing: PUBLIC_URL is set, so delivery-report URLs must be signed. Set DLR_SECRET to at least ${MIN_DLR_SECRET_LENGTH} random characters (openssl rand -base64 48).`)

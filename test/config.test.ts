@@ -56,6 +56,7 @@ t.test('a bad value names the variable, the problem and the fix', async (t) => {
     [{ RATE_LIMIT_WINDOW: 'soon' }, /RATE_LIMIT_WINDOW="soon" is invalid: not a duration/],
     [{ IDEMPOTENCY_TTL: '0.4ms' }, /IDEMPOTENCY_TTL="0.4ms" is invalid: not a duration/],
     [{ DEFAULT_REGION: 'XX' }, /DEFAULT_REGION="XX" is invalid: not a country/],
+    [{ PORT: '8080', METRICS_PORT: '8080' }, /METRICS_PORT=8080 is the port the API listens on \(PORT\).*Set METRICS_PORT to another port, or unset it/],
     [{ SERWERSMS_SENDER: 'much too long name' }, /SERWERSMS_SENDER/],
     [{ REDIS_URL: 'localhost:6379' }, /REDIS_URL/]
   ]
