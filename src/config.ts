@@ -126,7 +126,15 @@ export function readEnvironment (): EnvSource {
   const env: EnvSource = { ...process.env }
   const file = env.ENV_FILE || '.env'
   if (!existsSync(file)) return env
-  const fromFile = parseEnv(readFileSync(file, 'utf8'))
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (error) {
+    // A directory, or a file the process's user may not read (a root-owned .env in the image).
+    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message
+    throw new ConfigError(`ENV_FILE=${JSON.stringify(file)} is invalid: it cannot be read (${reason}). Set it to a dotenv file this user can read, or remove what is at that path.`)
+  }
+  const fromFile = parseEnv(text)
   for (const [name, value] of Object.entries(fromFile)) env[name] ??= value
   return env
 }

@@ -96,6 +96,8 @@ t.test('a dotenv file fills in what the environment leaves unset', async (t) => 
   t.equal(env.LOG_LEVEL, 'warn', 'the real environment wins')
   process.env.ENV_FILE = join(dir, 'missing.env')
   t.equal(readEnvironment().PORT, saved.PORT, 'a missing file is fine')
+  process.env.ENV_FILE = dir
+  t.throws(() => readEnvironment(), { name: 'ConfigError', message: /^ENV_FILE=".*" is invalid: it cannot be read \(EISDIR\)\. Set it to/ }, 'one that cannot be read stops the start (exit 78), naming ENV_FILE')
 })
 
 t.test('simulator settings', async (t) => {
