@@ -14,7 +14,11 @@ configured() {
     process.exit(['$1'].flatMap((n) => n.split(' ')).some((name) => env[name]) ? 0 : 1)"
 }
 
-port=${PORT:-3000}
+# The port the gateway will listen on, from the environment or .env like every other setting:
+# delivery reports are sent back to it.
+port=$(node --input-type=module -e "
+  import { readEnvironment } from './dist/config.js'
+  process.stdout.write(readEnvironment().PORT?.trim() || '3000')")
 if ! configured "SERWERSMS_TOKEN SERWERSMS_USERNAME SERWERSMS_SIMULATOR"; then
   export SERWERSMS_SIMULATOR=true
   echo "quickstart: no SerwerSMS account configured: using the built-in simulator (SERWERSMS_SIMULATOR=true)"

@@ -1,0 +1,52 @@
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import t from 'tap'
+import { freePort } from '../helper.js'
+import { NO_CHILD_COVERAGE, waitFor } from '../servers.js'
+
+/** `npm run quickstart` as a newcomer runs it: settings in the dotenv file, nothing else configured. */
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+const DEMO_KEY = 'demo-key-0123456789abcdef'
+const BUILD_AND_START_MS = 60_000
+
+t.test('a PORT from the dotenv file: delivery reports come back to the port the gateway listens on', async (t) => {
+  const port = await freePort()
+  const envFile = join(mkdtempSync(join(tmpdir(), 'sms-gateway-quickstart-')), '.env')
+  writeFileSync(envFile, `PORT=${port}\nHOST=127.0.0.1\n`)
+  const child = spawn('bash', ['scripts/quickstart.sh'], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH, ...NO_CHILD_COVERAGE, ENV_FILE: envFile, SIMULATOR_DLR_DELAY_MS: '50', LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let output = ''
+  child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  t.teardown(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL')
+      await once(child, 'exit')
+    }
+  })
+  const url = `http://127.0.0.1:${port}`
+  await waitFor(`the quickstart gateway on ${url}`, async () => {
+    if (child.exitCode !== null) throw new Error(`quickstart exited ${child.exitCode}: ${output}`)
+    return (await fetch(`${url}/readyz`).catch(() => undefined))?.ok === true
+  }, BUILD_AND_START_MS)
+  t.match(output, `gateway on http://localhost:${port}`, 'the banner names the port in use')
+
+  const sent = await fetch(`${url}/sms`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${DEMO_KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ to: '+48500600700', text: 'Hello' })
+  })
+  t.equal(sent.status, 200)
+  await waitFor('the simulator\'s delivery report to be counted', async () => {
+    const metrics = await (await fetch(`${url}/metrics`)).text()
+    return /^sms_gateway_delivery_reports_total\{[^}]*\} [1-9]/m.test(metrics)
+  }, 10_000)
+})
