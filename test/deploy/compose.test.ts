@@ -125,5 +125,8 @@ t.test('replicas profile: a second gateway sharing Redis', async (t) => {
   t.equal(gw2.image, svc('gateway').image)
   t.equal(gw2.ports, undefined, 'second replica is reached through the balancer')
   t.same(svc('lb').profiles, ['replicas'])
+  const redisArgs = svc('redis').command ?? []
+  const policy = redisArgs[redisArgs.indexOf('--maxmemory-policy') + 1]
+  t.equal(policy, 'noeviction', 'a full Redis refuses writes (keyed sends fail closed) instead of evicting idempotency claims and answers, which would let a retry send again')
   for (const name of ['gateway', 'simulator', 'prometheus', 'grafana']) t.equal(svc(name).profiles, undefined, `${name} is always on`)
 })
