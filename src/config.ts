@@ -230,12 +230,30 @@ function parseEnvironment<T extends TSchema & { properties: Record<string, TSche
   throw new ConfigError(problems.join('\n'))
 }
 
+const SECOND_MS = 1000
+const MINUTE_MS = 60 * SECOND_MS
+
+/**
+ * The shortest value each duration may have, in words, and its default as an example. A number alone is milliseconds, so
+ * DLR_URL_TTL=7 meant as days would otherwise expire every report URL before SerwerSMS pushes it.
+ */
+const MIN_DURATIONS = {
+  RATE_LIMIT_WINDOW: [SECOND_MS, '1 second', '1 minute'],
+  DLR_URL_TTL: [MINUTE_MS, '1 minute', '7 days'],
+  DLR_DEDUP_WINDOW: [SECOND_MS, '1 second', '1 hour'],
+  IDEMPOTENCY_TTL: [SECOND_MS, '1 second', '24 hours']
+} as const satisfies Record<string, readonly [number, string, string]>
+
 /** Whole milliseconds: Redis refuses a fractional PX, and "1.2345 s" is 1235 ms to anyone. */
-function readDuration (name: string, text: string): number {
+function readDuration (name: keyof typeof MIN_DURATIONS, text: string): number {
   const parsed = /^\d+$/.test(text) ? Number(text) : parseDuration(text)
   const ms = parsed === undefined ? undefined : Math.round(parsed)
   if (ms === undefined || !Number.isSafeInteger(ms) || ms <= 0) {
     throw new ConfigError(`${name}=${JSON.stringify(text)} is invalid: not a duration. Set it to milliseconds or a duration such as "1 minute", "24 hours".`)
+  }
+  const [minimumMs, minimum, example] = MIN_DURATIONS[name]
+  if (ms < minimumMs) {
+    throw new ConfigError(`${name}=${JSON.stringify(text)} is invalid: ${ms} ms is shorter than ${minimum} (a number alone is milliseconds). Set it to a duration with its unit, such as "${example}".`)
   }
   return ms
 }
