@@ -440,8 +440,7 @@ t.test('generated delivery reports: only authentic, untouched, unexpired URLs ar
   t.same(errorLogLines(gw), [], 'no report made the gateway log an error')
   t.equal(gw.simulator.stats.requests, 0, 'the provider saw nothing')
 
-  // KNOWN RED until src/routes/dlr/index.ts lists the failing field (see the report): the house
-  // style wants every validation problem to carry `errors`.
+  // The house style wants every validation problem to carry `errors`, naming the failing field.
   t.same(tally.validationWithoutFields, [], 'every 400 validation problem names its fields in `errors`')
 })
 
@@ -458,9 +457,8 @@ t.test('delivery reports over a real socket', async (t) => {
   t.equal((await fetch(`${gw.url}/healthz`)).status, 200, 'the gateway still answers')
 })
 
-// KNOWN RED until src/server-options.ts sets fastify's `frameworkErrors` (see the report): a path
-// with broken percent-encoding gets fastify's own `{ error, code: 'FST_ERR_BAD_URL' }` as
-// application/json instead of a problem.
+// Without fastify's `frameworkErrors` (src/server-options.ts), a path with broken percent-encoding
+// gets fastify's own `{ error, code: 'FST_ERR_BAD_URL' }` as application/json instead of a problem.
 t.test('malformed paths near /dlr and /sms are answered with a problem too', async (t) => {
   const gw = await startGateway(t, { env: FUZZ_ENV })
   const brokenEscape = fc.constantFrom('%', '%Z', '%ZZ', '%E0%A4', '%C0', '%ED%A0%80', '%%', '%0')

@@ -423,6 +423,12 @@ function checkAccepted (gw: GatewayUnderTest, c: ValidCase, answer: Answer, befo
   }
 }
 
+/**
+ * Independent of the gateway for the schema only (TypeBox's compiler, not the gateway's Ajv). The
+ * rules beyond the schema are readOrder's own, so this property checks that the route applies them
+ * and sends exactly when they pass, not that they are right: the generated bad bodies above carry
+ * their own expectations for those rules (lone surrogates, control characters, nothing visible).
+ */
 function expectedByOracle (gw: GatewayUnderTest, body: unknown): boolean {
   if (!matchesSchema.Check(body)) return false
   try {

@@ -179,13 +179,13 @@ t.test('SIGTERM: in-flight sends get their answers, new callers are turned away,
     t.match(answer.body, { queued: 2, unsent: 0, failed: 0, unknown: 0 }, `send ${i} was queued in full`)
     const messages = answer.body.messages as Array<{ id?: string }>
     t.ok(messages.length === 2 && messages.every((m) => typeof m.id === 'string' && m.id !== ''), `send ${i} carries its message ids`)
-    // KNOWN RED (see the report): without it the client keeps the connection, and the server's
-    // close waits for it until SHUTDOWN_GRACE_MS runs out.
+    // Without it the client keeps the connection, and the server's close waits for it until
+    // SHUTDOWN_GRACE_MS runs out.
     t.equal(answer.connection, 'close', `send ${i}'s answer tells the client to close the connection`)
   }
 
-  // KNOWN RED (see the report): the process waits for the clients' idle keep-alive connections,
-  // runs out of grace and is stopped with exit code 1.
+  // A gateway that waited for the clients' idle keep-alive connections would run out of grace and
+  // be stopped with exit code 1.
   const exit = await gateway.exited
   t.equal(exit.code, 0, 'exit code 0')
   t.equal(exit.signal, null)

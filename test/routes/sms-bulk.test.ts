@@ -1,5 +1,6 @@
 import t from 'tap'
 import { authHeader, startGateway, type GatewayUnderTest } from '../helper.js'
+import { waitFor } from '../servers.js'
 
 interface Message { phone: string, status: string, id?: string, uniqueId?: string, error?: { code: number | string, message: string } }
 interface Answer { status: number, body: { queued: number, unsent: number, failed: number, unknown: number, code?: string, messages: Message[] } }
@@ -108,15 +109,16 @@ t.test('thousands of recipients go out in provider-sized batches', async (t) => 
 })
 
 t.test('a gateway shutting down mid-call sends no further batches and answers for every recipient', async (t) => {
-  const gw = await startGateway(t, { env: { SMS_BATCH_SIZE: '2', SMS_UPSTREAM_CONCURRENCY: '1' }, simulator: { latencyMs: 300 } })
+  const gw = await startGateway(t, { env: { SMS_BATCH_SIZE: '2', SMS_UPSTREAM_CONCURRENCY: '1' }, simulator: { latencyMs: 1000 } })
   const to = Array.from({ length: 10 }, (_, i) => phone(i))
   const pending = post(gw, { to, text: 'closing' })
-  await new Promise((resolve) => setTimeout(resolve, 450))
+  // The close starts while the second batch is at the provider (each takes 1 s there).
+  await waitFor('the second batch to reach the provider', () => gw.simulator.received.length === 2)
   const closed = gw.app.close()
   const answer = await pending
   await closed
   const sentBatches = gw.simulator.received.length
-  t.ok(sentBatches >= 1 && sentBatches <= 3, `the batch in flight finished, no new one started (${sentBatches} sent)`)
+  t.equal(sentBatches, 2, 'the batch in flight finished, no new one started')
   t.equal(answer.status, 207)
   t.equal(answer.body.queued, 2 * sentBatches)
   t.equal(answer.body.failed, 10 - 2 * sentBatches)

@@ -224,9 +224,8 @@ t.test('at trace level too: secrets stay out of the logs', async (t) => {
   assertNoSecrets(t, r, secretsOf(r, [{ name: 'SERWERSMS_TOKEN', value: TOKEN }]))
 })
 
-// KNOWN RED until src/simulator/delivery-reports.ts stops logging the signed URL (see the report):
-// with SERWERSMS_SIMULATOR=true the simulator logs through the gateway's logger, and a failed push
-// writes the whole dlr_url, `sig` included, at debug level.
+// With SERWERSMS_SIMULATOR=true the simulator logs through the gateway's logger; a failed push
+// must not write the whole dlr_url, `sig` included, even at debug level.
 t.test('built-in simulator mode: a failed delivery-report push does not log the signature', async (t) => {
   const gw = await startGateway(t, {
     // Port 9 (discard) is closed here: every push fails.
