@@ -16,6 +16,14 @@ function readConfig (): Config {
 
 const config = readConfig()
 const server = Fastify(serverOptions(config))
+const { timeoutMs } = config.upstream
+const { shutdownGraceMs } = config.server
+if (timeoutMs >= shutdownGraceMs) {
+  // A send may wait that long for the provider; a shutdown then stops the process first, and
+  // its caller gets no answer for recipients that may have been sent.
+  server.log.warn({ SERWERSMS_TIMEOUT_MS: timeoutMs, SHUTDOWN_GRACE_MS: shutdownGraceMs },
+    'SERWERSMS_TIMEOUT_MS is not below SHUTDOWN_GRACE_MS: a send still waiting for SerwerSMS at shutdown is cut off without an answer')
+}
 
 // SIGTERM: stop taking requests, let in-flight sends finish within the grace period, exit 0.
 closeWithGrace({ delay: config.server.shutdownGraceMs, logger: server.log }, async ({ signal, err }) => {

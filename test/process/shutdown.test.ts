@@ -220,6 +220,7 @@ t.test('SHUTDOWN_GRACE_MS bounds a send that hangs: the process is stopped with 
   t.ok(took >= graceMs - 100, `not before the grace period (${took} ms)`)
   t.ok(took < graceMs + SLACK_MS, `soon after it (${took} ms)`)
   t.ok(logEntries(gateway).some((e) => e.level >= 50 && /killed by timeout \(1500ms\)/.test(e.msg)), 'the forced exit is logged')
+  t.ok(logEntries(gateway).some((e) => e.level === 40 && /SERWERSMS_TIMEOUT_MS is not below SHUTDOWN_GRACE_MS/.test(e.msg)), 'the start warned of this set-up')
   const outcome = await hanging
   t.ok('error' in outcome, `the hanging caller gets no answer, its connection is cut (${'error' in outcome ? outcome.error.message : outcome.answer.status})`)
 })
@@ -241,6 +242,7 @@ t.test('an upstream timeout shorter than the grace period: the hung send is answ
   const exit = await gateway.exited
   t.equal(exit.code, 0)
   t.equal(simulator.stats.sendRequests, 1, 'not retried')
+  t.notOk(logEntries(gateway).some((e) => /SHUTDOWN_GRACE_MS/.test(String(e.msg))), 'no warning for a timeout below the grace period')
 })
 
 const CONFIG_ERRORS: Array<{ name: string, env: Record<string, string | undefined>, names: RegExp }> = [
