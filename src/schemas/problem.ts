@@ -1,5 +1,6 @@
 import { Type, type Static, type TSchema } from 'typebox'
 import { ERROR_CATALOGUE, PROBLEM_CONTENT_TYPE, problemType, type ErrorCode, type ProblemExtensions } from '../errors.js'
+import { RetryAfterHeader } from './headers.js'
 
 /** The media type of every problem response, without the charset fastify matches on anyway. */
 export const PROBLEM_MEDIA_TYPE = PROBLEM_CONTENT_TYPE.split(';', 1)[0] as 'application/problem+json'
@@ -61,4 +62,12 @@ export function problemResponse (examples: ProblemExample | readonly ProblemExam
       }
     }
   }
+}
+
+/**
+ * What every route may answer once the gateway has begun to shut down (the problems plugin's
+ * onRequest hook): a request that reaches it then, on a connection still open, is turned away.
+ */
+export function shuttingDownResponse () {
+  return problemResponse({ code: 'GW_SHUTTING_DOWN', detail: 'The gateway is shutting down; retry on another instance.' }, { headers: RetryAfterHeader })
 }

@@ -140,6 +140,14 @@ t.test('POST /sms documents authentication, idempotency, rate limits and every f
   t.same(send.responses['400'].content[PROBLEM_MEDIA_TYPE].schema, { $ref: '#/components/schemas/Problem' })
 })
 
+t.test('every operation documents the 503 its requests get once the gateway is shutting down', async (t) => {
+  for (const [label, operation] of operations(document)) {
+    const shuttingDown = operation.responses['503']
+    t.ok(shuttingDown?.content?.[PROBLEM_MEDIA_TYPE]?.examples?.GW_SHUTTING_DOWN !== undefined, `${label}: 503 GW_SHUTTING_DOWN`)
+    t.ok(shuttingDown?.headers?.['Retry-After'] !== undefined, `${label}: with Retry-After`)
+  }
+})
+
 t.test('operations that are not for callers are tagged apart', async (t) => {
   for (const path of ['/healthz', '/readyz', '/metrics']) t.same(document.paths[path].get.tags, ['operations'], path)
   t.same(document.paths['/dlr'].get.tags, ['delivery reports'])

@@ -11,7 +11,7 @@ import { mapDeliveryReason, mapDeliveryState } from '../../dlr/states.js'
 import { GatewayError, validationError } from '../../errors.js'
 import type { RejectionReason } from '../../plugins/metrics.js'
 import { addLogFields } from '../../plugins/request-log.js'
-import { problemResponse } from '../../schemas/problem.js'
+import { problemResponse, shuttingDownResponse } from '../../schemas/problem.js'
 
 const text = (description: string) => Type.Optional(Type.Union([Type.String(), Type.Array(Type.String())], { description }))
 
@@ -72,7 +72,8 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
       403: problemResponse([
         { code: 'GW_DLR_SIGNATURE_INVALID', detail: 'The delivery-report URL signature does not match.' },
         { code: 'GW_DLR_EXPIRED', detail: 'The delivery-report URL has expired.' }
-      ])
+      ]),
+      503: shuttingDownResponse()
     }
   }
 

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import type { Config } from '../../config.js'
+import { shuttingDownResponse } from '../../schemas/problem.js'
 
 const HealthSchema = Type.Object({ status: Type.Literal('ok') })
 const ReadinessSchema = Type.Object({
@@ -11,7 +12,7 @@ const ReadinessSchema = Type.Object({
   idempotencyStore: Type.String({ enum: ['memory', 'redis'] })
 })
 
-/** Liveness and readiness for orchestrators; while closing, fastify answers 503 on its own. */
+/** Liveness and readiness for orchestrators; while closing, the problems plugin answers 503. */
 const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { config }) => {
   const readiness = {
     status: 'ready' as const,
@@ -27,7 +28,10 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
       summary: 'Liveness: the process answers',
       description: 'For orchestrators: 200 while the process runs; 503 once it is shutting down.',
       tags: ['operations'],
-      response: { 200: { description: 'The process is alive', content: { 'application/json': { schema: HealthSchema, example: { status: 'ok' } } } } }
+      response: {
+        200: { description: 'The process is alive', content: { 'application/json': { schema: HealthSchema, example: { status: 'ok' } } } },
+        503: shuttingDownResponse()
+      }
     }
   }, async () => ({ status: 'ok' as const }))
 
@@ -41,7 +45,8 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
         200: {
           description: 'Ready to take sends',
           content: { 'application/json': { schema: ReadinessSchema, example: { status: 'ready', upstream: 'serwersms', upstreamUrl: 'https://api2.serwersms.pl/', deliveryReports: true, idempotencyStore: 'memory' } } }
-        }
+        },
+        503: shuttingDownResponse()
       }
     }
   }, async () => readiness)

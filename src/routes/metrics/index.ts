@@ -7,7 +7,7 @@ import { GatewayError } from '../../errors.js'
 import { isSameSecret, readBearer } from '../../plugins/auth.js'
 import problemsPlugin from '../../plugins/problems.js'
 import requestLogPlugin from '../../plugins/request-log.js'
-import { problemResponse } from '../../schemas/problem.js'
+import { problemResponse, shuttingDownResponse } from '../../schemas/problem.js'
 import { serverOptions } from '../../server-options.js'
 
 /** GET /metrics on `target`, reading the registry of `source` (the app), optionally behind a bearer token. */
@@ -29,7 +29,8 @@ function registerMetricsRoute (target: FastifyInstance, source: FastifyInstance,
       security: token === undefined ? [] : [{ metricsToken: [] }],
       response: {
         200: { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: Type.String(), example: '# HELP sms_gateway_messages_total Recipients handled, by outcome (queued, unsent, failed, unknown) and calling client\n# TYPE sms_gateway_messages_total counter\nsms_gateway_messages_total{status="queued",client="billing"} 42\n' } } },
-        401: problemResponse({ code: 'GW_METRICS_AUTH', detail: 'Send METRICS_TOKEN as "Authorization: Bearer <token>".' })
+        401: problemResponse({ code: 'GW_METRICS_AUTH', detail: 'Send METRICS_TOKEN as "Authorization: Bearer <token>".' }),
+        503: shuttingDownResponse()
       }
     }
   }, async (_request, reply) => {
