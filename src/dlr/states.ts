@@ -49,8 +49,12 @@ const POLISH_STATES: ReadonlyArray<[string, DeliveryState]> = [
   ['zaplanowana', 'saved']
 ]
 const COMBINING_MARKS = /\p{Mn}/gu
-/** The one Polish letter that Unicode does not decompose into a base letter and a mark. */
-const L_WITH_STROKE = /ł/g
+/**
+ * The one Polish letter (ł) that Unicode does not decompose into a base letter and a mark. Written
+ * as an escape: esbuild keeps a regular expression's characters as they are, and one character
+ * beyond Latin-1 makes V8 hold the whole bundle's source in two bytes a character (+1 MB idle).
+ */
+const L_WITH_STROKE = /\u0142/g
 
 function withoutDiacritics (word: string): string {
   return word.normalize('NFD').replace(COMBINING_MARKS, '').replace(L_WITH_STROKE, 'l')

@@ -33,6 +33,15 @@ t.test('every entry point is built, and the external packages are left to node_m
   }
 })
 
+t.test('the bundle is ASCII, so V8 keeps its source at one byte a character (one character beyond Latin-1 doubles it)', async (t) => {
+  const files = (await readdir(OUT_DIR, { recursive: true })).filter((f) => f.endsWith('.js'))
+  for (const file of files) {
+    const text = await readFile(join(OUT_DIR, file), 'utf8')
+    const wide = /[\u0080-\uffff]/.exec(text)
+    t.equal(wide, null, `${file}${wide === null ? '' : `: ${JSON.stringify(text.slice(Math.max(0, wide.index - 40), wide.index + 10))}`}`)
+  }
+})
+
 t.test('the built gateway: docs with their static files, a keyed send through Redis, a replay', async (t) => {
   const redis = await startRedis(t)
   const gateway = await spawnGateway(t, { SERWERSMS_SIMULATOR: 'true', SERWERSMS_TOKEN: undefined, REDIS_URL: redis.url }, [join(OUT_DIR, 'server.js')])
