@@ -6,6 +6,7 @@ import { Ajv, type ErrorObject } from 'ajv'
 import addFormatsModule from 'ajv-formats'
 import { SENDER_PATTERN } from './serwersms/send-sms.js'
 import { isSupportedRegion } from './sms/phone.js'
+import { PROVIDER_TIME_ZONE } from './sms/send-date.js'
 import type { CountryCode } from 'libphonenumber-js'
 
 /** The provider's hard cap per request; SMS_MAX_RECIPIENTS may not exceed it. @see ../shared/docs/serwersms-api.md */
@@ -36,6 +37,7 @@ export const EnvironmentSchema = Type.Object({
   SIMULATOR_LATENCY_MS: Type.Integer({ minimum: 0, maximum: 60_000, default: 0, description: 'simulated provider latency in milliseconds' }),
   SIMULATOR_DLR_DELAY_MS: Type.Integer({ minimum: 0, maximum: 3_600_000, default: 1000, description: 'delay before the simulator pushes a delivery report, in milliseconds' }),
   DEFAULT_REGION: Type.String({ pattern: '^[A-Z]{2}$', default: 'PL', description: 'ISO 3166 country for numbers written without a country code, e.g. PL' }),
+  SERWERSMS_TIME_ZONE: Type.String({ minLength: 1, default: PROVIDER_TIME_ZONE, description: `IANA time zone in which SerwerSMS reads the date of a scheduled send, e.g. ${PROVIDER_TIME_ZONE}` }),
   API_KEYS: Type.Optional(Type.String({ minLength: 1, description: `comma-separated name:key pairs, names [A-Za-z0-9_.-], keys at least ${MIN_API_KEY_LENGTH} characters` })),
   AUTH_DISABLED: Flag('true to accept unauthenticated calls (development only)'),
   PUBLIC_URL: Type.Optional(Type.String({ format: 'uri', pattern: '^https?://', description: 'the base URL at which SerwerSMS reaches this gateway, e.g. https://sms.example.com' })),
@@ -91,6 +93,8 @@ export interface Config {
     auth: UpstreamAuth | undefined
     timeoutMs: number
     defaultSender: string | undefined
+    /** the zone of the provider's `date` (local time without an offset) */
+    timeZone: string
     /** run the built-in simulator in this process and send to it */
     simulator: { enabled: boolean, latencyMs: number, deliveryReportDelayMs: number }
   }
@@ -150,6 +154,7 @@ export function loadConfig (env: EnvSource = readEnvironment()): Config {
       auth: readUpstreamAuth(vars),
       timeoutMs: vars.SERWERSMS_TIMEOUT_MS,
       defaultSender: vars.SERWERSMS_SENDER,
+      timeZone: readTimeZone(vars.SERWERSMS_TIME_ZONE),
       simulator: {
         enabled: vars.SERWERSMS_SIMULATOR,
         latencyMs: vars.SIMULATOR_LATENCY_MS,
@@ -256,6 +261,14 @@ function readDuration (name: keyof typeof MIN_DURATIONS, text: string): number {
     throw new ConfigError(`${name}=${JSON.stringify(text)} is invalid: ${ms} ms is shorter than ${minimum} (a number alone is milliseconds). Set it to a duration with its unit, such as "${example}".`)
   }
   return ms
+}
+
+function readTimeZone (zone: string): string {
+  try {
+    return new Intl.DateTimeFormat('en-US', { timeZone: zone }).resolvedOptions().timeZone
+  } catch {
+    throw new ConfigError(`SERWERSMS_TIME_ZONE=${JSON.stringify(zone)} is invalid: not an IANA time zone. Set it to a name such as ${PROVIDER_TIME_ZONE} or UTC.`)
+  }
 }
 
 function readRegion (code: string): CountryCode {

@@ -60,6 +60,7 @@ t.test('a bad value names the variable, the problem and the fix', async (t) => {
     [{ RATE_LIMIT_WINDOW: '60' }, /RATE_LIMIT_WINDOW="60" is invalid: 60 ms is shorter than 1 second/],
     [{ DLR_DEDUP_WINDOW: '500ms' }, /DLR_DEDUP_WINDOW="500ms" is invalid: 500 ms is shorter than 1 second/],
     [{ DEFAULT_REGION: 'XX' }, /DEFAULT_REGION="XX" is invalid: not a country/],
+    [{ SERWERSMS_TIME_ZONE: 'Poland/Warsaw' }, /SERWERSMS_TIME_ZONE="Poland\/Warsaw" is invalid: not an IANA time zone/],
     [{ PORT: '8080', METRICS_PORT: '8080' }, /METRICS_PORT=8080 is the port the API listens on \(PORT\).*Set METRICS_PORT to another port, or unset it/],
     [{ SERWERSMS_SENDER: 'much too long name' }, /SERWERSMS_SENDER/],
     [{ REDIS_URL: 'localhost:6379' }, /REDIS_URL/]

@@ -21,6 +21,8 @@ export interface DispatchSettings {
   batchSize: number
   concurrency: number
   defaultRegion: CountryCode
+  /** the zone of the provider's `date`; default Europe/Warsaw */
+  timeZone?: string
   /** the push URL for this call's delivery reports, if the gateway receives them */
   deliveryReportUrl?: string
   /** true once the gateway is shutting down: batches not yet sent are then not sent at all */
@@ -118,7 +120,7 @@ function providerFields (order: SmsOrder, settings: DispatchSettings): Omit<Send
   // National characters survive only as UCS-2, which only FULL (sender-bearing) SMS can carry.
   const utf = order.utf ?? (order.sender !== undefined && !isGsm7(order.text))
   if (utf) fields.utf = true
-  if (order.sendAt !== undefined) fields.date = formatProviderDate(order.sendAt)
+  if (order.sendAt !== undefined) fields.date = formatProviderDate(order.sendAt, settings.timeZone)
   // Not URL-encoded: the seed's urlencode() is what a form body does to every value, and JSON
   // needs no such framing. The URL holds nothing a decode would change, so it survives one either way.
   if (settings.deliveryReportUrl !== undefined) fields.dlr_url = settings.deliveryReportUrl

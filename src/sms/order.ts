@@ -26,6 +26,8 @@ const toList = (value: string | string[]) => typeof value === 'string' ? [value]
 export interface OrderLimits {
   maxRecipients: number
   defaultSender: string | undefined
+  /** the zone of the provider's `date`; default Europe/Warsaw */
+  timeZone?: string
 }
 
 /** Checks what the body's schema cannot express and turns it into an order. */
@@ -65,7 +67,7 @@ export function readOrder (body: SendSmsBody, limits: OrderLimits, now: number):
     if (Number.isNaN(sendAt.getTime())) problems.push({ field: '/sendAt', reason: 'is not a valid date-time' })
     else if (sendAt.getTime() < now - MAX_PAST_SEND_AT_MS) problems.push({ field: '/sendAt', reason: 'is in the past; omit it to send now' })
     else {
-      const unsayable = unsayableInProviderTime(sendAt)
+      const unsayable = unsayableInProviderTime(sendAt, limits.timeZone)
       if (unsayable === undefined) order.sendAt = sendAt
       else problems.push({ field: '/sendAt', reason: unsayable })
     }

@@ -1,4 +1,7 @@
-/** @see SerwerSMS HTTPS API v2, messages/send_sms — `date` is provider (Polish) local time */
+/**
+ * The zone of `date` is not documented: Polish local time is the likely reading, and SERWERSMS_TIME_ZONE
+ * can say otherwise. @see ../../../shared/docs/serwersms-api.md "messages/send_sms" ([guess: zone])
+ */
 export const PROVIDER_TIME_ZONE = 'Europe/Warsaw'
 
 const MS_PER_SECOND = 1000
@@ -59,7 +62,7 @@ const HOUR_MS = 3_600_000
 
 /**
  * Why the provider's local-time `date` cannot say this instant, or undefined when it can: in the
- * hour Polish clocks repeat each autumn, one wall time names two instants an hour apart, and a
+ * hour the provider's clocks repeat each autumn (Polish ones by default), one wall time names two instants an hour apart, and a
  * year past 9999 does not fit the format.
  */
 export function unsayableInProviderTime (instant: Date, timeZone: string = PROVIDER_TIME_ZONE): string | undefined {
@@ -69,7 +72,9 @@ export function unsayableInProviderTime (instant: Date, timeZone: string = PROVI
   const text = wallTimeText(wall)
   const wallTextAt = (otherMs: number) => wallTimeText(readWallTime(otherMs, timeZone))
   if (text === wallTextAt(epochMs - HOUR_MS) || text === wallTextAt(epochMs + HOUR_MS)) {
-    return `falls in the hour Polish clocks repeat (${text.slice(11, 16)} on ${text.slice(0, 10)} happens twice), and the provider takes its time in Polish local time without an offset; choose a time outside that hour`
+    const clocks = timeZone === PROVIDER_TIME_ZONE ? 'Polish clocks' : `clocks in ${timeZone}`
+    const local = timeZone === PROVIDER_TIME_ZONE ? 'Polish local time' : `${timeZone} local time`
+    return `falls in the hour ${clocks} repeat (${text.slice(11, 16)} on ${text.slice(0, 10)} happens twice), and the provider takes its time in ${local} without an offset; choose a time outside that hour`
   }
   return undefined
 }

@@ -109,6 +109,16 @@ t.test('sendAt becomes the provider date in Warsaw time; a past one is refused',
   t.match(garbage.body.errors, [{ field: '/sendAt' }])
 })
 
+t.test('the provider\'s zone for date is undocumented (docs: [guess: zone]): SERWERSMS_TIME_ZONE sets it', async (t) => {
+  const gw = await startGateway(t, { env: { SERWERSMS_TIME_ZONE: 'UTC' } })
+  const future = new Date(Date.now() + 86_400_000)
+  future.setUTCHours(10, 30, 0, 0)
+  t.equal((await post(gw, { to: '+48500600700', text: 'later', sendAt: future.toISOString() })).status, 200)
+  t.equal(lastUpstreamBody(gw).date, future.toISOString().slice(0, 19).replace('T', ' '), 'the same instant, written in UTC')
+  const repeated = await post(gw, { to: '+48500600700', text: 'x', sendAt: '2030-10-27T00:30:00Z' })
+  t.equal(repeated.status, 200, 'the hour Polish clocks repeat is a plain hour in UTC')
+})
+
 t.test('uniqueId stays aligned with its numbers through de-duplication', async (t) => {
   const gw = await startGateway(t)
   const answer = await post(gw, { to: ['+48500600700', 'bad', '500600700', '+48500600701'], uniqueId: ['idA1', 'idB2', 'idC3', 'idD4'], text: 'x' })

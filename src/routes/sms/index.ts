@@ -37,7 +37,8 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
   const deliveryUrls = deliveryReports.publicUrl === undefined || deliveryReports.secret === undefined
     ? undefined
     : new DeliveryUrlIssuer(deliveryReports.publicUrl, deliveryReports.secret, deliveryReports.urlTtlMs)
-  const orderLimits = { maxRecipients: config.sending.maxRecipients, defaultSender: config.upstream.defaultSender }
+  const { timeZone } = config.upstream
+  const orderLimits = { maxRecipients: config.sending.maxRecipients, defaultSender: config.upstream.defaultSender, timeZone }
   // A callback hook: reading the order is synchronous, and an async hook would cost every send a
   // promise and a microtask.
   const readOrderHook = (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) => {
@@ -119,6 +120,7 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
       batchSize: sending.batchSize,
       concurrency: sending.upstreamConcurrency,
       defaultRegion,
+      timeZone,
       deliveryReportUrl: deliveryReportUrlFor(order, Date.now()),
       stopping: app.isClosing
     }, app.upstream.sendSms)
