@@ -313,7 +313,8 @@ function postCaseFor (query: SignedQuery, values: Fields, posted: Body): DlrCase
     case 'malformed-json':
       return { description, call: { method: 'POST', url, headers: { 'content-type': 'application/json' }, payload: posted.raw }, expect: { kind: 'problem', status: 400, codes: ['GW_BODY_MALFORMED'] } }
     case 'unsupported':
-      return { description, call: { method: 'POST', url, headers: { 'content-type': posted.contentType }, payload: posted.raw }, expect: { kind: 'problem', status: 415, codes: ['GW_MEDIA_TYPE_UNSUPPORTED'] } }
+      // Set aside: the report is read from the URL, as if nothing had been posted.
+      return { description, call: { method: 'POST', url, headers: { 'content-type': posted.contentType }, payload: posted.raw }, expect: expectationFor(query, fieldsAccepted(values)) }
     case 'pollution':
       // The JSON parser may refuse these outright; if it lets one through, the signature still decides.
       return { description, call: { method: 'POST', url, headers: { 'content-type': 'application/json' }, payload: posted.raw }, expect: { kind: 'refused' } }

@@ -51,6 +51,10 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
   const verifier = secret === undefined ? undefined : new DeliveryReportVerifier(secret)
   deliveryReportsEnabled.set(verifier === undefined ? 0 : 1)
   await app.register(formbody)
+  // The report travels in the URL the gateway issued, whatever a push puts in its body: a body of
+  // another type (multipart, as PHP's curl sends an array of fields, or text) is read within the
+  // body limit and set aside, and the report read from the query, rather than refused with 415.
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, _body, done) => { done(null, undefined) })
   // Every refusal is counted here, those of a body fastify could not read (415, 413, 400) included:
   // they never reach the handler, and a provider that changes how it pushes shows up as malformed.
   app.addHook('onError', (_request, _reply, error: FastifyError | GatewayError, done) => {
@@ -62,7 +66,7 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
   const schema = {
     operationId: 'receiveDeliveryReport',
     summary: 'Receive a delivery report pushed by SerwerSMS',
-    description: 'The target of the signed `dlr_url` the gateway sends with every message (when PUBLIC_URL and DLR_SECRET are set); SerwerSMS calls it, API clients do not. Fields may come in the query string, a form body or a JSON body. Answers the text OK to every authentic report, repeats and unknown ids included.',
+    description: 'The target of the signed `dlr_url` the gateway sends with every message (when PUBLIC_URL and DLR_SECRET are set); SerwerSMS calls it, API clients do not. Fields may come in the query string, a form body or a JSON body; a body of any other type is set aside and the fields read from the query string. Answers the text OK to every authentic report, repeats and unknown ids included.',
     tags: ['delivery reports'],
     querystring: DeliveryReportQuerySchema,
     response: {
@@ -132,7 +136,7 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
       response: {
         ...schema.response,
         413: problemResponse({ code: 'GW_BODY_TOO_LARGE', detail: 'The body exceeds the gateway\'s limit.' }),
-        415: problemResponse({ code: 'GW_MEDIA_TYPE_UNSUPPORTED', detail: 'Send the body as application/json, or as a form to /dlr.' })
+        415: problemResponse({ code: 'GW_MEDIA_TYPE_UNSUPPORTED', detail: 'Send the body as application/json in UTF-8; charset=iso-8859-2 is not supported.' })
       },
       operationId: 'receiveDeliveryReportByPost',
       consumes: ['application/x-www-form-urlencoded', 'application/json'],
