@@ -17,6 +17,12 @@ const OCCASIONAL_HEADERS = new Set(['idempotent-replayed'])
 const files = await renderOpenApiFiles()
 const document = JSON.parse(files['openapi.json']) as Json
 
+/** Every response header the document names anywhere, lower-cased: the gateway's own headers. */
+const DOCUMENTED_HEADERS = new Set(Object.values(document.paths as Json).flatMap((item) =>
+  Object.values(item as Json).flatMap((operation) =>
+    Object.values((operation as Json).responses as Json).flatMap((response) =>
+      Object.keys(((response as Json).headers ?? {}) as Json).map((name) => name.toLowerCase())))))
+
 /** Every operation of the document, as [label, operation]. */
 function operations (doc: Json): Array<[string, Json]> {
   return Object.entries(doc.paths as Json).flatMap(([path, item]) =>
@@ -134,6 +140,11 @@ t.test('POST /sms documents authentication, idempotency, rate limits and every f
     t.same(send.responses[status].content['application/json'].schema, { $ref: '#/components/schemas/SendSmsResult' })
   }
   t.same(Object.keys(send.responses['429'].headers), ['Retry-After', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset'])
+  // The limit is checked after authentication, before the body is read: every answer but a 401 has been counted.
+  for (const status of Object.keys(send.responses).filter((status) => status !== '401')) {
+    const headers = Object.keys(send.responses[status].headers ?? {})
+    t.ok(['RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset'].every((name) => headers.includes(name)), `${status} documents RateLimit-*`)
+  }
   for (const status of ['422', '502', '504']) {
     t.same(send.responses[status].content[PROBLEM_MEDIA_TYPE].schema, { $ref: '#/components/schemas/SendSmsProblem' }, `${status} carries the outcomes`)
   }
@@ -173,7 +184,8 @@ t.test('a running gateway serves the document and Swagger UI', async (t) => {
 
 /**
  * Checks a real answer against the checked-in document: a documented status, a documented media
- * type, a body that fits its schema, and the documented headers with fitting values.
+ * type, a body that fits its schema, the documented headers with fitting values, and none of the
+ * gateway's own headers that its status does not document.
  */
 async function assertDocumented (t: Test, label: string, response: Response): Promise<void> {
   const [method = '', path = ''] = label.split(' ')
@@ -195,6 +207,10 @@ async function assertDocumented (t: Test, label: string, response: Response): Pr
     }
     const typed = header.schema.type === 'integer' ? Number(value) : value
     t.ok(Value.Check(header.schema, typed), `${label} ${response.status} ${name}: ${value} fits its schema`)
+  }
+  const documentedHere = new Set(Object.keys((documented.headers ?? {}) as Json).map((name) => name.toLowerCase()))
+  for (const name of response.headers.keys()) {
+    if (DOCUMENTED_HEADERS.has(name)) t.ok(documentedHere.has(name), `${label} ${response.status} documents the ${name} it sends`)
   }
 }
 

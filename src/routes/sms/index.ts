@@ -85,33 +85,33 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
         400: problemResponse([
           { code: 'GW_VALIDATION_FAILED', detail: '/to/0: must NOT have fewer than 1 characters', extensions: { errors: [{ field: '/to/0', reason: 'must NOT have fewer than 1 characters' }] } },
           { code: 'GW_BODY_MALFORMED', detail: 'Body is not valid JSON but content-type is set to \'application/json\'' }
-        ]),
+        ], { headers: RateLimitHeaders }),
         401: problemResponse([
           { code: 'GW_AUTH_MISSING', detail: 'Send your API key as "Authorization: Bearer <key>".' },
           { code: 'GW_AUTH_INVALID', detail: 'No client has this API key.' }
         ], { headers: WwwAuthenticateHeader }),
-        409: problemResponse({ code: 'GW_IDEMPOTENCY_IN_FLIGHT', detail: 'The first request with this Idempotency-Key is still being processed; retry shortly to get its result.' }, { headers: RetryAfterHeader }),
+        409: problemResponse({ code: 'GW_IDEMPOTENCY_IN_FLIGHT', detail: 'The first request with this Idempotency-Key is still being processed; retry shortly to get its result.' }, { headers: { ...RetryAfterHeader, ...RateLimitHeaders } }),
         413: problemResponse([
           { code: 'GW_RECIPIENTS_TOO_MANY', detail: '10001 recipients exceed this gateway\'s limit of 10000 per request (SMS_MAX_RECIPIENTS); split them over several requests. Nothing was sent.', extensions: { limit: 10000 } },
           { code: 'GW_BODY_TOO_LARGE', detail: 'The body exceeds the gateway\'s limit; for POST /sms, split the recipients over several requests.' }
-        ]),
-        415: problemResponse({ code: 'GW_MEDIA_TYPE_UNSUPPORTED', detail: 'Send the body as application/json, or as a form to /dlr.' }),
+        ], { headers: RateLimitHeaders }),
+        415: problemResponse({ code: 'GW_MEDIA_TYPE_UNSUPPORTED', detail: 'Send the body as application/json, or as a form to /dlr.' }, { headers: RateLimitHeaders }),
         422: problemResponse([
           { code: 'GW_PROVIDER_REFUSED', detail: 'SerwerSMS refused the request (3101): The message is empty', extensions: SEND_SMS_EXAMPLES.refused },
           { code: 'GW_IDEMPOTENCY_KEY_REUSED', detail: 'This Idempotency-Key was used with a different request body; use a new key for a new request.' }
-        ], { schema: SendSmsProblemSchema }),
+        ], { headers: RateLimitHeaders, schema: SendSmsProblemSchema }),
         429: problemResponse({ code: 'GW_RATE_LIMITED', detail: 'This client may make 600 requests per 1 minute; retry after the Retry-After seconds.' }, { headers: { ...RetryAfterHeader, ...RateLimitHeaders } }),
-        500: problemResponse({ code: 'GW_INTERNAL', detail: 'The gateway failed unexpectedly; the incident is in its log.' }),
+        500: problemResponse({ code: 'GW_INTERNAL', detail: 'The gateway failed unexpectedly; the incident is in its log.' }, { headers: RateLimitHeaders }),
         502: problemResponse([
           { code: 'GW_UPSTREAM_UNREACHABLE', detail: 'SerwerSMS could not be reached (ECONNREFUSED); nothing was sent.', extensions: SEND_SMS_EXAMPLES.unreachable },
           { code: 'GW_PROVIDER_AUTH_FAILED', detail: 'SerwerSMS refused the gateway\'s account (1001): Wrong login or password', extensions: { ...SEND_SMS_EXAMPLES.refused, providerError: { code: 1001, type: 'InvalidUser', message: 'Wrong login or password' } } },
           { code: 'GW_UPSTREAM_BAD_RESPONSE', detail: 'SerwerSMS answered with HTTP 500 without an error body; the messages may have been sent.', extensions: SEND_SMS_EXAMPLES.badResponse }
-        ], { schema: SendSmsProblemSchema }),
+        ], { headers: RateLimitHeaders, schema: SendSmsProblemSchema }),
         503: problemResponse([
           { code: 'GW_IDEMPOTENCY_STORE_UNAVAILABLE', detail: 'The Idempotency-Key cannot be checked right now, so nothing was sent. Retry later with the same key, or without a key.' },
           { code: 'GW_SHUTTING_DOWN', detail: 'The gateway shut down before these recipients were sent; nothing was sent to them. Retry on another instance.', extensions: SEND_SMS_EXAMPLES.withdrawn }
-        ], { headers: RetryAfterHeader, schema: SendSmsProblemSchema }),
-        504: problemResponse({ code: 'GW_UPSTREAM_TIMEOUT', detail: 'SerwerSMS did not answer in time; the messages may have been sent.', extensions: SEND_SMS_EXAMPLES.timeout }, { schema: SendSmsProblemSchema })
+        ], { headers: { ...RetryAfterHeader, ...RateLimitHeaders }, schema: SendSmsProblemSchema }),
+        504: problemResponse({ code: 'GW_UPSTREAM_TIMEOUT', detail: 'SerwerSMS did not answer in time; the messages may have been sent.', extensions: SEND_SMS_EXAMPLES.timeout }, { headers: RateLimitHeaders, schema: SendSmsProblemSchema })
       }
     }
   }, async (request, reply) => {
