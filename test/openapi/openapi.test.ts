@@ -7,6 +7,7 @@ import { parse as parseYaml } from 'yaml'
 import { ERROR_CATALOGUE, problemType, type ErrorCode } from '../../src/errors.js'
 import { renderOpenApiFiles, type OpenApiFiles } from '../../src/openapi.js'
 import { PROBLEM_MEDIA_TYPE } from '../../src/schemas/problem.js'
+import type { FaultRule } from '../../src/simulator/simulator.js'
 import { authHeader, startGateway, type StartOptions } from '../helper.js'
 
 type Json = Record<string, any>
@@ -284,6 +285,23 @@ t.test('rate-limited and upstream failures are what the document says', async (t
   t.equal(inFlight.status, 409, 'the same key while the first is in flight')
   await assertDocumented(t, 'POST /sms', inFlight)
   t.equal((await running).status, 200)
+})
+
+t.test('replays of failed sends are what the document says', async (t) => {
+  const gw = await startGateway(t)
+  // Each may have sent something, so its answer is kept and replayed rather than the key released.
+  const cases: Array<[string, FaultRule, unknown, number]> = [
+    ['refused, with an unsent recipient', { fault: { kind: 'provider-error', code: 3101 } }, { ...MESSAGE, to: ['45616', MESSAGE.to] }, 422],
+    ['a bad answer', { fault: { kind: 'http-error', status: 500 } }, MESSAGE, 502]
+  ]
+  for (const [name, fault, body, status] of cases) {
+    gw.simulator.setFault(fault)
+    const key = { 'idempotency-key': `conformance-replay-${status}` }
+    t.equal((await sendSms(gw.url, body, key)).status, status, name)
+    const replay = await sendSms(gw.url, body, key)
+    t.equal(replay.headers.get('idempotent-replayed'), 'true', `${name}: replayed`)
+    await assertDocumented(t, 'POST /sms', replay)
+  }
 })
 
 t.test('operations answers are what the document says', async (t) => {

@@ -99,19 +99,19 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
         422: problemResponse([
           { code: 'GW_PROVIDER_REFUSED', detail: 'SerwerSMS refused the request (3101): The message is empty', extensions: SEND_SMS_EXAMPLES.refused },
           { code: 'GW_IDEMPOTENCY_KEY_REUSED', detail: 'This Idempotency-Key was used with a different request body; use a new key for a new request.' }
-        ], { headers: RateLimitHeaders, schema: SendSmsProblemSchema }),
+        ], { headers: { ...RateLimitHeaders, ...IdempotentReplayedHeader }, schema: SendSmsProblemSchema }),
         429: problemResponse({ code: 'GW_RATE_LIMITED', detail: 'This client may make 600 requests per 1 minute; retry after the Retry-After seconds.' }, { headers: { ...RetryAfterHeader, ...RateLimitHeaders } }),
-        500: problemResponse({ code: 'GW_INTERNAL', detail: 'The gateway failed unexpectedly; the incident is in its log.' }, { headers: RateLimitHeaders }),
+        500: problemResponse({ code: 'GW_INTERNAL', detail: 'The gateway failed unexpectedly; the incident is in its log.' }, { headers: { ...RateLimitHeaders, ...IdempotentReplayedHeader } }),
         502: problemResponse([
           { code: 'GW_UPSTREAM_UNREACHABLE', detail: 'SerwerSMS could not be reached (ECONNREFUSED); nothing was sent.', extensions: SEND_SMS_EXAMPLES.unreachable },
           { code: 'GW_PROVIDER_AUTH_FAILED', detail: 'SerwerSMS refused the gateway\'s account (1001): Wrong login or password', extensions: { ...SEND_SMS_EXAMPLES.refused, providerError: { code: 1001, type: 'InvalidUser', message: 'Wrong login or password' } } },
           { code: 'GW_UPSTREAM_BAD_RESPONSE', detail: 'SerwerSMS answered with HTTP 500 without an error body; the messages may have been sent.', extensions: SEND_SMS_EXAMPLES.badResponse }
-        ], { headers: RateLimitHeaders, schema: SendSmsProblemSchema }),
+        ], { headers: { ...RateLimitHeaders, ...IdempotentReplayedHeader }, schema: SendSmsProblemSchema }),
         503: problemResponse([
           { code: 'GW_IDEMPOTENCY_STORE_UNAVAILABLE', detail: 'The Idempotency-Key cannot be checked right now, so nothing was sent. Retry later with the same key, or without a key.' },
           { code: 'GW_SHUTTING_DOWN', detail: 'The gateway shut down before these recipients were sent; nothing was sent to them. Retry on another instance.', extensions: SEND_SMS_EXAMPLES.withdrawn }
-        ], { headers: { ...RetryAfterHeader, ...RateLimitHeaders }, schema: SendSmsProblemSchema }),
-        504: problemResponse({ code: 'GW_UPSTREAM_TIMEOUT', detail: 'SerwerSMS did not answer in time; the messages may have been sent.', extensions: SEND_SMS_EXAMPLES.timeout }, { headers: RateLimitHeaders, schema: SendSmsProblemSchema })
+        ], { headers: { ...RetryAfterHeader, ...RateLimitHeaders, ...IdempotentReplayedHeader }, schema: SendSmsProblemSchema }),
+        504: problemResponse({ code: 'GW_UPSTREAM_TIMEOUT', detail: 'SerwerSMS did not answer in time; the messages may have been sent.', extensions: SEND_SMS_EXAMPLES.timeout }, { headers: { ...RateLimitHeaders, ...IdempotentReplayedHeader }, schema: SendSmsProblemSchema })
       }
     }
   }, async (request, reply) => {
