@@ -11,8 +11,9 @@ export const RetryAfterHeader = {
   'Retry-After': Type.Integer({ minimum: 0, description: 'seconds to wait before trying again', examples: [60] })
 }
 
-export const WwwAuthenticateHeader = {
-  'WWW-Authenticate': Type.String({ description: 'how to authenticate (RFC 6750)', examples: ['Bearer realm="sms-gateway"'] })
+/** The challenge of a 401 (RFC 6750), for the bearer credential of `realm`. */
+export function wwwAuthenticateHeader (realm: string) {
+  return { 'WWW-Authenticate': Type.String({ description: 'how to authenticate (RFC 6750)', examples: [`Bearer realm="${realm}"`] }) }
 }
 
 export const IdempotentReplayedHeader = {

@@ -308,4 +308,9 @@ t.test('operations answers are what the document says', async (t) => {
   const gw = await startGateway(t)
   for (const path of ['/healthz', '/readyz', '/metrics']) await assertDocumented(t, `GET ${path}`, await fetch(`${gw.url}${path}`))
   await assertDocumented(t, 'GET /dlr', await fetch(`${gw.url}/dlr?smsid=1c142d81c7&stan=delivered`))
+
+  const guarded = await startGateway(t, { env: { METRICS_TOKEN: 'metrics-token-0123456789abcdef' } })
+  const refused = await fetch(`${guarded.url}/metrics`)
+  t.equal(refused.status, 401, 'metrics without the token')
+  await assertDocumented(t, 'GET /metrics', refused)
 })

@@ -7,8 +7,11 @@ import { GatewayError } from '../../errors.js'
 import { isSameSecret, readBearer } from '../../plugins/auth.js'
 import problemsPlugin from '../../plugins/problems.js'
 import requestLogPlugin from '../../plugins/request-log.js'
+import { wwwAuthenticateHeader } from '../../schemas/headers.js'
 import { problemResponse, shuttingDownResponse } from '../../schemas/problem.js'
 import { serverOptions } from '../../server-options.js'
+
+const METRICS_REALM = 'metrics'
 
 /** GET /metrics on `target`, reading the registry of `source` (the app), optionally behind a bearer token. */
 function registerMetricsRoute (target: FastifyInstance, source: FastifyInstance, token: string | undefined): void {
@@ -16,7 +19,7 @@ function registerMetricsRoute (target: FastifyInstance, source: FastifyInstance,
     if (token === undefined) return
     const presented = readBearer(request.headers.authorization)
     if (presented === undefined || !isSameSecret(presented, token)) {
-      throw new GatewayError('GW_METRICS_AUTH', 'Send METRICS_TOKEN as "Authorization: Bearer <token>".', {}, { 'www-authenticate': 'Bearer realm="metrics"' })
+      throw new GatewayError('GW_METRICS_AUTH', 'Send METRICS_TOKEN as "Authorization: Bearer <token>".', {}, { 'www-authenticate': `Bearer realm="${METRICS_REALM}"` })
     }
   }
   target.get('/metrics', {
@@ -29,7 +32,7 @@ function registerMetricsRoute (target: FastifyInstance, source: FastifyInstance,
       security: token === undefined ? [] : [{ metricsToken: [] }],
       response: {
         200: { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: Type.String(), example: '# HELP sms_gateway_messages_total Recipients handled, by outcome (queued, unsent, failed, unknown) and calling client\n# TYPE sms_gateway_messages_total counter\nsms_gateway_messages_total{status="queued",client="billing"} 42\n' } } },
-        401: problemResponse({ code: 'GW_METRICS_AUTH', detail: 'Send METRICS_TOKEN as "Authorization: Bearer <token>".' }),
+        401: problemResponse({ code: 'GW_METRICS_AUTH', detail: 'Send METRICS_TOKEN as "Authorization: Bearer <token>".' }, { headers: wwwAuthenticateHeader(METRICS_REALM) }),
         503: shuttingDownResponse()
       }
     }

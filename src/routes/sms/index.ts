@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fast
 import type { Config } from '../../config.js'
 import { DeliveryUrlIssuer } from '../../dlr/signing.js'
 import { GatewayError } from '../../errors.js'
-import { IdempotentReplayedHeader, RateLimitHeaders, RetryAfterHeader, WwwAuthenticateHeader } from '../../schemas/headers.js'
+import { IdempotentReplayedHeader, RateLimitHeaders, RetryAfterHeader, wwwAuthenticateHeader } from '../../schemas/headers.js'
 import { problemResponse } from '../../schemas/problem.js'
 import { SEND_SMS_EXAMPLES, SendSmsBodySchema, SendSmsHeadersSchema, SendSmsProblemSchema, SendSmsResultSchema, type SendSmsBody, type SendSmsResult } from '../../schemas/sms.js'
 import { dispatchSms, type SmsOrder } from '../../sms/dispatch.js'
@@ -89,7 +89,7 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
         401: problemResponse([
           { code: 'GW_AUTH_MISSING', detail: 'Send your API key as "Authorization: Bearer <key>".' },
           { code: 'GW_AUTH_INVALID', detail: 'No client has this API key.' }
-        ], { headers: WwwAuthenticateHeader }),
+        ], { headers: wwwAuthenticateHeader('sms-gateway') }),
         409: problemResponse({ code: 'GW_IDEMPOTENCY_IN_FLIGHT', detail: 'The first request with this Idempotency-Key is still being processed; retry shortly to get its result.' }, { headers: { ...RetryAfterHeader, ...RateLimitHeaders } }),
         413: problemResponse([
           { code: 'GW_RECIPIENTS_TOO_MANY', detail: '10001 recipients exceed this gateway\'s limit of 10000 per request (SMS_MAX_RECIPIENTS); split them over several requests. Nothing was sent.', extensions: { limit: 10000 } },
