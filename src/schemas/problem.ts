@@ -6,15 +6,15 @@ import { RetryAfterHeader } from './headers.js'
 export const PROBLEM_MEDIA_TYPE = PROBLEM_CONTENT_TYPE.split(';', 1)[0] as 'application/problem+json'
 
 export const FieldErrorSchema = Type.Object({
-  field: Type.String({ description: 'JSON pointer to the failing field; `querystring:`/`headers:` prefix outside the body', examples: ['/to/0'] }),
-  reason: Type.String({ description: 'what is wrong with it', examples: ['must NOT have fewer than 1 characters'] })
+  field: Type.String({ description: 'JSON pointer to the failing field; `querystring:`/`headers:` prefix outside the body', examples: ['/sendAt'] }),
+  reason: Type.String({ description: 'what is wrong with it', examples: ['must match format "date-time"'] })
 })
 
 export const PROBLEM_FIELDS = {
   type: Type.String({ description: 'URI naming the kind of problem; one per `code`', examples: ['urn:sms-gateway:problem:validation-failed'] }),
   title: Type.String({ description: 'short summary of the kind of problem', examples: [ERROR_CATALOGUE.GW_VALIDATION_FAILED.title] }),
   status: Type.Integer({ description: 'the HTTP status', examples: [400] }),
-  detail: Type.String({ description: 'what went wrong with this request, and what to do about it', examples: ['to/0: must NOT have fewer than 1 characters'] }),
+  detail: Type.String({ description: 'what went wrong with this request, and what to do about it', examples: ['/sendAt: must match format "date-time"'] }),
   code: Type.String({ enum: Object.keys(ERROR_CATALOGUE), description: 'stable machine-readable error code: switch on this' }),
   errors: Type.Optional(Type.Array(FieldErrorSchema, { description: 'the failing fields (validation problems only)' }))
 }

@@ -128,6 +128,10 @@ export const SEND_SMS_EXAMPLES = {
   refused: {
     providerError: { code: 3101, type: 'SendError', message: 'The message is empty' },
     ...outcomeOfOne('failed', { code: 3101, message: 'The message is empty' })
+  },
+  accountRefused: {
+    providerError: { code: 1001, type: 'InvalidUser', message: 'Wrong login or password' },
+    ...outcomeOfOne('failed', { code: 1001, message: 'Wrong login or password' })
   }
 }
 

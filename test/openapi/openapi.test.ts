@@ -304,6 +304,29 @@ t.test('replays of failed sends are what the document says', async (t) => {
   }
 })
 
+/** The body of the named example of a POST /sms problem, as the document shows it. */
+function sendSmsExample (status: number, code: ErrorCode): unknown {
+  return document.paths['/sms'].post.responses[status].content[PROBLEM_MEDIA_TYPE].examples[code].value
+}
+
+t.test('the examples of POST /sms problems are answers the gateway really gives', async (t) => {
+  const gw = await startGateway(t)
+  const cases: Array<[number, ErrorCode, FaultRule | null, unknown]> = [
+    [400, 'GW_VALIDATION_FAILED', null, { ...MESSAGE, sendAt: 'tomorrow' }],
+    [422, 'GW_PROVIDER_REFUSED', { fault: { kind: 'provider-error', code: 3101, type: 'SendError', message: 'The message is empty' } }, MESSAGE],
+    [502, 'GW_PROVIDER_AUTH_FAILED', { fault: { kind: 'provider-error', code: 1001, type: 'InvalidUser', message: 'Wrong login or password' } }, MESSAGE]
+  ]
+  for (const [status, code, fault, body] of cases) {
+    gw.simulator.setFault(fault)
+    const response = await sendSms(gw.url, body)
+    t.equal(response.status, status, code)
+    t.same(await response.json(), sendSmsExample(status, code), `${code} as in the document`)
+  }
+
+  const unreachable = await startGateway(t, { upstreamUrl: 'http://127.0.0.1:9/' })
+  t.same(await (await sendSms(unreachable.url, MESSAGE)).json(), sendSmsExample(502, 'GW_UPSTREAM_UNREACHABLE'), 'GW_UPSTREAM_UNREACHABLE as in the document')
+})
+
 t.test('operations answers are what the document says', async (t) => {
   const gw = await startGateway(t)
   for (const path of ['/healthz', '/readyz', '/metrics']) await assertDocumented(t, `GET ${path}`, await fetch(`${gw.url}${path}`))

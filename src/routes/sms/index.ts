@@ -83,7 +83,7 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
           content: { 'application/json': { schema: SendSmsResultSchema, example: SEND_SMS_EXAMPLES.partial } }
         },
         400: problemResponse([
-          { code: 'GW_VALIDATION_FAILED', detail: '/to/0: must NOT have fewer than 1 characters', extensions: { errors: [{ field: '/to/0', reason: 'must NOT have fewer than 1 characters' }] } },
+          { code: 'GW_VALIDATION_FAILED', detail: '/sendAt: must match format "date-time"', extensions: { errors: [{ field: '/sendAt', reason: 'must match format "date-time"' }] } },
           { code: 'GW_BODY_MALFORMED', detail: 'Body is not valid JSON but content-type is set to \'application/json\'' }
         ], { headers: RateLimitHeaders }),
         401: problemResponse([
@@ -104,7 +104,7 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
         500: problemResponse({ code: 'GW_INTERNAL', detail: 'The gateway failed unexpectedly; the incident is in its log.' }, { headers: { ...RateLimitHeaders, ...IdempotentReplayedHeader } }),
         502: problemResponse([
           { code: 'GW_UPSTREAM_UNREACHABLE', detail: 'SerwerSMS could not be reached (ECONNREFUSED); nothing was sent.', extensions: SEND_SMS_EXAMPLES.unreachable },
-          { code: 'GW_PROVIDER_AUTH_FAILED', detail: 'SerwerSMS refused the gateway\'s account (1001): Wrong login or password', extensions: { ...SEND_SMS_EXAMPLES.refused, providerError: { code: 1001, type: 'InvalidUser', message: 'Wrong login or password' } } },
+          { code: 'GW_PROVIDER_AUTH_FAILED', detail: 'SerwerSMS refused the gateway\'s account (1001): Wrong login or password', extensions: SEND_SMS_EXAMPLES.accountRefused },
           { code: 'GW_UPSTREAM_BAD_RESPONSE', detail: 'SerwerSMS answered with HTTP 500 without an error body; the messages may have been sent.', extensions: SEND_SMS_EXAMPLES.badResponse }
         ], { headers: { ...RateLimitHeaders, ...IdempotentReplayedHeader }, schema: SendSmsProblemSchema }),
         503: problemResponse([
