@@ -200,6 +200,10 @@ async function assertDocumented (t: Test, label: string, response: Response): Pr
   const body = type.endsWith('json') ? JSON.parse(text) as unknown : text
   const schema = resolveRefs(media?.schema ?? {}) as Json
   t.ok(Value.Check(schema, body), `${label} ${response.status} body fits its schema`, { errors: [...Value.Errors(schema, body)].slice(0, 5), body })
+  if (type === PROBLEM_MEDIA_TYPE) {
+    const code = (body as Json).code as string
+    t.ok(Object.hasOwn((media?.examples ?? {}) as Json, code), `${label} ${response.status} documents ${code}`)
+  }
   for (const [name, header] of Object.entries((documented.headers ?? {}) as Json)) {
     const value = response.headers.get(name)
     if (value === null) {
@@ -327,10 +331,24 @@ t.test('the examples of POST /sms problems are answers the gateway really gives'
   t.same(await (await sendSms(unreachable.url, MESSAGE)).json(), sendSmsExample(502, 'GW_UPSTREAM_UNREACHABLE'), 'GW_UPSTREAM_UNREACHABLE as in the document')
 })
 
+t.test('a delivery report without its message id is answered as the document shows', async (t) => {
+  const gw = await startGateway(t, { deliveryReportsToSelf: true })
+  t.equal((await sendSms(gw.url, MESSAGE)).status, 200)
+  const issued = new URL(String(gw.simulator.received.at(-1)?.body.dlr_url))
+  const signed = new URLSearchParams(['t', 'e', 'sig'].map((name): [string, string] => [name, issued.searchParams.get(name) ?? '']))
+  const response = await fetch(`${gw.url}/dlr?${signed}&stan=delivered`)
+  t.equal(response.status, 400)
+  const example = document.paths['/dlr'].get.responses['400'].content[PROBLEM_MEDIA_TYPE].examples.GW_VALIDATION_FAILED.value
+  t.same(await response.json(), example)
+})
+
 t.test('operations answers are what the document says', async (t) => {
   const gw = await startGateway(t)
   for (const path of ['/healthz', '/readyz', '/metrics']) await assertDocumented(t, `GET ${path}`, await fetch(`${gw.url}${path}`))
   await assertDocumented(t, 'GET /dlr', await fetch(`${gw.url}/dlr?smsid=1c142d81c7&stan=delivered`))
+  const report = (type: string, body: string) => fetch(`${gw.url}/dlr`, { method: 'POST', headers: { 'content-type': type }, body })
+  await assertDocumented(t, 'POST /dlr', await report('application/json', '{"smsid":'))
+  await assertDocumented(t, 'POST /dlr', await report('text/plain', 'smsid=1c142d81c7'))
 
   const guarded = await startGateway(t, { env: { METRICS_TOKEN: 'metrics-token-0123456789abcdef' } })
   const refused = await fetch(`${guarded.url}/metrics`)

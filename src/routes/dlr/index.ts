@@ -11,7 +11,7 @@ import { mapDeliveryReason, mapDeliveryState } from '../../dlr/states.js'
 import { GatewayError, validationError } from '../../errors.js'
 import type { RejectionReason } from '../../plugins/metrics.js'
 import { addLogFields } from '../../plugins/request-log.js'
-import { problemResponse, shuttingDownResponse } from '../../schemas/problem.js'
+import { problemResponse, shuttingDownResponse, type ProblemExample } from '../../schemas/problem.js'
 
 const text = (description: string) => Type.Optional(Type.Union([Type.String(), Type.Array(Type.String())], { description }))
 
@@ -27,6 +27,7 @@ const DeliveryReportQuerySchema = Type.Object({
 }, { additionalProperties: true })
 
 const OK = 'OK'
+const MISSING_ID: ProblemExample = { code: 'GW_VALIDATION_FAILED', detail: 'smsid: the message id is missing', extensions: { errors: [{ field: 'querystring:/smsid', reason: 'the message id is missing' }] } }
 /**
  * Why a report was refused, as the rejected counter labels it; every other refusal (a field, a
  * body) is malformed. A request without a usable signature is not a report from a URL we issued:
@@ -71,7 +72,7 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
     querystring: DeliveryReportQuerySchema,
     response: {
       200: { description: 'The report was accepted', content: { 'text/plain': { schema: Type.String(), example: OK } } },
-      400: problemResponse({ code: 'GW_VALIDATION_FAILED', detail: 'the message id (smsid) is missing' }),
+      400: problemResponse(MISSING_ID),
       401: problemResponse({ code: 'GW_DLR_SIGNATURE_MISSING', detail: 'The delivery-report URL carries no valid signature.' }),
       403: problemResponse([
         { code: 'GW_DLR_SIGNATURE_INVALID', detail: 'The delivery-report URL signature does not match.' },
@@ -135,6 +136,10 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
       ...schema,
       response: {
         ...schema.response,
+        400: problemResponse([
+          MISSING_ID,
+          { code: 'GW_BODY_MALFORMED', detail: 'Body is not valid JSON but content-type is set to \'application/json\'' }
+        ]),
         413: problemResponse({ code: 'GW_BODY_TOO_LARGE', detail: 'The body exceeds the gateway\'s limit.' }),
         415: problemResponse({ code: 'GW_MEDIA_TYPE_UNSUPPORTED', detail: 'Send the body as application/json in UTF-8; charset=iso-8859-2 is not supported.' })
       },
