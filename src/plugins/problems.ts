@@ -18,11 +18,23 @@ const MAX_FIELD_ERRORS = 20
 
 interface AjvError { instancePath: string, keyword: string, message?: string, params: Record<string, unknown> }
 
+/**
+ * A union's branch that wanted another type (`to` as a string, when a list came) is noise once the
+ * value took the other branch and failed inside it: `to: [""]` is about `/to/0`, not "must be string".
+ */
+function isOtherBranchType (error: AjvError, errors: readonly AjvError[]): boolean {
+  if (error.keyword !== 'type') return false
+  const inside = `${error.instancePath}/`
+  return errors.some((other) => other.keyword !== 'anyOf' && other.keyword !== 'oneOf' &&
+    (other.instancePath.startsWith(inside) || (other.instancePath === error.instancePath && other.keyword !== 'type')))
+}
+
 /** Turns Ajv's errors into `{ field, reason }` pairs a caller can act on. */
 export function describeValidation (errors: readonly AjvError[], part: string): FieldError[] {
   const fields: FieldError[] = []
   const prefix = part === 'body' ? '' : `${part}:`
   for (const error of errors) {
+    if (isOtherBranchType(error, errors)) continue
     if (fields.length === MAX_FIELD_ERRORS) break
     let field = error.instancePath
     let reason = error.message ?? 'is invalid'
@@ -35,8 +47,8 @@ export function describeValidation (errors: readonly AjvError[], part: string): 
     } else if (error.keyword === 'pattern') {
       reason = reasonForPattern(error.params.pattern) ?? reason
     } else if (error.keyword === 'anyOf' || error.keyword === 'oneOf') {
-      // The branch errors before it already say what each alternative wanted.
-      if (fields.some((f) => f.field === `${prefix}${field}`)) continue
+      // The branch errors before it already say what each alternative wanted, here or inside.
+      if (fields.some((f) => f.field === `${prefix}${field}` || f.field.startsWith(`${prefix}${field}/`))) continue
       reason = 'does not match any allowed form'
     }
     const entry = { field: `${prefix}${field}`, reason }

@@ -167,7 +167,9 @@ t.test('bad bodies are refused with problem+json naming the field, never coerced
     [{ to: '+48500600700', text: '\u200b \u2060\u00ad\ufe0f' }, '/text', 'has no visible character, only whitespace and invisible ones such as U+200B (zero-width space); the SMS would arrive looking empty'],
     [{ to: '+48500600700', text: 'x', sendAt: '9999-12-31T23:30:00Z' }, '/sendAt', 'is beyond the year 9999, which the provider\'s date format cannot carry'],
     [{ to: '+48500600700', text: 'x', sendAt: '2030-10-27T00:30:00Z' }, '/sendAt', 'falls in the hour Polish clocks repeat (02:30 on 2030-10-27 happens twice), and the provider takes its time in Polish local time without an offset; choose a time outside that hour'],
-    [{ to: '+48500600700', text: 'x', uniqueId: 'a-b' }, '/uniqueId', 'must be 3–50 letters and digits; or must be array']
+    [{ to: '+48500600700', text: 'x', uniqueId: 'a-b' }, '/uniqueId', 'must be 3–50 letters and digits'],
+    [{ to: [''], text: 'x' }, '/to/0', 'must NOT have fewer than 1 characters'],
+    [{ to: 48500600700, text: 'x' }, '/to', 'must be string; or must be array']
   ]
   for (const [body, field, reason] of reasons) {
     const answer = await post(gw, body)
