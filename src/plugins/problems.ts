@@ -81,6 +81,9 @@ export function toGatewayError (error: FastifyError | GatewayError | Error): Gat
   if (fastifyError.validation !== undefined) {
     return validationError(describeValidation(fastifyError.validation as AjvError[], fastifyError.validationContext ?? 'body'))
   }
+  if (fastifyError.code === 'FST_ERR_BAD_URL') {
+    return validationError([{ field: 'path', reason: 'is not a valid URL path: a "%" must start an escape of two hex digits that decodes to UTF-8' }])
+  }
   const mapped = fastifyError.code === undefined ? undefined : CODE_BY_FASTIFY_ERROR[fastifyError.code]
   if (mapped !== undefined) return new GatewayError(mapped, publicDetail(mapped, error))
   const status = fastifyError.statusCode ?? 500

@@ -471,7 +471,8 @@ t.test('malformed paths near /dlr and /sms are answered with a problem too', asy
   await checkProperty(t, 'malformed paths', fc.asyncProperty(fc.constantFrom<'GET' | 'POST'>('GET', 'POST'), path, async (method, url) => {
     const answer = await inject(gw, { method, url })
     if (answer.status === 200) return
-    readProblem(answer)
+    const problem = readProblem(answer)
+    if (problem.code === 'GW_VALIDATION_FAILED') assert.ok(Array.isArray(problem.errors) && problem.errors.length > 0, `${method} ${url}: a validation problem names its fields`)
   }), { seed, numRuns: 300 })
   t.equal(gw.simulator.stats.requests, 0, 'the provider saw nothing')
 })

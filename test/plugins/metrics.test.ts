@@ -96,6 +96,7 @@ t.test('METRICS_PORT serves /metrics on a port of its own, and not on the main o
   t.equal((await fetch(`http://127.0.0.1:${port}/metrics`)).status, 401)
   const badUrl = await fetch(`http://127.0.0.1:${port}/%ZZ`)
   t.equal(badUrl.headers.get('content-type'), 'application/problem+json; charset=utf-8', 'the same HTTP rules as the main listener')
+  t.match(await badUrl.json(), { code: 'GW_VALIDATION_FAILED', errors: [{ field: 'path', reason: /not a valid URL path/ }] })
   await gw.app.close()
   await t.rejects(fetch(`http://127.0.0.1:${port}/metrics`), 'closed with the app')
 })
