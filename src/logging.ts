@@ -60,20 +60,25 @@ export function serializeRequest (request: FastifyRequest) {
   return { method: request.method, path: request.url.split('?')[0], route: request.routeOptions?.url }
 }
 
+/** The facts of a request's one log line: who called what, and how it went. */
+export function completionLine (request: FastifyRequest, reply: FastifyReply): Record<string, unknown> {
+  return {
+    client: request.client,
+    method: request.method,
+    route: request.routeOptions.url,
+    path: request.url.split('?')[0],
+    statusCode: reply.statusCode,
+    ms: Math.round(reply.elapsedTime * 10) / 10,
+    ...request.logFields
+  }
+}
+
 /** One line per request, written when it completes: who called what, and how it went. */
 export class GatewayLogController extends LogController {
   override incomingRequest (): void {}
 
   override requestCompleted (error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
-    const line = {
-      client: request.client,
-      method: request.method,
-      route: request.routeOptions.url,
-      path: request.url.split('?')[0],
-      statusCode: reply.statusCode,
-      ms: Math.round(reply.elapsedTime * 10) / 10,
-      ...request.logFields
-    }
+    const line = completionLine(request, reply)
     if (error) request.log.error({ ...line, err: error }, 'request errored')
     else request.log.info(line, 'request completed')
   }

@@ -1,5 +1,7 @@
+import { request } from 'node:http'
 import t from 'tap'
 import { authHeader, DLR_SECRET, OTHER_API_KEY, startGateway, UPSTREAM_TOKEN, type GatewayUnderTest } from '../helper.js'
+import { waitFor } from '../servers.js'
 
 interface Answer { status: number, contentType: string | null, body: any, headers: Headers }
 
@@ -283,6 +285,21 @@ t.test('an unreachable provider is a 502 and nothing counts as sent', async (t) 
   t.equal(answer.status, 502)
   t.equal(answer.body.code, 'GW_UPSTREAM_UNREACHABLE')
   t.match(answer.body.messages, [{ status: 'failed', error: { code: 'GW_UPSTREAM_UNREACHABLE' } }])
+})
+
+t.test('a caller who hangs up mid-call still has the outcome logged and counted', async (t) => {
+  const gw = await startGateway(t, { simulator: { latencyMs: 300 } })
+  const body = JSON.stringify({ to: ['+48500600700', '+48500600701'], text: 'x' })
+  const call = request(`${gw.url}/sms`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...authHeader() } })
+  call.on('error', () => {})
+  call.end(body)
+  await waitFor('the send to reach the provider', () => gw.simulator.stats.inFlight === 1)
+  call.destroy()
+  await waitFor('the send to end', () => gw.simulator.stats.inFlight === 0)
+  await waitFor('its log line', () => gw.logs.entries.some((entry) => entry.route === '/sms'), 3000)
+  t.match(gw.logs.entries.find((entry) => entry.route === '/sms'), { level: 40, client: 'billing', statusCode: 200, queued: 2, unknown: 0, callerLeft: true })
+  const metrics = await (await fetch(`${gw.url}/metrics`)).text()
+  t.match(metrics, /sms_gateway_messages_total\{status="queued",client="billing"\} 2/)
 })
 
 t.test('health and readiness', async (t) => {
