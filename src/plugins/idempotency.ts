@@ -34,6 +34,10 @@ declare module 'fastify' {
   interface FastifyRequest {
     idempotencyClaim: Claim | null
   }
+  interface FastifyContextConfig {
+    /** a route's one spelling of its body: bodies that ask the same, written differently, get one fingerprint */
+    idempotentBody?: (body: unknown) => unknown
+  }
 }
 
 interface Claim {
@@ -108,7 +112,8 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
       throw new GatewayError('GW_VALIDATION_FAILED', 'Send one Idempotency-Key header.', { errors: [{ field: 'headers:/idempotency-key', reason: 'is repeated' }] })
     }
     const key = `${request.client}:${header}`
-    const fingerprint = fingerprintRequest(request.method, request.routeOptions.url ?? '', request.body)
+    const spell = request.routeOptions.config.idempotentBody
+    const fingerprint = fingerprintRequest(request.method, request.routeOptions.url ?? '', spell === undefined ? request.body : spell(request.body))
     const claimedAt = Date.now()
     const token = randomUUID()
     let result

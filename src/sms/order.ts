@@ -22,6 +22,21 @@ const CONTROL_CHARACTER = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]
 const VISIBLE_CHARACTER = /[^\s\p{Default_Ignorable_Code_Point}]/u
 
 const toList = (value: string | string[]) => typeof value === 'string' ? [value] : value
+const ofOne = (value: string | string[]) => typeof value !== 'string' && value.length === 1 ? value[0]! : value
+
+/**
+ * The one spelling of a body that its Idempotency-Key fingerprint is taken of: a list of one
+ * recipient (or id) asks for what that single value asks for, so a retry that writes one as the
+ * other is the same request, not one to refuse with "use a new key" — which would send again.
+ */
+export function canonicalBody (body: SendSmsBody): SendSmsBody {
+  const to = ofOne(body.to)
+  const uniqueId = body.uniqueId === undefined ? undefined : ofOne(body.uniqueId)
+  if (to === body.to && uniqueId === body.uniqueId) return body
+  const canonical = { ...body, to }
+  if (uniqueId !== undefined) canonical.uniqueId = uniqueId
+  return canonical
+}
 
 export interface OrderLimits {
   maxRecipients: number

@@ -38,6 +38,25 @@ t.test('the same key with another body is refused; keys are per client', async (
   t.equal(gw.simulator.stats.sendRequests, 2)
 })
 
+t.test('a retry that writes one recipient as a list of one is the same request; other changes are not', async (t) => {
+  const gw = await startGateway(t)
+  const single = { to: '+48500600700', text: 'Pay 10 PLN', uniqueId: 'order4711' }
+  const first = await send(gw, single, 'spelt-1')
+  t.equal(first.status, 200)
+  const asLists = await send(gw, { ...single, to: [single.to], uniqueId: [single.uniqueId] }, 'spelt-1')
+  t.equal(asLists.status, 200, 'not refused as another body')
+  t.equal(asLists.headers.get('idempotent-replayed'), 'true')
+  t.equal(asLists.text, first.text)
+  const listFirst = await send(gw, { to: [single.to], text: 'Pay 20 PLN' }, 'spelt-2')
+  t.equal((await send(gw, { to: single.to, text: 'Pay 20 PLN' }, 'spelt-2')).headers.get('idempotent-replayed'), 'true', 'and the other way round')
+  t.equal(listFirst.status, 200)
+  t.equal(gw.simulator.stats.sendRequests, 2, 'each sent once')
+  for (const other of [{ ...single, to: [single.to, '+48500600701'], uniqueId: [single.uniqueId, 'order4712'] }, { ...single, flash: true }, { ...single, sendAt: new Date(Date.now() + 3_600_000).toISOString() }]) {
+    t.equal((await send(gw, other, 'spelt-1')).status, 422, JSON.stringify(Object.keys(other)))
+  }
+  t.equal(gw.simulator.stats.sendRequests, 2)
+})
+
 t.test('a repeat while the first is in flight gets 409 and is not sent', async (t) => {
   const gw = await startGateway(t, { simulator: { latencyMs: 400 } })
   const first = send(gw, order, 'slow-1')

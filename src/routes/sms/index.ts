@@ -7,7 +7,7 @@ import { IdempotentReplayedHeader, RateLimitHeaders, RetryAfterHeader, wwwAuthen
 import { problemResponse } from '../../schemas/problem.js'
 import { SEND_SMS_EXAMPLES, SendSmsBodySchema, SendSmsHeadersSchema, SendSmsProblemSchema, SendSmsResultSchema, type SendSmsBody, type SendSmsResult } from '../../schemas/sms.js'
 import { dispatchSms, type SmsOrder } from '../../sms/dispatch.js'
-import { readOrder } from '../../sms/order.js'
+import { canonicalBody, readOrder } from '../../sms/order.js'
 import { maskPhone } from '../../sms/phone.js'
 import { addLogFields } from '../../plugins/request-log.js'
 
@@ -57,7 +57,7 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
     // fits the body limit, which fastify checks before any hook). A refused order releases its key.
     preHandler: [app.idempotency.claim, readOrderHook],
     onSend: app.idempotency.remember,
-    config: { rateLimit: {} },
+    config: { rateLimit: {}, idempotentBody: (body) => canonicalBody(body as SendSmsBody) },
     schema: {
       operationId: 'sendSms',
       summary: 'Send an SMS to one or many recipients',
