@@ -20,10 +20,13 @@ export async function waitFor (what: string, condition: () => boolean | Promise<
 
 export interface RedisUnderTest { url: string, port: number, process: ChildProcess, stop: () => Promise<void> }
 
-/** A real, throw-away redis-server on a loopback port (Debian's redis-server must be installed). */
-export async function startRedis (t: Test, port?: number): Promise<RedisUnderTest> {
+/**
+ * A real, throw-away redis-server on a loopback port (Debian's redis-server must be installed).
+ * `args`: its settings beyond port and address; by default it keeps nothing on disk.
+ */
+export async function startRedis (t: Test, port?: number, args: readonly string[] = ['--save', '', '--appendonly', 'no']): Promise<RedisUnderTest> {
   port ??= await freePort()
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', ...args], { stdio: 'ignore' })
   const failed = once(child, 'error')
   failed.catch(() => {})
   const stop = async () => {
