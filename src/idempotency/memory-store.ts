@@ -21,16 +21,24 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
   readonly #now: () => number
   #sweepAt = MIN_SWEEP_SIZE
 
-  constructor (maxKeys: number, maxBytes = MEMORY_STORE_MAX_BYTES, now: () => number = () => performance.now()) {
+  /**
+   * @param onEarlyEviction called for each answer dropped to make room while its TTL still ran: a
+   * retry with that key would send again, which an operator must hear of.
+   */
+  constructor (maxKeys: number, maxBytes = MEMORY_STORE_MAX_BYTES, now: () => number = () => performance.now(), onEarlyEviction?: () => void) {
     // Bounded by size alone (lru-cache preallocates for a `max` count, slowing every start):
-    // no record counts less than maxBytes / maxKeys, so at most maxKeys fit.
-    const smallestRecord = Math.max(RECORD_OVERHEAD_BYTES, Math.ceil(maxBytes / maxKeys))
+    // no record counts less than maxBytes / maxKeys (rounded down), so at most maxKeys fit.
+    const smallestRecord = Math.max(RECORD_OVERHEAD_BYTES, Math.floor(maxBytes / maxKeys))
     this.#records = new LRUCache<string, KeyRecord>({
       maxSize: maxBytes,
       sizeCalculation: (record) => Math.max(smallestRecord, RECORD_OVERHEAD_BYTES + (record.state === 'done' ? record.response.body.length : 0)),
       perf: { now },
       // Read the clock on every lookup (its default caches it for a millisecond, by a timer).
-      ttlResolution: 0
+      ttlResolution: 0,
+      // lru-cache calls it before it forgets the key, so the key's remaining TTL can still be read.
+      ...(onEarlyEviction === undefined
+        ? {}
+        : { dispose: (_record: KeyRecord, key: string, reason: string) => { if (reason === 'evict' && this.#records.getRemainingTTL(key) > 0) onEarlyEviction() } })
     })
     this.#now = now
   }

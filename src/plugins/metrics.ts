@@ -57,6 +57,11 @@ export function createGatewayMetrics () {
       registers
     }),
     deliveryReportsRejected: rejectedCounter(registers),
+    idempotencyAnswersEvicted: new Counter({
+      name: `${PREFIX}idempotency_answers_evicted_total`,
+      help: 'Answers the in-memory idempotency store dropped before IDEMPOTENCY_TTL to stay within IDEMPOTENCY_MAX_KEYS or 256 MB: a retry with one of those keys sends again',
+      registers
+    }),
     deliveryReportsEnabled: new Gauge({
       name: `${PREFIX}delivery_reports_enabled`,
       help: '1 when this gateway takes delivery reports (DLR_SECRET is set), else 0: missing reports are only a fault where it is 1',

@@ -48,3 +48,22 @@ t.test('an answer is replayed for its TTL', async (t) => {
   now = 6001
   t.same(await store.claim('k', 'fp', 1000), { state: 'claimed' })
 })
+
+t.test('an answer pushed out while its TTL still runs is reported; one past its TTL is not', async (t) => {
+  let now = 1_000_000
+  let early = 0
+  const store = new MemoryIdempotencyStore(100, 100 * 1024, () => now, () => { early++ })
+  const fill = async (prefix: string, ttl: number) => {
+    for (let i = 0; i < 100; i++) {
+      await store.claim(`${prefix}-${i}`, 'fp', HOUR)
+      await store.complete(`${prefix}-${i}`, 'fp', answer('x'), ttl)
+    }
+  }
+  await fill('short', 1000)
+  now += 2000
+  await fill('long', HOUR)
+  t.equal(early, 0, 'the 100 answers pushed out had expired')
+  await fill('more', HOUR)
+  t.equal(early, 100, 'the next 100 pushed out answers still within their TTL')
+  t.same(await store.claim('long-0', 'fp', HOUR), { state: 'claimed' }, 'which are gone: a retry would send again')
+})

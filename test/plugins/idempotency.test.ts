@@ -27,6 +27,16 @@ t.test('a repeat with the same key and body replays the first answer without sen
   t.equal(gw.simulator.stats.sendRequests, 2)
 })
 
+t.test('an in-memory store too small for its TTL says so in a metric', async (t) => {
+  const gw = await startGateway(t, { env: { IDEMPOTENCY_MAX_KEYS: '100' } })
+  const evicted = async () => Number(/^sms_gateway_idempotency_answers_evicted_total (\d+)$/m.exec(await (await fetch(`${gw.url}/metrics`)).text())?.[1])
+  t.equal(await evicted(), 0, 'exported from the start')
+  for (let i = 0; i < 103; i++) t.equal((await send(gw, order, `fill-${i}`)).status, 200)
+  const count = await evicted()
+  t.equal(count, 3, `three answers dropped within IDEMPOTENCY_TTL (${count})`)
+  t.equal((await send(gw, order, 'fill-0')).headers.get('idempotent-replayed'), null, 'and a retry of the first one is sent again, as the metric warned')
+})
+
 t.test('the same key with another body is refused; keys are per client', async (t) => {
   const gw = await startGateway(t)
   await send(gw, order, 'k-1')
