@@ -1,5 +1,6 @@
 import t from 'tap'
 import { signDeliveryUrl } from '../../src/dlr/signing.js'
+import { REPORT_BODY_LIMIT } from '../../src/routes/dlr/index.js'
 import { authHeader, DLR_SECRET, startGateway, type GatewayUnderTest } from '../helper.js'
 
 async function sendSms (gw: GatewayUnderTest, to: string[]) {
@@ -204,4 +205,23 @@ t.test('a report refused for its body (type, encoding, size) is counted as malfo
   const metrics = await scrape(gw)
   t.equal(sample(metrics, 'sms_gateway_delivery_reports_rejected_total{reason="malformed"}'), 4)
   t.notMatch(metrics, /sms_gateway_delivery_reports_total\{/, 'no delivery counted')
+})
+
+t.test('a report body larger than any report URL is refused before it is parsed, signed or not', async (t) => {
+  const gw = await startGateway(t, { deliveryReportsToSelf: true })
+  const signed = signDeliveryUrl(gw.url, DLR_SECRET, { sentAt: Date.now(), expiresAt: Date.now() + 60_000 })
+  const query = signed.slice(signed.indexOf('?') + 1, signed.indexOf('&smsid='))
+  const form = { 'content-type': 'application/x-www-form-urlencoded' }
+  // The size of a URL the header limit still lets through, posted as a form.
+  const atLimit = `${query}&smsid=big1&stan=delivered&pad=${'x'.repeat(REPORT_BODY_LIMIT - query.length - 40)}`
+  t.equal((await fetch(`${gw.url}/dlr`, { method: 'POST', headers: form, body: atLimit })).status, 200, 'a form as large as the largest URL')
+  const padded = `smsid=big2&stan=delivered&pad=${'x'.repeat(REPORT_BODY_LIMIT)}`
+  const tooLarge = await fetch(`${gw.url}/dlr?${query}`, { method: 'POST', headers: form, body: padded })
+  t.equal(tooLarge.status, 413)
+  t.match(await tooLarge.json(), { code: 'GW_BODY_TOO_LARGE' })
+  const unsigned = await fetch(`${gw.url}/dlr`, { method: 'POST', headers: form, body: `${'k=&'.repeat(REPORT_BODY_LIMIT)}` })
+  t.equal(unsigned.status, 413, 'an unsigned one too: nobody gets the gateway to parse more than a report')
+  const metrics = await scrape(gw)
+  t.equal(sample(metrics, 'sms_gateway_delivery_reports_rejected_total{reason="malformed"}'), 2)
+  t.equal(sample(metrics, 'sms_gateway_delivery_reports_total{status="delivered",reason="none"}'), 1)
 })

@@ -12,6 +12,7 @@ import { GatewayError, validationError } from '../../errors.js'
 import type { RejectionReason } from '../../plugins/metrics.js'
 import { addLogFields } from '../../plugins/request-log.js'
 import { problemResponse, shuttingDownResponse, type ProblemExample } from '../../schemas/problem.js'
+import { MAX_HEADER_BYTES } from '../../server-options.js'
 
 const text = (description: string) => Type.Optional(Type.Union([Type.String(), Type.Array(Type.String())], { description }))
 
@@ -38,6 +39,12 @@ const REJECTION_BY_CODE: Readonly<Record<string, RejectionReason>> = {
   GW_DLR_SIGNATURE_INVALID: 'bad_signature',
   GW_DLR_EXPIRED: 'expired'
 }
+/**
+ * A report is no bigger than the URL it came in, which the header limit bounds: the gateway's own
+ * body limit leaves room for 10,000 recipients, and anyone may post to this public route before
+ * its signature is checked (~250 ms of CPU to parse that much form).
+ */
+export const REPORT_BODY_LIMIT = MAX_HEADER_BYTES
 /** readReportFields reads the body (this position), then the query string. */
 const BODY_SOURCE = 0
 
@@ -132,6 +139,7 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
   app.get('/dlr', { schema, validatorCompiler: acceptAnything, exposeHeadRoute: false }, receive)
   app.post('/dlr', {
     validatorCompiler: acceptAnything,
+    bodyLimit: REPORT_BODY_LIMIT,
     schema: {
       ...schema,
       response: {
