@@ -182,12 +182,17 @@ export default fp(async function problemsPlugin (app) {
     if (closing) reply.header('connection', 'close')
     done(null, payload)
   })
-  app.addHook('onRequest', (_request, _reply, done) => {
-    if (!closing) return done()
-    done(new GatewayError('GW_SHUTTING_DOWN', 'The gateway is shutting down; retry on another instance.', {}, { 'retry-after': '1' }))
+  app.addHook('onRequest', (request, _reply, done) => {
+    if (closing) return done(new GatewayError('GW_SHUTTING_DOWN', 'The gateway is shutting down; retry on another instance.', {}, { 'retry-after': '1' }))
+    // Before its body is read: anyone could otherwise have a body limit's worth of JSON parsed (and
+    // a malformed one refused as such) on the way to a 404.
+    if (request.is404) return done(noRouteFor(request))
+    done()
   })
 
-  app.setNotFoundHandler(async (request, reply) => {
-    return sendProblem(reply, new GatewayError('GW_NOT_FOUND', `No route for ${request.method} ${request.url.split('?')[0]}.`))
-  })
+  app.setNotFoundHandler(async (request, reply) => sendProblem(reply, noRouteFor(request)))
 }, { name: 'problems', fastify: '5.x' })
+
+function noRouteFor (request: FastifyRequest): GatewayError {
+  return new GatewayError('GW_NOT_FOUND', `No route for ${request.method} ${request.url.split('?')[0]}.`)
+}

@@ -1,5 +1,7 @@
 import t from 'tap'
 import { describeValidation } from '../../src/plugins/problems.js'
+import { bodyLimitFor } from '../../src/server-options.js'
+import { startGateway } from '../helper.js'
 
 interface AjvError { instancePath: string, keyword: string, message?: string, params: Record<string, unknown> }
 
@@ -38,4 +40,16 @@ t.test('describing the errors of a huge body reads each error a bounded number o
   const fields = describeValidation(errors, 'body')
   t.equal(fields.length, 20, 'the first MAX_FIELD_ERRORS fields')
   t.ok(reads <= 4 * errors.length, `${reads} reads of the errors' paths for ${errors.length} errors`)
+})
+
+t.test('a path no route serves is answered 404 before its body is read', async (t) => {
+  const gw = await startGateway(t)
+  const post = async (path: string, body: string, method = 'POST') => {
+    const response = await fetch(`${gw.url}${path}`, { method, headers: { 'content-type': 'application/json' }, body })
+    return { status: response.status, body: await response.json() as { code: string, detail: string } }
+  }
+  t.match(await post('/nope', '{"not json'), { status: 404, body: { code: 'GW_NOT_FOUND', detail: 'No route for POST /nope.' } }, 'not refused as malformed JSON')
+  t.match(await post('/sms', '{"not json', 'PUT'), { status: 404, body: { code: 'GW_NOT_FOUND' } }, 'a method the path does not take')
+  t.match(await post('/nope', `"${'x'.repeat(bodyLimitFor(gw.config))}"`), { status: 404, body: { code: 'GW_NOT_FOUND' } }, 'not refused as too large')
+  t.match(gw.logs.entries.filter((entry) => entry.path === '/nope'), [{ statusCode: 404, code: 'GW_NOT_FOUND' }, { statusCode: 404, code: 'GW_NOT_FOUND' }])
 })
