@@ -110,3 +110,17 @@ t.test('simulator settings', async (t) => {
   t.match(loadSimulatorConfig({ SIMULATOR_PORT: '5000', SIMULATOR_TOKEN: 'tok', SIMULATOR_DLR: 'false' }), { port: 5000, token: 'tok', deliveryReports: false })
   t.throws(() => loadSimulatorConfig({ SIMULATOR_LATENCY_MS: '-1' }), /SIMULATOR_LATENCY_MS/)
 })
+
+t.test('the default time zone is taken without loading ICU\'s zone data (8 MB of idle memory)', async (t) => {
+  const Original = Intl.DateTimeFormat
+  let built = 0
+  Intl.DateTimeFormat = function (...args: ConstructorParameters<typeof Intl.DateTimeFormat>) {
+    built++
+    return new Original(...args)
+  } as unknown as typeof Intl.DateTimeFormat
+  t.teardown(() => { Intl.DateTimeFormat = Original })
+  t.equal(loadConfig(testEnvironment()).upstream.timeZone, 'Europe/Warsaw')
+  t.equal(built, 0, 'no formatter built for the default')
+  t.equal(loadConfig(testEnvironment({ SERWERSMS_TIME_ZONE: 'Etc/UTC' })).upstream.timeZone, 'UTC', 'another zone is checked, and kept as Intl names it')
+  t.equal(built, 1)
+})
