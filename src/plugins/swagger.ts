@@ -9,6 +9,11 @@ import { ProblemSchema } from '../schemas/problem.js'
 import { SendSmsProblemSchema, SendSmsResultSchema } from '../schemas/sms.js'
 
 export const DOCS_PREFIX = '/docs'
+/**
+ * Set on a route schema whose body may be left out (POST /dlr: a report may come all in its query):
+ * @fastify/swagger marks every documented body required, so the generated document is mended.
+ */
+export const OPTIONAL_BODY = 'x-optional-body'
 
 // Imported, not read from disk: in the production bundle this module no longer sits two levels below package.json.
 const { version } = packageJson
@@ -68,7 +73,8 @@ export default fp(async function swaggerPlugin (app) {
     refResolver: {
       buildLocalReference: (json, _baseUri, _fragment, index) => typeof json.$id === 'string' ? json.$id : `def-${index}`
     },
-    transform: ({ schema, url }) => ({ schema: referenceComponents(schema) as typeof schema, url })
+    transform: ({ schema, url }) => ({ schema: referenceComponents(schema) as typeof schema, url }),
+    transformObject: (document) => markOptionalBodies('openapiObject' in document ? document.openapiObject : document.swaggerObject)
   })
   // Named explicitly rather than left to swagger-ui to find next to its own code: in the production
   // bundle its code is no longer in its package folder, while the files still are (node_modules).
@@ -80,3 +86,16 @@ export default fp(async function swaggerPlugin (app) {
     uiConfig: { deepLinking: true, displayRequestDuration: true, defaultModelsExpandDepth: 0 }
   })
 }, { name: 'swagger', fastify: '5.x' })
+
+interface Operation { requestBody?: { required?: boolean }, [OPTIONAL_BODY]?: boolean }
+
+function markOptionalBodies<T extends { paths?: object }> (document: T): T {
+  for (const item of Object.values(document.paths ?? {}) as Array<Record<string, Operation>>) {
+    for (const operation of Object.values(item)) {
+      if (operation[OPTIONAL_BODY] !== true) continue
+      if (operation.requestBody !== undefined) operation.requestBody.required = false
+      delete operation[OPTIONAL_BODY]
+    }
+  }
+  return document
+}

@@ -340,6 +340,12 @@ t.test('a delivery report without its message id is answered as the document sho
   t.equal(response.status, 400)
   const example = document.paths['/dlr'].get.responses['400'].content[PROBLEM_MEDIA_TYPE].examples.GW_VALIDATION_FAILED.value
   t.same(await response.json(), example)
+  const post = document.paths['/dlr'].post
+  t.equal(post.requestBody.required, false, 'POST /dlr documents its body as optional')
+  t.notOk(Object.keys(post).some((key) => key.startsWith('x-')), 'and the marker that says so is gone from the document')
+  const bodyless = await fetch(`${issued.origin}/dlr?${signed}&smsid=m1&stan=delivered`, { method: 'POST' })
+  t.equal(bodyless.status, 200, 'as it is: a POST whose report is all in its URL is taken')
+  t.equal(document.paths['/sms'].post.requestBody.required, true)
 })
 
 t.test('operations answers are what the document says', async (t) => {

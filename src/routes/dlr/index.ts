@@ -11,6 +11,7 @@ import { mapDeliveryReason, mapDeliveryState } from '../../dlr/states.js'
 import { GatewayError, validationError } from '../../errors.js'
 import type { RejectionReason } from '../../plugins/metrics.js'
 import { addLogFields } from '../../plugins/request-log.js'
+import { OPTIONAL_BODY } from '../../plugins/swagger.js'
 import { problemResponse, shuttingDownResponse, type ProblemExample } from '../../schemas/problem.js'
 import { MAX_HEADER_BYTES } from '../../server-options.js'
 
@@ -152,6 +153,7 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
         415: problemResponse({ code: 'GW_MEDIA_TYPE_UNSUPPORTED', detail: 'Send the body as application/json in UTF-8; charset=iso-8859-2 is not supported.' })
       },
       operationId: 'receiveDeliveryReportByPost',
+      [OPTIONAL_BODY]: true,
       consumes: ['application/x-www-form-urlencoded', 'application/json'],
       body: Type.Unknown({ description: 'report fields (smsid, stan, data, przyczyna) as a form or JSON object', examples: [{ smsid: '1c142d81c7', stan: 'delivered', data: '2026-11-25 12:00:05' }] })
     }
