@@ -31,7 +31,9 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     const smallestRecord = Math.max(RECORD_OVERHEAD_BYTES, Math.floor(maxBytes / maxKeys))
     this.#records = new LRUCache<string, KeyRecord>({
       maxSize: maxBytes,
-      sizeCalculation: (record) => Math.max(smallestRecord, RECORD_OVERHEAD_BYTES + (record.state === 'done' ? record.response.body.length : 0)),
+      // Bytes, not characters: a body with one character beyond Latin-1 is held at two bytes each
+      // (UTF-8's length is at least that, nearly always).
+      sizeCalculation: (record) => Math.max(smallestRecord, RECORD_OVERHEAD_BYTES + (record.state === 'done' ? Buffer.byteLength(record.response.body) : 0)),
       perf: { now },
       // Read the clock on every lookup (its default caches it for a millisecond, by a timer).
       ttlResolution: 0,

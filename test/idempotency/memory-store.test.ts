@@ -67,3 +67,14 @@ t.test('an answer pushed out while its TTL still runs is reported; one past its 
   t.equal(early, 100, 'the next 100 pushed out answers still within their TTL')
   t.same(await store.claim('long-0', 'fp', HOUR), { state: 'claimed' }, 'which are gone: a retry would send again')
 })
+
+t.test('answers are weighed in bytes: Polish text counts twice what its characters do', async (t) => {
+  const store = new MemoryIdempotencyStore(10, 10 * 1024, () => 1_000_000)
+  // 2,000 characters, 4,000 bytes in UTF-8: two fit in 10 KiB, where counting characters fits four.
+  for (let i = 0; i < 3; i++) {
+    await store.claim(`k${i}`, 'fp', HOUR)
+    await store.complete(`k${i}`, 'fp', answer('ą'.repeat(2000)), HOUR)
+  }
+  t.same(await store.claim('k0', 'fp', HOUR), { state: 'claimed' }, 'the oldest went to make room')
+  t.match(await store.claim('k2', 'fp', HOUR), { state: 'done' })
+})
