@@ -45,7 +45,7 @@ interface Claim {
   fingerprint: string
   /** this request's own: a claim that lapsed and was taken by another request is not ours to release */
   token: string
-  /** ms since epoch, when the claim was asked for: it lapses inFlightTtlFor() later */
+  /** performance.now() when the claim was asked for: it lapses inFlightTtlFor() later */
   claimedAt: number
 }
 
@@ -114,7 +114,8 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
     const key = `${request.client}:${header}`
     const spell = request.routeOptions.config.idempotentBody
     const fingerprint = fingerprintRequest(request.method, request.routeOptions.url ?? '', spell === undefined ? request.body : spell(request.body))
-    const claimedAt = Date.now()
+    // Monotonic: only the time since the claim matters, and a wall clock may jump.
+    const claimedAt = performance.now()
     const token = randomUUID()
     let result
     try {
@@ -182,9 +183,9 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
       }
     }
     const keepTrying = async (): Promise<void> => {
-      for (let round = 0; Date.now() < giveUpAt; round++) {
+      for (let round = 0; performance.now() < giveUpAt; round++) {
         const delay = STORE_RETRY_DELAYS_MS[Math.min(round, STORE_RETRY_DELAYS_MS.length - 1)]!
-        await sleep(Math.min(delay, Math.max(0, giveUpAt - Date.now())), undefined, { ref: false })
+        await sleep(Math.min(delay, Math.max(0, giveUpAt - performance.now())), undefined, { ref: false })
         // Closing took it over (one last attempt of its own).
         if (!unstored.has(claimed.key)) return
         if (await attempt()) {
