@@ -83,7 +83,16 @@ export default fp(async function swaggerPlugin (app) {
     routePrefix: DOCS_PREFIX,
     baseDir: assets,
     logo: { type: 'image/svg+xml', content: await readFile(join(assets, 'logo.svg')) },
-    uiConfig: { deepLinking: true, displayRequestDuration: true, defaultModelsExpandDepth: 0 }
+    uiConfig: { deepLinking: true, displayRequestDuration: true, defaultModelsExpandDepth: 0 },
+    // swagger-ui's own policy, less what does not fit a gateway served over plain HTTP on an
+    // internal network: no upgrade to HTTPS, no framing, no calls to swagger.io's online validator.
+    // Its React code sets style attributes, which only 'unsafe-inline' allows; scripts stay strict.
+    staticCSP: true,
+    transformStaticCSP: (policy) => policy
+      .replace(/\s*upgrade-insecure-requests;?/, '')
+      .replace("frame-ancestors 'self'", "frame-ancestors 'none'")
+      .replace(' validator.swagger.io', '')
+      .replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
   })
 }, { name: 'swagger', fastify: '5.x' })
 

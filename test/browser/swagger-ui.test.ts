@@ -37,7 +37,11 @@ t.test('Swagger UI: authorise, try POST /sms against the simulator, see the mess
   const page = browser.pages()[0] ?? await browser.newPage()
   page.setDefaultTimeout(UI_TIMEOUT_MS)
 
-  await page.goto(`${gw.url}/docs`)
+  // The page runs under the Content-Security-Policy /docs sends: anything it blocks shows here.
+  const blocked: string[] = []
+  page.on('console', (message) => { if (/Content.Security.Policy/i.test(message.text())) blocked.push(message.text()) })
+  const docs = await page.goto(`${gw.url}/docs`)
+  t.match(await docs?.headerValue('content-security-policy'), /frame-ancestors 'none'/, '/docs is served with a policy')
   const operation = page.locator('#operations-sms-sendSms')
   await operation.waitFor()
 
@@ -62,6 +66,7 @@ t.test('Swagger UI: authorise, try POST /sms against the simulator, see the mess
   t.match(result.messages, [{ status: 'queued', id: /^\w+$/ }], 'the rendered answer shows the message id')
   t.equal(gw.simulator.received.length, 1, 'the simulator received the send')
   t.match(await operation.locator('.curl-command').innerText(), `Bearer ${TEST_API_KEY}`, 'the request carried the API key')
+  t.same(blocked, [], 'the policy blocked nothing Swagger UI needs')
 
   // Frame the request body and the rendered answer together, for the README.
   await operation.locator('.opblock-section-request-body').evaluate((element) => element.scrollIntoView({ block: 'start' }))
