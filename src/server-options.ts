@@ -3,6 +3,7 @@ import type { FastifyServerOptions } from 'fastify'
 import type { Config } from './config.js'
 import { GatewayLogController, processLoggerOptions } from './logging.js'
 import { answerClientError, sendProblem, toGatewayError } from './plugins/problems.js'
+import { boundErrorsOfLongLists } from './validation.js'
 
 /** Room for the largest allowed recipient list (a 32-character number and its quotes each). */
 const BYTES_PER_RECIPIENT = 40
@@ -60,7 +61,7 @@ export function serverOptions (config: Config, overrides: Partial<FastifyServerO
     ajv: {
       customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: true }
     },
-    schemaController: { compilersFactory: { buildSerializer: compileSerializersOnFirstUse() } },
+    schemaController: { compilersFactory: { buildSerializer: compileSerializersOnFirstUse(), buildValidator: boundErrorsOfLongLists() } },
     // fastify hands `http` to http.createServer but does not type it.
     ...{ http: { maxHeaderSize: MAX_HEADER_BYTES, connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS } } as Partial<FastifyServerOptions>,
     ...overrides
