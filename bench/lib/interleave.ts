@@ -2,7 +2,7 @@ import type { LoadResult, LoadSpec } from '../procs/load.js'
 import { runLoad } from './cast.js'
 import { mergeHistograms, summariseLatency, type LatencySummary } from './latency.js'
 import type { ServerProcess } from './processes.js'
-import { alternation, ROUND_STRETCH_SECONDS, ROUND_STRETCHES, roundsFor, startBoth, warmupSecondsFor } from './rounds.js'
+import { alternation, ROUND_STRETCH_SECONDS, ROUND_STRETCHES, roundsFor, startBoth, type MeasurementPlan } from './rounds.js'
 
 export interface Measured {
   ok: number
@@ -41,12 +41,11 @@ export interface Interleaved {
  * their spread is the run's own measure of how far its ratio can be trusted. 10 s a side are
  * five rounds, each 5 s of warm-up and 2 s measured a side.
  */
-export async function interleave (subject: Contender, baseline: Contender, seconds: number): Promise<Interleaved> {
+export async function interleave (subject: Contender, baseline: Contender, { seconds, warmupSeconds }: MeasurementPlan): Promise<Interleaved> {
   const ofSubject: Stretch[] = []
   const ofBaseline: Stretch[] = []
   const roundRatios: number[] = []
   const rounds = roundsFor(seconds)
-  const warmupSeconds = warmupSecondsFor(seconds)
   for (let round = 0; round < rounds; round++) {
     const [subjectServer, baselineServer] = await startBoth(subject.start, baseline.start)
     try {
@@ -77,11 +76,11 @@ export async function warmUp (load: Side['load'], seconds: number): Promise<void
 }
 
 /** One side alone, for a row's secondary figure: a fresh server, warmed up, measured, stopped. */
-export async function measureAlone (start: Contender['start'], load: Contender['load'], seconds: number): Promise<Stretch> {
+export async function measureAlone (start: Contender['start'], load: Contender['load'], { seconds, warmupSeconds }: MeasurementPlan): Promise<Stretch> {
   const server = await start()
   try {
     const spec = load(server)
-    await warmUp(spec, warmupSecondsFor(seconds))
+    await warmUp(spec, warmupSeconds)
     return await measure({ load: spec, cpuMs: server.cpuMs }, seconds)
   } finally {
     await server.stop()

@@ -21,6 +21,17 @@ export function warmupSecondsFor (seconds: number): number {
   return Math.min(5, Math.max(1, Math.round(seconds / 2)))
 }
 
+/** A measurement of a row: seconds measured a side, and the warm-up of each fresh process before it. */
+export interface MeasurementPlan { seconds: number, warmupSeconds: number }
+
+/**
+ * A measurement of `share` of the run's seconds a side. The warm-up follows the run, not the
+ * measurement: a half-length measurement's fresh gateway needs its 3–4 s all the same.
+ */
+export function planMeasurement (runSeconds: number, share = 1): MeasurementPlan {
+  return { seconds: runSeconds * share, warmupSeconds: warmupSecondsFor(runSeconds) }
+}
+
 /** Rounds for `seconds` a side, at least one: 10 s a side are five rounds of A B B A. */
 export function roundsFor (seconds: number): number {
   return Math.max(1, Math.ceil(seconds / (ROUND_STRETCHES * ROUND_STRETCH_SECONDS)))

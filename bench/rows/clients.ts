@@ -4,7 +4,7 @@ import { forkProcess } from '../lib/ipc.js'
 import { sendBody, sendHeaders, startGateway, startSimulatorProcess, UPSTREAM_TOKEN } from '../lib/cast.js'
 import { interleave } from '../lib/interleave.js'
 import type { ServerProcess } from '../lib/processes.js'
-import { warmupSecondsFor } from '../lib/rounds.js'
+import { planMeasurement, warmupSecondsFor } from '../lib/rounds.js'
 import type { Row } from '../lib/report.js'
 import type { BenchSettings } from '../lib/settings.js'
 
@@ -40,7 +40,7 @@ export async function measureUpstreamClients (settings: BenchSettings): Promise<
     const gateways = await interleave(
       { start: async () => startGateway(settings, simulator.url, {}, 'got-client'), load: sendTo },
       { start: async () => startGateway(settings, simulator.url), load: sendTo },
-      settings.seconds / 2
+      planMeasurement(settings.seconds, 1 / 2)
     )
     return {
       id: 'clients',

@@ -2,6 +2,7 @@ import { DLR_SECRET, startBare, startGateway, startSimulatorProcess } from '../l
 import { interleave, measureAlone } from '../lib/interleave.js'
 import type { ServerProcess } from '../lib/processes.js'
 import { latencyFigures, ratioAtLeast, roundsNote, type Row } from '../lib/report.js'
+import { planMeasurement } from '../lib/rounds.js'
 import type { BenchSettings } from '../lib/settings.js'
 
 export const MIN_INGEST_RATIO = 0.8
@@ -15,10 +16,10 @@ export async function measureDeliveryReportIngest (settings: BenchSettings): Pro
     ({ ...request, url: server.url, deliveryReports: { publicUrl: server.url, secret: DLR_SECRET, signEach } })
   const startGatewayForReports = async () => startGateway(settings, simulator.url)
   try {
-    const measured = await interleave({ start: startGatewayForReports, load: reportsTo }, { start: startBare, load: reportsTo }, settings.seconds)
+    const measured = await interleave({ start: startGatewayForReports, load: reportsTo }, { start: startBare, load: reportsTo }, planMeasurement(settings.seconds))
     // The worst case beside it: every report on a URL signed for it alone, so the gateway computes
     // an HMAC for each (reports of different POST /sms calls arriving interleaved).
-    const signedApart = await measureAlone(startGatewayForReports, (server) => reportsTo(server, true), settings.seconds / 2)
+    const signedApart = await measureAlone(startGatewayForReports, (server) => reportsTo(server, true), planMeasurement(settings.seconds, 1 / 2))
     const signedApartRate = signedApart.ok / signedApart.seconds
     return {
       id: 'dlr',

@@ -2,6 +2,7 @@ import { sendBody, sendHeaders, startForwarder, startGateway, startSimulatorProc
 import { interleave } from '../lib/interleave.js'
 import type { ServerProcess } from '../lib/processes.js'
 import { atMost, latencyFigures, ratioAtLeast, roundsNote, type Row } from '../lib/report.js'
+import { planMeasurement } from '../lib/rounds.js'
 import type { BenchSettings } from '../lib/settings.js'
 
 export const FIXED_RATE = 500
@@ -19,8 +20,8 @@ export async function measureSendOverhead (settings: BenchSettings): Promise<Row
     const pacedLoad = (server: ServerProcess) => ({ ...request, url: server.url, connections: FIXED_RATE_CONNECTIONS, overallRate: FIXED_RATE })
     const gateway = async () => startGateway(settings, simulator.url)
     const forwarder = async () => startForwarder(simulator.url)
-    const saturated = await interleave({ start: gateway, load: saturatedLoad }, { start: forwarder, load: saturatedLoad }, settings.seconds)
-    const paced = await interleave({ start: gateway, load: pacedLoad }, { start: forwarder, load: pacedLoad }, settings.seconds / 2)
+    const saturated = await interleave({ start: gateway, load: saturatedLoad }, { start: forwarder, load: saturatedLoad }, planMeasurement(settings.seconds))
+    const paced = await interleave({ start: gateway, load: pacedLoad }, { start: forwarder, load: pacedLoad }, planMeasurement(settings.seconds, 1 / 2))
     const ratio = saturated.subject.rate / saturated.baseline.rate
     const addedP99 = paced.subject.latency.p99 - paced.baseline.latency.p99
     const upstream = await simulator.stats()

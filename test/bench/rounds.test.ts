@@ -1,7 +1,7 @@
 import t from 'tap'
 import { atMost, formatTable, latencyFigures, ratioAtLeast, roundsNote, skippedRow, type Row } from '../../bench/lib/report.js'
 import type { LatencySummary } from '../../bench/lib/latency.js'
-import { alternation, roundsFor, startBoth, warmupSecondsFor } from '../../bench/lib/rounds.js'
+import { alternation, planMeasurement, roundsFor, startBoth, warmupSecondsFor } from '../../bench/lib/rounds.js'
 
 t.test('turns alternate A B B A, so each side is as often first as second', async (t) => {
   t.same(alternation('A', 'B', 2), ['A', 'B', 'B', 'A'])
@@ -15,6 +15,14 @@ t.test('rounds: two 1-s stretches a side each, one at least; warm-up 1 to 5 s', 
   t.equal(roundsFor(1), 1, 'the smoke run')
   t.equal(roundsFor(0.5), 1)
   t.same([10, 5, 1, 0.5].map(warmupSecondsFor), [5, 3, 1, 1])
+})
+
+t.test('a half-length measurement warms its fresh servers up as long as the run\'s main one', async (t) => {
+  t.same(planMeasurement(10), { seconds: 10, warmupSeconds: 5 }, 'the full run\'s main measurement')
+  const half = planMeasurement(10, 1 / 2)
+  t.same(half, { seconds: 5, warmupSeconds: 5 }, 'the 500 req/s part, "signed apart", the gateways of row 6: 5 s, not 3')
+  t.equal(roundsFor(half.seconds), 3, 'three rounds, 6 s a side')
+  t.same(planMeasurement(1, 1 / 2), { seconds: 0.5, warmupSeconds: 1 }, 'the smoke run stays short')
 })
 
 t.test('a round whose other server fails to start stops the one it started, and says why', async (t) => {
