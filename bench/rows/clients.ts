@@ -4,11 +4,22 @@ import { forkProcess } from '../lib/ipc.js'
 import { sendBody, sendHeaders, startGateway, startSimulatorProcess, UPSTREAM_TOKEN } from '../lib/cast.js'
 import { interleave } from '../lib/interleave.js'
 import type { ServerProcess } from '../lib/processes.js'
-import { planMeasurement, warmupSecondsFor } from '../lib/rounds.js'
+import { alternation, planMeasurement, warmupSecondsFor } from '../lib/rounds.js'
 import type { Row } from '../lib/report.js'
 import type { BenchSettings } from '../lib/settings.js'
 
 const CONCURRENCY = 32
+
+export interface ClientRun { client: ClientLoadSpec['client'], warmupSeconds: number }
+
+/**
+ * The clients alone, got undici undici got. Every run is a process of its own, so every run gets
+ * the run's warm-up: a second run of a client is as cold as its first.
+ */
+export function clientRuns (runSeconds: number): ClientRun[] {
+  const warmupSeconds = warmupSecondsFor(runSeconds)
+  return alternation<ClientLoadSpec['client']>('got', 'undici', 2).map((client) => ({ client, warmupSeconds }))
+}
 
 /**
  * 6. got vs. undici in the same run, as the issue asks once got shows up in the profile: the
@@ -26,14 +37,13 @@ export async function measureUpstreamClients (settings: BenchSettings): Promise<
       await load.stop()
       return load.ready
     }
-    const warmup = warmupSecondsFor(settings.seconds)
-    const got1 = await run('got', warmup)
-    const undici1 = await run('undici', warmup)
-    const undici2 = await run('undici', 0)
-    const got2 = await run('got', 0)
-    const sum = (a: ClientLoadResult, b: ClientLoadResult) => ({ ok: a.ok + b.ok, failed: a.failed + b.failed, seconds: a.seconds + b.seconds, cpuMs: a.cpuMs + b.cpuMs })
-    const got = sum(got1, got2)
-    const undici = sum(undici1, undici2)
+    const alone: Record<ClientLoadSpec['client'], ClientLoadResult> = { got: { ok: 0, failed: 0, seconds: 0, cpuMs: 0 }, undici: { ok: 0, failed: 0, seconds: 0, cpuMs: 0 } }
+    for (const { client, warmupSeconds } of clientRuns(settings.seconds)) {
+      const result = await run(client, warmupSeconds)
+      const total = alone[client]
+      alone[client] = { ok: total.ok + result.ok, failed: total.failed + result.failed, seconds: total.seconds + result.seconds, cpuMs: total.cpuMs + result.cpuMs }
+    }
+    const { got, undici } = alone
 
     const request = { method: 'POST' as const, path: '/sms', headers: sendHeaders, body: sendBody('+48500600700'), connections: settings.connections }
     const sendTo = (server: ServerProcess) => ({ ...request, url: server.url })
