@@ -1,7 +1,7 @@
 import autocannon, { type Options } from 'autocannon'
-import { DeliveryUrlIssuer, ISSUED_TIME_RESOLUTION_MS } from '../../src/dlr/signing.js'
 import { readJsonEnv, reportToParent } from '../lib/child.js'
 import { recordLatency, type LatencyHistogram } from '../lib/latency.js'
+import { deliveryReportPaths, type DeliveryReportSpec } from '../lib/report-paths.js'
 
 /**
  * The load generator, in a process of its own so it neither shares an event loop with nor
@@ -23,7 +23,7 @@ export interface LoadSpec {
    * give every request its own delivery-report query (unique message id), on one signed URL as
    * the reports of one POST /sms carry, or with `signEach` on a URL signed for it alone
    */
-  deliveryReports?: { publicUrl: string, secret: string, signEach?: boolean }
+  deliveryReports?: DeliveryReportSpec
   /** count 2xx answers whose body contains this text */
   expectInBody?: string
 }
@@ -40,10 +40,6 @@ export interface LoadResult {
   matched?: number
   latency: LatencyHistogram
 }
-
-const REPORT_URL_TTL_MS = 24 * 3600_000
-/** Signed URLs made ahead for `signEach`: far more than the gateway remembers (1,024), so none repeats in its memory. */
-const SEPARATELY_SIGNED_URLS = 50_000
 
 const spec = readJsonEnv<LoadSpec>('BENCH_LOAD')
 if (spec.warmupSeconds !== undefined && spec.warmupSeconds > 0) await run({ ...spec, seconds: spec.warmupSeconds })
@@ -88,23 +84,4 @@ async function run (load: LoadSpec): Promise<LoadResult> {
     ...(expected === undefined ? {} : { matched }),
     latency
   }
-}
-
-/** Paths as SerwerSMS would call them: a URL the gateway signed, the placeholders filled in. */
-function deliveryReportPaths ({ publicUrl, secret, signEach = false }: NonNullable<LoadSpec['deliveryReports']>): () => string {
-  const now = Date.now()
-  // The gateway's own issuer, so the URLs are signed as POST /sms signs them; one tenth of a
-  // second apart, each is a URL of its own. Signed before the run, so the load generator spends
-  // no CPU on HMACs while it measures.
-  const issuer = new DeliveryUrlIssuer(publicUrl, secret, REPORT_URL_TTL_MS)
-  const templates = Array.from({ length: signEach ? SEPARATELY_SIGNED_URLS : 1 }, (_, i) => {
-    // Not through URL: the placeholders' '#' would start a fragment.
-    const signed = issuer.urlFor(now - i * ISSUED_TIME_RESOLUTION_MS)
-    return signed.slice(signed.indexOf('/', signed.indexOf('//') + 2))
-      .replace('#STAN#', 'delivered')
-      .replace('#DATA#', encodeURIComponent('2026-11-25 12:00:00'))
-      .replace('#PRZYCZYNA#', '')
-  })
-  let id = 0
-  return () => templates[id % templates.length]!.replace('#SMSID#', `bench${(id++).toString(36)}`)
 }
