@@ -1,3 +1,4 @@
+import type { ClientLoadSpec } from '../procs/client-load.js'
 /** The plan of a measurement in turns: which side when, for how long, how a round's servers start. Plain functions, no processes of their own. */
 
 /** The order of the turns, `stretches` for each side: A B B A, A B B A… */
@@ -43,4 +44,16 @@ export async function startBoth<Server extends { stop (): Promise<void> }> (star
   if (first.status === 'fulfilled' && second.status === 'fulfilled') return [first.value, second.value]
   await Promise.all([first, second].map(async (started) => { if (started.status === 'fulfilled') await started.value.stop() }))
   throw first.status === 'rejected' ? first.reason : (second as PromiseRejectedResult).reason
+}
+
+export interface ClientRun { client: ClientLoadSpec['client'], warmupSeconds: number }
+
+/**
+ * Row 6's clients alone, got undici undici got. Every run is a process of its own, so every run
+ * gets the run's warm-up: a second run of a client is as cold as its first. (Here, not in the row,
+ * so that a test reaches it without loading the processes the row starts.)
+ */
+export function clientRuns (runSeconds: number): ClientRun[] {
+  const warmupSeconds = warmupSecondsFor(runSeconds)
+  return alternation<ClientLoadSpec['client']>('got', 'undici', 2).map((client) => ({ client, warmupSeconds }))
 }

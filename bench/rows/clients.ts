@@ -4,22 +4,11 @@ import { forkProcess } from '../lib/ipc.js'
 import { sendBody, sendHeaders, startGateway, startSimulatorProcess, UPSTREAM_TOKEN } from '../lib/cast.js'
 import { interleave } from '../lib/interleave.js'
 import type { ServerProcess } from '../lib/processes.js'
-import { alternation, planMeasurement, warmupSecondsFor } from '../lib/rounds.js'
+import { clientRuns, planMeasurement } from '../lib/rounds.js'
 import type { Row } from '../lib/report.js'
 import type { BenchSettings } from '../lib/settings.js'
 
 const CONCURRENCY = 32
-
-export interface ClientRun { client: ClientLoadSpec['client'], warmupSeconds: number }
-
-/**
- * The clients alone, got undici undici got. Every run is a process of its own, so every run gets
- * the run's warm-up: a second run of a client is as cold as its first.
- */
-export function clientRuns (runSeconds: number): ClientRun[] {
-  const warmupSeconds = warmupSecondsFor(runSeconds)
-  return alternation<ClientLoadSpec['client']>('got', 'undici', 2).map((client) => ({ client, warmupSeconds }))
-}
 
 /**
  * 6. got vs. undici in the same run, as the issue asks once got shows up in the profile: the

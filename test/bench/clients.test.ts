@@ -1,6 +1,5 @@
 import t from 'tap'
-import { clientRuns } from '../../bench/rows/clients.js'
-import { warmupSecondsFor } from '../../bench/lib/rounds.js'
+import { clientRuns, warmupSecondsFor } from '../../bench/lib/rounds.js'
 
 t.test('row 6: each client alone runs twice, in turns, every run a fresh process warmed up', async (t) => {
   const runs = clientRuns(10)
