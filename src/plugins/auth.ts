@@ -48,6 +48,10 @@ export function readBearer (header: string | undefined): string | undefined {
   return match?.[1]
 }
 
+/** The realm of the API keys' bearer challenge (RFC 6750), also named in the OpenAPI document. */
+export const API_REALM = 'sms-gateway'
+const CHALLENGE = `Bearer realm="${API_REALM}"`
+
 export default fp<{ apiKeys: ApiKey[], disabled: boolean }>(async function authPlugin (app, { apiKeys, disabled }) {
   app.decorateRequest('client', ANONYMOUS_CLIENT)
   if (disabled) {
@@ -60,17 +64,17 @@ export default fp<{ apiKeys: ApiKey[], disabled: boolean }>(async function authP
     if (disabled) return done()
     const header = request.headers.authorization
     if (header !== undefined && headerCount(request.raw.rawHeaders, 'authorization') > 1) {
-      return done(new GatewayError('GW_AUTH_INVALID', 'Send one Authorization header, not several.', {}, { 'www-authenticate': 'Bearer realm="sms-gateway", error="invalid_request"' }))
+      return done(new GatewayError('GW_AUTH_INVALID', 'Send one Authorization header, not several.', {}, { 'www-authenticate': `${CHALLENGE}, error="invalid_request"` }))
     }
     const presented = readBearer(header)
     if (presented === undefined) {
       return done(new GatewayError('GW_AUTH_MISSING', header === undefined
         ? 'Send your API key as "Authorization: Bearer <key>".'
-        : 'The Authorization header must be "Bearer <key>".', {}, { 'www-authenticate': 'Bearer realm="sms-gateway"' }))
+        : 'The Authorization header must be "Bearer <key>".', {}, { 'www-authenticate': CHALLENGE }))
     }
     const client = findClient(apiKeys, presented)
     if (client === undefined) {
-      return done(new GatewayError('GW_AUTH_INVALID', 'No client has this API key.', {}, { 'www-authenticate': 'Bearer realm="sms-gateway", error="invalid_token"' }))
+      return done(new GatewayError('GW_AUTH_INVALID', 'No client has this API key.', {}, { 'www-authenticate': `${CHALLENGE}, error="invalid_token"` }))
     }
     request.client = client
     done()

@@ -9,6 +9,7 @@ import { SEND_SMS_EXAMPLES, SendSmsBodySchema, SendSmsHeadersSchema, SendSmsProb
 import { dispatchSms, type SmsOrder } from '../../sms/dispatch.js'
 import { canonicalBody, readOrder } from '../../sms/order.js'
 import { maskPhone } from '../../sms/phone.js'
+import { API_REALM } from '../../plugins/auth.js'
 import { addLogFields } from '../../plugins/request-log.js'
 
 declare module 'fastify' {
@@ -89,7 +90,7 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
         401: problemResponse([
           { code: 'GW_AUTH_MISSING', detail: 'Send your API key as "Authorization: Bearer <key>".' },
           { code: 'GW_AUTH_INVALID', detail: 'No client has this API key.' }
-        ], { headers: wwwAuthenticateHeader('sms-gateway') }),
+        ], { headers: wwwAuthenticateHeader(API_REALM) }),
         409: problemResponse({ code: 'GW_IDEMPOTENCY_IN_FLIGHT', detail: 'The first request with this Idempotency-Key is still being processed; retry shortly to get its result.' }, { headers: { ...RetryAfterHeader, ...RateLimitHeaders } }),
         413: problemResponse([
           { code: 'GW_RECIPIENTS_TOO_MANY', detail: '10001 recipients exceed this gateway\'s limit of 10000 per request (SMS_MAX_RECIPIENTS); split them over several requests. Nothing was sent.', extensions: { limit: 10000 } },
