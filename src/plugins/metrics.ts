@@ -1,3 +1,4 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client'
 import { FastHistogram } from '../metrics-histogram.js'
@@ -131,14 +132,25 @@ export default fp(async function metricsPlugin (app) {
   const metrics = createGatewayMetrics()
   app.decorate('metrics', metrics)
 
-  // A callback hook, not an async one: it runs on every request.
-  app.addHook('onResponse', (request, reply, done) => {
+  const observeDuration = (request: FastifyRequest, reply: FastifyReply): void => {
     // The route template, never the raw URL: a label per path would be unbounded.
     const route = request.routeOptions.url ?? UNMATCHED_ROUTE
     metrics.httpDuration.observe(
       { method: request.method, route, status_code: String(reply.statusCode) },
       reply.elapsedTime / 1000
     )
+  }
+  // Callback hooks, not async ones: they run on every request.
+  // fastify runs onResponse once an answer is written, which an answer to a caller who hung up
+  // never is (no 'finish', and a destroyed response emits no 'error'); such a request is timed
+  // when its answer is ready instead, or the calls a caller gave up on, often the slowest, would
+  // be missing from the histogram.
+  app.addHook('onSend', (request, reply, payload, done) => {
+    if (reply.raw.destroyed) observeDuration(request, reply)
+    done(null, payload)
+  })
+  app.addHook('onResponse', (request, reply, done) => {
+    observeDuration(request, reply)
     done()
   })
 }, { name: 'metrics', fastify: '5.x' })

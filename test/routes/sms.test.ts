@@ -287,7 +287,7 @@ t.test('an unreachable provider is a 502 and nothing counts as sent', async (t) 
   t.match(answer.body.messages, [{ status: 'failed', error: { code: 'GW_UPSTREAM_UNREACHABLE' } }])
 })
 
-t.test('a caller who hangs up mid-call still has the outcome logged and counted', async (t) => {
+t.test('a caller who hangs up mid-call still has the outcome logged, counted and timed', async (t) => {
   const gw = await startGateway(t, { simulator: { latencyMs: 300 } })
   const body = JSON.stringify({ to: ['+48500600700', '+48500600701'], text: 'x' })
   const call = request(`${gw.url}/sms`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...authHeader() } })
@@ -300,6 +300,7 @@ t.test('a caller who hangs up mid-call still has the outcome logged and counted'
   t.match(gw.logs.entries.find((entry) => entry.route === '/sms'), { level: 40, client: 'billing', statusCode: 200, queued: 2, unknown: 0, callerLeft: true })
   const metrics = await (await fetch(`${gw.url}/metrics`)).text()
   t.match(metrics, /sms_gateway_messages_total\{status="queued",client="billing"\} 2/)
+  t.match(metrics, /sms_gateway_http_request_duration_seconds_count\{method="POST",route="\/sms",status_code="200"\} 1\n/, 'and timed, once')
 })
 
 t.test('health and readiness', async (t) => {
