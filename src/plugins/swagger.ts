@@ -73,7 +73,7 @@ export default fp(async function swaggerPlugin (app) {
     refResolver: {
       buildLocalReference: (json, _baseUri, _fragment, index) => typeof json.$id === 'string' ? json.$id : `def-${index}`
     },
-    transform: ({ schema, url }) => ({ schema: referenceComponents(schema) as typeof schema, url }),
+    transform: ({ schema, url, route }) => ({ schema: referenceComponents(route.method === 'HEAD' ? headOperation(schema) : schema) as typeof schema, url }),
     transformObject: (document) => markOptionalBodies('openapiObject' in document ? document.openapiObject : document.swaggerObject)
   })
   // Named explicitly rather than left to swagger-ui to find next to its own code: in the production
@@ -95,6 +95,24 @@ export default fp(async function swaggerPlugin (app) {
       .replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
   })
 }, { name: 'swagger', fastify: '5.x' })
+
+interface DocumentedSchema { summary?: string, description?: string, response?: Record<string, { description?: string, headers?: unknown }> }
+
+/**
+ * A GET's HEAD twin, documented where the route sets `config.swagger.exposeHeadRoute` (load
+ * balancers probe with HEAD): the GET's answers and headers without their bodies. (@fastify/swagger
+ * gives it the GET's operationId with `-head`.)
+ */
+export function headOperation<T> (schema: T): T {
+  const { summary, description, response = {}, ...rest } = schema as DocumentedSchema
+  return {
+    ...rest,
+    summary: `${summary ?? ''} (headers only)`,
+    description: `${description ?? ''} HEAD answers as GET does, without a body.`.trim(),
+    // A response schema of type null is documented without content.
+    response: Object.fromEntries(Object.entries(response).map(([status, { description, headers }]) => [status, { description, ...(headers === undefined ? {} : { headers }), type: 'null' }]))
+  } as T
+}
 
 interface Operation { requestBody?: { required?: boolean }, [OPTIONAL_BODY]?: boolean }
 

@@ -30,6 +30,11 @@ function operations (doc: Json): Array<[string, Json]> {
     Object.entries(item as Json).map(([method, operation]) => [`${method.toUpperCase()} ${path}`, operation as Json] as [string, Json]))
 }
 
+/** A HEAD operation: its answers have no bodies. */
+function isHead (label: string): boolean {
+  return label.startsWith('HEAD ')
+}
+
 /** The schema with its component references replaced by the components (they do not nest further refs' cycles). */
 function resolveRefs (schema: unknown): unknown {
   if (Array.isArray(schema)) return schema.map(resolveRefs)
@@ -107,6 +112,7 @@ t.test('every operation is documented: id, summary, description, known tag, exam
 
 t.test('every error is a problem+json whose examples agree with the error catalogue', async (t) => {
   for (const [label, operation] of operations(document)) {
+    if (isHead(label)) continue // no bodies; see the HEAD test below
     for (const [status, response] of Object.entries(operation.responses as Json)) {
       if (Number(status) < 400) continue
       t.same(Object.keys(response.content), [PROBLEM_MEDIA_TYPE], `${label} ${status} is a problem`)
@@ -155,7 +161,8 @@ t.test('POST /sms documents authentication, idempotency, rate limits and every f
 t.test('every operation documents the 503 its requests get once the gateway is shutting down', async (t) => {
   for (const [label, operation] of operations(document)) {
     const shuttingDown = operation.responses['503']
-    t.ok(shuttingDown?.content?.[PROBLEM_MEDIA_TYPE]?.examples?.GW_SHUTTING_DOWN !== undefined, `${label}: 503 GW_SHUTTING_DOWN`)
+    if (isHead(label)) t.ok(shuttingDown !== undefined, `${label}: 503`)
+    else t.ok(shuttingDown?.content?.[PROBLEM_MEDIA_TYPE]?.examples?.GW_SHUTTING_DOWN !== undefined, `${label}: 503 GW_SHUTTING_DOWN`)
     t.ok(shuttingDown?.headers?.['Retry-After'] !== undefined, `${label}: with Retry-After`)
   }
 })
@@ -164,6 +171,26 @@ t.test('operations that are not for callers are tagged apart', async (t) => {
   for (const path of ['/healthz', '/readyz', '/metrics']) t.same(document.paths[path].get.tags, ['operations'], path)
   t.same(document.paths['/dlr'].get.tags, ['delivery reports'])
   t.notOk(Object.keys(document.paths).some((path) => path.startsWith('/docs')), 'the docs do not document themselves')
+})
+
+t.test('the health probes document their HEAD twins: the GET\'s answers and headers, no bodies, ids of their own', async (t) => {
+  const heads = operations(document).filter(([label]) => isHead(label)).map(([label]) => label)
+  t.same(heads, ['HEAD /healthz', 'HEAD /readyz'], 'only the probes: the other HEAD twins are left out')
+  for (const path of ['/healthz', '/readyz']) {
+    const { get, head } = document.paths[path]
+    t.equal(head.operationId, `${get.operationId}-head`, `${path}: ${head.operationId}`)
+    t.same(Object.keys(head.responses), Object.keys(get.responses), `${path}: the same statuses`)
+    for (const [status, answer] of Object.entries(head.responses as Json)) {
+      t.equal(answer.content, undefined, `${path} ${status}: no body`)
+      t.same(answer.headers, get.responses[status].headers, `${path} ${status}: the GET's headers`)
+    }
+  }
+  const gw = await startGateway(t)
+  for (const path of ['/healthz', '/readyz']) {
+    const answer = await fetch(`${gw.url}${path}`, { method: 'HEAD' })
+    t.ok(Object.hasOwn(document.paths[path].head.responses, String(answer.status)), `HEAD ${path} answers a documented ${answer.status}`)
+    t.equal(await answer.text(), '', `HEAD ${path} has no body`)
+  }
 })
 
 t.test('a running gateway serves the document and Swagger UI', async (t) => {

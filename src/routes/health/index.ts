@@ -12,6 +12,9 @@ const ReadinessSchema = Type.Object({
   idempotencyStore: Type.String({ enum: ['memory', 'redis'] })
 })
 
+/** fastify answers HEAD for every GET; probes of load balancers use it here, so the document shows it. */
+const DOCUMENTED_HEAD = { swagger: { exposeHeadRoute: true } }
+
 /** Liveness and readiness for orchestrators; while closing, the problems plugin answers 503. */
 const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { config }) => {
   const readiness = {
@@ -23,6 +26,7 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
   }
 
   app.get('/healthz', {
+    config: DOCUMENTED_HEAD,
     schema: {
       operationId: 'getLiveness',
       summary: 'Liveness: the process answers',
@@ -36,6 +40,7 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
   }, async () => ({ status: 'ok' as const }))
 
   app.get('/readyz', {
+    config: DOCUMENTED_HEAD,
     schema: {
       operationId: 'getReadiness',
       summary: 'Readiness: configured and able to take sends',
