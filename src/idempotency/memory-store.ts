@@ -7,6 +7,19 @@ const RECORD_OVERHEAD_BYTES = 256
 /** Expired claims are swept when this many have gathered (or twice as many as the last sweep left). */
 const MIN_SWEEP_SIZE = 1024
 
+export interface MemoryStoreOptions {
+  maxKeys: number
+  /** what the answers may weigh together (UTF-8 bytes of their bodies, and an overhead each) */
+  maxBytes?: number
+  /** the clock in milliseconds; monotonic by default */
+  now?: () => number
+  /**
+   * called for each answer dropped to make room while its TTL still ran: a retry with that key
+   * would send again, which an operator must hear of
+   */
+  onEarlyEviction?: () => void
+}
+
 interface Claim { fingerprint: string, token: string | undefined, expiresAt: number }
 
 /**
@@ -21,11 +34,7 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
   readonly #now: () => number
   #sweepAt = MIN_SWEEP_SIZE
 
-  /**
-   * @param onEarlyEviction called for each answer dropped to make room while its TTL still ran: a
-   * retry with that key would send again, which an operator must hear of.
-   */
-  constructor (maxKeys: number, maxBytes = MEMORY_STORE_MAX_BYTES, now: () => number = () => performance.now(), onEarlyEviction?: () => void) {
+  constructor ({ maxKeys, maxBytes = MEMORY_STORE_MAX_BYTES, now = () => performance.now(), onEarlyEviction }: MemoryStoreOptions) {
     // Bounded by size alone (lru-cache preallocates for a `max` count, slowing every start):
     // no record counts less than maxBytes / maxKeys (rounded down), so at most maxKeys fit.
     const smallestRecord = Math.max(RECORD_OVERHEAD_BYTES, Math.floor(maxBytes / maxKeys))

@@ -7,7 +7,7 @@ import { headerCount } from '../raw-headers.js'
 import type { Config } from '../config.js'
 import { GatewayError } from '../errors.js'
 import { fingerprintRequest } from '../idempotency/fingerprint.js'
-import { MEMORY_STORE_MAX_BYTES, MemoryIdempotencyStore } from '../idempotency/memory-store.js'
+import { MemoryIdempotencyStore } from '../idempotency/memory-store.js'
 import { RedisIdempotencyStore } from '../idempotency/redis-store.js'
 import type { IdempotencyStore, StoredResponse } from '../idempotency/store.js'
 
@@ -81,7 +81,7 @@ export function provesNothingSent (statusCode: number, body: string): boolean {
 export default fp<{ config: Config }>(async function idempotencyPlugin (app, { config }) {
   const store: IdempotencyStore = app.hasDecorator('redis')
     ? new RedisIdempotencyStore(app.redis)
-    : new MemoryIdempotencyStore(config.idempotency.maxKeys, MEMORY_STORE_MAX_BYTES, undefined, () => { app.metrics.idempotencyAnswersEvicted.inc() })
+    : new MemoryIdempotencyStore({ maxKeys: config.idempotency.maxKeys, onEarlyEviction: () => { app.metrics.idempotencyAnswersEvicted.inc() } })
   const ttlMs = config.idempotency.ttlMs
   const inFlightTtlMs = inFlightTtlFor(config)
   app.decorateRequest('idempotencyClaim', null)

@@ -6,7 +6,7 @@ const HOUR = 3_600_000
 
 t.test('a running send keeps its claim however many answers push the cache', async (t) => {
   let now = 1_000_000
-  const store = new MemoryIdempotencyStore(100, 100 * 1024, () => now)
+  const store = new MemoryIdempotencyStore({ maxKeys: 100, maxBytes: 100 * 1024, now: () => now })
   t.same(await store.claim('client:running', 'fp', HOUR), { state: 'claimed' })
   for (let i = 0; i < 1000; i++) {
     await store.claim(`client:other-${i}`, 'fp', HOUR)
@@ -22,7 +22,7 @@ t.test('a running send keeps its claim however many answers push the cache', asy
 
 t.test('a claim lapses after its TTL, is released only by its own fingerprint, and expired claims are swept', async (t) => {
   let now = 0
-  const store = new MemoryIdempotencyStore(100, 1024 * 1024, () => now)
+  const store = new MemoryIdempotencyStore({ maxKeys: 100, maxBytes: 1024 * 1024, now: () => now })
   await store.claim('k', 'fp1', 1000)
   await store.release('k', 'another')
   t.same(await store.claim('k', 'fp2', 1000), { state: 'in_flight', fingerprint: 'fp1' }, 'another body cannot free it')
@@ -40,7 +40,7 @@ t.test('a claim lapses after its TTL, is released only by its own fingerprint, a
 
 t.test('an answer is replayed for its TTL', async (t) => {
   let now = 1000
-  const store = new MemoryIdempotencyStore(100, 1024 * 1024, () => now)
+  const store = new MemoryIdempotencyStore({ maxKeys: 100, maxBytes: 1024 * 1024, now: () => now })
   await store.claim('k', 'fp', 1000)
   await store.complete('k', 'fp', answer('a'), 5000)
   now = 5999
@@ -52,7 +52,7 @@ t.test('an answer is replayed for its TTL', async (t) => {
 t.test('an answer pushed out while its TTL still runs is reported; one past its TTL is not', async (t) => {
   let now = 1_000_000
   let early = 0
-  const store = new MemoryIdempotencyStore(100, 100 * 1024, () => now, () => { early++ })
+  const store = new MemoryIdempotencyStore({ maxKeys: 100, maxBytes: 100 * 1024, now: () => now, onEarlyEviction: () => { early++ } })
   const fill = async (prefix: string, ttl: number) => {
     for (let i = 0; i < 100; i++) {
       await store.claim(`${prefix}-${i}`, 'fp', HOUR)
@@ -69,7 +69,7 @@ t.test('an answer pushed out while its TTL still runs is reported; one past its 
 })
 
 t.test('answers are weighed in bytes: Polish text counts twice what its characters do', async (t) => {
-  const store = new MemoryIdempotencyStore(10, 10 * 1024, () => 1_000_000)
+  const store = new MemoryIdempotencyStore({ maxKeys: 10, maxBytes: 10 * 1024, now: () => 1_000_000 })
   // 2,000 characters, 4,000 bytes in UTF-8: two fit in 10 KiB, where counting characters fits four.
   for (let i = 0; i < 3; i++) {
     await store.claim(`k${i}`, 'fp', HOUR)
