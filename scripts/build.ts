@@ -5,11 +5,8 @@ import { build, type Plugin } from 'esbuild'
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url))
 
-/**
- * The programs operators run: `node dist/server.js` (src/main.ts, which loads src/server.ts),
- * `node dist/cli/simulator.js`, `node dist/cli/dlr-url.js`; config.js for scripts/quickstart.sh.
- */
-export const ENTRY_POINTS = [{ in: 'src/main.ts', out: 'server' }, 'src/cli/simulator.ts', 'src/cli/dlr-url.ts', 'src/config.ts']
+/** The programs operators run: `node dist/server.js`, `node dist/cli/simulator.js`, `node dist/cli/dlr-url.js`; config.js for scripts/quickstart.sh. */
+export const ENTRY_POINTS = ['src/server.ts', 'src/cli/simulator.ts', 'src/cli/dlr-url.ts', 'src/config.ts']
 
 /**
  * Packages that stay in node_modules, because they load files of their own by path at run time:

@@ -3,7 +3,6 @@ import Fastify from 'fastify'
 import app from './app.js'
 import { ConfigError, loadConfig, type Config } from './config.js'
 import { serverOptions } from './server-options.js'
-import { resumeYoungGenerationGrowth } from './start-up-heap.js'
 
 function readConfig (): Config {
   try {
@@ -35,4 +34,3 @@ closeWithGrace({ delay: config.server.shutdownGraceMs, logger: server.log }, asy
 
 await server.register(app, { config })
 await server.listen({ host: config.server.host, port: config.server.port })
-resumeYoungGenerationGrowth()
