@@ -3,6 +3,7 @@ import fp from 'fastify-plugin'
 import type { ApiKey } from '../config.js'
 import { GatewayError } from '../errors.js'
 import { headerCount } from '../raw-headers.js'
+import { bearerChallenge } from '../schemas/headers.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -50,7 +51,7 @@ export function readBearer (header: string | undefined): string | undefined {
 
 /** The realm of the API keys' bearer challenge (RFC 6750), also named in the OpenAPI document. */
 export const API_REALM = 'sms-gateway'
-const CHALLENGE = `Bearer realm="${API_REALM}"`
+const CHALLENGE = bearerChallenge(API_REALM)
 
 export default fp<{ apiKeys: ApiKey[], disabled: boolean }>(async function authPlugin (app, { apiKeys, disabled }) {
   app.decorateRequest('client', ANONYMOUS_CLIENT)

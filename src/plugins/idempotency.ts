@@ -112,8 +112,9 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
       throw new GatewayError('GW_VALIDATION_FAILED', 'Send one Idempotency-Key header.', { errors: [{ field: 'headers:/idempotency-key', reason: 'is repeated' }] })
     }
     const key = `${request.client}:${header}`
-    const spell = request.routeOptions.config.idempotentBody
-    const fingerprint = fingerprintRequest(request.method, request.routeOptions.url ?? '', spell === undefined ? request.body : spell(request.body))
+    // A getter that builds a new object on every read: read once.
+    const { url, config: { idempotentBody: spell } } = request.routeOptions
+    const fingerprint = fingerprintRequest(request.method, url ?? '', spell === undefined ? request.body : spell(request.body))
     // Monotonic: only the time since the claim matters, and a wall clock may jump.
     const claimedAt = performance.now()
     const token = randomUUID()

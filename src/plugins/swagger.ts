@@ -103,7 +103,7 @@ interface DocumentedSchema { summary?: string, description?: string, response?: 
  * balancers probe with HEAD): the GET's answers and headers without their bodies. (@fastify/swagger
  * gives it the GET's operationId with `-head`.)
  */
-export function headOperation<T> (schema: T): T {
+function headOperation<T> (schema: T): T {
   const { summary, description, response = {}, ...rest } = schema as DocumentedSchema
   return {
     ...rest,

@@ -11,9 +11,14 @@ export const RetryAfterHeader = {
   'Retry-After': Type.Integer({ minimum: 0, description: 'seconds to wait before trying again', examples: [60] })
 }
 
-/** The challenge of a 401 (RFC 6750), for the bearer credential of `realm`. */
+/** The value of a 401's `WWW-Authenticate` (RFC 6750) for the bearer credential of `realm`. */
+export function bearerChallenge (realm: string): string {
+  return `Bearer realm="${realm}"`
+}
+
+/** The challenge of a 401, documented for the bearer credential of `realm`. */
 export function wwwAuthenticateHeader (realm: string) {
-  return { 'WWW-Authenticate': Type.String({ description: 'how to authenticate (RFC 6750)', examples: [`Bearer realm="${realm}"`] }) }
+  return { 'WWW-Authenticate': Type.String({ description: 'how to authenticate (RFC 6750)', examples: [bearerChallenge(realm)] }) }
 }
 
 export const IdempotentReplayedHeader = {

@@ -7,7 +7,7 @@ import { GatewayError } from '../../errors.js'
 import { isSameSecret, readBearer } from '../../plugins/auth.js'
 import problemsPlugin from '../../plugins/problems.js'
 import requestLogPlugin from '../../plugins/request-log.js'
-import { wwwAuthenticateHeader } from '../../schemas/headers.js'
+import { bearerChallenge, wwwAuthenticateHeader } from '../../schemas/headers.js'
 import { problemResponse, shuttingDownResponse } from '../../schemas/problem.js'
 import { serverOptions } from '../../server-options.js'
 
@@ -19,7 +19,7 @@ function registerMetricsRoute (target: FastifyInstance, source: FastifyInstance,
     if (token === undefined) return
     const presented = readBearer(request.headers.authorization)
     if (presented === undefined || !isSameSecret(presented, token)) {
-      throw new GatewayError('GW_METRICS_AUTH', 'Send METRICS_TOKEN as "Authorization: Bearer <token>".', {}, { 'www-authenticate': `Bearer realm="${METRICS_REALM}"` })
+      throw new GatewayError('GW_METRICS_AUTH', 'Send METRICS_TOKEN as "Authorization: Bearer <token>".', {}, { 'www-authenticate': bearerChallenge(METRICS_REALM) })
     }
   }
   target.get('/metrics', {
