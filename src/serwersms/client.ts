@@ -42,7 +42,10 @@ class ExchangeFailure extends Error {
 }
 
 export function createSerwerSmsClient (options: SerwerSmsClientOptions): SerwerSmsClient {
+  // Read once: URL's getters build a new string on every read.
   const url = new URL(SEND_SMS_PATH, options.apiUrl)
+  const origin = url.origin
+  const path = url.pathname + url.search
   const dispatcher = new Agent({
     connections: options.maxSockets ?? DEFAULT_MAX_SOCKETS,
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
@@ -58,7 +61,7 @@ export function createSerwerSmsClient (options: SerwerSmsClientOptions): SerwerS
     async sendSms (fields) {
       const body = JSON.stringify(credentials === undefined ? fields : { ...fields, ...credentials })
       try {
-        const answer = await exchange(dispatcher, { origin: url.origin, path: url.pathname + url.search, method: 'POST', headers, body }, options.timeoutMs)
+        const answer = await exchange(dispatcher, { origin, path, method: 'POST', headers, body }, options.timeoutMs)
         return readSendSmsResponse(answer.statusCode, answer.body)
       } catch (failure) {
         return describeFailure(failure as ExchangeFailure)

@@ -55,7 +55,9 @@ export async function dispatchSms (order: SmsOrder, settings: DispatchSettings, 
     throw new RangeError(`uniqueIds has ${order.uniqueIds.length} entries for ${order.to.length} numbers`)
   }
   const planner = new RecipientPlanner(settings.defaultRegion)
-  const pool = new TaskPool(settings.concurrency)
+  // An order that fits in one batch (most calls: one recipient) is sent straight away; the
+  // pool's bookkeeping and the promises it chains only pay off when batches queue for a slot.
+  const pool = order.to.length <= settings.batchSize ? undefined : new TaskPool(settings.concurrency)
   const common = providerFields(order, settings)
   const messages: RecipientResult[] = []
   const failures: Array<DispatchFailure | undefined> = []
@@ -72,12 +74,9 @@ export async function dispatchSms (order: SmsOrder, settings: DispatchSettings, 
     if (order.uniqueIds !== undefined) fields.unique_id = indexes.map((i) => messages[i]!.uniqueId!)
     failures[batchNumber] = applyOutcome(await sendBatch(fields), indexes, messages)
   }
-  // An order that fits in one batch (most calls: one recipient) is sent straight away; the
-  // pool's bookkeeping and the promises it chains only pay off when batches queue for a slot.
-  const singleBatch = order.to.length <= settings.batchSize
   const submit = async (indexes: number[]) => {
     const batchNumber = failures.push(undefined) - 1
-    if (singleBatch) await send(indexes, batchNumber)
+    if (pool === undefined) await send(indexes, batchNumber)
     else await pool.submit(async () => { await send(indexes, batchNumber) })
   }
 
@@ -100,7 +99,7 @@ export async function dispatchSms (order: SmsOrder, settings: DispatchSettings, 
     }
   }
   if (batch.length > 0) await submit(batch)
-  if (!singleBatch) await pool.drain()
+  await pool?.drain()
 
   const acceptedBatches = failures.filter((failure) => failure === undefined).length
   const report: DispatchReport = { result: summarise(messages), batches: failures.length, acceptedBatches }
@@ -111,10 +110,12 @@ export async function dispatchSms (order: SmsOrder, settings: DispatchSettings, 
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve))
 
+const PROVIDER_FLAGS = ['flash', 'test', 'speed', 'vcard'] as const
+
 function providerFields (order: SmsOrder, settings: DispatchSettings): Omit<SendSmsFields, 'phone'> {
   const fields: Omit<SendSmsFields, 'phone'> = { system: SYSTEM_NAME, details: true, text: order.text }
   if (order.sender !== undefined) fields.sender = order.sender
-  for (const flag of ['flash', 'test', 'speed', 'vcard'] as const) {
+  for (const flag of PROVIDER_FLAGS) {
     if (order[flag] !== undefined) fields[flag] = order[flag]
   }
   // National characters survive only as UCS-2, which only FULL (sender-bearing) SMS can carry.

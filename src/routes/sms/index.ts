@@ -5,7 +5,7 @@ import { DeliveryUrlIssuer } from '../../dlr/signing.js'
 import { GatewayError } from '../../errors.js'
 import { IdempotentReplayedHeader, RateLimitHeaders, RetryAfterHeader, wwwAuthenticateHeader } from '../../schemas/headers.js'
 import { problemResponse } from '../../schemas/problem.js'
-import { SEND_SMS_EXAMPLES, SendSmsBodySchema, SendSmsHeadersSchema, SendSmsProblemSchema, SendSmsResultSchema, type SendSmsBody, type SendSmsResult } from '../../schemas/sms.js'
+import { RECIPIENT_STATUSES, SEND_SMS_EXAMPLES, SendSmsBodySchema, SendSmsHeadersSchema, SendSmsProblemSchema, SendSmsResultSchema, type SendSmsBody, type SendSmsResult } from '../../schemas/sms.js'
 import { dispatchSms, type SmsOrder } from '../../sms/dispatch.js'
 import { canonicalBody, readOrder } from '../../sms/order.js'
 import { maskPhone } from '../../sms/phone.js'
@@ -131,7 +131,7 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
     // A test send is answered like a real one but never leaves the provider: it is neither a
     // message (no delivery report will come for it) nor billed parts.
     const recipients = order.test === true ? testMessages : messages
-    for (const status of ['queued', 'unsent', 'failed', 'unknown'] as const) {
+    for (const status of RECIPIENT_STATUSES) {
       if (result[status] > 0) recipients.inc({ status, client }, result[status])
     }
     if (result.parts > 0 && order.test !== true) messageParts.inc({ client }, result.parts)
