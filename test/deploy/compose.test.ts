@@ -5,6 +5,7 @@ import t from 'tap'
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { EnvironmentSchema } from '../../src/config.js'
 import { findTool, missingTool, readYaml, repoPath, run } from './helpers.js'
 
 interface Service {
@@ -22,15 +23,10 @@ interface Service {
 }
 interface Compose { services: Record<string, Service>, volumes?: Record<string, unknown> }
 
-// Variables the gateway reads (src/config.ts EnvironmentSchema; ENV_FILE and the
-// built-in simulator's SIMULATOR_* are not needed in compose).
-const GATEWAY_ENV = new Set([
-  'PORT', 'HOST', 'LOG_LEVEL', 'SERWERSMS_API_URL', 'SERWERSMS_TOKEN', 'SERWERSMS_USERNAME', 'SERWERSMS_PASSWORD',
-  'SERWERSMS_SENDER', 'SERWERSMS_TIMEOUT_MS', 'SERWERSMS_SIMULATOR', 'API_KEYS', 'AUTH_DISABLED', 'PUBLIC_URL',
-  'DLR_SECRET', 'METRICS_PORT', 'METRICS_TOKEN', 'REDIS_URL', 'RATE_LIMIT_MAX', 'RATE_LIMIT_WINDOW', 'IDEMPOTENCY_TTL',
-  'SMS_BATCH_SIZE', 'SMS_UPSTREAM_CONCURRENCY', 'SMS_MAX_RECIPIENTS', 'DEFAULT_REGION',
-  'DLR_URL_TTL', 'DLR_DEDUP_WINDOW', 'IDEMPOTENCY_MAX_KEYS', 'SHUTDOWN_GRACE_MS'
-])
+// Variables the gateway reads, from the schema it validates them with (src/config.ts), so a new
+// variable cannot be left out of compose unnoticed. ENV_FILE and the built-in simulator's
+// SIMULATOR_* are not needed in compose.
+const GATEWAY_ENV = new Set(Object.keys(EnvironmentSchema.properties).filter((name) => name !== 'ENV_FILE' && !name.startsWith('SIMULATOR_')))
 const SIMULATOR_ENV = new Set(['SIMULATOR_PORT', 'SIMULATOR_HOST', 'SIMULATOR_LATENCY_MS', 'SIMULATOR_DLR_DELAY_MS', 'SIMULATOR_DLR', 'SIMULATOR_TOKEN', 'LOG_LEVEL'])
 
 const compose = readYaml<Compose>('docker-compose.yml')
