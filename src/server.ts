@@ -25,7 +25,8 @@ if (timeoutMs >= shutdownGraceMs) {
     'SERWERSMS_TIMEOUT_MS is not below SHUTDOWN_GRACE_MS: a send still waiting for SerwerSMS at shutdown is cut off without an answer')
 }
 
-// SIGTERM: stop taking requests, let in-flight sends finish within the grace period, exit 0.
+// SIGTERM: stop taking requests, let in-flight sends finish within the grace period, exit 0
+// (close-with-grace exits 1 when the grace period runs out first).
 closeWithGrace({ delay: config.server.shutdownGraceMs, logger: server.log }, async ({ signal, err }) => {
   if (err !== undefined) server.log.error({ err }, 'shutting down after an error')
   else server.log.info({ signal }, 'shutting down')
