@@ -124,7 +124,11 @@ t.test('a gateway without DLR_SECRET refuses every report', async (t) => {
   const gw = await startGateway(t)
   const answer = await fetch(`${gw.url}/dlr?smsid=1&stan=delivered&sig=x`)
   t.equal(answer.status, 403)
-  t.match(await scrape(gw), /sms_gateway_delivery_reports_rejected_total\{reason="bad_signature"\} 1/)
+  const unreadable = await fetch(`${gw.url}/dlr?smsid=1&stan=delivered&sig=x`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{' })
+  t.equal(unreadable.status, 400)
+  const metrics = await scrape(gw)
+  t.match(metrics, /sms_gateway_delivery_reports_rejected_total\{reason="bad_signature"\} 2/, 'an unreadable body too: this gateway signed no URL')
+  t.match(metrics, /sms_gateway_delivery_reports_rejected_total\{reason="malformed"\} 0/)
 })
 
 t.test('a flood of junk states and reasons leaves the label set bounded', async (t) => {
@@ -193,17 +197,33 @@ t.test('a push whose body is neither JSON nor a form (multipart, text) is read f
   t.equal(sample(metrics, 'sms_gateway_delivery_reports_total{status="delivered",reason="none"}'), 3)
 })
 
-t.test('a report refused for its body (type, encoding, size) is counted as malformed too', async (t) => {
+t.test('a report refused for its body (type, encoding, size) is malformed when its URL is signed, and counted by its signature when not', async (t) => {
   const gw = await startGateway(t, { deliveryReportsToSelf: true })
   const signed = signDeliveryUrl(gw.url, DLR_SECRET, { sentAt: Date.now(), expiresAt: Date.now() + 60_000 })
   const query = signed.slice(signed.indexOf('?') + 1, signed.indexOf('&smsid='))
-  const post = async (contentType: string, body: string | Uint8Array) => (await fetch(`${gw.url}/dlr?${query}&smsid=b1&stan=delivered`, { method: 'POST', headers: { 'content-type': contentType }, body })).status
-  t.equal(await post('application/json', ''), 400)
-  t.equal(await post('application/json', Uint8Array.of(0x7b, 0x22, 0xb3, 0x22, 0x3a, 0x31, 0x7d)), 400, 'not UTF-8')
-  t.equal(await post('application/json; charset=iso-8859-2', '{}'), 415)
-  t.equal(await post('application/json', `{"smsid":"${'x'.repeat(2 * 1024 * 1024)}"}`), 413)
-  const metrics = await scrape(gw)
-  t.equal(sample(metrics, 'sms_gateway_delivery_reports_rejected_total{reason="malformed"}'), 4)
+  const forged = query.replace(/sig=(.)/, (_match, first: string) => `sig=${first === 'A' ? 'B' : 'A'}`)
+  const expired = signDeliveryUrl(gw.url, DLR_SECRET, { sentAt: Date.now() - 120_000, expiresAt: Date.now() - 60_000 })
+  const expiredQuery = expired.slice(expired.indexOf('?') + 1, expired.indexOf('&smsid='))
+  const badBodies = async (urlQuery: string) => {
+    const post = async (contentType: string, body: string | Uint8Array) => (await fetch(`${gw.url}/dlr?${urlQuery}smsid=b1&stan=delivered`, { method: 'POST', headers: { 'content-type': contentType }, body })).status
+    t.equal(await post('application/json', ''), 400)
+    t.equal(await post('application/json', Uint8Array.of(0x7b, 0x22, 0xb3, 0x22, 0x3a, 0x31, 0x7d)), 400, 'not UTF-8')
+    t.equal(await post('application/json; charset=iso-8859-2', '{}'), 415)
+    t.equal(await post('application/json', `{"smsid":"${'x'.repeat(2 * 1024 * 1024)}"}`), 413)
+  }
+  await badBodies(`${query}&`)
+  let metrics = await scrape(gw)
+  t.equal(sample(metrics, 'sms_gateway_delivery_reports_rejected_total{reason="malformed"}'), 4, 'signed: the provider\'s payload went unread')
+
+  // The same bodies from anyone else: the alert on rejected reports must not take them for the provider's.
+  await badBodies('')
+  await badBodies(`${forged}&`)
+  await badBodies(`${expiredQuery}&`)
+  metrics = await scrape(gw)
+  t.equal(sample(metrics, 'sms_gateway_delivery_reports_rejected_total{reason="malformed"}'), 4, 'no more malformed')
+  t.equal(sample(metrics, 'sms_gateway_delivery_reports_rejected_total{reason="unsigned"}'), 4)
+  t.equal(sample(metrics, 'sms_gateway_delivery_reports_rejected_total{reason="bad_signature"}'), 4)
+  t.equal(sample(metrics, 'sms_gateway_delivery_reports_rejected_total{reason="expired"}'), 4)
   t.notMatch(metrics, /sms_gateway_delivery_reports_total\{/, 'no delivery counted')
 })
 
@@ -222,6 +242,7 @@ t.test('a report body larger than any report URL is refused before it is parsed,
   const unsigned = await fetch(`${gw.url}/dlr`, { method: 'POST', headers: form, body: `${'k=&'.repeat(REPORT_BODY_LIMIT)}` })
   t.equal(unsigned.status, 413, 'an unsigned one too: nobody gets the gateway to parse more than a report')
   const metrics = await scrape(gw)
-  t.equal(sample(metrics, 'sms_gateway_delivery_reports_rejected_total{reason="malformed"}'), 2)
+  t.equal(sample(metrics, 'sms_gateway_delivery_reports_rejected_total{reason="malformed"}'), 1, 'the signed one')
+  t.equal(sample(metrics, 'sms_gateway_delivery_reports_rejected_total{reason="unsigned"}'), 1)
   t.equal(sample(metrics, 'sms_gateway_delivery_reports_total{status="delivered",reason="none"}'), 1)
 })

@@ -31,9 +31,10 @@ const DeliveryReportQuerySchema = Type.Object({
 const OK = 'OK'
 const MISSING_ID: ProblemExample = { code: 'GW_VALIDATION_FAILED', detail: 'smsid: the message id is missing', extensions: { errors: [{ field: 'querystring:/smsid', reason: 'the message id is missing' }] } }
 /**
- * Why a report was refused, as the rejected counter labels it; every other refusal (a field, a
- * body) is malformed. A request without a usable signature is not a report from a URL we issued:
- * counted apart, so that what reaches a public /dlr from elsewhere is not taken for the provider's.
+ * Why a report was refused, as the rejected counter labels it; any other refusal (a field, a body)
+ * of a report that came to a URL we signed is malformed. A request without a usable signature is
+ * not a report from a URL we issued: counted apart, so that what reaches a public /dlr from
+ * elsewhere is not taken for the provider's.
  */
 const REJECTION_BY_CODE: Readonly<Record<string, RejectionReason>> = {
   GW_DLR_SIGNATURE_MISSING: 'unsigned',
@@ -64,11 +65,23 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
   // another type (multipart, as PHP's curl sends an array of fields, or text) is read within the
   // body limit and set aside, and the report read from the query, rather than refused with 415.
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, _body, done) => { done(null, undefined) })
-  // Every refusal is counted here, those of a body fastify could not read (415, 413, 400) included:
-  // they never reach the handler, and a provider that changes how it pushes shows up as malformed.
-  app.addHook('onError', (_request, _reply, error: FastifyError | GatewayError, done) => {
+  /**
+   * Why a refusal is counted as it is. A refusal for a field, or for a body fastify could not read
+   * (415, 413, 400: those never reach the handler), is the provider's payload changing only when it
+   * came to a URL this gateway signed; anyone may post junk to the public /dlr, and that must not
+   * look like the provider's reports going unread.
+   */
+  const rejectionReasonOf = (request: FastifyRequest, code: string): RejectionReason => {
+    const byCode = REJECTION_BY_CODE[code]
+    if (byCode !== undefined) return byCode
+    if (verifier === undefined) return 'bad_signature'
+    const verification = verifier.verify(signedFieldsOf(request.query, request.body), Date.now())
+    return verification.ok ? 'malformed' : REJECTION_BY_CODE[rejectionFor(verification.reason).code]!
+  }
+  // Every refusal is counted here, those of a body fastify could not read included.
+  app.addHook('onError', (request, _reply, error: FastifyError | GatewayError, done) => {
     const status = error instanceof GatewayError ? error.status : error.statusCode
-    if (status !== undefined && status >= 400 && status < 500) deliveryReportsRejected.inc({ reason: REJECTION_BY_CODE[error.code] ?? 'malformed' })
+    if (status !== undefined && status >= 400 && status < 500) deliveryReportsRejected.inc({ reason: rejectionReasonOf(request, error.code) })
     done()
   })
 
