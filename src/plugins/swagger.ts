@@ -24,7 +24,7 @@ const DESCRIPTION = `REST gateway in front of [SerwerSMS.pl](https://serwersms.p
 
 **Errors** are [RFC 9457](https://www.rfc-editor.org/rfc/rfc9457) problem details (\`application/problem+json\`) with a stable \`code\` to switch on; validation problems list the failing fields in \`errors\`.
 
-**Retries**: send an \`Idempotency-Key\` with \`POST /sms\`; repeating it with the same body replays the first answer instead of sending again.
+**Retries**: send an \`Idempotency-Key\` with \`POST /sms\`; repeating it with the same body replays the first answer instead of sending again (unless the first provably sent nothing: then its key is free and the repeat runs afresh).
 
 **Rate limits** are per client; the \`RateLimit-*\` response headers tell how much is left, a 429 tells how long to wait in \`Retry-After\`.`
 

@@ -15,7 +15,7 @@ export const SendSmsHeadersSchema = Type.Object({
     maxLength: MAX_IDEMPOTENCY_KEY_LENGTH,
     pattern: PRINTABLE_ASCII_PATTERN,
     // No example: Swagger UI would fill it in, and every "Try it out" would replay the first answer.
-    description: 'makes retrying safe: a repeat with the same key and body within IDEMPOTENCY_TTL (24 hours by default) sends nothing and replays the first answer (with `Idempotent-Replayed: true`). Keys are per client; 1–255 printable ASCII characters, e.g. a new UUID per message'
+    description: 'makes retrying safe: a repeat with the same key and body within IDEMPOTENCY_TTL (24 hours by default) sends nothing and replays the first answer (with `Idempotent-Replayed: true`); only a first request that provably sent nothing (refused before sending, or every recipient `failed`) frees its key, and a repeat then runs afresh. Keys are per client; 1–255 printable ASCII characters, e.g. a new UUID per message'
   }))
 }, { additionalProperties: true })
 
@@ -126,8 +126,8 @@ export const SEND_SMS_EXAMPLES = {
   withdrawn: outcomeOfOne('failed', { code: 'GW_SHUTTING_DOWN', message: 'The gateway shut down before this recipient was sent.' }),
   badResponse: outcomeOfOne('unknown', { code: 'GW_UPSTREAM_BAD_RESPONSE', message: 'SerwerSMS answered with HTTP 500 without an error body; the messages may have been sent.' }),
   refused: {
-    providerError: { code: 3101, type: 'SendError', message: 'The message is empty' },
-    ...outcomeOfOne('failed', { code: 3101, message: 'The message is empty' })
+    providerError: { code: 3102, type: 'SendError', message: 'Message too long' },
+    ...outcomeOfOne('failed', { code: 3102, message: 'Message too long' })
   },
   accountRefused: {
     providerError: { code: 1001, type: 'InvalidUser', message: 'Wrong login or password' },
@@ -151,9 +151,9 @@ export const SendSmsProblemSchema = Type.Object({
   ...Type.Partial(Type.Object(SendSmsCountsSchema)).properties,
   messages: Type.Optional(MessagesSchema),
   providerError: Type.Optional(Type.Object({
-    code: Type.Integer({ description: 'SerwerSMS error code', examples: [3101] }),
+    code: Type.Integer({ description: 'SerwerSMS error code', examples: [3102] }),
     type: Type.String({ examples: ['SendError'] }),
-    message: Type.String({ examples: ['The message is empty'] })
+    message: Type.String({ examples: ['Message too long'] })
   }, { description: 'the provider\'s own error, when it refused the request' }))
 }, {
   $id: 'SendSmsProblem',

@@ -162,7 +162,7 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
           MISSING_ID,
           { code: 'GW_BODY_MALFORMED', detail: 'Body is not valid JSON but content-type is set to \'application/json\'' }
         ]),
-        413: problemResponse({ code: 'GW_BODY_TOO_LARGE', detail: 'The body exceeds the gateway\'s limit.' }),
+        413: problemResponse({ code: 'GW_BODY_TOO_LARGE', detail: 'The body exceeds the gateway\'s limit; for POST /sms, split the recipients over several requests.' }),
         415: problemResponse({ code: 'GW_MEDIA_TYPE_UNSUPPORTED', detail: 'Send the body as application/json in UTF-8; charset=iso-8859-2 is not supported.' })
       },
       operationId: 'receiveDeliveryReportByPost',

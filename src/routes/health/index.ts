@@ -43,8 +43,8 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
     config: DOCUMENTED_HEAD,
     schema: {
       operationId: 'getReadiness',
-      summary: 'Readiness: configured and able to take sends',
-      description: 'For orchestrators and operators: how this gateway is configured. 503 once it is shutting down.',
+      summary: 'Readiness: started, configured, and not shutting down',
+      description: 'For orchestrators and operators: how this gateway is configured. 503 once it is shutting down. Redis and SerwerSMS are not probed: an outage of either would take every replica out of service at once, while each send answers with what happened to it.',
       tags: ['operations'],
       response: {
         200: {

@@ -67,7 +67,7 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
         '- **207**: some batches were not accepted: see each recipient\'s `status`; `failed` ones are safe to retry, `unknown` ones may have been sent.\n' +
         '- When no batch was accepted, a problem (422/502/503/504) still carries the counts and per-recipient outcomes in `messages`.\n' +
         '- A gateway that starts shutting down during a call sends no further batches: their recipients come back `failed` (safe to retry elsewhere).\n\n' +
-        'Send an `Idempotency-Key` to make retries safe: a repeat with the same key and body replays the first answer without sending again.',
+        'Send an `Idempotency-Key` to make retries safe: a repeat with the same key and body replays the first answer without sending again (a first request that provably sent nothing frees its key instead).',
       tags: ['sms'],
       security: [{ apiKey: [] }],
       headers: SendSmsHeadersSchema,
@@ -98,7 +98,7 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
         ], { headers: RateLimitHeaders }),
         415: problemResponse({ code: 'GW_MEDIA_TYPE_UNSUPPORTED', detail: 'Send the body as application/json, or as a form to /dlr.' }, { headers: RateLimitHeaders }),
         422: problemResponse([
-          { code: 'GW_PROVIDER_REFUSED', detail: 'SerwerSMS refused the request (3101): The message is empty', extensions: SEND_SMS_EXAMPLES.refused },
+          { code: 'GW_PROVIDER_REFUSED', detail: 'SerwerSMS refused the request (3102): Message too long', extensions: SEND_SMS_EXAMPLES.refused },
           { code: 'GW_IDEMPOTENCY_KEY_REUSED', detail: 'This Idempotency-Key was used with a different request body; use a new key for a new request.' }
         ], { headers: { ...RateLimitHeaders, ...IdempotentReplayedHeader }, schema: SendSmsProblemSchema }),
         429: problemResponse({ code: 'GW_RATE_LIMITED', detail: 'This client may make 600 requests per 1 minute; retry after the Retry-After seconds.' }, { headers: { ...RetryAfterHeader, ...RateLimitHeaders } }),
