@@ -32,7 +32,13 @@ export interface DispatchSettings {
 export type SendBatch = (fields: SendSmsFields) => Promise<SendSmsOutcome>
 
 /** Why nothing was accepted, when nothing was: decides the HTTP status of the whole call. */
-export interface DispatchFailure { code: ErrorCode, detail: string, providerError?: { code: number, type: string, message: string } }
+export interface DispatchFailure {
+  code: ErrorCode
+  detail: string
+  providerError?: { code: number, type: string, message: string }
+  /** false only when the batch cannot have been sent (its recipients are `failed`, not `unknown`) */
+  mayHaveBeenSent: boolean
+}
 
 export interface DispatchReport {
   result: SendSmsResult
@@ -103,9 +109,20 @@ export async function dispatchSms (order: SmsOrder, settings: DispatchSettings, 
 
   const acceptedBatches = failures.filter((failure) => failure === undefined).length
   const report: DispatchReport = { result: summarise(messages), batches: failures.length, acceptedBatches }
-  const firstFailure = failures.find((failure) => failure !== undefined)
-  if (acceptedBatches === 0 && firstFailure !== undefined) report.failure = firstFailure
+  if (acceptedBatches === 0 && failures.length > 0) report.failure = callFailure(failures as DispatchFailure[])
   return report
+}
+
+/**
+ * What the answer to a call none of whose batches was accepted says. Its failure is that of a
+ * batch that may have been sent, when there is one: an answer must never say "nothing was sent"
+ * while some of its recipients may have been, or a caller who believes it and sends again could
+ * send those twice. With several batches it says so, and points to the recipients' statuses.
+ */
+function callFailure (failures: readonly DispatchFailure[]): DispatchFailure {
+  const failure = failures.find((batch) => batch.mayHaveBeenSent) ?? failures[0]!
+  if (failures.length === 1) return failure
+  return { ...failure, detail: `None of the ${failures.length} batches was accepted. ${failure.detail} Each recipient's status says what became of it: failed was not sent, unknown may have been.` }
 }
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve))
@@ -141,7 +158,7 @@ function applyOutcome (outcome: SendSmsOutcome, indexes: readonly number[], mess
     return undefined
   }
   const failure = describeBatchFailure(outcome)
-  const status: RecipientStatus = isDefinitelyNotSent(outcome) ? 'failed' : 'unknown'
+  const status: RecipientStatus = failure.mayHaveBeenSent ? 'unknown' : 'failed'
   const error = failure.providerError === undefined
     ? { code: failure.code, message: failure.detail }
     : { code: failure.providerError.code, message: failure.providerError.message }
@@ -165,7 +182,7 @@ function isSameFate (earlier: SendSmsItem | typeof CONFLICTING_ITEMS, item: Send
   return earlier !== CONFLICTING_ITEMS && earlier.status === item.status && earlier.id === item.id
 }
 
-const WITHDRAWN: Readonly<DispatchFailure> = { code: 'GW_SHUTTING_DOWN', detail: 'The gateway shut down before these recipients were sent; nothing was sent to them. Retry on another instance.' }
+const WITHDRAWN: Readonly<DispatchFailure> = { code: 'GW_SHUTTING_DOWN', detail: 'The gateway shut down before these recipients were sent; nothing was sent to them. Retry on another instance.', mayHaveBeenSent: false }
 
 /** Marks a batch that was never sent as failed (safe to retry), because the gateway is closing. */
 function withdraw (indexes: readonly number[], messages: RecipientResult[]): DispatchFailure {
@@ -205,28 +222,20 @@ function providerErrorCode (code: number | string | undefined): number | string 
   return Number.isSafeInteger(numeric) && String(code).trim() !== '' ? numeric : String(code)
 }
 
-function isDefinitelyNotSent (outcome: Exclude<SendSmsOutcome, { outcome: 'ok' }>): boolean {
-  switch (outcome.outcome) {
-    case 'provider_error': return true
-    case 'bad_response': return false
-    default: return !outcome.requestSent
-  }
-}
-
 export function describeBatchFailure (outcome: Exclude<SendSmsOutcome, { outcome: 'ok' }>): DispatchFailure {
   switch (outcome.outcome) {
     case 'provider_error': {
       const { code, message } = outcome.error
       return isAccountError(code)
-        ? { code: 'GW_PROVIDER_AUTH_FAILED', detail: `SerwerSMS refused the gateway's account (${code}): ${message}`, providerError: outcome.error }
-        : { code: 'GW_PROVIDER_REFUSED', detail: `SerwerSMS refused the request (${code}): ${message}`, providerError: outcome.error }
+        ? { code: 'GW_PROVIDER_AUTH_FAILED', detail: `SerwerSMS refused the gateway's account (${code}): ${message}`, providerError: outcome.error, mayHaveBeenSent: false }
+        : { code: 'GW_PROVIDER_REFUSED', detail: `SerwerSMS refused the request (${code}): ${message}`, providerError: outcome.error, mayHaveBeenSent: false }
     }
     case 'timeout':
-      return { code: 'GW_UPSTREAM_TIMEOUT', detail: outcome.requestSent ? 'SerwerSMS did not answer in time; the messages may have been sent.' : 'SerwerSMS could not be reached in time; nothing was sent.' }
+      return { code: 'GW_UPSTREAM_TIMEOUT', detail: outcome.requestSent ? 'SerwerSMS did not answer in time; the messages may have been sent.' : 'SerwerSMS could not be reached in time; nothing was sent.', mayHaveBeenSent: outcome.requestSent }
     case 'network':
-      return { code: 'GW_UPSTREAM_UNREACHABLE', detail: outcome.requestSent ? `The connection to SerwerSMS broke (${outcome.detail}); the messages may have been sent.` : `SerwerSMS could not be reached (${outcome.detail}); nothing was sent.` }
+      return { code: 'GW_UPSTREAM_UNREACHABLE', detail: outcome.requestSent ? `The connection to SerwerSMS broke (${outcome.detail}); the messages may have been sent.` : `SerwerSMS could not be reached (${outcome.detail}); nothing was sent.`, mayHaveBeenSent: outcome.requestSent }
     case 'bad_response':
-      return { code: 'GW_UPSTREAM_BAD_RESPONSE', detail: `SerwerSMS answered with ${outcome.detail}; the messages may have been sent.` }
+      return { code: 'GW_UPSTREAM_BAD_RESPONSE', detail: `SerwerSMS answered with ${outcome.detail}; the messages may have been sent.`, mayHaveBeenSent: true }
   }
 }
 

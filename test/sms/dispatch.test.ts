@@ -41,13 +41,24 @@ t.test('provider fields are built once and shared by every batch', async (t) => 
   t.match(provider.calls[1], { phone: ['+48500600702'], unique_id: ['c33'] })
 })
 
-t.test('the first failing batch names the failure when none was accepted', async (t) => {
-  const provider = scripted((_fields, call) => call === 0
-    ? { outcome: 'network', requestSent: false, detail: 'ECONNREFUSED' }
-    : { outcome: 'timeout', requestSent: true, detail: 'no answer' })
-  const report = await dispatchSms({ to: ['+48500600700', '+48500600701', '+48500600702'], text: 'x' }, { ...settings, concurrency: 1 }, provider.send)
-  t.match(report.failure, { code: 'GW_UPSTREAM_UNREACHABLE', detail: /nothing was sent/ })
+t.test('when no batch was accepted, the answer never says nothing was sent of recipients that may have been', async (t) => {
+  const to = ['+48500600700', '+48500600701', '+48500600702']
+  const unreachable = { outcome: 'network', requestSent: false, detail: 'ECONNREFUSED' } as const
+  const mixed = scripted((_fields, call) => call === 0 ? unreachable : { outcome: 'timeout', requestSent: true, detail: 'no answer' })
+  const report = await dispatchSms({ to, text: 'x' }, { ...settings, concurrency: 1 }, mixed.send)
   t.same(report.result.messages.map((m) => m.status), ['failed', 'failed', 'unknown'])
+  t.match(report.failure, {
+    code: 'GW_UPSTREAM_TIMEOUT',
+    detail: 'None of the 2 batches was accepted. SerwerSMS did not answer in time; the messages may have been sent. Each recipient\'s status says what became of it: failed was not sent, unknown may have been.'
+  }, 'the batch that may have been sent names the failure, though it came second')
+  t.notMatch(report.failure?.detail, /nothing was sent/)
+
+  const none = await dispatchSms({ to, text: 'x' }, { ...settings, concurrency: 1 }, scripted(() => unreachable).send)
+  t.same(none.result.messages.map((m) => m.status), ['failed', 'failed', 'failed'])
+  t.match(none.failure, { code: 'GW_UPSTREAM_UNREACHABLE', detail: /^None of the 2 batches was accepted\. SerwerSMS could not be reached \(ECONNREFUSED\); nothing was sent\./ }, 'nothing sent: true of every batch')
+
+  const one = await dispatchSms({ to: to.slice(0, 1), text: 'x' }, settings, scripted(() => unreachable).send)
+  t.same(one.failure, { code: 'GW_UPSTREAM_UNREACHABLE', detail: 'SerwerSMS could not be reached (ECONNREFUSED); nothing was sent.', mayHaveBeenSent: false }, 'one batch: its own failure, word for word')
 })
 
 t.test('misaligned uniqueIds are a programming error', async (t) => {
