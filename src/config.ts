@@ -9,7 +9,7 @@ import { isSupportedRegion } from './sms/phone.js'
 import { PROVIDER_TIME_ZONE } from './sms/send-date.js'
 import type { CountryCode } from 'libphonenumber-js'
 
-/** The provider's hard cap per request; SMS_MAX_RECIPIENTS may not exceed it. @see ../shared/docs/serwersms-api.md */
+/** The provider's hard cap per request; SMS_MAX_RECIPIENTS may not exceed it. @see ../../shared/docs/serwersms-api.md */
 export const PROVIDER_MAX_RECIPIENTS = 100_000
 /** The provider asks for 50–200 numbers per request. */
 export const PROVIDER_MAX_BATCH_SIZE = 200
@@ -50,7 +50,7 @@ export const EnvironmentSchema = Type.Object({
   RATE_LIMIT_MAX: Type.Integer({ minimum: 1, default: 600, description: 'requests per client per window' }),
   RATE_LIMIT_WINDOW: Duration('1 minute', 'rate-limit window, e.g. 1 minute or 60000'),
   IDEMPOTENCY_TTL: Duration('24 hours', 'how long an Idempotency-Key is remembered, e.g. 24 hours'),
-  IDEMPOTENCY_MAX_KEYS: Type.Integer({ minimum: 100, default: 100_000, description: 'keys kept by the in-memory store (oldest evicted first)' }),
+  IDEMPOTENCY_MAX_KEYS: Type.Integer({ minimum: 100, default: 100_000, description: 'keys kept by the in-memory store (least recently used evicted first)' }),
   SMS_BATCH_SIZE: Type.Integer({ minimum: 1, maximum: PROVIDER_MAX_BATCH_SIZE, default: 100, description: `numbers per upstream request (1–${PROVIDER_MAX_BATCH_SIZE})` }),
   SMS_UPSTREAM_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 64, default: 4, description: 'upstream requests in flight per gateway call (1–64)' }),
   SMS_MAX_RECIPIENTS: Type.Integer({ minimum: 1, maximum: PROVIDER_MAX_RECIPIENTS, default: 10_000, description: `recipients per gateway call (1–${PROVIDER_MAX_RECIPIENTS})` }),
@@ -65,7 +65,7 @@ export const SimulatorEnvironmentSchema = Type.Object({
   SIMULATOR_LATENCY_MS: EnvironmentSchema.properties.SIMULATOR_LATENCY_MS,
   SIMULATOR_DLR_DELAY_MS: EnvironmentSchema.properties.SIMULATOR_DLR_DELAY_MS,
   SIMULATOR_DLR: Type.Boolean({ default: true, description: 'false to stop the simulator pushing delivery reports' }),
-  SIMULATOR_TOKEN: Type.Optional(Type.String({ minLength: 1, description: 'the only API token the simulator accepts; unset accepts any' })),
+  SIMULATOR_TOKEN: Type.Optional(Type.String({ minLength: 1, description: 'the only API token the simulator accepts; unset, any token is accepted unless SIMULATOR_USERNAME is set (then only that user)' })),
   SIMULATOR_USERNAME: Type.Optional(Type.String({ minLength: 1, description: 'the only API user the simulator accepts' })),
   SIMULATOR_PASSWORD: Type.Optional(Type.String({ minLength: 1, description: 'that user\'s password' })),
   LOG_LEVEL: EnvironmentSchema.properties.LOG_LEVEL,

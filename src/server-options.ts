@@ -10,7 +10,11 @@ const BYTES_PER_RECIPIENT = 40
 const BASE_BODY_LIMIT = 64 * 1024
 /** Longest a client may take to send its request; slow-loris connections are cut after it. */
 export const REQUEST_TIMEOUT_MS = 30_000
-/** Idle keep-alive sockets are closed after this; longer than common load-balancer idle timeouts is wrong, shorter is safe. */
+/**
+ * Idle keep-alive sockets are closed after this: longer than common load-balancer idle timeouts
+ * (60 s), so that the balancer, not the gateway, closes an idle connection; shorter, the gateway
+ * could close one just as the balancer reuses it, and the caller would get a 502.
+ */
 export const KEEP_ALIVE_TIMEOUT_MS = 72_000
 export const MAX_HEADER_BYTES = 16 * 1024
 /** How often Node looks for requests past REQUEST_TIMEOUT_MS (its default, 30 s, let them run to 60). */
@@ -22,9 +26,8 @@ export function bodyLimitFor (config: Config): number {
 
 /**
  * fastify's own response serializers (fast-json-stringify), each compiled when its answer is
- * first given instead of when the route is registered. A route has one per status it documents —
- * 25 in all, most for answers that are rare (413, 415, 503…) or never come on a given replica —
- * and compiling them up front was ~5 MB of a freshly started gateway's 81 MB (bench/README.md).
+ * first given instead of when the route is registered. A route has one per status it documents,
+ * most for answers that are rare (413, 415, 503…) or never come on a given replica, and compiling them up front was ~5 MB of a freshly started gateway's 81 MB (bench/README.md).
  * The first answer of each kind pays the compilation once (a few milliseconds); every schema is
  * still compiled in the tests, which give every documented answer.
  */

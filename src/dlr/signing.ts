@@ -53,7 +53,8 @@ export type Signer = (message: string) => string
 /**
  * HMAC-SHA256 (RFC 2104) with one key, base64url: two one-shot hashes over the key's pads,
  * computed once. `createHmac` makes a stream object and a native handle for every signature;
- * under load that cost a delivery report ~6 µs more of CPU than this does (bench/README.md).
+ * with every report signed apart, it cost ~10% more CPU per report than this (bench/README.md,
+ * third round).
  * The tests check it against `createHmac` for keys shorter than, equal to and longer than a block.
  */
 export function hmacSha256 (key: string): Signer {

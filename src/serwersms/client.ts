@@ -4,9 +4,9 @@ import type { UpstreamAuth } from '../config.js'
 import { readSendSmsResponse, SEND_SMS_PATH, type SendSmsOutcome, type SendSmsRequest } from './send-sms.js'
 
 /**
- * The SerwerSMS client, on undici. It replaced got after the send-path benchmark measured got at
- * 2.6× undici's CPU per send for the whole gateway (bench/README.md, row 6); the contract is the
- * same: a keep-alive pool, one deadline for the whole exchange, no retries, no throwing.
+ * The SerwerSMS client, on undici. It replaced got after the send-path profile measured the whole
+ * gateway with got at 2.6× its CPU per send with undici (bench/README.md, "Profile of the send
+ * path"; row 6 repeats the comparison in every run); the contract is the same: a keep-alive pool, one deadline for the whole exchange, no retries, no throwing.
  */
 export interface SerwerSmsClientOptions {
   apiUrl: string
