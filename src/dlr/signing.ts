@@ -211,12 +211,13 @@ export class DeliveryReportVerifier {
   }
 }
 
+const isOptionalText = (value: unknown): value is string | undefined => value === undefined || typeof value === 'string'
+
 function verifyWith (query: Record<string, unknown>, sign: Signer, now: number, authentic: AuthenticSignatures | undefined): Verification {
-  for (const value of Object.values(query)) {
-    if (value !== undefined && typeof value !== 'string') return reject('malformed')
-  }
-  const { sig, t, e } = query as Record<string, string | undefined>
-  if (sig === undefined) return reject('malformed')
+  // Only the signature's own fields: a report field the provider repeats at a URL we signed is the
+  // provider's payload gone wrong (the route refuses it as malformed), not a request from elsewhere.
+  const { sig, t, e } = query
+  if (typeof sig !== 'string' || !isOptionalText(t) || !isOptionalText(e)) return reject('malformed')
   const sentAt = decodeTime(t)
   const expiresAt = decodeTime(e)
   if (sentAt === null || expiresAt === null) return reject('malformed')

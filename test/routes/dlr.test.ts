@@ -120,6 +120,21 @@ t.test('forged, tampered, expired and unsigned reports are refused, counted, and
   t.notMatch(metrics, /sms_gateway_delivery_reports_total\{/, 'no delivery counted')
 })
 
+t.test('a report field repeated at a signed URL is a malformed report; a repeated signature is no signature', async (t) => {
+  const gw = await startGateway(t, { deliveryReportsToSelf: true })
+  const url = reportUrl(gw, { smsid: 'r1', stan: 'delivered' })
+  const repeatedField = await fetch(`${url}&stan=undelivered`)
+  t.equal(repeatedField.status, 400)
+  t.match(await repeatedField.json(), { code: 'GW_VALIDATION_FAILED', errors: [{ field: 'querystring:/stan' }] })
+  const sig = new URL(url).searchParams.get('sig') ?? ''
+  const repeatedSig = await fetch(`${url}&sig=${encodeURIComponent(sig)}`)
+  t.equal(repeatedSig.status, 401)
+  const metrics = await scrape(gw)
+  t.equal(sample(metrics, 'sms_gateway_delivery_reports_rejected_total{reason="malformed"}'), 1, 'the provider\'s payload gone wrong: the alert on rejected reports sees it')
+  t.equal(sample(metrics, 'sms_gateway_delivery_reports_rejected_total{reason="unsigned"}'), 1)
+  t.notMatch(metrics, /sms_gateway_delivery_reports_total\{/, 'no delivery counted')
+})
+
 t.test('a gateway without DLR_SECRET refuses every report', async (t) => {
   const gw = await startGateway(t)
   const answer = await fetch(`${gw.url}/dlr?smsid=1&stan=delivered&sig=x`)
