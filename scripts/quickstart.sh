@@ -11,7 +11,13 @@ configured() {
   node --input-type=module -e "
     import { readEnvironment } from './dist/config.js'
     const env = readEnvironment()
-    process.exit(['$1'].flatMap((n) => n.split(' ')).some((name) => env[name]) ? 0 : 1)"
+    process.exit(['$1'].flatMap((n) => n.split(' ')).some((name) => env[name]?.trim()) ? 0 : 1)"
+}
+# AUTH_DISABLED=false is what leaving it unset means.
+auth_disabled() {
+  node --input-type=module -e "
+    import { readEnvironment } from './dist/config.js'
+    process.exit(readEnvironment().AUTH_DISABLED?.trim() === 'true' ? 0 : 1)"
 }
 
 # The port the gateway will listen on, from the environment or .env like every other setting:
@@ -23,8 +29,12 @@ if ! configured "SERWERSMS_TOKEN SERWERSMS_USERNAME SERWERSMS_SIMULATOR"; then
   export SERWERSMS_SIMULATOR=true
   echo "quickstart: no SerwerSMS account configured: using the built-in simulator (SERWERSMS_SIMULATOR=true)"
 fi
-if ! configured "API_KEYS AUTH_DISABLED"; then
+key_hint='<one of your API_KEYS>'
+if auth_disabled; then
+  key_hint='<none needed: AUTH_DISABLED=true>'
+elif ! configured "API_KEYS"; then
   export API_KEYS="demo:demo-key-0123456789abcdef"
+  key_hint=demo-key-0123456789abcdef
   echo "quickstart: no API_KEYS configured: the demo client's key is demo-key-0123456789abcdef"
 fi
 if ! configured "PUBLIC_URL"; then
@@ -37,7 +47,7 @@ export SIMULATOR_DLR_DELAY_MS=${SIMULATOR_DLR_DELAY_MS:-2000}
 
 cat <<MSG
 quickstart: gateway on http://localhost:${port} — Swagger UI at http://localhost:${port}/docs
-  curl -s http://localhost:${port}/sms -H 'Authorization: Bearer demo-key-0123456789abcdef' \\
+  curl -s http://localhost:${port}/sms -H 'Authorization: Bearer ${key_hint}' \\
        -H 'Content-Type: application/json' -d '{"to":["+48500600700","45616"],"text":"Hello"}'
 MSG
 exec node dist/server.js

@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { freePort } from '../helper.js'
 import { NO_CHILD_COVERAGE, waitFor } from '../servers.js'
 
@@ -14,10 +14,11 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const DEMO_KEY = 'demo-key-0123456789abcdef'
 const BUILD_AND_START_MS = 60_000
 
-t.test('a PORT from the dotenv file: delivery reports come back to the port the gateway listens on', async (t) => {
+/** Starts `npm run quickstart` with these dotenv lines; answers its URL and what it printed so far. */
+async function startQuickstart (t: Test, dotenv: string): Promise<{ url: string, output: () => string }> {
   const port = await freePort()
   const envFile = join(mkdtempSync(join(tmpdir(), 'sms-gateway-quickstart-')), '.env')
-  writeFileSync(envFile, `PORT=${port}\nHOST=127.0.0.1\n`)
+  writeFileSync(envFile, `PORT=${port}\nHOST=127.0.0.1\n${dotenv}`)
   const child = spawn('bash', ['scripts/quickstart.sh'], {
     cwd: ROOT,
     env: { PATH: process.env.PATH, ...NO_CHILD_COVERAGE, ENV_FILE: envFile, SIMULATOR_DLR_DELAY_MS: '50', LOG_LEVEL: 'warn' },
@@ -37,16 +38,36 @@ t.test('a PORT from the dotenv file: delivery reports come back to the port the 
     if (child.exitCode !== null) throw new Error(`quickstart exited ${child.exitCode}: ${output}`)
     return (await fetch(`${url}/readyz`).catch(() => undefined))?.ok === true
   }, BUILD_AND_START_MS)
-  t.match(output, `gateway on http://localhost:${port}`, 'the banner names the port in use')
+  return { url, output: () => output }
+}
 
-  const sent = await fetch(`${url}/sms`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${DEMO_KEY}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ to: '+48500600700', text: 'Hello' })
-  })
-  t.equal(sent.status, 200)
+const send = async (url: string, key: string) => await fetch(`${url}/sms`, {
+  method: 'POST',
+  headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+  body: JSON.stringify({ to: '+48500600700', text: 'Hello' })
+})
+
+t.test('a PORT from the dotenv file: delivery reports come back to the port the gateway listens on', async (t) => {
+  const { url, output } = await startQuickstart(t, '')
+  t.match(output(), `gateway on http://localhost:${new URL(url).port}`, 'the banner names the port in use')
+  t.match(output(), `Bearer ${DEMO_KEY}`, 'and the demo key it created')
+
+  t.equal((await send(url, DEMO_KEY)).status, 200)
   await waitFor('the simulator\'s delivery report to be counted', async () => {
     const metrics = await (await fetch(`${url}/metrics`)).text()
     return /^sms_gateway_delivery_reports_total\{[^}]*\} [1-9]/m.test(metrics)
   }, 10_000)
+})
+
+t.test('AUTH_DISABLED=false is no key configured: the demo client is created', async (t) => {
+  const { url } = await startQuickstart(t, 'AUTH_DISABLED=false\n')
+  t.equal((await send(url, DEMO_KEY)).status, 200)
+})
+
+t.test('with API_KEYS of its own, the banner shows no demo key, and the demo key is refused', async (t) => {
+  const { url, output } = await startQuickstart(t, 'API_KEYS=mine:my-own-key-0123456789abcdef\n')
+  t.notMatch(output(), DEMO_KEY)
+  t.match(output(), 'Bearer <one of your API_KEYS>')
+  t.equal((await send(url, DEMO_KEY)).status, 401)
+  t.equal((await send(url, 'my-own-key-0123456789abcdef')).status, 200)
 })
