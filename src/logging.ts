@@ -73,7 +73,7 @@ export function completionLine (request: FastifyRequest, reply: FastifyReply): R
   }
 }
 
-/** One line per request, written when it completes: who called what, and how it went. */
+/** One completion line per request, written when it completes: who called what, and how it went. */
 export class GatewayLogController extends LogController {
   override incomingRequest (): void {}
 

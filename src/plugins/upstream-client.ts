@@ -1,11 +1,15 @@
 import fp from 'fastify-plugin'
+import type { FastifyBaseLogger } from 'fastify'
 import type { Config } from '../config.js'
 import { createSerwerSmsClient, type SendSmsFields } from '../serwersms/client.js'
 import type { SendSmsOutcome } from '../serwersms/send-sms.js'
 
 export interface UpstreamClient {
-  /** One send_sms request; never retried, never throws for upstream trouble. */
-  sendSms (fields: SendSmsFields): Promise<SendSmsOutcome>
+  /**
+   * One send_sms request; never retried, never throws for upstream trouble. A failure is logged
+   * through `log`: the request's logger, so that the line carries the id of the call it belongs to.
+   */
+  sendSms (fields: SendSmsFields, log?: FastifyBaseLogger): Promise<SendSmsOutcome>
 }
 
 declare module 'fastify' {
@@ -31,14 +35,14 @@ export default fp<UpstreamClientOptions>(async function upstreamClientPlugin (ap
   const { upstreamRequests, upstreamDuration } = app.metrics
 
   app.decorate('upstream', {
-    async sendSms (fields) {
+    async sendSms (fields, log = app.log) {
       const started = performance.now()
       const result = await client.sendSms(fields)
       const seconds = (performance.now() - started) / 1000
       upstreamRequests.inc({ outcome: result.outcome })
       upstreamDuration.observe({ outcome: result.outcome }, seconds)
       if (result.outcome !== 'ok') {
-        app.log.warn({ upstream: describeForLog(result), recipients: fields.phone.length, ms: Math.round(seconds * 1000) }, 'upstream send_sms failed')
+        log.warn({ upstream: describeForLog(result), recipients: fields.phone.length, ms: Math.round(seconds * 1000) }, 'upstream send_sms failed')
       }
       return result
     }

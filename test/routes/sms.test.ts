@@ -251,7 +251,10 @@ t.test('provider refusals and faults map onto the documented statuses', async (t
     const warningsBefore = gw.logs.entries.filter((e) => e.msg === 'upstream send_sms failed').length
     const answer = await post(gw, { to: ['+48500600700', '+48500600701'], text: 'x' })
     t.equal(gw.simulator.stats.sendRequests, sendsBefore + 1, `${rule!.fault.kind}: sent once, never retried`)
-    t.equal(gw.logs.entries.filter((e) => e.msg === 'upstream send_sms failed').length, warningsBefore + 1, `${rule!.fault.kind}: a log line`)
+    const warnings = gw.logs.entries.filter((e) => e.msg === 'upstream send_sms failed')
+    t.equal(warnings.length, warningsBefore + 1, `${rule!.fault.kind}: a log line`)
+    const completed = gw.logs.entries.filter((e) => e.route === '/sms').at(-1)
+    t.ok(warnings.at(-1)?.reqId !== undefined && warnings.at(-1)?.reqId === completed?.reqId, `${rule!.fault.kind}: with the id of the call it belongs to`)
     t.equal(answer.status, status, rule!.fault.kind)
     t.equal(answer.contentType, 'application/problem+json; charset=utf-8')
     t.equal(answer.body.code, code, rule!.fault.kind)

@@ -124,7 +124,7 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
       timeZone,
       deliveryReportUrl: deliveryReportUrlFor(order, Date.now()),
       stopping: app.isClosing
-    }, app.upstream.sendSms)
+    }, (fields) => app.upstream.sendSms(fields, request.log))
 
     const { result } = report
     const client = request.client
