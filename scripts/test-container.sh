@@ -5,8 +5,9 @@
 #   * installs docker.io, docker-compose and debootstrap with apt-get if missing,
 #   * starts dockerd if none answers (overlay2, then vfs, then vfs without
 #     iptables) and stops it again at the end (KEEP_DOCKERD=1 keeps it),
-#   * builds node:20-bookworm-slim with scripts/offline-base-image.sh when no
-#     registry can provide it, then builds the Dockerfile as it is,
+#   * builds node:20-bookworm-slim with scripts/offline-base-image.sh when the
+#     engine does not have it yet (never pulled: this project's machines reach
+#     no image registry), then builds the Dockerfile as it is,
 #   * checks: build context, image metadata, /healthz + the image HEALTHCHECK,
 #     a send through the gateway container to the simulator container, auth,
 #     /metrics, non-root, read-only app files, clean exit 0 on SIGTERM (gateway
@@ -17,7 +18,8 @@
 # failure. If no engine can be started it says so loudly and fails.
 #
 # Env: IMAGE (default sms-gateway:ci), BUILD_NETWORK (bridge|host|auto),
-#      KEEP_DOCKERD=1, KEEP_CONTAINERS=1 (debugging), BUILD_CONTEXT (default:
+#      KEEP_DOCKERD=1, KEEP_CONTAINERS=1 (debugging: leaves the containers, their
+#      network and the compose project; add KEEP_DOCKERD=1 to look at them), BUILD_CONTEXT (default:
 #      the repo; for trying the Dockerfile on a stand-in tree).
 set -uo pipefail
 
@@ -330,8 +332,10 @@ stop_check "$P-gw" "gateway (node as PID 1)"
 stop_check "$P-sim" "simulator (node as PID 1)"
 "$DOCKER" logs "$P-gw" >"$LOGDIR/gateway.log" 2>&1
 "$DOCKER" logs "$P-sim" >"$LOGDIR/simulator.log" 2>&1
-"$DOCKER" rm -f "$P-gw" "$P-sim" >/dev/null 2>&1
-"$DOCKER" network rm "$P-net" >/dev/null 2>&1
+if [ "${KEEP_CONTAINERS:-0}" != 1 ]; then
+  "$DOCKER" rm -f "$P-gw" "$P-sim" >/dev/null 2>&1
+  "$DOCKER" network rm "$P-net" >/dev/null 2>&1
+fi
 
 # ---------------------------------------------------------------- docker-compose up gateway simulator
 cat >"$LOGDIR/compose.env" <<EOF
@@ -361,7 +365,9 @@ else
   fail "docker-compose up -d gateway simulator" "$(cat "$LOGDIR/compose-up.log")"
 fi
 compose logs --no-color >"$LOGDIR/compose.log" 2>&1
-compose down -v --remove-orphans -t 5 >/dev/null 2>&1 && rm -f "$LOGDIR/compose.env"
+if [ "${KEEP_CONTAINERS:-0}" != 1 ]; then
+  compose down -v --remove-orphans -t 5 >/dev/null 2>&1 && rm -f "$LOGDIR/compose.env"
+fi
 
 say "logs in $LOGDIR"
 summary

@@ -1,6 +1,7 @@
 /**
  * Prints a signed delivery-report URL without expiry, for accounts that set the push URL once
- * in the SerwerSMS panel instead of per request. Needs PUBLIC_URL and DLR_SECRET.
+ * in the SerwerSMS panel instead of per request. Reads the gateway's whole configuration (it
+ * exits 78 as the gateway would when that is incomplete); the URL needs PUBLIC_URL and DLR_SECRET.
  */
 import { ConfigError, loadConfig } from '../config.js'
 import { signDeliveryUrl } from '../dlr/signing.js'
