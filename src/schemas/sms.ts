@@ -15,7 +15,7 @@ export const SendSmsHeadersSchema = Type.Object({
     maxLength: MAX_IDEMPOTENCY_KEY_LENGTH,
     pattern: PRINTABLE_ASCII_PATTERN,
     // No example: Swagger UI would fill it in, and every "Try it out" would replay the first answer.
-    description: 'makes retrying safe: a repeat with the same key and body within IDEMPOTENCY_TTL (24 hours by default) sends nothing and replays the first answer (with `Idempotent-Replayed: true`); only a first request that provably sent nothing (refused before sending, or every recipient `failed`) frees its key, and a repeat then runs afresh. Keys are per client; 1–255 printable ASCII characters, e.g. a new UUID per message'
+    description: 'makes retrying safe: a repeat with the same key and body within IDEMPOTENCY_TTL (24 hours by default) sends nothing and replays the first answer (with `Idempotent-Replayed: true`); only a first request that provably sent nothing (refused before sending, or a problem answer with no recipient `unknown`) frees its key, and a repeat then runs afresh. Keys are per client; 1–255 printable ASCII characters, e.g. a new UUID per message'
   }))
 }, { additionalProperties: true })
 
