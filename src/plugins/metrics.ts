@@ -4,9 +4,10 @@ import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client'
 import { FastHistogram } from '../metrics-histogram.js'
 
 const PREFIX = 'sms_gateway_'
-const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
-/** Delivery takes seconds to days (an unreachable phone keeps a message pending until it expires). */
-const DELIVERY_BUCKETS = [1, 5, 15, 30, 60, 120, 300, 900, 1800, 3600, 4 * 3600, 24 * 3600, 72 * 3600]
+/** Up to 5 minutes: SERWERSMS_TIMEOUT_MS may be 300 s, and one POST /sms runs several rounds of batches. */
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300]
+/** Delivery takes seconds to days (an unreachable phone keeps a message pending until it expires); DLR_URL_TTL is 7 days by default. */
+const DELIVERY_BUCKETS = [1, 5, 15, 30, 60, 120, 300, 900, 1800, 3600, 4 * 3600, 24 * 3600, 72 * 3600, 7 * 24 * 3600]
 const BATCH_BUCKETS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]
 /**
  * prom-client's gauges that end in `_total`, which Prometheus reserves for counters (promtool's
@@ -37,6 +38,12 @@ export function createGatewayMetrics () {
       name: `${PREFIX}test_messages_total`,
       help: 'Recipients of test sends (test: true: validated by the provider, never sent), by outcome and calling client',
       labelNames: ['status', 'client'] as const,
+      registers
+    }),
+    scheduledMessages: new Counter({
+      name: `${PREFIX}scheduled_messages_total`,
+      help: 'Recipients queued for a later send time (sendAt in the future), by calling client: their delivery reports come only after it',
+      labelNames: ['client'] as const,
       registers
     }),
     messageParts: new Counter({

@@ -2,7 +2,7 @@ import fp from 'fastify-plugin'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Config } from '../config.js'
 import { createSerwerSmsClient, type SendSmsFields } from '../serwersms/client.js'
-import type { SendSmsOutcome } from '../serwersms/send-sms.js'
+import { UPSTREAM_OUTCOMES, type SendSmsOutcome } from '../serwersms/send-sms.js'
 
 export interface UpstreamClient {
   /**
@@ -33,6 +33,9 @@ export default fp<UpstreamClientOptions>(async function upstreamClientPlugin (ap
     timeoutMs: config.upstream.timeoutMs
   })
   const { upstreamRequests, upstreamDuration } = app.metrics
+  // Each outcome exported from 0: a series that first appears at 1 has no increase() in Prometheus,
+  // so the first timeouts after a start would raise no alert.
+  for (const outcome of UPSTREAM_OUTCOMES) upstreamRequests.inc({ outcome }, 0)
 
   app.decorate('upstream', {
     async sendSms (fields, log = app.log) {

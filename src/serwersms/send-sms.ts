@@ -81,6 +81,9 @@ export type SendSmsOutcome =
   | { outcome: 'bad_response', statusCode: number, detail: string }
 
 export type UpstreamOutcomeName = SendSmsOutcome['outcome']
+/** Every outcome, for metrics that export each from 0 (a Record: leaving one out does not compile). */
+const OUTCOME_NAMES: Readonly<Record<UpstreamOutcomeName, true>> = { ok: true, provider_error: true, timeout: true, network: true, bad_response: true }
+export const UPSTREAM_OUTCOMES = Object.keys(OUTCOME_NAMES) as readonly UpstreamOutcomeName[]
 
 /**
  * Provider codes that concern the gateway's account (login, role, IP, activation), not the request:

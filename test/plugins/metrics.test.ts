@@ -2,6 +2,8 @@ import { spawnSync } from 'node:child_process'
 import { createServer, type AddressInfo } from 'node:net'
 import t from 'tap'
 import { DROPPED_DEFAULT_METRICS, REJECTION_REASONS } from '../../src/plugins/metrics.js'
+import { RECIPIENT_STATUSES } from '../../src/schemas/sms.js'
+import { UPSTREAM_OUTCOMES } from '../../src/serwersms/send-sms.js'
 import { authHeader, freePort, startGateway } from '../helper.js'
 
 const METRICS_TOKEN = 'metrics-token-0123456789'
@@ -52,6 +54,22 @@ t.test('every reason of a refused report is exported at 0 before the first refus
   for (const reason of REJECTION_REASONS) t.match(before, `\nsms_gateway_delivery_reports_rejected_total{reason="${reason}"} 0\n`, reason)
   await fetch(`${gw.url}/dlr?smsid=1&stan=delivered`)
   t.match(await (await fetch(`${gw.url}/metrics`)).text(), '\nsms_gateway_delivery_reports_rejected_total{reason="unsigned"} 1\n')
+})
+
+t.test('counters an alert takes increase() of are exported at 0 before their first event', async (t) => {
+  const gw = await startGateway(t, { deliveryReportsToSelf: true })
+  const before = await (await fetch(`${gw.url}/metrics`)).text()
+  for (const client of ['billing', 'shop']) {
+    for (const status of RECIPIENT_STATUSES) t.match(before, `\nsms_gateway_messages_total{status="${status}",client="${client}"} 0\n`, `${client} ${status}`)
+    t.match(before, `\nsms_gateway_message_parts_total{client="${client}"} 0\n`, `${client} parts`)
+    t.match(before, `\nsms_gateway_scheduled_messages_total{client="${client}"} 0\n`, `${client} scheduled`)
+  }
+  for (const outcome of UPSTREAM_OUTCOMES) t.match(before, `\nsms_gateway_upstream_requests_total{outcome="${outcome}"} 0\n`, outcome)
+  t.match(before, '\nsms_gateway_delivery_reports_total{status="delivered",reason="none"} 0\n', 'delivered reports')
+  t.notMatch(before, /sms_gateway_messages_total\{[^}]*client="anonymous"/, 'no series for a client that cannot call')
+
+  const anonymous = await startGateway(t, { env: { AUTH_DISABLED: 'true', API_KEYS: '' } })
+  t.match(await (await fetch(`${anonymous.url}/metrics`)).text(), '\nsms_gateway_messages_total{status="failed",client="anonymous"} 0\n', 'without authentication, the one client there is')
 })
 
 t.test('the gateway says whether it takes delivery reports, so that their absence alerts only where it does', async (t) => {

@@ -9,7 +9,7 @@ import { RECIPIENT_STATUSES, SEND_SMS_EXAMPLES, SendSmsBodySchema, SendSmsHeader
 import { dispatchSms, type SmsOrder } from '../../sms/dispatch.js'
 import { canonicalBody, readOrder } from '../../sms/order.js'
 import { maskPhone } from '../../sms/phone.js'
-import { API_REALM } from '../../plugins/auth.js'
+import { ANONYMOUS_CLIENT, API_REALM } from '../../plugins/auth.js'
 import { addLogFields } from '../../plugins/request-log.js'
 
 declare module 'fastify' {
@@ -33,7 +33,15 @@ function sampleNotQueued (result: SendSmsResult): string[] {
 
 const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { config }) => {
   const { deliveryReports, sending, defaultRegion } = config
-  const { messages, testMessages, messageParts, batchesPerCall } = app.metrics
+  const { messages, testMessages, scheduledMessages, messageParts, batchesPerCall } = app.metrics
+  // Every client's series exported from 0: one that first appears at 1 has no increase() in
+  // Prometheus, so a first call after a start whose recipients all failed would raise no alert.
+  const clients = config.auth.disabled ? [ANONYMOUS_CLIENT] : config.auth.apiKeys.map(({ name }) => name)
+  for (const client of new Set(clients)) {
+    for (const status of RECIPIENT_STATUSES) messages.inc({ status, client }, 0)
+    messageParts.inc({ client }, 0)
+    scheduledMessages.inc({ client }, 0)
+  }
   app.decorateRequest('smsOrder', null)
   const deliveryUrls = deliveryReports.publicUrl === undefined || deliveryReports.secret === undefined
     ? undefined
@@ -117,12 +125,13 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
     }
   }, async (request, reply) => {
     const order = request.smsOrder!
+    const now = Date.now()
     const report = await dispatchSms(order, {
       batchSize: sending.batchSize,
       concurrency: sending.upstreamConcurrency,
       defaultRegion,
       timeZone,
-      deliveryReportUrl: deliveryReportUrlFor(order, Date.now()),
+      deliveryReportUrl: deliveryReportUrlFor(order, now),
       stopping: app.isClosing
     }, (fields) => app.upstream.sendSms(fields, request.log))
 
@@ -135,6 +144,8 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
       if (result[status] > 0) recipients.inc({ status, client }, result[status])
     }
     if (result.parts > 0 && order.test !== true) messageParts.inc({ client }, result.parts)
+    // Their reports come after the send time: the alert on missing reports leaves them out.
+    if (order.sendAt !== undefined && order.sendAt.getTime() > now && result.queued > 0 && order.test !== true) scheduledMessages.inc({ client }, result.queued)
     batchesPerCall.observe(report.batches)
     const logged: Record<string, unknown> = { queued: result.queued, unsent: result.unsent, failed: result.failed, unknown: result.unknown, batches: report.batches }
     if (order.test === true) logged.test = true
