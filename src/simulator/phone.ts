@@ -12,6 +12,9 @@ const POLAND = '+48'
  */
 export function normalisePhone (raw: string): string | null {
   const compact = raw.replace(SEPARATORS, '')
+  // A Polish number has nine digits after +48, whichever way it is written: a gateway that cut
+  // or padded one must not see it queued.
+  if (compact.startsWith(POLAND)) return POLISH_WITH_COUNTRY_CODE.test(compact.slice(1)) ? compact : null
   if (INTERNATIONAL.test(compact)) return compact
   if (POLISH_NATIONAL.test(compact)) return POLAND + compact
   if (POLISH_WITH_COUNTRY_CODE.test(compact)) return '+' + compact

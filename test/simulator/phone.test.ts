@@ -18,6 +18,8 @@ t.test('corrects Polish numbers and keeps international ones', async (t) => {
     ['45616', null],
     ['7799123', null],
     ['4850060070', null],
+    ['+4850060070', null],
+    ['+485006007001', null],
     ['0049151123456', null],
     ['(500) 600 700', null],
     ['+48 500 600 70a', null],
