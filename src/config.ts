@@ -170,7 +170,7 @@ export function loadConfig (env: EnvSource = readEnvironment()): Config {
       dedupWindowMs: readDuration('DLR_DEDUP_WINDOW', vars.DLR_DEDUP_WINDOW)
     },
     metrics: { port: vars.METRICS_PORT, token: vars.METRICS_TOKEN },
-    redisUrl: vars.REDIS_URL,
+    redisUrl: vars.REDIS_URL === undefined ? undefined : readRedisUrl(vars.REDIS_URL),
     rateLimit: { max: vars.RATE_LIMIT_MAX, windowMs },
     idempotency: { ttlMs: readDuration('IDEMPOTENCY_TTL', vars.IDEMPOTENCY_TTL), maxKeys: vars.IDEMPOTENCY_MAX_KEYS },
     sending: {
@@ -295,6 +295,24 @@ function readUpstreamAuth (vars: Environment): UpstreamAuth | undefined {
 
 const API_KEY_NAME = /^[A-Za-z0-9_.-]{1,64}$/
 
+/**
+ * ioredis throws on a URL it cannot parse (a port that is not a number, a password with a stray
+ * "%") when the client is made, after the configuration was taken: the process would crash with
+ * the URL, password included, in its log. Checked here instead, and never echoed.
+ */
+function readRedisUrl (text: string): string {
+  let url: URL
+  try {
+    url = new URL(text)
+    decodeURIComponent(url.username)
+    decodeURIComponent(url.password)
+  } catch {
+    throw new ConfigError('REDIS_URL is not a valid URL (its value is not shown: it may hold a password). Set it as redis://[:password@]host[:port][/db], with the password URL-encoded.')
+  }
+  if (url.hostname === '') throw new ConfigError('REDIS_URL names no host (its value is not shown). Set it as redis://[:password@]host[:port][/db].')
+  return text
+}
+
 export function parseApiKeys (text: string): ApiKey[] {
   const keys: ApiKey[] = []
   for (const pair of text.split(',')) {
@@ -305,6 +323,10 @@ export function parseApiKeys (text: string): ApiKey[] {
     const key = entry.slice(colon + 1)
     if (colon < 1 || !API_KEY_NAME.test(name)) {
       throw new ConfigError(`API_KEYS entry ${keys.length + 1} has no valid name before its colon. Set it to name:key pairs, names of letters, digits, _ . -`)
+    }
+    // A caller presents the key as "Bearer <key>", which cannot hold whitespace: such a key could never match.
+    if (/\s/.test(key)) {
+      throw new ConfigError(`API_KEYS entry "${name}" has whitespace in its key (after the colon, or inside it); no caller could present it. Write name:key with nothing between them.`)
     }
     if (key.length < MIN_API_KEY_LENGTH) {
       throw new ConfigError(`API_KEYS entry "${name}" has a key shorter than ${MIN_API_KEY_LENGTH} characters. Set a longer random key (openssl rand -hex 24).`)

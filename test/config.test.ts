@@ -63,11 +63,19 @@ t.test('a bad value names the variable, the problem and the fix', async (t) => {
     [{ SERWERSMS_TIME_ZONE: 'Poland/Warsaw' }, /SERWERSMS_TIME_ZONE="Poland\/Warsaw" is invalid: not an IANA time zone/],
     [{ PORT: '8080', METRICS_PORT: '8080' }, /METRICS_PORT=8080 is the port the API listens on \(PORT\).*Set METRICS_PORT to another port, or unset it/],
     [{ SERWERSMS_SENDER: 'much too long name' }, /SERWERSMS_SENDER/],
-    [{ REDIS_URL: 'localhost:6379' }, /REDIS_URL/]
+    [{ REDIS_URL: 'localhost:6379' }, /REDIS_URL/],
+    // ioredis would throw on these when the client is made: a crash, with the password in the log.
+    [{ REDIS_URL: 'redis://:S3cretPw@redis:port' }, /^REDIS_URL is not a valid URL \(its value is not shown/],
+    [{ REDIS_URL: 'redis://:ab%zz@redis:6379' }, /^REDIS_URL is not a valid URL/],
+    [{ REDIS_URL: 'redis://' }, /^REDIS_URL names no host/],
+    [{ API_KEYS: 'billing: change-me-0123456789' }, /"billing" has whitespace in its key .*no caller could present it/],
+    [{ API_KEYS: 'billing:change me 0123456789' }, /"billing" has whitespace in its key/]
   ]
   for (const [overrides, message] of cases) {
-    t.throws(() => load(overrides), { name: 'ConfigError', message }, JSON.stringify(overrides))
+    const error = t.throws(() => load(overrides), { name: 'ConfigError', message }, JSON.stringify(overrides)) as Error
+    if (overrides.REDIS_URL !== undefined) t.notMatch(error.message, /S3cretPw|ab%zz/, 'the URL, which may hold a password, is not echoed')
   }
+  t.equal(load({ REDIS_URL: 'rediss://:p%40ss@redis.internal:6380/2' }).redisUrl, 'rediss://:p%40ss@redis.internal:6380/2', 'a valid URL is taken as written')
   const several = t.throws(() => load({ PORT: 'x', HOST: '', SMS_BATCH_SIZE: '0' })) as ConfigError
   t.match(several.message, /PORT=.*\n.*SMS_BATCH_SIZE=/, 'every bad variable is listed at once')
 })
