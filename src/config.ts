@@ -352,6 +352,9 @@ function checkCombinations (config: Config): void {
   if (deliveryReports.publicUrl !== undefined && !IS_PLAIN_BASE_URL.test(deliveryReports.publicUrl)) {
     throw new ConfigError('PUBLIC_URL must be a plain base URL, without a query, a fragment, "%" or "+": the gateway appends /dlr?… to it, and SerwerSMS may URL-decode the whole dlr_url once more, which must leave it unchanged.')
   }
+  if (deliveryReports.publicUrl?.endsWith('/dlr') === true) {
+    throw new ConfigError('PUBLIC_URL ends in /dlr: it is the base URL callers and SerwerSMS reach the gateway at, and the gateway appends /dlr to it itself (reports would go to …/dlr/dlr). Set it without /dlr.')
+  }
   if (metrics.port === server.port) {
     throw new ConfigError(`METRICS_PORT=${metrics.port} is the port the API listens on (PORT): both listeners cannot bind it. Set METRICS_PORT to another port, or unset it to serve /metrics on PORT.`)
   }

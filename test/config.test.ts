@@ -64,6 +64,7 @@ t.test('a bad value names the variable, the problem and the fix', async (t) => {
     [{ PORT: '8080', METRICS_PORT: '8080' }, /METRICS_PORT=8080 is the port the API listens on \(PORT\).*Set METRICS_PORT to another port, or unset it/],
     [{ SERWERSMS_SENDER: 'much too long name' }, /SERWERSMS_SENDER/],
     [{ REDIS_URL: 'localhost:6379' }, /REDIS_URL/],
+    [{ PUBLIC_URL: 'https://sms.example.com/dlr/', DLR_SECRET: 'x'.repeat(32) }, /^PUBLIC_URL ends in \/dlr: .*Set it without \/dlr\.$/],
     // ioredis would throw on these when the client is made: a crash, with the password in the log.
     [{ REDIS_URL: 'redis://:S3cretPw@redis:port' }, /^REDIS_URL is not a valid URL \(its value is not shown/],
     [{ REDIS_URL: 'redis://:ab%zz@redis:6379' }, /^REDIS_URL is not a valid URL/],

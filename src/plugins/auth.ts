@@ -56,7 +56,11 @@ const CHALLENGE = bearerChallenge(API_REALM)
 export default fp<{ apiKeys: ApiKey[], disabled: boolean }>(async function authPlugin (app, { apiKeys, disabled }) {
   app.decorateRequest('client', ANONYMOUS_CLIENT)
   if (disabled) {
-    app.log.warn('AUTH_DISABLED=true: anyone who can reach the gateway can send SMS')
+    // docker-compose.yml always sets API_KEYS: say that they are not checked, or an operator who
+    // sees keys configured would take the gateway for a guarded one.
+    app.log.warn(apiKeys.length === 0
+      ? 'AUTH_DISABLED=true: anyone who can reach the gateway can send SMS'
+      : `AUTH_DISABLED=true: anyone who can reach the gateway can send SMS; the ${apiKeys.length} API_KEYS set are not checked`)
   }
 
   // A callback hook, not an async one: it runs on every send, and an async hook costs a promise

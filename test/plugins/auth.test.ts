@@ -1,5 +1,6 @@
 import t from 'tap'
 import { findClient, isSameSecret, readBearer } from '../../src/plugins/auth.js'
+import { startGateway } from '../helper.js'
 
 const KEY = 'test-key-0123456789abcdef'
 
@@ -38,4 +39,12 @@ t.test('readBearer', async (t) => {
   t.equal(readBearer('Bearer '), undefined)
   t.equal(readBearer('Bearer a b'), undefined)
   t.equal(readBearer(undefined), undefined)
+})
+
+t.test('AUTH_DISABLED with API_KEYS set warns that the keys are not checked', async (t) => {
+  const gw = await startGateway(t, { env: { AUTH_DISABLED: 'true' } })
+  const warning = gw.logs.entries.find((entry) => typeof entry.msg === 'string' && entry.msg.startsWith('AUTH_DISABLED=true'))
+  t.equal(warning?.msg, 'AUTH_DISABLED=true: anyone who can reach the gateway can send SMS; the 2 API_KEYS set are not checked')
+  const anyone = await fetch(`${gw.url}/sms`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ to: '+48500600700', text: 'x' }) })
+  t.equal(anyone.status, 200, 'as it says: no key needed')
 })
