@@ -257,18 +257,20 @@ get_metrics() {
   "$DOCKER" exec "$P-gw" node -e "fetch('http://127.0.0.1:9464/metrics').then(async (r) => { console.log(r.status); console.log(await r.text()) }, (e) => console.log(e.message))" 2>&1
 }
 # The simulator pushes a delivery report to PUBLIC_URL/dlr (SIMULATOR_DLR_DELAY_MS=200): wait for it.
+# Counted, not merely present: the gateway exports the delivered series at 0 from its start.
+DELIVERED='^sms_gateway_delivery_reports_total\{status="delivered"[^}]*\} [1-9]'
 for _ in $(seq 1 20); do
   metrics="$(get_metrics)"
-  grep -q '^sms_gateway_delivery_reports_total{status="delivered"' <<<"$metrics" && break
+  grep -qE "$DELIVERED" <<<"$metrics" && break
   sleep 1
 done
-if grep -q '^sms_gateway_delivery_reports_total{status="delivered"' <<<"$metrics"; then
+if grep -qE "$DELIVERED" <<<"$metrics"; then
   pass "delivery report from the simulator container reaches the gateway (/dlr)"
 else
   fail "delivery report from the simulator container reaches the gateway (/dlr)" "$(printf '%s\n' "$metrics" | grep -E '^sms_gateway_delivery_reports' ; "$DOCKER" logs --tail 10 "$P-gw" 2>&1)"
 fi
 # No pipes into early-exiting readers here: under pipefail, printf's broken pipe would fail the check.
-if [ "${metrics%%$'\n'*}" = 200 ] && grep -q '^sms_gateway_messages_total' <<<"$metrics"; then
+if [ "${metrics%%$'\n'*}" = 200 ] && grep -qE '^sms_gateway_messages_total\{status="queued"[^}]*\} [1-9]' <<<"$metrics"; then
   pass "/metrics on METRICS_PORT counts the send"
 else
   fail "/metrics on METRICS_PORT counts the send" "$(printf '%s\n' "$metrics" | grep -v '^#' | head -n 20)"
