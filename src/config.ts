@@ -23,9 +23,13 @@ const Flag = (description: string) => Type.Boolean({ default: false, description
 const Duration = (fallback: string, description: string) => Type.String({ default: fallback, minLength: 1, description })
 
 /** Environment variables as the gateway reads them; descriptions double as the fix in boot errors. */
+/** A host name (letters, digits, -, _ in dot-separated labels), an IPv4 address, or an IPv6 literal (hex digits and at least two colons, an optional %zone). */
+const HOST_PATTERN = '^(?:[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?(?:\\.[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?)*|[0-9A-Fa-f.]*:[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*(?:%[A-Za-z0-9]+)?)$'
+
 export const EnvironmentSchema = Type.Object({
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000, description: 'TCP port to listen on (0–65535)' }),
-  HOST: Type.String({ minLength: 1, default: '0.0.0.0', description: 'address to listen on, e.g. 0.0.0.0 or 127.0.0.1' }),
+  // An address or a host name, without a port: anything else would pass here and fail the listen, a crash instead of exit 78.
+  HOST: Type.String({ minLength: 1, pattern: HOST_PATTERN, default: '0.0.0.0', description: 'address to listen on, without a port, e.g. 0.0.0.0, 127.0.0.1, :: or a host name' }),
   LOG_LEVEL: Type.String({ enum: LOG_LEVELS, default: 'info', description: `one of ${LOG_LEVELS.join(', ')}` }),
   SERWERSMS_API_URL: Type.String({ format: 'uri', pattern: '^https?://', default: 'https://api2.serwersms.pl/', description: 'the provider base URL, e.g. https://api2.serwersms.pl/' }),
   SERWERSMS_TOKEN: Type.Optional(Type.String({ minLength: 1, description: 'API token from the SerwerSMS panel' })),

@@ -38,6 +38,9 @@ t.test('a bad value names the variable, the problem and the fix', async (t) => {
   const cases: Array<[Record<string, string | undefined>, RegExp]> = [
     [{ PORT: 'abc' }, /^PORT="abc" is invalid: .*Set it to TCP port/],
     [{ PORT: '70000' }, /PORT="70000" is invalid: must be <= 65535/],
+    // Refused here, or the listen would fail later: a crash with exit 1 that does not name HOST.
+    ...['localhost:3000', 'http://gateway', 'a b', '0.0.0.0:80'].map((host): [Record<string, string>, RegExp] =>
+      [{ HOST: host }, /^HOST=".*" is invalid: has the wrong format\. Set it to address to listen on, without a port/]),
     [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL="loud" is invalid.*one of fatal, error/],
     [{ SERWERSMS_API_URL: 'ftp://x' }, /SERWERSMS_API_URL="ftp:\/\/x" is invalid: has the wrong format/],
     [{ SMS_BATCH_SIZE: '500' }, /SMS_BATCH_SIZE="500" is invalid: must be <= 200/],
@@ -76,6 +79,7 @@ t.test('a bad value names the variable, the problem and the fix', async (t) => {
     const error = t.throws(() => load(overrides), { name: 'ConfigError', message }, JSON.stringify(overrides)) as Error
     if (overrides.REDIS_URL !== undefined) t.notMatch(error.message, /S3cretPw|ab%zz/, 'the URL, which may hold a password, is not echoed')
   }
+  for (const host of ['0.0.0.0', '127.0.0.1', '::', '::1', 'fe80::1%eth0', 'gateway', 'my_service.internal']) t.equal(load({ HOST: host }).server.host, host, `HOST=${host} is taken`)
   t.equal(load({ REDIS_URL: 'rediss://:p%40ss@redis.internal:6380/2' }).redisUrl, 'rediss://:p%40ss@redis.internal:6380/2', 'a valid URL is taken as written')
   const several = t.throws(() => load({ PORT: 'x', HOST: '', SMS_BATCH_SIZE: '0' })) as ConfigError
   t.match(several.message, /PORT=.*\n.*SMS_BATCH_SIZE=/, 'every bad variable is listed at once')
