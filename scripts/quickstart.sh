@@ -7,41 +7,44 @@ cd "$(dirname "$0")/.."
 [ -d node_modules ] || npm ci --no-audit --no-fund
 npm run --silent build
 
-configured() {
-  node --input-type=module -e "
-    import { readEnvironment } from './dist/config.js'
-    const env = readEnvironment()
-    process.exit(['$1'].flatMap((n) => n.split(' ')).some((name) => env[name]?.trim()) ? 0 : 1)"
-}
-# AUTH_DISABLED=false is what leaving it unset means.
-auth_disabled() {
-  node --input-type=module -e "
-    import { readEnvironment } from './dist/config.js'
-    process.exit(readEnvironment().AUTH_DISABLED?.trim() === 'true' ? 0 : 1)"
-}
+# What the environment and .env already set, read once with the gateway's own reader; printed as
+# shell assignments (the port single-quoted: it is text from the user's file).
+settings=$(node --input-type=module <<'JS'
+import { randomBytes } from 'node:crypto'
+import { readEnvironment } from './dist/config.js'
+const env = readEnvironment()
+const set = (...names) => names.some((name) => env[name]?.trim()) ? 1 : 0
+const quoted = (text) => `'${text.replaceAll("'", `'\\''`)}'`
+console.log([
+  // The port the gateway will listen on: delivery reports are sent back to it.
+  `port=${quoted(env.PORT?.trim() || '3000')}`,
+  `has_account=${set('SERWERSMS_TOKEN', 'SERWERSMS_USERNAME', 'SERWERSMS_SIMULATOR')}`,
+  `has_api_keys=${set('API_KEYS')}`,
+  // AUTH_DISABLED=false is what leaving it unset means.
+  `auth_disabled=${env.AUTH_DISABLED?.trim() === 'true' ? 1 : 0}`,
+  `has_public_url=${set('PUBLIC_URL')}`,
+  `new_dlr_secret=${randomBytes(32).toString('base64url')}`
+].join('\n'))
+JS
+)
+eval "$settings"
 
-# The port the gateway will listen on, from the environment or .env like every other setting:
-# delivery reports are sent back to it.
-port=$(node --input-type=module -e "
-  import { readEnvironment } from './dist/config.js'
-  process.stdout.write(readEnvironment().PORT?.trim() || '3000')")
-if ! configured "SERWERSMS_TOKEN SERWERSMS_USERNAME SERWERSMS_SIMULATOR"; then
+if [ "$has_account" = 0 ]; then
   export SERWERSMS_SIMULATOR=true
   echo "quickstart: no SerwerSMS account configured: using the built-in simulator (SERWERSMS_SIMULATOR=true)"
 fi
 key_hint='<one of your API_KEYS>'
-if auth_disabled; then
+if [ "$auth_disabled" = 1 ]; then
   key_hint='<none needed: AUTH_DISABLED=true>'
-elif ! configured "API_KEYS"; then
+elif [ "$has_api_keys" = 0 ]; then
   export API_KEYS="demo:demo-key-0123456789abcdef"
   key_hint=demo-key-0123456789abcdef
   echo "quickstart: no API_KEYS configured: the demo client's key is demo-key-0123456789abcdef"
 fi
-if ! configured "PUBLIC_URL"; then
+if [ "$has_public_url" = 0 ]; then
   # Delivery reports from the in-process simulator come back to this very gateway.
   export PUBLIC_URL="http://127.0.0.1:${port}"
-  DLR_SECRET=$(node -e "process.stdout.write(require('node:crypto').randomBytes(32).toString('base64url'))")
-  export DLR_SECRET
+  export DLR_SECRET="$new_dlr_secret"
 fi
 export SIMULATOR_DLR_DELAY_MS=${SIMULATOR_DLR_DELAY_MS:-2000}
 

@@ -22,10 +22,13 @@ type LogLevel = typeof LOG_LEVELS[number]
 const Flag = (description: string) => Type.Boolean({ default: false, description })
 const Duration = (fallback: string, description: string) => Type.String({ default: fallback, minLength: 1, description })
 
-/** Environment variables as the gateway reads them; descriptions double as the fix in boot errors. */
-/** A host name (letters, digits, -, _ in dot-separated labels), an IPv4 address, or an IPv6 literal (hex digits and at least two colons, an optional %zone). */
+/**
+ * A host name (letters, digits, -, _ in dot-separated labels), an IPv4 address, or an IPv6 literal
+ * (hex digits and at least two colons, an optional %zone): never a port.
+ */
 const HOST_PATTERN = '^(?:[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?(?:\\.[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?)*|[0-9A-Fa-f.]*:[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*(?:%[A-Za-z0-9]+)?)$'
 
+/** Environment variables as the gateway reads them; descriptions double as the fix in boot errors. */
 export const EnvironmentSchema = Type.Object({
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000, description: 'TCP port to listen on (0–65535)' }),
   // An address or a host name, without a port: anything else would pass here and fail the listen, a crash instead of exit 78.

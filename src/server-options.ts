@@ -27,7 +27,8 @@ export function bodyLimitFor (config: Config): number {
 /**
  * fastify's own response serializers (fast-json-stringify), each compiled when its answer is
  * first given instead of when the route is registered. A route has one per status it documents,
- * most for answers that are rare (413, 415, 503…) or never come on a given replica, and compiling them up front was ~5 MB of a freshly started gateway's 81 MB (bench/README.md).
+ * most for answers that are rare (413, 415, 503…) or never come on a given replica, and compiling
+ * them up front was ~5 MB of a freshly started gateway's 81 MB (bench/README.md).
  * The first answer of each kind pays the compilation once (a few milliseconds); every schema is
  * still compiled in the tests, which give every documented answer.
  */

@@ -24,10 +24,10 @@ interface Claim { fingerprint: string, token: string | undefined, expiresAt: num
 
 /**
  * One process's keys. Finished answers are bounded by count and bytes, least recently used (stored
- * or replayed) evicted first, each
- * kept for its TTL. Claims of requests still running are kept apart and never evicted: pushing a
- * running send's claim out of a full cache would let a retry of it send again. Their number is
- * bounded by the requests the process is running. Replicas do not share it — set REDIS_URL for that.
+ * or replayed) evicted first, each kept for its TTL. Claims of requests still running are kept
+ * apart and never evicted: pushing a running send's claim out of a full cache would let a retry of
+ * it send again. Their number is bounded by the requests the process is running. Replicas do not
+ * share it — set REDIS_URL for that.
  */
 export class MemoryIdempotencyStore implements IdempotencyStore {
   readonly #records: LRUCache<string, KeyRecord>

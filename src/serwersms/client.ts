@@ -6,7 +6,8 @@ import { readSendSmsResponse, SEND_SMS_PATH, type SendSmsOutcome, type SendSmsRe
 /**
  * The SerwerSMS client, on undici. It replaced got after the send-path profile measured the whole
  * gateway with got at 2.6× its CPU per send with undici (bench/README.md, "Profile of the send
- * path"; row 6 repeats the comparison in every run); the contract is the same: a keep-alive pool, one deadline for the whole exchange, no retries, no throwing.
+ * path"; row 6 repeats the comparison in every run); the contract is the same: a keep-alive pool,
+ * one deadline for the whole exchange, no retries, no throwing.
  */
 export interface SerwerSmsClientOptions {
   apiUrl: string

@@ -63,7 +63,7 @@ t.test('the memory store behaves the same', async (t) => {
   await exerciseStore(t, new MemoryIdempotencyStore({ maxKeys: 1000 }))
 })
 
-t.test('the memory store keeps answers bounded by count and bytes, oldest first', async (t) => {
+t.test('the memory store keeps answers bounded by count and bytes, least recently used first', async (t) => {
   const store = new MemoryIdempotencyStore({ maxKeys: 100, maxBytes: 10_000 })
   for (let i = 0; i < 150; i++) {
     await store.claim(`k${i}`, 'fp', 60_000)

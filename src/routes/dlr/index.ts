@@ -6,9 +6,9 @@ import type { Config } from '../../config.js'
 import { readReportFields } from '../../dlr/report-fields.js'
 import { ReportDeduplicator } from '../../dlr/report-dedup.js'
 import { SharedReportDeduplicator, type ReportSightings } from '../../dlr/shared-report-dedup.js'
-import { DeliveryReportVerifier } from '../../dlr/signing.js'
+import { DeliveryReportVerifier, type Verification } from '../../dlr/signing.js'
 import { mapDeliveryReason, mapDeliveryState } from '../../dlr/states.js'
-import { GatewayError, validationError } from '../../errors.js'
+import { GatewayError, validationError, type ErrorCode } from '../../errors.js'
 import type { RejectionReason } from '../../plugins/metrics.js'
 import { addLogFields } from '../../plugins/request-log.js'
 import { OPTIONAL_BODY } from '../../plugins/swagger.js'
@@ -80,7 +80,7 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
     if (byCode !== undefined) return byCode
     if (verifier === undefined) return 'bad_signature'
     const verification = verifier.verify(signedFieldsOf(request.query, request.body), Date.now())
-    return verification.ok ? 'malformed' : REJECTION_BY_CODE[rejectionFor(verification.reason).code]!
+    return verification.ok ? 'malformed' : REJECTION_BY_CODE[REFUSAL_BY_VERIFICATION[verification.reason].code]!
   }
   // Every refusal is counted here, those of a body fastify could not read included.
   app.addHook('onError', (request, _reply, error: FastifyError | GatewayError, done) => {
@@ -187,12 +187,18 @@ function signedFieldsOf (query: unknown, body: unknown): Record<string, unknown>
   return body as Record<string, unknown>
 }
 
-function rejectionFor (reason: 'bad_signature' | 'expired' | 'malformed'): GatewayError {
-  switch (reason) {
-    case 'malformed': return new GatewayError('GW_DLR_SIGNATURE_MISSING', 'The delivery-report URL carries no valid signature.')
-    case 'expired': return new GatewayError('GW_DLR_EXPIRED', 'The delivery-report URL has expired.')
-    case 'bad_signature': return new GatewayError('GW_DLR_SIGNATURE_INVALID', 'The delivery-report URL signature does not match.')
-  }
+type VerificationFailure = Extract<Verification, { ok: false }>['reason']
+
+/** How a report whose signature did not verify is refused. */
+const REFUSAL_BY_VERIFICATION: Readonly<Record<VerificationFailure, { code: ErrorCode, detail: string }>> = {
+  malformed: { code: 'GW_DLR_SIGNATURE_MISSING', detail: 'The delivery-report URL carries no valid signature.' },
+  expired: { code: 'GW_DLR_EXPIRED', detail: 'The delivery-report URL has expired.' },
+  bad_signature: { code: 'GW_DLR_SIGNATURE_INVALID', detail: 'The delivery-report URL signature does not match.' }
+}
+
+function rejectionFor (reason: VerificationFailure): GatewayError {
+  const { code, detail } = REFUSAL_BY_VERIFICATION[reason]
+  return new GatewayError(code, detail)
 }
 
 export default routes

@@ -36,8 +36,9 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
   const { messages, testMessages, scheduledMessages, messageParts, batchesPerCall } = app.metrics
   // Every client's series exported from 0: one that first appears at 1 has no increase() in
   // Prometheus, so a first call after a start whose recipients all failed would raise no alert.
+  // (Names are unique: loadConfig refuses API_KEYS that repeat one.)
   const clients = config.auth.disabled ? [ANONYMOUS_CLIENT] : config.auth.apiKeys.map(({ name }) => name)
-  for (const client of new Set(clients)) {
+  for (const client of clients) {
     for (const status of RECIPIENT_STATUSES) messages.inc({ status, client }, 0)
     messageParts.inc({ client }, 0)
     scheduledMessages.inc({ client }, 0)
@@ -143,9 +144,11 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
     for (const status of RECIPIENT_STATUSES) {
       if (result[status] > 0) recipients.inc({ status, client }, result[status])
     }
-    if (result.parts > 0 && order.test !== true) messageParts.inc({ client }, result.parts)
-    // Their reports come after the send time: the alert on missing reports leaves them out.
-    if (order.sendAt !== undefined && order.sendAt.getTime() > now && result.queued > 0 && order.test !== true) scheduledMessages.inc({ client }, result.queued)
+    if (order.test !== true) {
+      if (result.parts > 0) messageParts.inc({ client }, result.parts)
+      // Their reports come after the send time: the alert on missing reports leaves them out.
+      if (result.queued > 0 && order.sendAt !== undefined && order.sendAt.getTime() > now) scheduledMessages.inc({ client }, result.queued)
+    }
     batchesPerCall.observe(report.batches)
     const logged: Record<string, unknown> = { queued: result.queued, unsent: result.unsent, failed: result.failed, unknown: result.unknown, batches: report.batches }
     if (order.test === true) logged.test = true
