@@ -124,5 +124,10 @@ t.test('replicas profile: a second gateway sharing Redis', async (t) => {
   const redisArgs = svc('redis').command ?? []
   const policy = redisArgs[redisArgs.indexOf('--maxmemory-policy') + 1]
   t.equal(policy, 'noeviction', 'a full Redis refuses writes (keyed sends fail closed) instead of evicting idempotency claims and answers, which would let a retry send again')
+  // With `everysec`, Redis answers a write it may still hold back from the file for up to 2 s
+  // while an earlier fsync runs; a crash then loses a claim the gateway already acted on
+  // (test/redis/restart.test.ts catches it under disk load: 4 runs in 6 sent twice).
+  t.equal(redisArgs[redisArgs.indexOf('--appendonly') + 1], 'yes')
+  t.equal(redisArgs[redisArgs.indexOf('--appendfsync') + 1], 'always', 'a claim is on disk before the gateway calls the provider')
   for (const name of ['gateway', 'simulator', 'prometheus', 'grafana']) t.equal(svc(name).profiles, undefined, `${name} is always on`)
 })
