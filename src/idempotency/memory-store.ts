@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache'
-import { claimResultOf, type ClaimResult, type IdempotencyStore, type KeyRecord, type StoredResponse } from './store.js'
+import { claimResultOf, type ClaimOptions, type ClaimResult, type IdempotencyStore, type KeyRecord, type StoredResponse } from './store.js'
 
 /** Stored response bodies may be megabytes (100,000 recipients); the cache is bounded by bytes too. */
 export const MEMORY_STORE_MAX_BYTES = 256 * 1024 * 1024
@@ -20,7 +20,7 @@ export interface MemoryStoreOptions {
   onEarlyEviction?: () => void
 }
 
-interface Claim { fingerprint: string, token: string | undefined, expiresAt: number }
+interface Claim { fingerprint: string, token: string | undefined, runningUntil: number, keptUntil: number }
 
 /**
  * One process's keys. Finished answers are bounded by count and bytes, least recently used (stored
@@ -55,13 +55,13 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     this.#now = now
   }
 
-  async claim (key: string, fingerprint: string, inFlightTtlMs: number, token?: string): Promise<ClaimResult> {
+  async claim (key: string, fingerprint: string, { runningMs, keptMs = runningMs, token }: ClaimOptions): Promise<ClaimResult> {
     const now = this.#now()
-    const running = this.#claims.get(key)
-    if (running !== undefined && running.expiresAt > now) return { state: 'in_flight', fingerprint: running.fingerprint }
+    const held = this.#claims.get(key)
+    if (held !== undefined && held.keptUntil > now) return { state: held.runningUntil > now ? 'in_flight' : 'abandoned', fingerprint: held.fingerprint }
     const existing = this.#records.get(key)
-    if (existing !== undefined) return claimResultOf(existing)
-    this.#claims.set(key, { fingerprint, token, expiresAt: now + inFlightTtlMs })
+    if (existing !== undefined) return claimResultOf(existing, now)
+    this.#claims.set(key, { fingerprint, token, runningUntil: now + runningMs, keptUntil: now + Math.max(keptMs, runningMs) })
     if (this.#claims.size >= this.#sweepAt) this.#sweep(now)
     return { state: 'claimed' }
   }
@@ -76,14 +76,14 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     if (claim?.fingerprint === fingerprint && claim.token === token) this.#claims.delete(key)
   }
 
-  /** How many claims of running requests it holds (expired ones until they are swept). */
+  /** How many claims it holds (lapsed ones until they are swept). */
   get claims (): number {
     return this.#claims.size
   }
 
   #sweep (now: number): void {
     for (const [key, claim] of this.#claims) {
-      if (claim.expiresAt <= now) this.#claims.delete(key)
+      if (claim.keptUntil <= now) this.#claims.delete(key)
     }
     this.#sweepAt = Math.max(MIN_SWEEP_SIZE, 2 * this.#claims.size)
   }

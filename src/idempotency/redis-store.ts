@@ -1,21 +1,26 @@
 import type { Redis } from 'ioredis'
-import { claimResultOf, IdempotencyStoreError, type ClaimResult, type IdempotencyStore, type KeyRecord, type StoredResponse } from './store.js'
+import { claimResultOf, IdempotencyStoreError, type ClaimOptions, type ClaimResult, type IdempotencyStore, type KeyRecord, type StoredResponse } from './store.js'
 
 const KEY_PREFIX = 'sms-gateway:idempotency:'
 /** A key can expire between a failed SET NX and the GET that follows; one more round settles it. */
 const CLAIM_ATTEMPTS = 2
 
-/** Deletes the key only while it is still the same in-flight claim, token and all. */
+/** Deletes the key only while it is still the same request's in-flight claim: same body, same token. */
 const RELEASE_SCRIPT = `
 local current = redis.call('GET', KEYS[1])
-if current == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+if not current then return 0 end
+local ok, record = pcall(cjson.decode, current)
+if ok and type(record) == 'table' and record.state == 'in_flight' and record.fingerprint == ARGV[1] and (record.token or '') == ARGV[2] then
+  return redis.call('DEL', KEYS[1])
+end
 return 0`
 
 /**
  * Keys shared by every replica: the claim is one atomic SET NX PX. A claim carries the token of the
  * request that made it, so only that request can release it — and a claim whose SET timed out on
  * this side, yet may still be carried out by Redis, is released right behind it instead of
- * answering 409 to the caller's retry until it lapses.
+ * answering 409 to the caller's retry until it lapses. Claims say until when their request runs in
+ * wall-clock time, as every replica reads them (the running time's margin covers clocks apart).
  */
 export class RedisIdempotencyStore implements IdempotencyStore {
   readonly #redis: Redis
@@ -24,20 +29,20 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     this.#redis = redis
   }
 
-  async claim (key: string, fingerprint: string, inFlightTtlMs: number, token?: string): Promise<ClaimResult> {
-    const inFlight = inFlightRecord(fingerprint, token)
+  async claim (key: string, fingerprint: string, { runningMs, keptMs = runningMs, token }: ClaimOptions): Promise<ClaimResult> {
+    const inFlight = JSON.stringify({ state: 'in_flight', fingerprint, token, runningUntil: Date.now() + runningMs } satisfies KeyRecord)
     for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
       let won: string | null
       try {
-        won = await this.#call(() => this.#redis.set(KEY_PREFIX + key, inFlight, 'PX', inFlightTtlMs, 'NX'))
+        won = await this.#call(() => this.#redis.set(KEY_PREFIX + key, inFlight, 'PX', Math.max(keptMs, runningMs), 'NX'))
       } catch (error) {
         // Queued behind the SET on the same connection: if Redis carries the SET out late, this undoes it.
-        this.#redis.eval(RELEASE_SCRIPT, 1, KEY_PREFIX + key, inFlight).catch(() => {})
+        this.#redis.eval(RELEASE_SCRIPT, 1, KEY_PREFIX + key, fingerprint, token ?? '').catch(() => {})
         throw error
       }
       if (won === 'OK') return { state: 'claimed' }
       const existing = await this.#call(() => this.#redis.get(KEY_PREFIX + key))
-      if (existing !== null) return claimResultOf(JSON.parse(existing) as KeyRecord)
+      if (existing !== null) return claimResultOf(JSON.parse(existing) as KeyRecord, Date.now())
     }
     throw new IdempotencyStoreError('the key kept changing while being claimed')
   }
@@ -48,7 +53,7 @@ export class RedisIdempotencyStore implements IdempotencyStore {
   }
 
   async release (key: string, fingerprint: string, token?: string): Promise<void> {
-    await this.#call(() => this.#redis.eval(RELEASE_SCRIPT, 1, KEY_PREFIX + key, inFlightRecord(fingerprint, token)))
+    await this.#call(() => this.#redis.eval(RELEASE_SCRIPT, 1, KEY_PREFIX + key, fingerprint, token ?? ''))
   }
 
   async #call<T> (command: () => Promise<T>): Promise<T> {
@@ -58,9 +63,4 @@ export class RedisIdempotencyStore implements IdempotencyStore {
       throw new IdempotencyStoreError(`redis: ${(error as Error).message}`)
     }
   }
-}
-
-/** The in-flight record as stored, byte for byte: releasing compares it whole. */
-function inFlightRecord (fingerprint: string, token: string | undefined): string {
-  return JSON.stringify(token === undefined ? { state: 'in_flight', fingerprint } : { state: 'in_flight', fingerprint, token } satisfies KeyRecord)
 }

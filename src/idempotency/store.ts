@@ -8,15 +8,30 @@ export interface StoredResponse {
 export type ClaimResult =
   | { state: 'claimed' }
   | { state: 'in_flight', fingerprint: string }
+  /** claimed by a request that ran past the longest a send can take without storing an answer: its gateway stopped mid-send */
+  | { state: 'abandoned', fingerprint: string }
   | { state: 'done', fingerprint: string, response: StoredResponse }
+
+/**
+ * How long a claim lasts. For `runningMs` it stands for a request still running; after that, until
+ * `keptMs`, for one whose gateway stopped before it could store an answer. A key must not send
+ * again while its first request's outcome is unknown: the claim is kept as long as an answer
+ * would be.
+ */
+export interface ClaimOptions {
+  runningMs: number
+  /** at least runningMs; runningMs when not given */
+  keptMs?: number
+  /** names the request making the claim, so that only it can release the claim */
+  token?: string
+}
 
 /**
  * Where Idempotency-Keys live. `claim` must be atomic: of two concurrent claims of one key,
  * exactly one wins. Every method rejects with IdempotencyStoreError when the store is unreachable.
  */
 export interface IdempotencyStore {
-  /** `token`: names the request making the claim, so that only it can release the claim */
-  claim (key: string, fingerprint: string, inFlightTtlMs: number, token?: string): Promise<ClaimResult>
+  claim (key: string, fingerprint: string, options: ClaimOptions): Promise<ClaimResult>
   complete (key: string, fingerprint: string, response: StoredResponse, ttlMs: number): Promise<void>
   /** Forgets a claim whose request provably sent nothing, so the key may be used again: only the claim with this fingerprint and token. */
   release (key: string, fingerprint: string, token?: string): Promise<void>
@@ -28,12 +43,15 @@ export class IdempotencyStoreError extends Error {
 
 /** The record kept per key, in memory or serialised in Redis. */
 export type KeyRecord =
-  /** `token`: which request's claim it is, so only that request releases it */
-  | { state: 'in_flight', fingerprint: string, token?: string }
+  /**
+   * `token`: which request's claim it is, so only that request releases it; `runningUntil`: the
+   * wall-clock time (ms) after which the request is taken for abandoned (absent in claims of
+   * earlier versions, which lapse instead)
+   */
+  | { state: 'in_flight', fingerprint: string, token?: string, runningUntil?: number }
   | { state: 'done', fingerprint: string, response: StoredResponse }
 
-export function claimResultOf (record: KeyRecord): ClaimResult {
-  return record.state === 'in_flight'
-    ? { state: 'in_flight', fingerprint: record.fingerprint }
-    : { state: 'done', fingerprint: record.fingerprint, response: record.response }
+export function claimResultOf (record: KeyRecord, now: number): ClaimResult {
+  if (record.state === 'done') return { state: 'done', fingerprint: record.fingerprint, response: record.response }
+  return { state: record.runningUntil !== undefined && record.runningUntil <= now ? 'abandoned' : 'in_flight', fingerprint: record.fingerprint }
 }

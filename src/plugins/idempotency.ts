@@ -12,14 +12,16 @@ import { RedisIdempotencyStore } from '../idempotency/redis-store.js'
 import type { IdempotencyStore, StoredResponse } from '../idempotency/store.js'
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key'
+export const OUTCOME_UNKNOWN_DETAIL = 'The first request with this Idempotency-Key stopped before it could answer (its gateway went down mid-send), so which of its messages went out is unknown. ' +
+  'This key will not send them again: look them up by uniqueId in delivery reports or the SerwerSMS panel, and send only the missing ones, under a new key.'
 export const REPLAYED_HEADER = 'idempotent-replayed'
 /** How long a caller should wait before asking again about a key still in flight. */
 const IN_FLIGHT_RETRY_AFTER_SECONDS = 1
-/** Added to the longest a send can take, so a claim outlives its request but not a crashed process by much. */
+/** Added to the longest a send can take: a claim is taken for abandoned only once its request cannot still be running. */
 const IN_FLIGHT_MARGIN_MS = 60_000
 /** Waits between further attempts to store an answer the store refused; the last repeats. */
 const STORE_RETRY_DELAYS_MS = [250, 1000, 2000, 5000, 10_000]
-/** Stop retrying this long before the claim lapses: after that another request may hold the key. */
+/** Stop retrying this long before the claim's key expires: after that another request may hold it. */
 const STORE_RETRY_SAFETY_MS = 5000
 
 declare module 'fastify' {
@@ -45,7 +47,7 @@ interface Claim {
   fingerprint: string
   /** this request's own: a claim that lapsed and was taken by another request is not ours to release */
   token: string
-  /** performance.now() when the claim was asked for: it lapses inFlightTtlFor() later */
+  /** performance.now() when the claim was asked for: the store keeps it claimLifeMs */
   claimedAt: number
 }
 
@@ -86,6 +88,9 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
     : new MemoryIdempotencyStore({ maxKeys: config.idempotency.maxKeys, onEarlyEviction: () => { app.metrics.idempotencyAnswersEvicted.inc() } })
   const ttlMs = config.idempotency.ttlMs
   const inFlightTtlMs = inFlightTtlFor(config)
+  // A claim whose request stopped mid-send (a crash, a kill) holds its key as long as an answer
+  // would: were it to lapse, a retry would send everything again.
+  const claimLifeMs = Math.max(ttlMs, inFlightTtlMs)
   app.decorateRequest('idempotencyClaim', null)
   /** Answers sent but not yet stored, by key: each one's next attempt to store it. */
   const unstored = new Map<string, () => Promise<boolean>>()
@@ -122,7 +127,7 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
     const token = randomUUID()
     let result
     try {
-      result = await store.claim(key, fingerprint, inFlightTtlMs, token)
+      result = await store.claim(key, fingerprint, { runningMs: inFlightTtlMs, keptMs: claimLifeMs, token })
     } catch (error) {
       request.log.error({ err: { message: (error as Error).message } }, 'idempotency store unavailable')
       throw new GatewayError('GW_IDEMPOTENCY_STORE_UNAVAILABLE', 'The Idempotency-Key cannot be checked right now, so nothing was sent. Retry later with the same key, or without a key.', {}, { 'retry-after': '5' })
@@ -132,11 +137,12 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
       return false
     }
     if (result.fingerprint !== fingerprint) {
-      throw new GatewayError('GW_IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used with a different request body; use a new key for a new request.')
+      throw new GatewayError('GW_IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used with a different request body. A retry must repeat the first body unchanged (the first request may have been sent); a new request needs a new key.')
     }
     if (result.state === 'in_flight') {
       throw new GatewayError('GW_IDEMPOTENCY_IN_FLIGHT', 'The first request with this Idempotency-Key is still being processed; retry shortly to get its result.', {}, { 'retry-after': String(IN_FLIGHT_RETRY_AFTER_SECONDS) })
     }
+    if (result.state === 'abandoned') throw new GatewayError('GW_IDEMPOTENCY_OUTCOME_UNKNOWN', OUTCOME_UNKNOWN_DETAIL)
     addLogFields(request, { idempotentReplay: true })
     reply
       .code(result.response.statusCode)
@@ -171,11 +177,10 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
 
   /**
    * Keeps trying to store an answer the store refused, for as long as the claim still holds the
-   * key (retries meanwhile get 409). Were the claim left to lapse instead, a retry of the key
-   * would send everything again.
+   * key: retries meanwhile get 409, and once the claim is taken for abandoned, "outcome unknown".
    */
   function storeLater (claimed: Claim, response: StoredResponse): void {
-    const giveUpAt = claimed.claimedAt + inFlightTtlMs - STORE_RETRY_SAFETY_MS
+    const giveUpAt = claimed.claimedAt + claimLifeMs - STORE_RETRY_SAFETY_MS
     const log = app.log.child({ idempotencyKey: claimed.key.slice(claimed.key.indexOf(':') + 1) })
     const attempt = async (): Promise<boolean> => {
       try {
@@ -196,7 +201,7 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
           return
         }
       }
-      log.error('gave up storing the idempotent response: once its claim lapses, a retry with this key sends again')
+      log.error('gave up storing the idempotent response: retries with this key are told its outcome is unknown until the key expires')
     }
     unstored.set(claimed.key, attempt)
     keepTrying().finally(() => { unstored.delete(claimed.key) }).catch(() => {})
@@ -208,7 +213,7 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
     unstored.clear()
     const stored = await Promise.all(waiting.map(async (attempt) => attempt()))
     const lost = stored.filter((ok) => !ok).length
-    if (lost > 0) app.log.error({ answers: lost }, 'closing with idempotent responses unstored: once their claims lapse, retries with those keys send again')
+    if (lost > 0) app.log.error({ answers: lost }, 'closing with idempotent responses unstored: retries with those keys will be told their outcome is unknown')
   })
 
   app.decorate('idempotency', { claim, remember })

@@ -7,46 +7,46 @@ const HOUR = 3_600_000
 t.test('a running send keeps its claim however many answers push the cache', async (t) => {
   let now = 1_000_000
   const store = new MemoryIdempotencyStore({ maxKeys: 100, maxBytes: 100 * 1024, now: () => now })
-  t.same(await store.claim('client:running', 'fp', HOUR), { state: 'claimed' })
+  t.same(await store.claim('client:running', 'fp', { runningMs: HOUR }), { state: 'claimed' })
   for (let i = 0; i < 1000; i++) {
-    await store.claim(`client:other-${i}`, 'fp', HOUR)
+    await store.claim(`client:other-${i}`, 'fp', { runningMs: HOUR })
     await store.complete(`client:other-${i}`, 'fp', answer('x'.repeat(2000)), HOUR)
     now += 10
   }
-  t.same(await store.claim('client:running', 'fp', HOUR), { state: 'in_flight', fingerprint: 'fp' }, 'a retry still gets 409')
-  t.same(await store.claim('client:other-0', 'fp', HOUR), { state: 'claimed' }, 'the oldest answers went (documented: bounded, oldest first)')
-  t.same(await store.claim('client:other-999', 'fp', HOUR), { state: 'done', fingerprint: 'fp', response: answer('x'.repeat(2000)) })
+  t.same(await store.claim('client:running', 'fp', { runningMs: HOUR }), { state: 'in_flight', fingerprint: 'fp' }, 'a retry still gets 409')
+  t.same(await store.claim('client:other-0', 'fp', { runningMs: HOUR }), { state: 'claimed' }, 'the oldest answers went (documented: bounded, oldest first)')
+  t.same(await store.claim('client:other-999', 'fp', { runningMs: HOUR }), { state: 'done', fingerprint: 'fp', response: answer('x'.repeat(2000)) })
   await store.complete('client:running', 'fp', answer('done'), HOUR)
-  t.same(await store.claim('client:running', 'fp', HOUR), { state: 'done', fingerprint: 'fp', response: answer('done') })
+  t.same(await store.claim('client:running', 'fp', { runningMs: HOUR }), { state: 'done', fingerprint: 'fp', response: answer('done') })
 })
 
 t.test('a claim lapses after its TTL, is released only by its own fingerprint, and expired claims are swept', async (t) => {
   let now = 0
   const store = new MemoryIdempotencyStore({ maxKeys: 100, maxBytes: 1024 * 1024, now: () => now })
-  await store.claim('k', 'fp1', 1000)
+  await store.claim('k', 'fp1', { runningMs: 1000 })
   await store.release('k', 'another')
-  t.same(await store.claim('k', 'fp2', 1000), { state: 'in_flight', fingerprint: 'fp1' }, 'another body cannot free it')
+  t.same(await store.claim('k', 'fp2', { runningMs: 1000 }), { state: 'in_flight', fingerprint: 'fp1' }, 'another body cannot free it')
   now = 1000
-  t.same(await store.claim('k', 'fp2', 1000), { state: 'claimed' }, 'a crashed request frees its key when the claim lapses')
+  t.same(await store.claim('k', 'fp2', { runningMs: 1000 }), { state: 'claimed' }, 'a crashed request frees its key when the claim lapses')
   await store.release('k', 'fp2')
-  t.same(await store.claim('k', 'fp3', 1000), { state: 'claimed' }, 'released')
-  for (let i = 0; i < 5000; i++) await store.claim(`lapsing-${i}`, 'fp', 10)
+  t.same(await store.claim('k', 'fp3', { runningMs: 1000 }), { state: 'claimed' }, 'released')
+  for (let i = 0; i < 5000; i++) await store.claim(`lapsing-${i}`, 'fp', { runningMs: 10 })
   now += 20
   // Sweeps come when the count doubles: at 8,192 claims here, which the live ones reach.
-  for (let i = 0; i < 4000; i++) await store.claim(`live-${i}`, 'fp', 1000)
+  for (let i = 0; i < 4000; i++) await store.claim(`live-${i}`, 'fp', { runningMs: 1000 })
   t.equal(store.claims, 4001, 'the 5,000 lapsed claims are gone; the live ones and k remain')
-  t.same(await store.claim('live-0', 'fp', 1000), { state: 'in_flight', fingerprint: 'fp' }, 'live ones are kept')
+  t.same(await store.claim('live-0', 'fp', { runningMs: 1000 }), { state: 'in_flight', fingerprint: 'fp' }, 'live ones are kept')
 })
 
 t.test('an answer is replayed for its TTL', async (t) => {
   let now = 1000
   const store = new MemoryIdempotencyStore({ maxKeys: 100, maxBytes: 1024 * 1024, now: () => now })
-  await store.claim('k', 'fp', 1000)
+  await store.claim('k', 'fp', { runningMs: 1000 })
   await store.complete('k', 'fp', answer('a'), 5000)
   now = 5999
-  t.match(await store.claim('k', 'fp', 1000), { state: 'done' })
+  t.match(await store.claim('k', 'fp', { runningMs: 1000 }), { state: 'done' })
   now = 6001
-  t.same(await store.claim('k', 'fp', 1000), { state: 'claimed' })
+  t.same(await store.claim('k', 'fp', { runningMs: 1000 }), { state: 'claimed' })
 })
 
 t.test('an answer pushed out while its TTL still runs is reported; one past its TTL is not', async (t) => {
@@ -55,7 +55,7 @@ t.test('an answer pushed out while its TTL still runs is reported; one past its 
   const store = new MemoryIdempotencyStore({ maxKeys: 100, maxBytes: 100 * 1024, now: () => now, onEarlyEviction: () => { early++ } })
   const fill = async (prefix: string, ttl: number) => {
     for (let i = 0; i < 100; i++) {
-      await store.claim(`${prefix}-${i}`, 'fp', HOUR)
+      await store.claim(`${prefix}-${i}`, 'fp', { runningMs: HOUR })
       await store.complete(`${prefix}-${i}`, 'fp', answer('x'), ttl)
     }
   }
@@ -65,16 +65,16 @@ t.test('an answer pushed out while its TTL still runs is reported; one past its 
   t.equal(early, 0, 'the 100 answers pushed out had expired')
   await fill('more', HOUR)
   t.equal(early, 100, 'the next 100 pushed out answers still within their TTL')
-  t.same(await store.claim('long-0', 'fp', HOUR), { state: 'claimed' }, 'which are gone: a retry would send again')
+  t.same(await store.claim('long-0', 'fp', { runningMs: HOUR }), { state: 'claimed' }, 'which are gone: a retry would send again')
 })
 
 t.test('answers are weighed in bytes: Polish text counts twice what its characters do', async (t) => {
   const store = new MemoryIdempotencyStore({ maxKeys: 10, maxBytes: 10 * 1024, now: () => 1_000_000 })
   // 2,000 characters, 4,000 bytes in UTF-8: two fit in 10 KiB, where counting characters fits four.
   for (let i = 0; i < 3; i++) {
-    await store.claim(`k${i}`, 'fp', HOUR)
+    await store.claim(`k${i}`, 'fp', { runningMs: HOUR })
     await store.complete(`k${i}`, 'fp', answer('ą'.repeat(2000)), HOUR)
   }
-  t.same(await store.claim('k0', 'fp', HOUR), { state: 'claimed' }, 'the oldest went to make room')
-  t.match(await store.claim('k2', 'fp', HOUR), { state: 'done' })
+  t.same(await store.claim('k0', 'fp', { runningMs: HOUR }), { state: 'claimed' }, 'the oldest went to make room')
+  t.match(await store.claim('k2', 'fp', { runningMs: HOUR }), { state: 'done' })
 })

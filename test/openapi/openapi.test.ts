@@ -138,7 +138,7 @@ t.test('POST /sms documents authentication, idempotency, rate limits and every f
   t.same(Object.keys(send.responses), ['200', '207', '400', '401', '409', '413', '415', '422', '429', '500', '502', '503', '504'])
   const codes = (status: string) => Object.keys(send.responses[status].content[PROBLEM_MEDIA_TYPE].examples)
   t.same(codes('401'), ['GW_AUTH_MISSING', 'GW_AUTH_INVALID'])
-  t.same(codes('409'), ['GW_IDEMPOTENCY_IN_FLIGHT'])
+  t.same(codes('409'), ['GW_IDEMPOTENCY_IN_FLIGHT', 'GW_IDEMPOTENCY_OUTCOME_UNKNOWN'])
   t.same(codes('422'), ['GW_PROVIDER_REFUSED', 'GW_IDEMPOTENCY_KEY_REUSED'])
   t.same(codes('429'), ['GW_RATE_LIMITED'])
   t.same(codes('503'), ['GW_IDEMPOTENCY_STORE_UNAVAILABLE', 'GW_SHUTTING_DOWN'])

@@ -11,6 +11,7 @@ import { canonicalBody, readOrder } from '../../sms/order.js'
 import { maskPhone } from '../../sms/phone.js'
 import { ANONYMOUS_CLIENT, API_REALM } from '../../plugins/auth.js'
 import { addLogFields } from '../../plugins/request-log.js'
+import { OUTCOME_UNKNOWN_DETAIL } from '../../plugins/idempotency.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -100,7 +101,10 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
           { code: 'GW_AUTH_MISSING', detail: 'Send your API key as "Authorization: Bearer <key>".' },
           { code: 'GW_AUTH_INVALID', detail: 'No client has this API key.' }
         ], { headers: wwwAuthenticateHeader(API_REALM) }),
-        409: problemResponse({ code: 'GW_IDEMPOTENCY_IN_FLIGHT', detail: 'The first request with this Idempotency-Key is still being processed; retry shortly to get its result.' }, { headers: { ...RetryAfterHeader, ...RateLimitHeaders } }),
+        409: problemResponse([
+          { code: 'GW_IDEMPOTENCY_IN_FLIGHT', detail: 'The first request with this Idempotency-Key is still being processed; retry shortly to get its result.' },
+          { code: 'GW_IDEMPOTENCY_OUTCOME_UNKNOWN', detail: OUTCOME_UNKNOWN_DETAIL }
+        ], { headers: { ...RetryAfterHeader, ...RateLimitHeaders } }),
         413: problemResponse([
           { code: 'GW_RECIPIENTS_TOO_MANY', detail: '10001 recipients exceed this gateway\'s limit of 10000 per request (SMS_MAX_RECIPIENTS); split them over several requests. Nothing was sent.', extensions: { limit: 10000 } },
           { code: 'GW_BODY_TOO_LARGE', detail: 'The body exceeds the gateway\'s limit; for POST /sms, split the recipients over several requests.' }
@@ -108,7 +112,7 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
         415: problemResponse({ code: 'GW_MEDIA_TYPE_UNSUPPORTED', detail: 'Send the body as application/json, or as a form to /dlr.' }, { headers: RateLimitHeaders }),
         422: problemResponse([
           { code: 'GW_PROVIDER_REFUSED', detail: 'SerwerSMS refused the request (3102): Message too long', extensions: SEND_SMS_EXAMPLES.refused },
-          { code: 'GW_IDEMPOTENCY_KEY_REUSED', detail: 'This Idempotency-Key was used with a different request body; use a new key for a new request.' }
+          { code: 'GW_IDEMPOTENCY_KEY_REUSED', detail: 'This Idempotency-Key was used with a different request body. A retry must repeat the first body unchanged (the first request may have been sent); a new request needs a new key.' }
         ], { headers: { ...RateLimitHeaders, ...IdempotentReplayedHeader }, schema: SendSmsProblemSchema }),
         429: problemResponse({ code: 'GW_RATE_LIMITED', detail: 'This client may make 600 requests per 1 minute; retry after the Retry-After seconds.' }, { headers: { ...RetryAfterHeader, ...RateLimitHeaders } }),
         500: problemResponse({ code: 'GW_INTERNAL', detail: 'The gateway failed unexpectedly; the incident is in its log.' }, { headers: { ...RateLimitHeaders, ...IdempotentReplayedHeader } }),

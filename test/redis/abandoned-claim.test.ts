@@ -1,0 +1,44 @@
+import t from 'tap'
+import { Redis } from 'ioredis'
+import { authHeader, startGateway, type GatewayUnderTest } from '../helper.js'
+import { startRedis, waitFor } from '../servers.js'
+
+const send = async (gw: GatewayUnderTest, key: string) => fetch(`${gw.url}/sms`, {
+  method: 'POST',
+  headers: { 'content-type': 'application/json', ...authHeader(), 'idempotency-key': key },
+  body: JSON.stringify({ to: '+48500600700', text: 'Pay 10 PLN' })
+})
+
+t.test('a claim whose request ran past the longest a send can take answers "outcome unknown" and never sends again', async (t) => {
+  const redisServer = await startRedis(t)
+  const redis = new Redis(redisServer.url)
+  t.teardown(() => redis.disconnect())
+  const gw = await startGateway(t, { env: { REDIS_URL: redisServer.url, SERWERSMS_TIMEOUT_MS: '10000' }, simulator: { latencyMs: 1500 } })
+  const first = send(gw, 'stopped-1')
+  await waitFor('the send to reach the provider', () => gw.simulator.stats.inFlight === 1)
+  // What a gateway that stopped mid-send leaves behind: its claim, past its running time.
+  const key = 'sms-gateway:idempotency:billing:stopped-1'
+  const claim = JSON.parse((await redis.get(key))!) as { runningUntil: number }
+  t.ok(await redis.pttl(key) > 23 * 3600_000, 'the claim holds the key as long as an answer would be kept (IDEMPOTENCY_TTL)')
+  await redis.set(key, JSON.stringify({ ...claim, runningUntil: Date.now() - 1 }), 'KEEPTTL')
+
+  const retry = await send(gw, 'stopped-1')
+  t.equal(retry.status, 409)
+  t.equal(retry.headers.get('content-type'), 'application/problem+json; charset=utf-8')
+  t.equal(retry.headers.get('retry-after'), null, 'waiting will not tell: no Retry-After')
+  const problem = await retry.json() as { code: string, detail: string }
+  t.equal(problem.code, 'GW_IDEMPOTENCY_OUTCOME_UNKNOWN')
+  t.match(problem.detail, /which of its messages went out is unknown.*will not send them again/)
+  const otherBody = await fetch(`${gw.url}/sms`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...authHeader(), 'idempotency-key': 'stopped-1' },
+    body: JSON.stringify({ to: '+48500600701', text: 'Pay 10 PLN' })
+  })
+  t.equal(otherBody.status, 422, 'another body with the key is still refused as a reused key')
+
+  t.equal((await first).status, 200)
+  const late = await send(gw, 'stopped-1')
+  t.equal(late.status, 200, 'an answer stored after all replaces "unknown"')
+  t.equal(late.headers.get('idempotent-replayed'), 'true')
+  t.equal(gw.simulator.received.length, 1, 'sent once')
+})
