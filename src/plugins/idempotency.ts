@@ -94,6 +94,17 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
   app.decorateRequest('idempotencyClaim', null)
   /** Answers sent but not yet stored, by key: each one's next attempt to store it. */
   const unstored = new Map<string, () => Promise<boolean>>()
+  /**
+   * Keyed requests between their claim and the storing of their answer. Closing waits for them:
+   * one whose caller hung up holds no connection that would hold the close back, and its answer
+   * must still be stored before the store closes.
+   */
+  let unanswered = 0
+  let allAnswered: (() => void) | undefined
+  const answered = () => {
+    unanswered--
+    if (unanswered === 0) allAnswered?.()
+  }
 
   // Callback hooks that finish at once for the common call without a key; an async hook would
   // cost every send a promise and a microtask. A key goes through the store, asynchronously.
@@ -110,7 +121,7 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
     const claimed = request.idempotencyClaim
     if (claimed === null) return done(null, payload)
     request.idempotencyClaim = null
-    storeAnswer(request, reply, claimed, payload).then(() => { done(null, payload) }, (error: Error) => { done(error, payload) })
+    storeAnswer(request, reply, claimed, payload).finally(answered).then(() => { done(null, payload) }, (error: Error) => { done(error, payload) })
   }
 
   /** Claims the key or refuses the request; true when a stored answer was replayed. */
@@ -134,6 +145,7 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
     }
     if (result.state === 'claimed') {
       request.idempotencyClaim = { key, fingerprint, token, claimedAt }
+      unanswered++
       return false
     }
     if (result.fingerprint !== fingerprint) {
@@ -207,8 +219,14 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
     keepTrying().finally(() => { unstored.delete(claimed.key) }).catch(() => {})
   }
 
-  // Closing: one last attempt for every answer still waiting, before the store's connection goes.
+  // Closing (after the upstream client has let its requests finish): the answers of keyed sends
+  // still under way, then one last attempt for every answer still waiting, before the store's
+  // connection goes. Within the grace period, after which the process is ended anyway.
   app.addHook('onClose', async () => {
+    if (unanswered > 0) {
+      const waiting = new Promise<void>((resolve) => { allAnswered = resolve })
+      await Promise.race([waiting, sleep(config.server.shutdownGraceMs, undefined, { ref: false })])
+    }
     const waiting = [...unstored.values()]
     unstored.clear()
     const stored = await Promise.all(waiting.map(async (attempt) => attempt()))

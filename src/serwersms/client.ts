@@ -21,6 +21,7 @@ export type SendSmsFields = Omit<SendSmsRequest, 'username' | 'password'>
 
 export interface SerwerSmsClient {
   sendSms (fields: SendSmsFields): Promise<SendSmsOutcome>
+  /** waits for the requests under way (each within its deadline), then closes the sockets */
   close (): Promise<void>
 }
 
@@ -68,8 +69,10 @@ export function createSerwerSmsClient (options: SerwerSmsClientOptions): SerwerS
         return describeFailure(failure as ExchangeFailure)
       }
     },
+    // Gracefully: a send still at the provider when the gateway closes (its caller may have hung
+    // up, so no connection holds the close back) gets its answer, within its own deadline.
     async close () {
-      await dispatcher.destroy()
+      await dispatcher.close()
     }
   }
 }
