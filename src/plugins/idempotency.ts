@@ -9,7 +9,7 @@ import { GatewayError } from '../errors.js'
 import { fingerprintRequest } from '../idempotency/fingerprint.js'
 import { MemoryIdempotencyStore } from '../idempotency/memory-store.js'
 import { RedisIdempotencyStore } from '../idempotency/redis-store.js'
-import type { IdempotencyStore, StoredResponse } from '../idempotency/store.js'
+import type { IdempotencyStore } from '../idempotency/store.js'
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key'
 export const OUTCOME_UNKNOWN_DETAIL = 'The first request with this Idempotency-Key stopped before it could answer (its gateway went down mid-send), so which of its messages went out is unknown. ' +
@@ -19,7 +19,7 @@ export const REPLAYED_HEADER = 'idempotent-replayed'
 const IN_FLIGHT_RETRY_AFTER_SECONDS = 1
 /** Added to the longest a send can take: a claim is taken for abandoned only once its request cannot still be running. */
 const IN_FLIGHT_MARGIN_MS = 60_000
-/** Waits between further attempts to store an answer the store refused; the last repeats. */
+/** Waits between further attempts at what the store refused (storing an answer, releasing a key); the last repeats. */
 const STORE_RETRY_DELAYS_MS = [250, 1000, 2000, 5000, 10_000]
 /** Stop retrying this long before the claim's key expires: after that another request may hold it. */
 const STORE_RETRY_SAFETY_MS = 5000
@@ -92,8 +92,8 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
   // would: were it to lapse, a retry would send everything again.
   const claimLifeMs = Math.max(ttlMs, inFlightTtlMs)
   app.decorateRequest('idempotencyClaim', null)
-  /** Answers sent but not yet stored, by key: each one's next attempt to store it. */
-  const unstored = new Map<string, () => Promise<boolean>>()
+  /** What the store refused and is retried in the background, by key: answers to store, keys to release. */
+  const pending = new Map<string, () => Promise<boolean>>()
   /**
    * Keyed requests between their claim and the storing of their answer. Closing waits for them:
    * one whose caller hung up holds no connection that would hold the close back, and its answer
@@ -141,6 +141,8 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
       result = await store.claim(key, fingerprint, { runningMs: inFlightTtlMs, keptMs: claimLifeMs, token })
     } catch (error) {
       request.log.error({ err: { message: (error as Error).message } }, 'idempotency store unavailable')
+      // The claim may have been made all the same (a reply lost on the way): it must not hold the key.
+      releaseLater({ key, fingerprint, token, claimedAt })
       throw new GatewayError('GW_IDEMPOTENCY_STORE_UNAVAILABLE', 'The Idempotency-Key cannot be checked right now, so nothing was sent. Retry later with the same key, or without a key.', {}, { 'retry-after': '5' })
     }
     if (result.state === 'claimed') {
@@ -171,8 +173,9 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
       try {
         await store.release(claimed.key, claimed.fingerprint, claimed.token)
       } catch (error) {
-        // Nothing was sent: a key left claimed only answers 409 until its claim lapses.
-        request.log.warn({ err: { message: (error as Error).message } }, 'could not release the idempotency key')
+        // Nothing was sent: a key left claimed would answer 409, then "outcome unknown".
+        request.log.warn({ err: { message: (error as Error).message } }, 'could not release the idempotency key; retrying in the background')
+        releaseLater(claimed)
       }
       return
     }
@@ -183,20 +186,31 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
     } catch (error) {
       // The send happened; its answer goes out now, and is stored as soon as the store takes it.
       request.log.error({ err: { message: (error as Error).message } }, 'could not store the idempotent response; retrying in the background')
-      storeLater(claimed, response)
+      retryLater(claimed, async () => { await store.complete(claimed.key, claimed.fingerprint, response, ttlMs) }, {
+        done: 'stored the idempotent response after the store came back',
+        gaveUp: 'gave up storing the idempotent response: retries with this key are told its outcome is unknown until the key expires'
+      })
     }
   }
 
+  function releaseLater (claimed: Claim): void {
+    retryLater(claimed, async () => { await store.release(claimed.key, claimed.fingerprint, claimed.token) }, {
+      done: 'released the idempotency key after the store came back',
+      gaveUp: 'gave up releasing the idempotency key: retries with it get 409, then "outcome unknown", though nothing was sent'
+    })
+  }
+
   /**
-   * Keeps trying to store an answer the store refused, for as long as the claim still holds the
-   * key: retries meanwhile get 409, and once the claim is taken for abandoned, "outcome unknown".
+   * Keeps trying what the store refused — storing an answer, releasing a key — for as long as the
+   * claim still holds the key: retries meanwhile get 409, and once the claim is taken for
+   * abandoned, "outcome unknown".
    */
-  function storeLater (claimed: Claim, response: StoredResponse): void {
+  function retryLater (claimed: Claim, operation: () => Promise<void>, messages: { done: string, gaveUp: string }): void {
     const giveUpAt = claimed.claimedAt + claimLifeMs - STORE_RETRY_SAFETY_MS
     const log = app.log.child({ idempotencyKey: claimed.key.slice(claimed.key.indexOf(':') + 1) })
     const attempt = async (): Promise<boolean> => {
       try {
-        await store.complete(claimed.key, claimed.fingerprint, response, ttlMs)
+        await operation()
         return true
       } catch {
         return false
@@ -207,31 +221,31 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
         const delay = STORE_RETRY_DELAYS_MS[Math.min(round, STORE_RETRY_DELAYS_MS.length - 1)]!
         await sleep(Math.min(delay, Math.max(0, giveUpAt - performance.now())), undefined, { ref: false })
         // Closing took it over (one last attempt of its own).
-        if (!unstored.has(claimed.key)) return
+        if (!pending.has(claimed.key)) return
         if (await attempt()) {
-          log.info({ attempts: round + 2 }, 'stored the idempotent response after the store came back')
+          log.info({ attempts: round + 2 }, messages.done)
           return
         }
       }
-      log.error('gave up storing the idempotent response: retries with this key are told its outcome is unknown until the key expires')
+      log.error(messages.gaveUp)
     }
-    unstored.set(claimed.key, attempt)
-    keepTrying().finally(() => { unstored.delete(claimed.key) }).catch(() => {})
+    pending.set(claimed.key, attempt)
+    keepTrying().finally(() => { pending.delete(claimed.key) }).catch(() => {})
   }
 
   // Closing (after the upstream client has let its requests finish): the answers of keyed sends
-  // still under way, then one last attempt for every answer still waiting, before the store's
+  // still under way, then one last attempt at everything the store refused, before the store's
   // connection goes. Within the grace period, after which the process is ended anyway.
   app.addHook('onClose', async () => {
     if (unanswered > 0) {
       const waiting = new Promise<void>((resolve) => { allAnswered = resolve })
       await Promise.race([waiting, sleep(config.server.shutdownGraceMs, undefined, { ref: false })])
     }
-    const waiting = [...unstored.values()]
-    unstored.clear()
-    const stored = await Promise.all(waiting.map(async (attempt) => attempt()))
-    const lost = stored.filter((ok) => !ok).length
-    if (lost > 0) app.log.error({ answers: lost }, 'closing with idempotent responses unstored: retries with those keys will be told their outcome is unknown')
+    const waiting = [...pending.values()]
+    pending.clear()
+    const succeeded = await Promise.all(waiting.map(async (attempt) => attempt()))
+    const left = succeeded.filter((ok) => !ok).length
+    if (left > 0) app.log.error({ keys: left }, 'closing with idempotency keys whose answer is not stored or whose release failed: retries with them get 409, then "outcome unknown"')
   })
 
   app.decorate('idempotency', { claim, remember })
