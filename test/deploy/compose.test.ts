@@ -12,6 +12,7 @@ interface Service {
   image?: string
   build?: { context: string }
   command?: string[]
+  entrypoint?: string[]
   init?: boolean
   profiles?: string[]
   environment?: Record<string, string | null>
@@ -117,7 +118,17 @@ t.test('replicas profile: a second gateway sharing Redis', async (t) => {
   const gw2 = svc('gateway-2')
   t.same(gw2.profiles, ['replicas'])
   t.same(svc('redis').profiles, ['replicas'])
-  t.match(gw2.environment?.REDIS_URL, /redis:\/\/redis:6379/)
+  t.equal(gw2.environment?.REDIS_URL, '${REDIS_URL:-}') // eslint-disable-line no-template-curly-in-string
+  t.equal(svc('gateway').environment?.REDIS_URL, null, 'the first gateway takes REDIS_URL only when it is set')
+  // gateway-2's entrypoint as the container runs it: compose turns $$ into $.
+  const [shell, flag, script] = (gw2.entrypoint ?? []).map((arg) => arg.replaceAll('$$', '$'))
+  t.same([shell, flag], ['sh', '-c'])
+  t.match(script, /exec node dist\/server\.js$/, 'node replaces the shell as PID 1, as in the image')
+  const unset = run('sh', ['-c', script!], { env: { PATH: process.env.PATH, REDIS_URL: '' } })
+  t.equal(unset.status, 78, 'without REDIS_URL the second replica refuses to start: two memory stores behind one balancer would split idempotency keys')
+  t.match(unset.stderr, /set REDIS_URL=redis:\/\/redis:6379/)
+  const set = run('sh', ['-c', script!.replace('exec node dist/server.js', 'echo started')], { env: { PATH: process.env.PATH, REDIS_URL: 'redis://redis:6379' } })
+  t.equal(set.stdout.trim(), 'started', 'with it, it starts')
   t.equal(gw2.image, svc('gateway').image)
   t.equal(gw2.ports, undefined, 'second replica is reached through the balancer')
   t.same(svc('lb').profiles, ['replicas'])
