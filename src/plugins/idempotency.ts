@@ -141,8 +141,6 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
       result = await store.claim(key, fingerprint, { runningMs: inFlightTtlMs, keptMs: claimLifeMs, token })
     } catch (error) {
       request.log.error({ err: { message: (error as Error).message } }, 'idempotency store unavailable')
-      // The claim may have been made all the same (a reply lost on the way): it must not hold the key.
-      releaseLater({ key, fingerprint, token, claimedAt })
       throw new GatewayError('GW_IDEMPOTENCY_STORE_UNAVAILABLE', 'The Idempotency-Key cannot be checked right now, so nothing was sent. Retry later with the same key, or without a key.', {}, { 'retry-after': '5' })
     }
     if (result.state === 'claimed') {
