@@ -4,6 +4,7 @@ import t from 'tap'
 import { Compile } from 'typebox/compile'
 import type { ErrorCode } from '../../src/errors.js'
 import { readOrder } from '../../src/sms/order.js'
+import { unsayableInProviderTime } from '../../src/sms/send-date.js'
 import { bodyLimitFor } from '../../src/server-options.js'
 import { SendSmsBodySchema, type SendSmsBody, type SendSmsResult } from '../../src/schemas/sms.js'
 import { authHeader, OTHER_API_KEY, startGateway, type GatewayUnderTest } from '../helper.js'
@@ -75,9 +76,14 @@ const validSender = fc.oneof(
 )
 const alphanumeric = fc.stringMatching(/^[A-Za-z0-9]{3,50}$/)
 const HOUR_MS = 3_600_000
-/** RFC 3339 times at least an hour ahead: swapping `Z` for an offset moves the instant by at most 2 hours back. */
+/**
+ * RFC 3339 times at least an hour ahead: swapping `Z` for an offset moves the instant by at most 2
+ * hours back. Not in the hour Polish clocks repeat each autumn, which the gateway refuses by design
+ * (from September on, most runs would draw one).
+ */
 const futureSendAt = fc.tuple(fc.integer({ min: 4, max: 24 * 60 }), fc.constantFrom('Z', '+01:00', '+02:00', '-05:00'))
   .map(([hours, zone]) => new Date(Date.now() + hours * HOUR_MS).toISOString().replace(/\.\d{3}Z$/, zone))
+  .filter((sendAt) => unsayableInProviderTime(new Date(sendAt)) === undefined)
 
 interface ValidCase {
   body: SendSmsBody
