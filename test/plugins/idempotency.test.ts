@@ -61,7 +61,10 @@ t.test('a retry that writes one recipient as a list of one is the same request; 
   t.equal((await send(gw, { to: single.to, text: 'Pay 20 PLN' }, 'spelt-2')).headers.get('idempotent-replayed'), 'true', 'and the other way round')
   t.equal(listFirst.status, 200)
   t.equal(gw.simulator.stats.sendRequests, 2, 'each sent once')
-  for (const other of [{ ...single, to: [single.to, '+48500600701'], uniqueId: [single.uniqueId, 'order4712'] }, { ...single, flash: true }, { ...single, sendAt: new Date(Date.now() + 3_600_000).toISOString() }]) {
+  // Tomorrow at 10:30 UTC: a valid sendAt whatever the date (never in the hour Polish clocks repeat).
+  const later = new Date(Date.now() + 86_400_000)
+  later.setUTCHours(10, 30, 0, 0)
+  for (const other of [{ ...single, to: [single.to, '+48500600701'], uniqueId: [single.uniqueId, 'order4712'] }, { ...single, flash: true }, { ...single, sendAt: later.toISOString() }]) {
     t.equal((await send(gw, other, 'spelt-1')).status, 422, JSON.stringify(Object.keys(other)))
   }
   t.equal(gw.simulator.stats.sendRequests, 2)
