@@ -60,6 +60,8 @@ export async function startRedis (t: Test, port?: number, args: readonly string[
  */
 export const NO_CHILD_COVERAGE = { _TAPJS_PROCESSINFO_COVERAGE_: '0' }
 
+const GATEWAY_START_TIMEOUT_MS = 60_000
+
 export interface GatewayProcess { url: string, process: ChildProcess, output: () => string }
 
 /** The real server entry point in its own process, as operators run it. */
@@ -80,9 +82,10 @@ export async function spawnGateway (t: Test, env: Record<string, string | undefi
     }
   })
   const url = `http://127.0.0.1:${port}`
+  // A cold start through tsx, beside other test files on a loaded machine, can take well over 15 s.
   await waitFor(`gateway on ${url}`, async () => {
     if (child.exitCode !== null) throw new Error(`gateway exited ${child.exitCode}: ${output}`)
     return (await fetch(`${url}/readyz`).catch(() => undefined))?.ok === true
-  })
+  }, GATEWAY_START_TIMEOUT_MS)
   return { url, process: child, output: () => output }
 }
