@@ -26,9 +26,10 @@ interface GatewayProcess {
   /** stdout lines: pino's JSON, since stdout is not a TTY */
   stdout: string[]
   stderr: () => string
+  /** resolves once the process has exited and its stdout and stderr are read to the end; `at` is when it exited */
   exited: Promise<Exit>
   kill: (signal: NodeJS.Signals) => void
-  /** undefined while running */
+  /** undefined while running, and until its output is read to the end */
   exit: () => Exit | undefined
 }
 
@@ -59,9 +60,12 @@ function spawnGateway (t: Test, env: Record<string, string | undefined>): Gatewa
   })
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk })
   let exit: Exit | undefined
-  const exited = once(child, 'exit').then(([code, signal]) => {
-    exit = { code: code as number | null, signal: signal as NodeJS.Signals | null, at: Date.now() }
-    return exit
+  // The time of 'exit' is when the process ended; its output is complete only at 'close', once
+  // the pipes are drained: `exited` waits for both, so that stdout and stderr can be read after it.
+  const ended = once(child, 'exit').then(([code, signal]): Exit => ({ code: code as number | null, signal: signal as NodeJS.Signals | null, at: Date.now() }))
+  const exited = Promise.all([ended, once(child, 'close')]).then(([ending]) => {
+    exit = ending
+    return ending
   })
   t.teardown(async () => {
     if (exit === undefined) {

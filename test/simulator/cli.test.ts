@@ -50,7 +50,8 @@ t.test('a bad setting stops it with a message naming the variable', async (t) =>
   const child = startCli({ SIMULATOR_PORT: 'ninety' })
   let stderr = ''
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk })
-  const [code] = await once(child, 'exit')
+  // 'close', not 'exit': only then has all of stderr been read.
+  const [code] = await once(child, 'close')
   t.equal(code, 78)
   t.match(stderr, /SIMULATOR_PORT/)
 })
