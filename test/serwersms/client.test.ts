@@ -15,9 +15,11 @@ import { UPSTREAM_TOKEN } from '../helper.js'
 const fields = (phone: string): SendSmsFields => ({ system: 'test', details: true, text: 'Hello', phone: [phone] })
 
 t.test('a request queued behind a full pool fails at its deadline, and reaches the provider only if reported as possibly sent', async (t) => {
-  const simulator = await startSimulator({ credentials: { token: UPSTREAM_TOKEN }, deliveryReports: false, logger: false, latencyMs: 700 })
+  // A deadline long enough for the first request to be connected and written on a loaded machine,
+  // and a provider slow enough (by 1.5 s) that no answer comes before it.
+  const simulator = await startSimulator({ credentials: { token: UPSTREAM_TOKEN }, deliveryReports: false, logger: false, latencyMs: 2500 })
   t.teardown(() => simulator.close())
-  const client = createSerwerSmsClient({ apiUrl: simulator.url, auth: { kind: 'token', token: UPSTREAM_TOKEN }, timeoutMs: 250, maxSockets: 1 })
+  const client = createSerwerSmsClient({ apiUrl: simulator.url, auth: { kind: 'token', token: UPSTREAM_TOKEN }, timeoutMs: 1000, maxSockets: 1 })
   t.teardown(() => client.close())
 
   const [first, queued] = await Promise.all([client.sendSms(fields('+48500600700')), client.sendSms(fields('+48500600701'))])
@@ -26,7 +28,7 @@ t.test('a request queued behind a full pool fails at its deadline, and reaches t
 
   // The first request's socket is closed at its deadline, so the pool has room again: the queued
   // request would go out now if it had not been cancelled. Wait past the simulator's latency.
-  await new Promise((resolve) => setTimeout(resolve, 1_000))
+  await new Promise((resolve) => setTimeout(resolve, 2_000))
   const reached = simulator.received.map((send) => send.body.phone)
   t.same(reached[0], ['+48500600700'], 'the first request reached the provider')
   // What must hold whatever the timing: a request reported as never sent never reaches the
