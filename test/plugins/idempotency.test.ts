@@ -93,7 +93,8 @@ t.test('many concurrent requests with one key send exactly once', async (t) => {
 })
 
 t.test('a failed send that provably sent nothing frees its key; an uncertain one is replayed', async (t) => {
-  const gw = await startGateway(t, { env: { SERWERSMS_TIMEOUT_MS: '300' } })
+  // Short, for the hang's 504; long enough for the ordinary sends on a loaded machine.
+  const gw = await startGateway(t, { env: { SERWERSMS_TIMEOUT_MS: '1000' } })
   gw.simulator.setFault({ fault: { kind: 'provider-error', code: 3100, message: 'Sending is blocked' }, times: 1 })
   t.equal((await send(gw, order, 'retry-1')).status, 422)
   const retried = await send(gw, order, 'retry-1')

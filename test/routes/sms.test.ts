@@ -237,7 +237,8 @@ t.test('with PUBLIC_URL every send carries a signed dlr_url with the provider pl
 })
 
 t.test('provider refusals and faults map onto the documented statuses', async (t) => {
-  const gw = await startGateway(t, { env: { SERWERSMS_TIMEOUT_MS: '300' } })
+  // Short, for the hang case's 504; long enough for an ordinary answer, and the 150 ms slow one, on a loaded machine.
+  const gw = await startGateway(t, { env: { SERWERSMS_TIMEOUT_MS: '1000' } })
   const cases: Array<[Parameters<typeof gw.simulator.setFault>[0], number, string, string]> = [
     [{ fault: { kind: 'provider-error', code: 3101, message: 'The message is empty' } }, 422, 'GW_PROVIDER_REFUSED', 'failed'],
     [{ fault: { kind: 'provider-error', code: 1001, type: 'InvalidUser', message: 'Wrong login or password', status: 401 } }, 502, 'GW_PROVIDER_AUTH_FAILED', 'failed'],
