@@ -91,7 +91,11 @@ t.test('a claim that timed out on the gateway\'s side but reached Redis late is 
   await admin.call('CLIENT', 'PAUSE', '2500', 'WRITE')
   const first = await send(gw.url, 'paused')
   t.equal(first.status, 503, 'the claim timed out: nothing was sent, retry with the same key')
-  await new Promise((resolve) => setTimeout(resolve, 3000))
+  // Not a guess at how long that takes: wait until Redis has carried out both the late claim (the
+  // only SET so far) and the release queued behind it (its script's GET, the only GET so far). The
+  // key's absence then says the claim was undone, not that it had not arrived yet.
+  const calls = async (command: string) => Number(new RegExp(`^cmdstat_${command}:calls=(\\d+)`, 'm').exec(await admin.info('commandstats'))?.[1] ?? 0)
+  await waitFor('Redis to carry out the late claim (SET) and its release (GET, then DEL if still the same claim)', async () => await calls('set') >= 1 && await calls('get') >= 1)
   t.equal(await admin.exists('sms-gateway:idempotency:billing:paused'), 0, 'the late claim was undone')
   const retry = await send(gw.url, 'paused')
   t.equal(retry.status, 200, 'the retry goes ahead instead of a 409 until the claim lapses')
