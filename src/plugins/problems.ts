@@ -176,7 +176,16 @@ export default fp(async function problemsPlugin (app) {
   // The two per-request hooks take a callback: they run on every request, and an async hook
   // costs a promise and a microtask each time even when it has nothing to do.
   let closing = false
-  app.addHook('preClose', async () => { closing = true })
+  // fastify closes the connections idle when closing starts; one still receiving the rest of a
+  // body it was answered for early (a 404, a 413) goes idle only later, and would then hold the
+  // close until its keep-alive ran out (72 s), past the grace period. So idle ones are closed
+  // as they come, until the server has closed.
+  let closingIdle: NodeJS.Timeout | undefined
+  app.addHook('preClose', async () => {
+    closing = true
+    closingIdle = setInterval(() => { app.server.closeIdleConnections() }, IDLE_CONNECTIONS_SWEEP_MS).unref()
+  })
+  app.addHook('onClose', async () => { clearInterval(closingIdle) })
   app.decorate('isClosing', () => closing)
   app.addHook('onSend', (_request, reply, payload, done) => {
     if (closing) reply.header('connection', 'close')
@@ -192,6 +201,9 @@ export default fp(async function problemsPlugin (app) {
 
   app.setNotFoundHandler(async (request, reply) => sendProblem(reply, noRouteFor(request)))
 }, { name: 'problems', fastify: '5.x' })
+
+/** How often a closing server looks for connections that have gone idle since it started closing. */
+const IDLE_CONNECTIONS_SWEEP_MS = 250
 
 function noRouteFor (request: FastifyRequest): GatewayError {
   return new GatewayError('GW_NOT_FOUND', `No route for ${request.method} ${request.url.split('?')[0]}.`)

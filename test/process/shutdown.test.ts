@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { connect } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
 import { Agent, Client, request } from 'undici'
@@ -231,6 +232,30 @@ t.test('SHUTDOWN_GRACE_MS bounds a send that hangs: the process is stopped with 
   t.ok(logEntries(gateway).some((e) => e.level === 40 && /SERWERSMS_TIMEOUT_MS is not below SHUTDOWN_GRACE_MS/.test(e.msg)), 'the start warned of this set-up')
   const outcome = await hanging
   t.ok('error' in outcome, `the hanging caller gets no answer, its connection is cut (${'error' in outcome ? outcome.error.message : outcome.answer.status})`)
+})
+
+t.test('SIGTERM while a client still sends a body it was answered for: its connection closes once idle, and the process exits 0 at once', async (t) => {
+  const simulator = await startTestSimulator(t)
+  const graceMs = 20_000
+  const gateway = await startGatewayProcess(t, simulator, { SHUTDOWN_GRACE_MS: String(graceMs) })
+  const socket = connect(gateway.port, '127.0.0.1')
+  t.teardown(() => socket.destroy())
+  await once(socket, 'connect')
+  let answer = ''
+  socket.setEncoding('utf8').on('data', (chunk: string) => { answer += chunk })
+  const bodyLength = 100_000
+  // An unknown path is answered 404 before its body is read; the client goes on sending it.
+  socket.write(`POST /nope HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${bodyLength}\r\n\r\n"${'x'.repeat(1000)}`)
+  await waitFor('the early 404', () => answer.startsWith('HTTP/1.1 404'), 10_000)
+  const signalledAt = Date.now()
+  gateway.kill('SIGTERM')
+  await waitFor('the gateway to start closing', () => logEntries(gateway).some((e) => e.msg === 'shutting down'), 10_000)
+  // The rest of the body: the connection is now idle, and kept alive unless the closing server closes it.
+  socket.write(`${'x'.repeat(bodyLength - 1002)}"`)
+  const exit = await gateway.exited
+  const took = exit.at - signalledAt
+  t.equal(exit.code, 0, 'a clean exit, not the grace period running out')
+  t.ok(took < SLACK_MS * 2, `soon after the body has arrived (${took} ms; the grace period is ${graceMs} ms)`)
 })
 
 t.test('an upstream timeout shorter than the grace period: the hung send is answered 504 before a clean exit', async (t) => {
