@@ -80,3 +80,13 @@ export async function startGateway (t: Test, options: StartOptions = {}): Promis
 }
 
 export const authHeader = (key = TEST_API_KEY) => ({ authorization: `Bearer ${key}` })
+
+/** POST /sms as the test client, with `key` as its Idempotency-Key (one recipient, by default). */
+export async function sendKeyed (url: string, key: string, { body = { to: '+48500600700', text: 'Pay 10 PLN' }, signal }: { body?: unknown, signal?: AbortSignal } = {}): Promise<Response> {
+  return await fetch(`${url}/sms`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...authHeader(), 'idempotency-key': key },
+    body: JSON.stringify(body),
+    signal
+  })
+}

@@ -1,5 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { Test } from 'tap'
 import { freePort, testEnvironment } from './helper.js'
 
@@ -16,6 +19,17 @@ export async function waitFor (what: string, condition: () => boolean | Promise<
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
     await new Promise((resolve) => setTimeout(resolve, POLL_MS))
   }
+}
+
+/**
+ * A directory for a Redis that keeps its data over a restart, on tmpfs where there is one: the
+ * tests kill Redis (a SIGKILL loses only what it never wrote, and what it wrote is in the page
+ * cache), and a busy disk's fsync could outlast the gateway's 1-s Redis command timeout.
+ */
+export function redisDataDir (t: Test): string {
+  const dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'sms-gateway-redis-'))
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
+  return dir
 }
 
 export interface RedisUnderTest { url: string, port: number, process: ChildProcess, stop: () => Promise<void> }

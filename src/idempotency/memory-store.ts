@@ -61,7 +61,7 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     if (held !== undefined && held.keptUntil > now) return { state: held.runningUntil > now ? 'in_flight' : 'abandoned', fingerprint: held.fingerprint }
     const existing = this.#records.get(key)
     if (existing !== undefined) return claimResultOf(existing, now)
-    this.#claims.set(key, { fingerprint, token, runningUntil: now + runningMs, keptUntil: now + Math.max(keptMs, runningMs) })
+    this.#claims.set(key, { fingerprint, token, runningUntil: now + runningMs, keptUntil: now + keptMs })
     if (this.#claims.size >= this.#sweepAt) this.#sweep(now)
     return { state: 'claimed' }
   }

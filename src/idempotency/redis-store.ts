@@ -34,7 +34,7 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
       let won: string | null
       try {
-        won = await this.#call(() => this.#redis.set(KEY_PREFIX + key, inFlight, 'PX', Math.max(keptMs, runningMs), 'NX'))
+        won = await this.#call(() => this.#redis.set(KEY_PREFIX + key, inFlight, 'PX', keptMs, 'NX'))
       } catch (error) {
         // Queued behind the SET on the same connection: if Redis carries the SET out late, this undoes it.
         this.#redis.eval(RELEASE_SCRIPT, 1, KEY_PREFIX + key, fingerprint, token ?? '').catch(() => {})

@@ -20,7 +20,7 @@ export type ClaimResult =
  */
 export interface ClaimOptions {
   runningMs: number
-  /** at least runningMs; runningMs when not given */
+  /** at least runningMs (the caller's to ensure); runningMs when not given */
   keptMs?: number
   /** names the request making the claim, so that only it can release the claim */
   token?: string

@@ -236,8 +236,8 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
   // connection goes. Within the grace period, after which the process is ended anyway.
   app.addHook('onClose', async () => {
     if (unanswered > 0) {
-      const waiting = new Promise<void>((resolve) => { allAnswered = resolve })
-      await Promise.race([waiting, sleep(config.server.shutdownGraceMs, undefined, { ref: false })])
+      const drained = new Promise<void>((resolve) => { allAnswered = resolve })
+      await Promise.race([drained, sleep(config.server.shutdownGraceMs, undefined, { ref: false })])
     }
     const waiting = [...pending.values()]
     pending.clear()

@@ -1,13 +1,9 @@
 import t from 'tap'
 import { Redis } from 'ioredis'
-import { authHeader, startGateway, type GatewayUnderTest } from '../helper.js'
+import { sendKeyed, startGateway, type GatewayUnderTest } from '../helper.js'
 import { startRedis, waitFor } from '../servers.js'
 
-const send = async (gw: GatewayUnderTest, key: string) => fetch(`${gw.url}/sms`, {
-  method: 'POST',
-  headers: { 'content-type': 'application/json', ...authHeader(), 'idempotency-key': key },
-  body: JSON.stringify({ to: '+48500600700', text: 'Pay 10 PLN' })
-})
+const send = async (gw: GatewayUnderTest, key: string) => sendKeyed(gw.url, key)
 
 t.test('a claim whose request ran past the longest a send can take answers "outcome unknown" and never sends again', async (t) => {
   const redisServer = await startRedis(t)
@@ -29,11 +25,7 @@ t.test('a claim whose request ran past the longest a send can take answers "outc
   const problem = await retry.json() as { code: string, detail: string }
   t.equal(problem.code, 'GW_IDEMPOTENCY_OUTCOME_UNKNOWN')
   t.match(problem.detail, /which of its messages went out is unknown.*will not send them again/)
-  const otherBody = await fetch(`${gw.url}/sms`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...authHeader(), 'idempotency-key': 'stopped-1' },
-    body: JSON.stringify({ to: '+48500600701', text: 'Pay 10 PLN' })
-  })
+  const otherBody = await sendKeyed(gw.url, 'stopped-1', { body: { to: '+48500600701', text: 'Pay 10 PLN' } })
   t.equal(otherBody.status, 422, 'another body with the key is still refused as a reused key')
 
   t.equal((await first).status, 200)

@@ -1,25 +1,16 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import t from 'tap'
 import { Redis } from 'ioredis'
-import { authHeader, startGateway } from '../helper.js'
-import { startRedis, waitFor } from '../servers.js'
+import { sendKeyed, startGateway } from '../helper.js'
+import { redisDataDir, startRedis, waitFor } from '../servers.js'
 
 t.test('a key whose request provably sent nothing is released once Redis is back, not left to say "outcome unknown"', async (t) => {
-  // Redis keeps its data over the restart (in memory-backed files: only a kill is simulated).
-  const dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'sms-gateway-redis-'))
-  t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
-  const args = ['--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir]
+  // Redis keeps its data over the restart.
+  const args = ['--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', redisDataDir(t)]
   const redisServer = await startRedis(t, undefined, args)
   const gw = await startGateway(t, { env: { REDIS_URL: redisServer.url, SERWERSMS_TIMEOUT_MS: '10000' }, simulator: { latencyMs: 1500 } })
   // The provider refuses the request: nothing is sent, so the key must be freed.
   gw.simulator.setFault({ fault: { kind: 'provider-error', code: 3102, message: 'Message too long' } })
-  const first = fetch(`${gw.url}/sms`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...authHeader(), 'idempotency-key': 'refused-1' },
-    body: JSON.stringify({ to: '+48500600700', text: 'Pay 10 PLN' })
-  })
+  const first = sendKeyed(gw.url, 'refused-1')
   await waitFor('the send to reach the provider', () => gw.simulator.stats.inFlight === 1)
   await redisServer.stop()
   const answer = await first

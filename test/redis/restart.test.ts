@@ -1,18 +1,11 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import t, { type Test } from 'tap'
-import { authHeader, startGateway, type GatewayUnderTest } from '../helper.js'
+import { sendKeyed, startGateway, type GatewayUnderTest } from '../helper.js'
 import { readYaml } from '../deploy/helpers.js'
-import { startRedis, waitFor } from '../servers.js'
+import { redisDataDir, startRedis, waitFor } from '../servers.js'
 
-const send = async (gw: GatewayUnderTest, key: string, text = 'Pay 10 PLN') => fetch(`${gw.url}/sms`, {
-  method: 'POST',
-  headers: { 'content-type': 'application/json', ...authHeader(), 'idempotency-key': key },
-  body: JSON.stringify({ to: '+48500600700', text })
-})
+const send = async (gw: GatewayUnderTest, key: string, text = 'Pay 10 PLN') => sendKeyed(gw.url, key, { body: { to: '+48500600700', text } })
 
 /** The settings docker-compose.yml runs its Redis with. */
 function composeRedisArgs (): string[] {
@@ -62,13 +55,8 @@ async function startGate (t: Test): Promise<Gate> {
 }
 
 t.test('Redis as docker-compose.yml runs it keeps a running send\'s claim through a crash and restart', async (t) => {
-  // Redis's files on tmpfs: a SIGKILL loses only what Redis never wrote, and what it wrote sits in
-  // the page cache, so this crash needs no disk; a slow disk's fsync under `appendfsync always`
-  // would outlast the gateway's 1 s Redis command timeout. (test/deploy/compose.test.ts requires
-  // `appendfsync always` itself.)
-  const dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'sms-gateway-redis-'))
-  t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
-  const args = [...composeRedisArgs(), '--dir', dir]
+  // On tmpfs (test/deploy/compose.test.ts requires `appendfsync always` itself).
+  const args = [...composeRedisArgs(), '--dir', redisDataDir(t)]
   const redis = await startRedis(t, undefined, args)
   const gate = await startGate(t)
   const gw = await startGateway(t, { env: { REDIS_URL: redis.url, SERWERSMS_TIMEOUT_MS: '30000' }, upstreamUrl: gate.url })

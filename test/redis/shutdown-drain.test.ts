@@ -1,17 +1,12 @@
 import t, { type Test } from 'tap'
 import { Redis } from 'ioredis'
-import { authHeader, startGateway, type GatewayUnderTest } from '../helper.js'
+import { sendKeyed, startGateway, type GatewayUnderTest } from '../helper.js'
 import { startRedis, waitFor } from '../servers.js'
 
 /** A keyed send whose caller hangs up once it is at the provider; `meanwhile` runs just before. */
 async function hangUpMidSend (gw: GatewayUnderTest, key: string, meanwhile: () => Promise<unknown> = async () => {}): Promise<void> {
   const caller = new AbortController()
-  fetch(`${gw.url}/sms`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...authHeader(), 'idempotency-key': key },
-    body: JSON.stringify({ to: '+48500600700', text: 'Pay 10 PLN' }),
-    signal: caller.signal
-  }).catch(() => {})
+  sendKeyed(gw.url, key, { signal: caller.signal }).catch(() => {})
   await waitFor('the send to reach the provider', () => gw.simulator.stats.inFlight === 1)
   await meanwhile()
   caller.abort()
