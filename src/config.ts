@@ -211,9 +211,13 @@ const addFormats = addFormatsModule.default
 /**
  * Environment values are strings: Ajv converts them to the schema's types and fills in defaults.
  * (Ajv rather than typebox/value, which would add a fifth of a second to every start.)
+ * The validator runs once, so it is built for a quick start, not a fast run: checking the schema
+ * against the JSON Schema meta-schema first (Ajv's default) compiled that meta-schema, ~50 ms of a
+ * cold start, and optimising the generated code costs more than it saves in one run. The schemas
+ * are checked against the meta-schema by test/server/schemas.test.ts instead.
  */
 function compileEnvironment<T extends TSchema> (schema: T) {
-  const ajv = new Ajv({ coerceTypes: true, useDefaults: true, allErrors: true, strict: false })
+  const ajv = new Ajv({ coerceTypes: true, useDefaults: true, allErrors: true, strict: false, validateSchema: false, code: { optimize: false } })
   addFormats(ajv, ['uri'])
   return ajv.compile(schema)
 }
