@@ -114,6 +114,19 @@ export function assertPrototypesIntact (before: Record<string, string[]>): void 
 }
 
 const INTERRUPT_AFTER_MS = 40_000
+/**
+ * tap runs each file as a process of its own and kills it at 120 s (package.json): the
+ * properties of one file share a budget inside that, so that several of them stopped by the time
+ * limit on a slow machine cannot add up past it. Each still gets a few seconds, however late.
+ */
+const FILE_BUDGET_MS = 80_000
+const LEAST_PROPERTY_MS = 3_000
+const fileStarted = performance.now()
+
+function propertyTimeLimitMs (): number {
+  const left = FILE_BUDGET_MS - (performance.now() - fileStarted)
+  return Math.max(LEAST_PROPERTY_MS, Math.min(INTERRUPT_AFTER_MS, Math.round(left)))
+}
 
 /**
  * Runs a property with the run's seed; on failure the tap message carries fast-check's report
@@ -130,12 +143,13 @@ export async function checkProperty<T> (
 ): Promise<number> {
   // Bounds shrinking too: a failure found late still leaves time to report it.
   const started = performance.now()
-  const details = await fc.check(property, { seed: options.seed, numRuns: options.numRuns, plugins: [fc.interruptAfterTimeLimit(INTERRUPT_AFTER_MS)] })
+  const limitMs = propertyTimeLimitMs()
+  const details = await fc.check(property, { seed: options.seed, numRuns: options.numRuns, plugins: [fc.interruptAfterTimeLimit(limitMs)] })
   const ms = Math.round(performance.now() - started)
   if (details.failed) {
     t.fail(`${name}: replay with FUZZ_SEED=${options.seed}\n${describeFailure(details)}`)
   } else if (details.interrupted) {
-    t.comment(`${name}: the ${INTERRUPT_AFTER_MS} ms limit stopped it after ${details.numRuns} of ${options.numRuns} generated inputs, all passed (${ms} ms, seed ${options.seed})`)
+    t.comment(`${name}: the ${limitMs} ms limit stopped it after ${details.numRuns} of ${options.numRuns} generated inputs, all passed (${ms} ms, seed ${options.seed})`)
     t.ok(details.numRuns > 0, `${name}: some inputs ran before the time limit`)
   } else {
     t.equal(details.numRuns, options.numRuns, `${name}: ${details.numRuns} generated inputs in ${ms} ms, seed ${options.seed}`)
