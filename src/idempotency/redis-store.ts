@@ -19,7 +19,8 @@ return 0`
  * Keys shared by every replica: the claim is one atomic SET NX PX. A claim carries the token of the
  * request that made it, so only that request can release it — and a claim whose SET timed out on
  * this side, yet may still be carried out by Redis, is released right behind it instead of
- * answering 409 to the caller's retry until it lapses. Claims say until when their request runs in
+ * answering 409 to the caller's retry until it lapses (and when the connection dropped under both,
+ * the error says the claim may be held, for the caller to release it once Redis is back). Claims say until when their request runs in
  * wall-clock time, as every replica reads them (the running time's margin covers clocks apart).
  */
 export class RedisIdempotencyStore implements IdempotencyStore {
@@ -32,13 +33,17 @@ export class RedisIdempotencyStore implements IdempotencyStore {
   async claim (key: string, fingerprint: string, { runningMs, keptMs = runningMs, token }: ClaimOptions): Promise<ClaimResult> {
     const inFlight = JSON.stringify({ state: 'in_flight', fingerprint, token, runningUntil: Date.now() + runningMs } satisfies KeyRecord)
     for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
+      // Not connected: the command would be refused without being sent (no offline queue), so no
+      // claim can be held. Told apart here, so that an outage leaves no release to retry.
+      if (this.#redis.status !== 'ready') throw new IdempotencyStoreError(`redis: not connected (${this.#redis.status})`)
       let won: string | null
       try {
-        won = await this.#call(() => this.#redis.set(KEY_PREFIX + key, inFlight, 'PX', keptMs, 'NX'))
+        won = await this.#redis.set(KEY_PREFIX + key, inFlight, 'PX', keptMs, 'NX')
       } catch (error) {
-        // Queued behind the SET on the same connection: if Redis carries the SET out late, this undoes it.
+        // Queued behind the SET on the same connection: if Redis carries the SET out late, this
+        // undoes it. If the connection dropped, neither answer comes back: the caller releases later.
         this.#redis.eval(RELEASE_SCRIPT, 1, KEY_PREFIX + key, fingerprint, token ?? '').catch(() => {})
-        throw error
+        throw new IdempotencyStoreError(`redis: ${(error as Error).message}`, true)
       }
       if (won === 'OK') return { state: 'claimed' }
       const existing = await this.#call(() => this.#redis.get(KEY_PREFIX + key))

@@ -39,6 +39,15 @@ export interface IdempotencyStore {
 
 export class IdempotencyStoreError extends Error {
   override name = 'IdempotencyStoreError'
+
+  /**
+   * @param claimMayBeHeld a claim the store may have carried out though its answer never came
+   * (the connection dropped with the command on its way): the key may be held by this request's
+   * claim, which only a release with its token frees
+   */
+  constructor (message: string, readonly claimMayBeHeld = false) {
+    super(message)
+  }
 }
 
 /** The record kept per key, in memory or serialised in Redis. */

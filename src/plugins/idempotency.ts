@@ -9,7 +9,7 @@ import { GatewayError } from '../errors.js'
 import { fingerprintRequest } from '../idempotency/fingerprint.js'
 import { MemoryIdempotencyStore } from '../idempotency/memory-store.js'
 import { RedisIdempotencyStore } from '../idempotency/redis-store.js'
-import type { IdempotencyStore } from '../idempotency/store.js'
+import { IdempotencyStoreError, type IdempotencyStore } from '../idempotency/store.js'
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key'
 export const OUTCOME_UNKNOWN_DETAIL = 'The first request with this Idempotency-Key stopped before it could answer (its gateway went down mid-send), so which of its messages went out is unknown. ' +
@@ -92,7 +92,11 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
   // would: were it to lapse, a retry would send everything again.
   const claimLifeMs = Math.max(ttlMs, inFlightTtlMs)
   app.decorateRequest('idempotencyClaim', null)
-  /** What the store refused and is retried in the background, by key: answers to store, keys to release. */
+  /**
+   * What the store refused and is retried in the background, by the token of the request it is
+   * for (not by key: two requests of one key may both have something waiting): answers to store,
+   * keys to release.
+   */
   const pending = new Map<string, () => Promise<boolean>>()
   /**
    * Keyed requests between their claim and the storing of their answer. Closing waits for them:
@@ -141,6 +145,9 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
       result = await store.claim(key, fingerprint, { runningMs: inFlightTtlMs, keptMs: claimLifeMs, token })
     } catch (error) {
       request.log.error({ err: { message: (error as Error).message } }, 'idempotency store unavailable')
+      // Redis may have taken the claim though its answer was lost. Nothing was sent: a key left
+      // claimed would answer the caller's retry 409, then "outcome unknown".
+      if (error instanceof IdempotencyStoreError && error.claimMayBeHeld) releaseLater({ key, fingerprint, token, claimedAt })
       throw new GatewayError('GW_IDEMPOTENCY_STORE_UNAVAILABLE', 'The Idempotency-Key cannot be checked right now, so nothing was sent. Retry later with the same key, or without a key.', {}, { 'retry-after': '5' })
     }
     if (result.state === 'claimed') {
@@ -219,7 +226,7 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
         const delay = STORE_RETRY_DELAYS_MS[Math.min(round, STORE_RETRY_DELAYS_MS.length - 1)]!
         await sleep(Math.min(delay, Math.max(0, giveUpAt - performance.now())), undefined, { ref: false })
         // Closing took it over (one last attempt of its own).
-        if (!pending.has(claimed.key)) return
+        if (!pending.has(claimed.token)) return
         if (await attempt()) {
           log.info({ attempts: round + 2 }, messages.done)
           return
@@ -227,8 +234,8 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
       }
       log.error(messages.gaveUp)
     }
-    pending.set(claimed.key, attempt)
-    keepTrying().finally(() => { pending.delete(claimed.key) }).catch(() => {})
+    pending.set(claimed.token, attempt)
+    keepTrying().finally(() => { pending.delete(claimed.token) }).catch(() => {})
   }
 
   // Closing (after the upstream client has let its requests finish): the answers of keyed sends
