@@ -20,8 +20,9 @@ return 0`
  * request that made it, so only that request can release it — and a claim whose SET timed out on
  * this side, yet may still be carried out by Redis, is released right behind it instead of
  * answering 409 to the caller's retry until it lapses (and when the connection dropped under both,
- * the error says the claim may be held, for the caller to release it once Redis is back). Claims say until when their request runs in
- * wall-clock time, as every replica reads them (the running time's margin covers clocks apart).
+ * the error says the claim may be held, for the caller to release it once Redis is back). Claims
+ * say until when their request runs in wall-clock time, as every replica reads them (the running
+ * time's margin covers clocks apart).
  */
 export class RedisIdempotencyStore implements IdempotencyStore {
   readonly #redis: Redis
