@@ -16,6 +16,18 @@ end
 return 0`
 
 /**
+ * A command ioredis gave up on because its connection dropped (with maxRetriesPerRequest 0 it
+ * flushes what is in flight; "Connection is closed." once it stops reconnecting). Not a refusal
+ * by Redis (a ReplyError: nothing was stored), not a timeout (the connection still carries what
+ * follows), not a command refused before it was written. ioredis exports no class for these two,
+ * so they are told by their messages.
+ */
+export function lostWithConnection (error: unknown): boolean {
+  if (!(error instanceof Error)) return false
+  return error.message.startsWith('Reached the max retries per request limit') || error.message === 'Connection is closed.'
+}
+
+/**
  * Keys shared by every replica: the claim is one atomic SET NX PX. A claim carries the token of the
  * request that made it, so only that request can release it — and a claim whose SET timed out on
  * this side, yet may still be carried out by Redis, is released right behind it instead of
@@ -41,10 +53,11 @@ export class RedisIdempotencyStore implements IdempotencyStore {
       try {
         won = await this.#redis.set(KEY_PREFIX + key, inFlight, 'PX', keptMs, 'NX')
       } catch (error) {
-        // Queued behind the SET on the same connection: if Redis carries the SET out late, this
-        // undoes it. If the connection dropped, neither answer comes back: the caller releases later.
+        // Queued behind the SET on the same connection: if Redis carries the SET out late (it
+        // timed out here), this undoes it. If the connection dropped with the SET on its way, this
+        // goes nowhere, and the SET may have been carried out: the caller releases it later.
         this.#redis.eval(RELEASE_SCRIPT, 1, KEY_PREFIX + key, fingerprint, token ?? '').catch(() => {})
-        throw new IdempotencyStoreError(`redis: ${(error as Error).message}`, true)
+        throw new IdempotencyStoreError(`redis: ${(error as Error).message}`, lostWithConnection(error))
       }
       if (won === 'OK') return { state: 'claimed' }
       const existing = await this.#call(() => this.#redis.get(KEY_PREFIX + key))

@@ -43,7 +43,8 @@ export class IdempotencyStoreError extends Error {
   /**
    * @param claimMayBeHeld a claim the store may have carried out though its answer never came
    * (the connection dropped with the command on its way): the key may be held by this request's
-   * claim, which only a release with its token frees
+   * claim, which only a release with its token frees. Never set when the store was not reached or
+   * refused the claim, so that an outage leaves nothing to release.
    */
   constructor (message: string, readonly claimMayBeHeld = false) {
     super(message)

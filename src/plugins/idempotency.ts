@@ -147,7 +147,10 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
       request.log.error({ err: { message: (error as Error).message } }, 'idempotency store unavailable')
       // Redis may have taken the claim though its answer was lost. Nothing was sent: a key left
       // claimed would answer the caller's retry 409, then "outcome unknown".
-      if (error instanceof IdempotencyStoreError && error.claimMayBeHeld) releaseLater({ key, fingerprint, token, claimedAt })
+      if (error instanceof IdempotencyStoreError && error.claimMayBeHeld) {
+        request.log.warn('the idempotency claim may have been taken though its answer was lost; releasing it in the background')
+        releaseLater({ key, fingerprint, token, claimedAt })
+      }
       throw new GatewayError('GW_IDEMPOTENCY_STORE_UNAVAILABLE', 'The Idempotency-Key cannot be checked right now, so nothing was sent. Retry later with the same key, or without a key.', {}, { 'retry-after': '5' })
     }
     if (result.state === 'claimed') {

@@ -6,6 +6,7 @@ import { sendKeyed, startGateway } from '../helper.js'
 import { startRedis, waitFor } from '../servers.js'
 
 const KEY_PREFIX = 'sms-gateway:idempotency:billing:'
+const RELEASING = 'the idempotency claim may have been taken though its answer was lost; releasing it in the background'
 
 /**
  * A TCP proxy in front of Redis that, once armed with a key, passes on the next command naming it
@@ -63,6 +64,7 @@ t.test('a claim Redis carried out but whose answer was lost is released once Red
   t.equal(proxy.dropped(), 1, 'Redis answered the claim, and the answer was dropped')
   t.equal(gw.simulator.stats.sendRequests, 0)
 
+  t.ok(gw.logs.entries.some((entry) => entry.msg === RELEASING))
   await waitFor('the claim to be released in the background', async () => await admin.exists(`${KEY_PREFIX}lost-1`) === 0)
   t.ok(gw.logs.entries.some((entry) => entry.msg === 'released the idempotency key after the store came back'))
   const retry = await sendKeyed(gw.url, 'lost-1')
@@ -79,4 +81,36 @@ t.test('while Redis is down, refused claims leave nothing to release', async (t)
   // Closing makes one last attempt at whatever is still waiting, and says how many failed.
   await gw.app.close()
   t.notOk(gw.logs.entries.some((e) => /closing with idempotency keys/.test(String(e.msg))), 'no background release was waiting')
+})
+
+t.test('a claim Redis refused, or one that timed out on a connection that stays up, leaves nothing to release later', async (t) => {
+  const redisServer = await startRedis(t)
+  const gw = await startGateway(t, { env: { REDIS_URL: redisServer.url } })
+  const admin = new Redis(redisServer.url)
+  t.teardown(() => admin.disconnect())
+
+  // Timed out: the release queued behind the SET on the same connection undoes it if it lands late
+  // (test/redis/redis-plugin.test.ts); a background loop per request would pile up while Redis stalls.
+  // Long enough for the rate limiter's own write (shared through Redis) to time out first, then the claim's.
+  await admin.call('CLIENT', 'PAUSE', '2500', 'WRITE')
+  const timedOut = await sendKeyed(gw.url, 'timed-out-claim')
+  t.equal(timedOut.status, 503, await timedOut.text())
+  // Refused: Redis answers the SET with an error (out of memory), so it stored nothing.
+  await admin.config('SET', 'maxmemory', '1')
+  const refused = await sendKeyed(gw.url, 'refused-claim')
+  t.equal(refused.status, 503, await refused.text())
+  await admin.config('SET', 'maxmemory', '0')
+  t.notOk(gw.logs.entries.some((e) => e.msg === RELEASING), 'no background release for either')
+  t.equal(gw.simulator.stats.sendRequests, 0)
+})
+
+t.test('only a connection lost with the command on its way counts as maybe carried out', async (t) => {
+  const { lostWithConnection } = await import('../../src/idempotency/redis-store.js')
+  const { ReplyError } = await import('ioredis')
+  t.ok(lostWithConnection(new Error('Reached the max retries per request limit (which is 0). Refer to "maxRetriesPerRequest" option for details.')))
+  t.ok(lostWithConnection(new Error('Connection is closed.')))
+  t.notOk(lostWithConnection(new Error('Command timed out')))
+  t.notOk(lostWithConnection(new Error("Stream isn't writeable and enableOfflineQueue options is false")))
+  t.notOk(lostWithConnection(new ReplyError('OOM command not allowed when used memory > \'maxmemory\'.')))
+  t.notOk(lostWithConnection('Connection is closed.'))
 })
