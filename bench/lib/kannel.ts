@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { request } from 'undici'
 import { freePort } from './free-port.js'
-import { stopProcess, track } from './processes.js'
+import { cpuMsOf, stopProcess, track } from './processes.js'
 
 /**
  * Kannel 1.4.5 (Debian package `kannel`) as an HTTP-to-HTTP gateway: smsbox takes
@@ -44,6 +44,8 @@ export interface KannelStatus {
 export interface Kannel {
   sendsmsUrl: string
   status (): Promise<KannelStatus>
+  /** CPU time bearerbox and smsbox have used so far, ms */
+  cpuMs (): Promise<number>
   stop (): Promise<void>
 }
 
@@ -79,7 +81,8 @@ export async function startKannel (options: KannelOptions): Promise<Kannel> {
     await stop()
     throw error
   }
-  return { sendsmsUrl: `http://127.0.0.1:${ports.sendsms}`, status, stop }
+  const cpuMs = async () => (await Promise.all(children.map(async (child) => cpuMsOf(child.pid!)))).reduce((sum, ms) => sum + ms, 0)
+  return { sendsmsUrl: `http://127.0.0.1:${ports.sendsms}`, status, cpuMs, stop }
 }
 
 function kannelConfig (options: KannelOptions, ports: { admin: number, smsbox: number, smsc: number, sendsms: number }): string {

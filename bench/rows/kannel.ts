@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { request } from 'undici'
 import { WORK_DIR } from '../lib/build.js'
 import { runLoad, sendBody, sendHeaders, startGateway, startSimulatorProcess, UPSTREAM_USER, type SimulatorProcess } from '../lib/cast.js'
+import { cpuMsOf } from '../lib/processes.js'
 import { combine, warmUp } from '../lib/interleave.js'
 import { alternation, warmupSecondsFor } from '../lib/rounds.js'
 import { findKannel, KANNEL_USER, startKannel, type KannelStatus } from '../lib/kannel.js'
@@ -84,15 +85,25 @@ export async function measureAgainstKannel (settings: BenchSettings): Promise<Ro
       const ofGateway: LoadResult[] = []
       let gatewayDelivered = 0
       const ofKannel: KannelStretch[] = []
+      // CPU time each side's server used, and the simulator while serving it, over its stretches.
+      const cpu = { gateway: 0, kannel: 0, simulatorForGateway: 0, simulatorForKannel: 0 }
+      const simulatorCpuMs = async () => cpuMsOf(simulator.child.pid!)
       for (const side of alternation('gateway', 'kannel', stretches)) {
         const before = (await simulator.stats()).messagesQueued
+        const simulatorBefore = await simulatorCpuMs()
         if (side === 'gateway') {
+          const serverBefore = await gateway.cpuMs()
           ofGateway.push(await runLoad({ ...gatewayRequest, seconds: stretch }))
           gatewayDelivered += (await simulator.stats()).messagesQueued - before
+          cpu.gateway += await gateway.cpuMs() - serverBefore
+          cpu.simulatorForGateway += await simulatorCpuMs() - simulatorBefore
         } else {
+          const serverBefore = await kannel.cpuMs()
           const load = await runLoad({ ...kannelRequest, seconds: stretch })
           const drained = await waitForDrain(simulator, before + load.ok, kannel.status, drainLimitS)
           ofKannel.push({ load, drained, delivered: drained.delivered - before, seconds: (drained.at - load.startedAt) / 1000 })
+          cpu.kannel += await kannel.cpuMs() - serverBefore
+          cpu.simulatorForKannel += await simulatorCpuMs() - simulatorBefore
         }
       }
       const gatewayLoad = combine(...ofGateway)
@@ -111,7 +122,9 @@ export async function measureAgainstKannel (settings: BenchSettings): Promise<Ro
           { measure: 'callers answered per second', unit: 'req/s', subject: gatewayLoad.rate, baseline: kannelLoad.rate },
           { measure: 'delivered to the simulator', unit: 'count', subject: gatewayDelivered, baseline: kannelDelivered },
           { measure: 'time until the last delivery, all stretches', unit: 's', subject: gatewayLoad.seconds, baseline: kannelSeconds },
-          { measure: 'answers carrying a message id', unit: 'count', subject: gatewayLoad.matched ?? 0, baseline: 0 }
+          { measure: 'answers carrying a message id', unit: 'count', subject: gatewayLoad.matched ?? 0, baseline: 0 },
+          { measure: 'server CPU per delivered message (Kannel: bearerbox + smsbox)', unit: 'ms', subject: cpu.gateway / gatewayDelivered, baseline: cpu.kannel / kannelDelivered },
+          { measure: 'simulator CPU per delivered message (JSON POST / GET query)', unit: 'ms', subject: cpu.simulatorForGateway / gatewayDelivered, baseline: cpu.simulatorForKannel / kannelDelivered }
         ],
         checks: [atLeast('delivered per second vs. Kannel', gatewayRate / kannelRate, MIN_KANNEL_RATIO)],
         notes: [
