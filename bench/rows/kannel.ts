@@ -86,25 +86,21 @@ export async function measureAgainstKannel (settings: BenchSettings): Promise<Ro
       let gatewayDelivered = 0
       const ofKannel: KannelStretch[] = []
       // CPU time each side's server used, and the simulator while serving it, over its stretches.
-      const cpu = { gateway: 0, kannel: 0, simulatorForGateway: 0, simulatorForKannel: 0 }
+      const cpu = { gateway: { server: 0, simulator: 0 }, kannel: { server: 0, simulator: 0 } }
       const simulatorCpuMs = async () => cpuMsOf(simulator.child.pid!)
-      for (const side of alternation('gateway', 'kannel', stretches)) {
-        const before = (await simulator.stats()).messagesQueued
-        const simulatorBefore = await simulatorCpuMs()
+      for (const side of alternation<'gateway' | 'kannel'>('gateway', 'kannel', stretches)) {
+        const server = side === 'gateway' ? gateway : kannel
+        const before = { queued: (await simulator.stats()).messagesQueued, server: await server.cpuMs(), simulator: await simulatorCpuMs() }
         if (side === 'gateway') {
-          const serverBefore = await gateway.cpuMs()
           ofGateway.push(await runLoad({ ...gatewayRequest, seconds: stretch }))
-          gatewayDelivered += (await simulator.stats()).messagesQueued - before
-          cpu.gateway += await gateway.cpuMs() - serverBefore
-          cpu.simulatorForGateway += await simulatorCpuMs() - simulatorBefore
+          gatewayDelivered += (await simulator.stats()).messagesQueued - before.queued
         } else {
-          const serverBefore = await kannel.cpuMs()
           const load = await runLoad({ ...kannelRequest, seconds: stretch })
-          const drained = await waitForDrain(simulator, before + load.ok, kannel.status, drainLimitS)
-          ofKannel.push({ load, drained, delivered: drained.delivered - before, seconds: (drained.at - load.startedAt) / 1000 })
-          cpu.kannel += await kannel.cpuMs() - serverBefore
-          cpu.simulatorForKannel += await simulatorCpuMs() - simulatorBefore
+          const drained = await waitForDrain(simulator, before.queued + load.ok, kannel.status, drainLimitS)
+          ofKannel.push({ load, drained, delivered: drained.delivered - before.queued, seconds: (drained.at - load.startedAt) / 1000 })
         }
+        cpu[side].server += await server.cpuMs() - before.server
+        cpu[side].simulator += await simulatorCpuMs() - before.simulator
       }
       const gatewayLoad = combine(...ofGateway)
       const kannelDelivered = ofKannel.reduce((sum, s) => sum + s.delivered, 0)
@@ -123,8 +119,8 @@ export async function measureAgainstKannel (settings: BenchSettings): Promise<Ro
           { measure: 'delivered to the simulator', unit: 'count', subject: gatewayDelivered, baseline: kannelDelivered },
           { measure: 'time until the last delivery, all stretches', unit: 's', subject: gatewayLoad.seconds, baseline: kannelSeconds },
           { measure: 'answers carrying a message id', unit: 'count', subject: gatewayLoad.matched ?? 0, baseline: 0 },
-          { measure: 'server CPU per delivered message (Kannel: bearerbox + smsbox)', unit: 'ms', subject: cpu.gateway / gatewayDelivered, baseline: cpu.kannel / kannelDelivered },
-          { measure: 'simulator CPU per delivered message (JSON POST / GET query)', unit: 'ms', subject: cpu.simulatorForGateway / gatewayDelivered, baseline: cpu.simulatorForKannel / kannelDelivered }
+          { measure: 'server CPU per delivered message (Kannel: bearerbox + smsbox)', unit: 'ms', subject: cpu.gateway.server / gatewayDelivered, baseline: cpu.kannel.server / kannelDelivered },
+          { measure: 'simulator CPU per delivered message (JSON POST / GET query)', unit: 'ms', subject: cpu.gateway.simulator / gatewayDelivered, baseline: cpu.kannel.simulator / kannelDelivered }
         ],
         checks: [atLeast('delivered per second vs. Kannel', gatewayRate / kannelRate, MIN_KANNEL_RATIO)],
         notes: [

@@ -46,9 +46,6 @@ export class RedisIdempotencyStore implements IdempotencyStore {
   async claim (key: string, fingerprint: string, { runningMs, keptMs = runningMs, token }: ClaimOptions): Promise<ClaimResult> {
     const inFlight = JSON.stringify({ state: 'in_flight', fingerprint, token, runningUntil: Date.now() + runningMs } satisfies KeyRecord)
     for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
-      // Not connected: the command would be refused without being sent (no offline queue), so no
-      // claim can be held. Told apart here, so that an outage leaves no release to retry.
-      if (this.#redis.status !== 'ready') throw new IdempotencyStoreError(`redis: not connected (${this.#redis.status})`)
       let won: string | null
       try {
         won = await this.#redis.set(KEY_PREFIX + key, inFlight, 'PX', keptMs, 'NX')

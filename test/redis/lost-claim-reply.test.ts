@@ -1,7 +1,8 @@
 import { once } from 'node:events'
 import { createServer, connect, type AddressInfo, type Socket } from 'node:net'
-import { Redis } from 'ioredis'
+import { Redis, ReplyError } from 'ioredis'
 import t, { type Test } from 'tap'
+import { lostWithConnection } from '../../src/idempotency/redis-store.js'
 import { sendKeyed, startGateway } from '../helper.js'
 import { startRedis, waitFor } from '../servers.js'
 
@@ -105,8 +106,6 @@ t.test('a claim Redis refused, or one that timed out on a connection that stays 
 })
 
 t.test('only a connection lost with the command on its way counts as maybe carried out', async (t) => {
-  const { lostWithConnection } = await import('../../src/idempotency/redis-store.js')
-  const { ReplyError } = await import('ioredis')
   t.ok(lostWithConnection(new Error('Reached the max retries per request limit (which is 0). Refer to "maxRetriesPerRequest" option for details.')))
   t.ok(lostWithConnection(new Error('Connection is closed.')))
   t.notOk(lostWithConnection(new Error('Command timed out')))
