@@ -1,12 +1,25 @@
+import { execFile } from 'node:child_process'
 import { rm } from 'node:fs/promises'
-import { resolve } from 'node:path'
+import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { build, type Plugin } from 'esbuild'
+import { promisify } from 'node:util'
+import { build, type BuildOptions as EsbuildOptions, type Plugin } from 'esbuild'
+import { BUNDLE_FILE, WRITE_CODE_CACHE } from '../src/code-cache.js'
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url))
 
-/** The programs operators run: `node dist/server.js`, `node dist/cli/simulator.js`, `node dist/cli/dlr-url.js`; config.js for scripts/quickstart.sh. */
-export const ENTRY_POINTS = ['src/server.ts', 'src/cli/simulator.ts', 'src/cli/dlr-url.ts', 'src/config.ts']
+/**
+ * The programs operators run: `node dist/server.js` (the launcher of the gateway's bundle),
+ * `node dist/cli/simulator.js`, `node dist/cli/dlr-url.js`; config.js for scripts/quickstart.sh.
+ */
+export const ENTRY_POINTS = [
+  { in: 'src/launch.ts', out: 'server' },
+  { in: 'src/cli/simulator.ts', out: 'cli/simulator' },
+  { in: 'src/cli/dlr-url.ts', out: 'cli/dlr-url' },
+  { in: 'src/config.ts', out: 'config' }
+]
+/** The gateway itself, one CommonJS bundle that the launcher runs with a code cache (src/code-cache.ts). */
+export const GATEWAY_ENTRY = 'src/server.ts'
 
 /**
  * Packages that stay in node_modules, because they load files of their own by path at run time:
@@ -34,14 +47,9 @@ export interface BuildOptions {
 export async function buildDist ({ outDir = 'dist', replace = {} }: BuildOptions = {}): Promise<void> {
   const outdir = resolve(ROOT, outDir)
   await rm(outdir, { recursive: true, force: true })
-  await build({
+  const common: EsbuildOptions = {
     absWorkingDir: ROOT,
-    entryPoints: ENTRY_POINTS,
-    outdir,
-    outbase: 'src',
     bundle: true,
-    splitting: true,
-    format: 'esm',
     platform: 'node',
     target: 'node20',
     external: EXTERNAL_PACKAGES,
@@ -50,10 +58,46 @@ export async function buildDist ({ outDir = 'dist', replace = {} }: BuildOptions
     sourcemap: 'linked',
     legalComments: 'linked',
     logLevel: 'warning',
-    // Bundled CommonJS packages call require() for Node's built-ins and the external packages.
-    banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
     plugins: Object.keys(replace).length > 0 ? [replaceModules(replace)] : []
+  }
+  await build({
+    ...common,
+    entryPoints: ENTRY_POINTS,
+    outdir,
+    splitting: true,
+    format: 'esm',
+    // Bundled CommonJS packages call require() for Node's built-ins and the external packages.
+    banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" }
   })
+  await build({
+    ...common,
+    entryPoints: [GATEWAY_ENTRY],
+    outfile: join(outdir, BUNDLE_FILE),
+    format: 'cjs',
+    // For the modules that read it (src/plugins/swagger.ts): a CommonJS module has no import.meta.
+    // Strict mode is said first, as esbuild's own "use strict" after a banner is no directive.
+    banner: { js: "'use strict'; var __import_meta_url = require('node:url').pathToFileURL(__filename).href;" },
+    define: { 'import.meta.url': '__import_meta_url' }
+  })
+  await writeCodeCache(outdir)
+}
+
+/** A first start of the built gateway, which writes the code cache of what it compiled. */
+async function writeCodeCache (outdir: string): Promise<void> {
+  // Configured enough to start and never reached: nothing is sent, nothing listens for long.
+  const env = {
+    PATH: process.env.PATH,
+    ENV_FILE: '/nonexistent/.env',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    LOG_LEVEL: 'warn',
+    SERWERSMS_API_URL: 'http://127.0.0.1:9/',
+    SERWERSMS_TOKEN: 'code-cache',
+    API_KEYS: 'build:code-cache-0123456789abcdef',
+    PUBLIC_URL: 'http://127.0.0.1:9',
+    DLR_SECRET: 'code-cache-0123456789abcdef0123456789abcdef'
+  }
+  await promisify(execFile)(process.execPath, [join(outdir, 'server.js'), WRITE_CODE_CACHE], { env, cwd: ROOT })
 }
 
 function replaceModules (replace: Record<string, string>): Plugin {

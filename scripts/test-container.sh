@@ -226,6 +226,7 @@ say "image size: $(inspect '{{.Size}}' | awk '{ printf "%.0f MB", $1 / 1e6 }')"
 "$DOCKER" run -d --name "$P-gw" --network "$P-net" --network-alias gateway -p 127.0.0.1::3000 \
   -e API_KEYS="ci:$API_KEY" -e SERWERSMS_API_URL=http://simulator:4010/ -e SERWERSMS_TOKEN="$SIM_TOKEN" \
   -e PUBLIC_URL=http://gateway:3000 -e DLR_SECRET="$DLR_SECRET" -e METRICS_PORT=9464 -e LOG_LEVEL=info \
+  -e NODE_DEBUG=sms-gateway \
   "$IMAGE" >/dev/null
 GW_PORT="$("$DOCKER" port "$P-gw" 3000/tcp | head -n1 | sed 's/.*://')"
 GW="http://127.0.0.1:$GW_PORT"
@@ -234,6 +235,9 @@ say "gateway container at $GW"
 check "GET /healthz answers 200 (container)" wait_http_200 "$GW/healthz" 60
 out="$(http GET "$GW/readyz")"
 if [ "${out%% *}" = 200 ]; then pass "GET /readyz answers 200"; else fail "GET /readyz answers 200" "$out"; fi
+# NODE_DEBUG=sms-gateway: the launcher says whether V8 took the code cache written at image build.
+cache="$("$DOCKER" logs "$P-gw" 2>&1 | grep -o 'code cache [a-z]*' | head -n1)"
+if [ "$cache" = 'code cache accepted' ]; then pass "gateway starts from the code cache the image build wrote"; else fail "gateway starts from the code cache the image build wrote" "${cache:-no launcher line}"; fi
 
 out="$(http GET "$GW/docs/json")"
 if [ "${out%% *}" = 200 ] && grep -q '"/sms"' <<<"$out"; then pass "GET /docs/json serves the OpenAPI document"; else fail "GET /docs/json serves the OpenAPI document" "$(printf '%s' "$out" | head -c 400)"; fi

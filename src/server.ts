@@ -33,5 +33,15 @@ closeWithGrace({ delay: config.server.shutdownGraceMs, logger: server.log }, asy
   await server.close()
 })
 
-await server.register(app, { config })
-await server.listen({ host: config.server.host, port: config.server.port })
+async function start (): Promise<typeof server> {
+  await server.register(app, { config })
+  await server.listen({ host: config.server.host, port: config.server.port })
+  return server
+}
+
+/**
+ * The gateway, once it listens. Not awaited at the top level, so that the build can bundle this
+ * module as CommonJS (src/code-cache.ts); a failed start is an unhandled rejection, which
+ * close-with-grace logs before it exits 1.
+ */
+export const started = start()

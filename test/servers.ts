@@ -78,11 +78,18 @@ const GATEWAY_START_TIMEOUT_MS = 60_000
 
 export interface GatewayProcess { url: string, process: ChildProcess, output: () => string }
 
+/**
+ * Node without the hooks tap adds to every child process through NODE_OPTIONS: they turn source
+ * maps on, which the built gateway's launcher answers by leaving its code cache aside.
+ */
+export const NODE_WITHOUT_TAP_HOOKS = ['env', '-u', 'NODE_OPTIONS', process.execPath]
+
 /** The real server entry point in its own process, as operators run it. */
 /** The gateway from source by default; `program` runs another entry point instead, e.g. a built `server.js`. */
-export async function spawnGateway (t: Test, env: Record<string, string | undefined>, program: string[] = ['--import', 'tsx', 'src/server.ts']): Promise<GatewayProcess> {
+export async function spawnGateway (t: Test, env: Record<string, string | undefined>, program: string[] = ['--import', 'tsx', 'src/server.ts'], node = [process.execPath]): Promise<GatewayProcess> {
   const port = await freePort()
-  const child = spawn(process.execPath, program, {
+  const [command, ...nodeArgs] = node as [string, ...string[]]
+  const child = spawn(command, [...nodeArgs, ...program], {
     env: { PATH: process.env.PATH, ...NO_CHILD_COVERAGE, ...testEnvironment({ HOST: '127.0.0.1', PORT: String(port), ...env }) },
     stdio: ['ignore', 'pipe', 'pipe']
   })

@@ -5,9 +5,10 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
 import packageJson from '../../package.json' with { type: 'json' }
-import { buildDist, ENTRY_POINTS, EXTERNAL_PACKAGES } from '../../scripts/build.js'
+import { buildDist, ENTRY_POINTS, EXTERNAL_PACKAGES, GATEWAY_ENTRY } from '../../scripts/build.js'
+import { BUNDLE_FILE, CODE_CACHE_FILE } from '../../src/code-cache.js'
 import { authHeader, freePort, testEnvironment } from '../helper.js'
-import { NO_CHILD_COVERAGE, spawnGateway, startRedis, waitFor } from '../servers.js'
+import { NO_CHILD_COVERAGE, NODE_WITHOUT_TAP_HOOKS, spawnGateway, startRedis, waitFor } from '../servers.js'
 
 /**
  * The production build (`npm run build`) is a bundle: this runs what it produces, as the Docker
@@ -22,10 +23,14 @@ const OUT_DIR = `test-output/build-${process.pid}`
 t.before(async () => { await buildDist({ outDir: OUT_DIR }) })
 t.teardown(() => rm(OUT_DIR, { recursive: true, force: true }))
 
+const isScript = (file: string) => /\.c?js$/.test(file)
+
 t.test('every entry point is built, and the external packages are left to node_modules', async (t) => {
   const files = await readdir(OUT_DIR, { recursive: true })
-  for (const entry of ENTRY_POINTS) t.ok(files.includes(entry.replace(/^src\//, '').replace(/\.ts$/, '.js')), entry)
-  const chunks = await Promise.all(files.filter((f) => f.endsWith('.js')).map(async (f) => readFile(join(OUT_DIR, f), 'utf8')))
+  for (const entry of ENTRY_POINTS) t.ok(files.includes(`${entry.out}.js`), `${entry.in} → ${entry.out}.js`)
+  t.ok(files.includes(BUNDLE_FILE), `${GATEWAY_ENTRY} → ${BUNDLE_FILE}`)
+  t.ok(files.includes(CODE_CACHE_FILE), 'with its code cache')
+  const chunks = await Promise.all(files.filter(isScript).map(async (f) => readFile(join(OUT_DIR, f), 'utf8')))
   for (const name of EXTERNAL_PACKAGES) {
     // An import or require() of the package by name: bundled, it would be inlined instead.
     const loadedByName = new RegExp(`(?:from|require\\()\\s*"${name}"`)
@@ -34,7 +39,7 @@ t.test('every entry point is built, and the external packages are left to node_m
 })
 
 t.test('the bundle is ASCII, so V8 keeps its source at one byte a character (one character beyond Latin-1 doubles it)', async (t) => {
-  const files = (await readdir(OUT_DIR, { recursive: true })).filter((f) => f.endsWith('.js'))
+  const files = (await readdir(OUT_DIR, { recursive: true })).filter(isScript)
   for (const file of files) {
     const text = await readFile(join(OUT_DIR, file), 'utf8')
     const wide = /[\u0080-\uffff]/.exec(text)
@@ -44,8 +49,9 @@ t.test('the bundle is ASCII, so V8 keeps its source at one byte a character (one
 
 t.test('the built gateway: docs with their static files, a keyed send through Redis, a replay', async (t) => {
   const redis = await startRedis(t)
-  const gateway = await spawnGateway(t, { SERWERSMS_SIMULATOR: 'true', SERWERSMS_TOKEN: undefined, REDIS_URL: redis.url }, [join(OUT_DIR, 'server.js')])
+  const gateway = await spawnGateway(t, { SERWERSMS_SIMULATOR: 'true', SERWERSMS_TOKEN: undefined, REDIS_URL: redis.url, NODE_DEBUG: 'sms-gateway' }, [join(OUT_DIR, 'server.js')], NODE_WITHOUT_TAP_HOOKS)
   t.match(await (await fetch(`${gateway.url}/readyz`)).json(), { status: 'ready', idempotencyStore: 'redis' })
+  t.match(gateway.output(), /SMS-GATEWAY \d+: code cache accepted/, 'V8 took the code cache the build wrote')
 
   const send = async () => fetch(`${gateway.url}/sms`, {
     method: 'POST',
