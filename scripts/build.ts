@@ -39,8 +39,9 @@ export interface BuildOptions {
 /**
  * Bundles the gateway into a few files of plain JavaScript. Loading one bundle instead of ~1,200
  * modules (typebox alone is hundreds of small files) is most of what a cold start costs, so this
- * is what keeps start-up under half a second (bench/README.md). Code paths that are configured
- * off (the in-process simulator, Redis) stay in chunks of their own and are never loaded then.
+ * is what keeps start-up under half a second (bench/README.md). The gateway is one CommonJS file
+ * with a code cache (src/code-cache.ts); code paths configured off (the in-process simulator,
+ * Redis) are in it, and are set up only when configured. The command-line programs share chunks.
  * Whitespace and syntax are minified, identifiers are not, so stack traces still read.
  * Types are checked by `npm run typecheck`, not here.
  */
@@ -82,6 +83,8 @@ export async function buildDist ({ outDir = 'dist', replace = {} }: BuildOptions
   await writeCodeCache(outdir)
 }
 
+const CODE_CACHE_RUN_TIMEOUT_MS = 60_000
+
 /** A first start of the built gateway, which writes the code cache of what it compiled. */
 async function writeCodeCache (outdir: string): Promise<void> {
   // Configured enough to start and never reached: nothing is sent, nothing listens for long.
@@ -97,7 +100,8 @@ async function writeCodeCache (outdir: string): Promise<void> {
     PUBLIC_URL: 'http://127.0.0.1:9',
     DLR_SECRET: 'code-cache-0123456789abcdef0123456789abcdef'
   }
-  await promisify(execFile)(process.execPath, [join(outdir, 'server.js'), WRITE_CODE_CACHE], { env, cwd: ROOT })
+  // A start that never listens, or a handle left open after it closes, fails the build instead of hanging it.
+  await promisify(execFile)(process.execPath, [join(outdir, 'server.js'), WRITE_CODE_CACHE], { env, cwd: ROOT, timeout: CODE_CACHE_RUN_TIMEOUT_MS, killSignal: 'SIGKILL' })
 }
 
 function replaceModules (replace: Record<string, string>): Plugin {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname } from 'node:path'
@@ -7,8 +8,10 @@ import { Script } from 'node:vm'
  * Runs a CommonJS bundle with a V8 code cache beside it. Node 20 caches no compiled code of its
  * own, so a cold start parses and compiles the whole bundle; a cache written at build time, once
  * the gateway has started, holds the bytecode of everything a start runs, and V8 takes it instead
- * of compiling (bench/README.md, fourteenth round). V8 refuses a cache made by another version or
- * with other flags, or for other source: the bundle is then compiled as without one.
+ * of compiling (bench/README.md, fourteenth round). The cache file begins with the SHA-256 of the
+ * bundle it was made from: V8 itself compares only the source's length, and would run old code
+ * for a bundle changed in place. V8 refuses a cache made by another version or with other flags
+ * (any, `--max-old-space-size` too). Either way the bundle is compiled as without a cache.
  */
 
 /** Beside the launcher in dist/ (src/launch.ts): the gateway's bundle and its cache. */
@@ -18,10 +21,10 @@ export const CODE_CACHE_FILE = 'gateway.cjs.cache'
 export const WRITE_CODE_CACHE = '--write-code-cache'
 
 /**
- * `missing`: absent or unreadable; `unused`: source maps are on, and only Node's own require()
- * maps a stack trace through them.
+ * `stale`: made from other source; `rejected`: refused by V8; `missing`: absent or unreadable;
+ * `unused`: source maps are on, and only Node's own require() maps a stack trace through them.
  */
-export type CodeCacheState = 'accepted' | 'rejected' | 'missing' | 'unused'
+export type CodeCacheState = 'accepted' | 'stale' | 'rejected' | 'missing' | 'unused'
 
 export interface LoadedBundle {
   /** what the bundle put on `module.exports` */
@@ -47,14 +50,14 @@ export function runBundle (bundlePath: string, cachePath: string, { mapStackTrac
   if (mapStackTraces) {
     return { exports: require(bundlePath) as Record<string, unknown>, codeCache: 'unused', writeCodeCache: () => {} }
   }
-  const { script, codeCache } = compileBundle(bundlePath, cachePath)
+  const { script, codeCache, digest } = compileBundle(bundlePath, cachePath)
   const wrapper = script.runInThisContext() as ModuleWrapper
   const module = { exports: {} }
   wrapper.call(module.exports, module.exports, require, module, bundlePath, dirname(bundlePath))
   return {
     exports: module.exports as Record<string, unknown>,
     codeCache,
-    writeCodeCache: () => { writeFileSync(cachePath, script.createCachedData()) }
+    writeCodeCache: () => { writeFileSync(cachePath, Buffer.concat([digest, script.createCachedData()])) }
   }
 }
 
@@ -65,11 +68,15 @@ export function runBundle (bundlePath: string, cachePath: string, { mapStackTrac
  * a string that large is made in the old generation, and the unwrapped one would stay beside the
  * wrapped one V8 keeps (3 MB each).
  */
-function compileBundle (bundlePath: string, cachePath: string): { script: Script, codeCache: CodeCacheState } {
-  const cachedData = readCache(cachePath)
-  const source = Buffer.concat([WRAPPER_HEAD, readFileSync(bundlePath), WRAPPER_TAIL]).toString('utf8')
-  const script = new Script(source, { filename: bundlePath, cachedData })
-  return { script, codeCache: cachedData === undefined ? 'missing' : script.cachedDataRejected === true ? 'rejected' : 'accepted' }
+function compileBundle (bundlePath: string, cachePath: string): { script: Script, codeCache: CodeCacheState, digest: Buffer } {
+  const bundle = readFileSync(bundlePath)
+  const digest = createHash('sha256').update(bundle).digest()
+  const cache = readCache(cachePath)
+  const current = cache !== undefined && cache.subarray(0, digest.length).equals(digest)
+  const cachedData = current ? cache.subarray(digest.length) : undefined
+  const script = new Script(Buffer.concat([WRAPPER_HEAD, bundle, WRAPPER_TAIL]).toString('utf8'), { filename: bundlePath, cachedData })
+  const codeCache = cache === undefined ? 'missing' : !current ? 'stale' : script.cachedDataRejected === true ? 'rejected' : 'accepted'
+  return { script, codeCache, digest }
 }
 
 /** A cache that cannot be read only costs time: the gateway starts without it. */

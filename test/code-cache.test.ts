@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { execFile } from 'node:child_process'
@@ -56,41 +57,56 @@ t.test('a bundle runs as a CommonJS module, compiled afresh while no cache is be
  * Loads the bundle in a process of its own, as each start of the gateway is: within one process
  * V8 reuses a script it compiled before and never looks at the cache. (tsx turns source maps on.)
  */
-async function loadInFreshProcess (bundle: string, cache: string, { write = false } = {}): Promise<{ codeCache: string, doubled: number }> {
+async function loadInFreshProcess (bundle: string, cache: string, { write = false, nodeArgs = [] as string[] } = {}): Promise<{ codeCache: string, doubled: number }> {
   const script = `import { runBundle } from './src/code-cache.ts'
 const loaded = runBundle(${JSON.stringify(bundle)}, ${JSON.stringify(cache)}, { mapStackTraces: false })
 if (${String(write)}) loaded.writeCodeCache()
 process.stdout.write(JSON.stringify({ codeCache: loaded.codeCache, doubled: loaded.exports.doubled }))`
   const [command, ...args] = NODE_WITHOUT_TAP_HOOKS as [string, ...string[]]
-  const { stdout } = await run(command, [...args, '--import', 'tsx', '--input-type=module', '-e', script], {
+  const { stdout } = await run(command, [...args, ...nodeArgs, '--import', 'tsx', '--input-type=module', '-e', script], {
     cwd: ROOT,
     env: { PATH: process.env.PATH, ...NO_CHILD_COVERAGE }
   })
   return JSON.parse(stdout) as { codeCache: string, doubled: number }
 }
 
-t.test('the cache written after a start is taken by the next start; one of other source, or not a cache, is refused', async (t) => {
+/** A cache file for the bundle as it is now, whose V8 part is not one. */
+function garbledCacheFor (bundle: string): Buffer {
+  const digest = createHash('sha256').update(readFileSync(bundle)).digest()
+  return Buffer.concat([digest, Buffer.from('not a V8 code cache, but long enough to be read as one'.repeat(20))])
+}
+
+t.test('the cache written after a start is taken by the next start, and refused where it does not fit', async (t) => {
   const { bundle, cache, rewrite } = bundleDir(t, BODY)
   t.same(await loadInFreshProcess(bundle, cache, { write: true }), { codeCache: 'missing', doubled: 42 })
   t.ok(existsSync(cache), 'written')
   t.same(await loadInFreshProcess(bundle, cache), { codeCache: 'accepted', doubled: 42 })
+  t.same(await loadInFreshProcess(bundle, cache, { nodeArgs: ['--max-old-space-size=200'] }), { codeCache: 'rejected', doubled: 42 },
+    'V8 refuses a cache made with other flags')
 
-  rewrite(BODY.replace('double(21)', 'double(210)'))
-  t.same(await loadInFreshProcess(bundle, cache), { codeCache: 'rejected', doubled: 420 }, 'the source changed since: the new source runs')
+  // The same length: V8 alone would take the cache and run the old code.
+  rewrite(BODY.replace('double(21)', 'double(12)'))
+  t.same(await loadInFreshProcess(bundle, cache), { codeCache: 'stale', doubled: 24 }, 'the bundle changed since: its new code runs')
 
-  writeFileSync(cache, Buffer.from('not a V8 code cache, but long enough to be read as one'.repeat(20)))
-  t.same(await loadInFreshProcess(bundle, cache), { codeCache: 'rejected', doubled: 420 })
+  writeFileSync(cache, garbledCacheFor(bundle))
+  t.same(await loadInFreshProcess(bundle, cache), { codeCache: 'rejected', doubled: 24 }, 'V8 refuses what is no cache of its own')
 })
 
-t.test('in one process, a cache of source never compiled there is checked and refused', async (t) => {
+t.test('in one process, a cache of other source is stale, and V8 checks one for source never compiled there', async (t) => {
   withoutSourceMaps(t)
   const { bundle, cache, rewrite } = bundleDir(t, BODY)
   runBundle(bundle, cache).writeCodeCache()
   t.ok(existsSync(cache))
   rewrite(BODY.replace('double(21)', 'double(2100)'))
   const changed = runBundle(bundle, cache)
-  t.equal(changed.codeCache, 'rejected')
+  t.equal(changed.codeCache, 'stale')
   t.equal(changed.exports.doubled, 4200)
+
+  rewrite(BODY.replace('double(21)', 'double(21000)'))
+  writeFileSync(cache, garbledCacheFor(bundle))
+  const garbled = runBundle(bundle, cache)
+  t.equal(garbled.codeCache, 'rejected')
+  t.equal(garbled.exports.doubled, 42000)
 })
 
 t.test('with source maps on, the bundle is left to Node\'s require(), which maps stack traces through them', async (t) => {

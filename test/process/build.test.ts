@@ -38,6 +38,13 @@ t.test('every entry point is built, and the external packages are left to node_m
   }
 })
 
+t.test('the gateway\'s bundle has no import(): run through vm.Script, it would fail there', async (t) => {
+  // vm.Script is given no loader for dynamic imports (src/code-cache.ts); esbuild inlines those of bundled modules.
+  const text = await readFile(join(OUT_DIR, BUNDLE_FILE), 'utf8')
+  const at = /\bimport\s*\(/.exec(text)
+  t.equal(at, null, at === null ? 'none' : JSON.stringify(text.slice(Math.max(0, at.index - 60), at.index + 40)))
+})
+
 t.test('the bundle is ASCII, so V8 keeps its source at one byte a character (one character beyond Latin-1 doubles it)', async (t) => {
   const files = (await readdir(OUT_DIR, { recursive: true })).filter(isScript)
   for (const file of files) {
