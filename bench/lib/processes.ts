@@ -32,6 +32,8 @@ export interface ServerProcess {
   memory (): Promise<Memory>
   /** CPU time used so far, ms */
   cpuMs (): Promise<number>
+  /** the last 4,000 characters it wrote to stderr */
+  stderr (): string
   stop (): Promise<void>
 }
 
@@ -89,6 +91,7 @@ export async function startServer (spec: ServerSpec): Promise<ServerProcess> {
     startupMs,
     memory: async () => memoryOf(child.pid!),
     cpuMs: async () => cpuMsOf(child.pid!),
+    stderr: () => stderr,
     stop: async () => stopProcess(child)
   }
 }

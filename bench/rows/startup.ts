@@ -17,7 +17,9 @@ const MB = 1024 * 1024
 /** How long a server sits idle after it is ready before its RSS is read. */
 const IDLE_SETTLE_MS = 1000
 
-interface Start { startupMs: number, idleRssMb: number }
+interface Start { startupMs: number, idleRssMb: number, codeCache?: string }
+/** src/launch.ts says on stderr, under NODE_DEBUG=sms-gateway, whether V8 took the code cache. */
+const SAYS_CODE_CACHE = { NODE_DEBUG: 'sms-gateway' }
 
 /** 4. Cold starts, spawn() to the first 200 from /readyz, and RSS after a moment idle; medians of alternating starts. */
 export async function measureStartup (settings: BenchSettings): Promise<Row> {
@@ -25,7 +27,7 @@ export async function measureStartup (settings: BenchSettings): Promise<Row> {
   const gateway: Start[] = []
   const bare: Start[] = []
   for (let i = 0; i < settings.starts; i++) {
-    gateway.push(await measureStart(await startGateway({ ...settings, cpuProfileDir: undefined }, UNUSED_UPSTREAM), settleMs))
+    gateway.push(await measureStart(await startGateway({ ...settings, cpuProfileDir: undefined }, UNUSED_UPSTREAM, SAYS_CODE_CACHE), settleMs))
     bare.push(await measureStart(await startBare(), settleMs))
   }
   const summary = (starts: Start[]) => ({ startupMs: median(starts.map((s) => s.startupMs)), idleRssMb: median(starts.map((s) => s.idleRssMb)) })
@@ -44,7 +46,10 @@ export async function measureStartup (settings: BenchSettings): Promise<Row> {
       atMost('gateway start-up', subject.startupMs, MAX_STARTUP_MS, 'ms'),
       atMost('gateway idle RSS', subject.idleRssMb, MAX_IDLE_RSS_MB, 'MiB')
     ],
-    notes: [`gateway start-ups (ms): ${gateway.map((s) => Math.round(s.startupMs)).join(', ')}`]
+    notes: [
+      `gateway start-ups (ms): ${gateway.map((s) => Math.round(s.startupMs)).join(', ')}`,
+      `gateway code cache: ${gateway.map((s) => s.codeCache ?? 'not said').join(', ')}`
+    ]
   }
 }
 
@@ -52,7 +57,7 @@ async function measureStart (server: ServerProcess, settleMs: number): Promise<S
   try {
     await sleep(settleMs)
     const { rss } = await server.memory()
-    return { startupMs: server.startupMs, idleRssMb: rss / MB }
+    return { startupMs: server.startupMs, idleRssMb: rss / MB, codeCache: /code cache (\w+)/.exec(server.stderr())?.[1] }
   } finally {
     await server.stop()
   }
