@@ -115,7 +115,6 @@ async function buildCommit (sha: string): Promise<string> {
   await run('sh', ['-c', `git archive --format=tar "${sha}" | tar -x -C "${sources}"`], { cwd: ROOT })
   await makeRunnable(sources)
   // Runnable before it is built: the build starts the gateway once to write its code cache.
-  await mkdir(tree, { recursive: true })
   await makeRunnable(tree)
   await run(process.execPath, ['--import', 'tsx', 'scripts/build.ts', join(tree, 'dist')], { cwd: sources })
   return join(tree, 'dist', 'server.js')

@@ -42,10 +42,10 @@ type ModuleWrapper = (exports: object, require: NodeJS.Require, module: { export
 
 export interface RunOptions {
   /** leave the bundle to require(), so that stack traces are mapped (with `--enable-source-maps`) */
-  mapStackTraces?: boolean
+  mapStackTraces: boolean
 }
 
-export function runBundle (bundlePath: string, cachePath: string, { mapStackTraces = process.sourceMapsEnabled }: RunOptions = {}): LoadedBundle {
+export function runBundle (bundlePath: string, cachePath: string, { mapStackTraces }: RunOptions): LoadedBundle {
   const require = createRequire(bundlePath)
   if (mapStackTraces) {
     return { exports: require(bundlePath) as Record<string, unknown>, codeCache: 'unused', writeCodeCache: () => {} }

@@ -34,17 +34,12 @@ exports.where = { filename: __filename, dirname: __dirname, self: this === modul
 exports.strict = (function () { return this === undefined })()
 `
 
-/** Source maps off, as `node dist/server.js` runs; tap runs the tests with them on. */
-function withoutSourceMaps (t: Test): void {
-  const before = process.sourceMapsEnabled
-  process.setSourceMapsEnabled(false)
-  t.teardown(() => { process.setSourceMapsEnabled(before) })
-}
+/** As `node dist/server.js` runs it, without source maps. */
+const COMPILED = { mapStackTraces: false }
 
 t.test('a bundle runs as a CommonJS module, compiled afresh while no cache is beside it', async (t) => {
-  withoutSourceMaps(t)
   const { bundle, cache } = bundleDir(t, BODY)
-  const loaded = runBundle(bundle, cache)
+  const loaded = runBundle(bundle, cache, COMPILED)
   t.equal(loaded.codeCache, 'missing')
   t.same(loaded.exports, {
     doubled: 42,
@@ -55,7 +50,7 @@ t.test('a bundle runs as a CommonJS module, compiled afresh while no cache is be
 
 /**
  * Loads the bundle in a process of its own, as each start of the gateway is: within one process
- * V8 reuses a script it compiled before and never looks at the cache. (tsx turns source maps on.)
+ * V8 reuses a script it compiled before and never looks at the cache.
  */
 async function loadInFreshProcess (bundle: string, cache: string, { write = false, nodeArgs = [] as string[] } = {}): Promise<{ codeCache: string, doubled: number }> {
   const script = `import { runBundle } from './src/code-cache.ts'
@@ -93,28 +88,24 @@ t.test('the cache written after a start is taken by the next start, and refused 
 })
 
 t.test('in one process, a cache of other source is stale, and V8 checks one for source never compiled there', async (t) => {
-  withoutSourceMaps(t)
   const { bundle, cache, rewrite } = bundleDir(t, BODY)
-  runBundle(bundle, cache).writeCodeCache()
+  runBundle(bundle, cache, COMPILED).writeCodeCache()
   t.ok(existsSync(cache))
   rewrite(BODY.replace('double(21)', 'double(2100)'))
-  const changed = runBundle(bundle, cache)
+  const changed = runBundle(bundle, cache, COMPILED)
   t.equal(changed.codeCache, 'stale')
   t.equal(changed.exports.doubled, 4200)
 
   rewrite(BODY.replace('double(21)', 'double(21000)'))
   writeFileSync(cache, garbledCacheFor(bundle))
-  const garbled = runBundle(bundle, cache)
+  const garbled = runBundle(bundle, cache, COMPILED)
   t.equal(garbled.codeCache, 'rejected')
   t.equal(garbled.exports.doubled, 42000)
 })
 
 t.test('with source maps on, the bundle is left to Node\'s require(), which maps stack traces through them', async (t) => {
-  const before = process.sourceMapsEnabled
-  process.setSourceMapsEnabled(true)
-  t.teardown(() => { process.setSourceMapsEnabled(before) })
   const { bundle, cache } = bundleDir(t, `${BODY}exports.stack = new Error('where').stack\n`)
-  const loaded = runBundle(bundle, cache)
+  const loaded = runBundle(bundle, cache, { mapStackTraces: true })
   t.equal(loaded.codeCache, 'unused')
   t.equal(loaded.exports.doubled, 42)
   t.match(loaded.exports.stack, `${bundle}:`, 'the bundle is a module of its own, by its path')
@@ -123,10 +114,9 @@ t.test('with source maps on, the bundle is left to Node\'s require(), which maps
 })
 
 t.test('a cache that cannot be read only costs the time to compile', async (t) => {
-  withoutSourceMaps(t)
   const { bundle, cache } = bundleDir(t, BODY)
   mkdirSync(cache)
-  const loaded = runBundle(bundle, cache)
+  const loaded = runBundle(bundle, cache, COMPILED)
   t.equal(loaded.codeCache, 'missing')
   t.equal(loaded.exports.doubled, 42)
 })

@@ -84,8 +84,11 @@ export interface GatewayProcess { url: string, process: ChildProcess, output: ()
  */
 export const NODE_WITHOUT_TAP_HOOKS = ['env', '-u', 'NODE_OPTIONS', process.execPath]
 
-/** The real server entry point in its own process, as operators run it. */
-/** The gateway from source by default; `program` runs another entry point instead, e.g. a built `server.js`. */
+/**
+ * The real server entry point in its own process, as operators run it: from source by default;
+ * `program` runs another entry point instead (e.g. a built `server.js`), `node` another command line
+ * for Node (e.g. NODE_WITHOUT_TAP_HOOKS).
+ */
 export async function spawnGateway (t: Test, env: Record<string, string | undefined>, program: string[] = ['--import', 'tsx', 'src/server.ts'], node = [process.execPath]): Promise<GatewayProcess> {
   const port = await freePort()
   const [command, ...nodeArgs] = node as [string, ...string[]]

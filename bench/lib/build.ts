@@ -46,7 +46,6 @@ export async function buildForBench (): Promise<string> {
   for (const [variant, replace] of Object.entries(VARIANT_SWAPS)) {
     const tree = gatewayTree(variant as GatewayVariant)
     // Runnable before it is built: the build starts the gateway once to write its code cache.
-    await mkdir(tree, { recursive: true })
     await makeRunnable(tree)
     await buildDist({ outDir: join(tree, 'dist'), replace })
   }
@@ -75,6 +74,7 @@ function gatewayTree (variant: GatewayVariant): string {
 
 /** What a tree of ES modules needs to run: package.json (its "type": "module") and the project's packages. */
 export async function makeRunnable (tree: string): Promise<void> {
+  await mkdir(tree, { recursive: true })
   await copyFile(join(ROOT, 'package.json'), join(tree, 'package.json'))
   await rm(join(tree, 'node_modules'), { force: true })
   await symlink(join(ROOT, 'node_modules'), join(tree, 'node_modules'), 'dir')

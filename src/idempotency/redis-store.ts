@@ -54,7 +54,7 @@ export class RedisIdempotencyStore implements IdempotencyStore {
         // timed out here), this undoes it. If the connection dropped with the SET on its way, this
         // goes nowhere, and the SET may have been carried out: the caller releases it later.
         this.#redis.eval(RELEASE_SCRIPT, 1, KEY_PREFIX + key, fingerprint, token ?? '').catch(() => {})
-        throw new IdempotencyStoreError(`redis: ${(error as Error).message}`, lostWithConnection(error))
+        throw storeError(error, lostWithConnection(error))
       }
       if (won === 'OK') return { state: 'claimed' }
       const existing = await this.#call(() => this.#redis.get(KEY_PREFIX + key))
@@ -76,7 +76,11 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     try {
       return await command()
     } catch (error) {
-      throw new IdempotencyStoreError(`redis: ${(error as Error).message}`)
+      throw storeError(error)
     }
   }
+}
+
+function storeError (error: unknown, claimMayBeHeld = false): IdempotencyStoreError {
+  return new IdempotencyStoreError(`redis: ${(error as Error).message}`, claimMayBeHeld)
 }
