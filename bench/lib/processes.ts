@@ -123,6 +123,22 @@ export async function cpuMsOf (pid: number): Promise<number> {
   return ticks * 1000 / CLOCK_TICKS_PER_SECOND
 }
 
+export interface MachineCpu {
+  /** ms the machine's cores spent running anything, summed over the cores */
+  busyMs: number
+  /** ms the hypervisor gave this machine's cores to others while they had work (steal) */
+  stolenMs: number
+}
+
+/** The whole machine's CPU time so far, from the first line of /proc/stat (guest time is already inside user). */
+export async function machineCpuOf (): Promise<MachineCpu> {
+  const stat = await readFile('/proc/stat', 'utf8')
+  // cpu user nice system idle iowait irq softirq steal …
+  const fields = stat.slice(0, stat.indexOf('\n')).trim().split(/\s+/).map(Number)
+  const ms = (...indices: number[]) => indices.reduce((sum, i) => sum + (fields[i] ?? Number.NaN), 0) * 1000 / CLOCK_TICKS_PER_SECOND
+  return { busyMs: ms(1, 2, 3, 6, 7), stolenMs: ms(8) }
+}
+
 export async function stopProcess (child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return
   const exited = once(child, 'exit')

@@ -37,6 +37,8 @@ export interface LoadResult {
   seconds: number
   startedAt: number
   endedAt: number
+  /** the load generator's own CPU time over the run (user + system), ms */
+  loadCpuMs: number
   matched?: number
   latency: LatencyHistogram
 }
@@ -51,6 +53,7 @@ async function run (load: LoadSpec): Promise<LoadResult> {
   const nextPath = load.deliveryReports === undefined ? undefined : deliveryReportPaths(load.deliveryReports)
   const expected = load.expectInBody
   const startedAt = Date.now()
+  const cpuAtStart = process.cpuUsage()
   const instance = autocannon({
     url: load.url,
     connections: load.connections,
@@ -73,6 +76,7 @@ async function run (load: LoadSpec): Promise<LoadResult> {
   })
   const result = await instance
   const endedAt = Date.now()
+  const cpu = process.cpuUsage(cpuAtStart)
   return {
     ok: result['2xx'],
     non2xx: result.non2xx,
@@ -81,6 +85,7 @@ async function run (load: LoadSpec): Promise<LoadResult> {
     seconds: (endedAt - startedAt) / 1000,
     startedAt,
     endedAt,
+    loadCpuMs: (cpu.user + cpu.system) / 1000,
     ...(expected === undefined ? {} : { matched }),
     latency
   }

@@ -1,9 +1,10 @@
+import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { request } from 'undici'
 import { WORK_DIR } from '../lib/build.js'
 import { runLoad, sendBody, sendHeaders, startGateway, startSimulatorProcess, UPSTREAM_USER, type SimulatorProcess } from '../lib/cast.js'
-import { cpuMsOf } from '../lib/processes.js'
+import { cpuMsOf, machineCpuOf } from '../lib/processes.js'
 import { combine, warmUp } from '../lib/interleave.js'
 import { alternation, warmupSecondsFor } from '../lib/rounds.js'
 import { findKannel, KANNEL_USER, startKannel, type KannelStatus } from '../lib/kannel.js'
@@ -85,20 +86,28 @@ export async function measureAgainstKannel (settings: BenchSettings): Promise<Ro
       const ofGateway: LoadResult[] = []
       let gatewayDelivered = 0
       const ofKannel: KannelStretch[] = []
-      // CPU time each side's server used, and the simulator while serving it, over its stretches.
-      const cpu = { gateway: { server: 0, simulator: 0 }, kannel: { server: 0, simulator: 0 } }
+      // CPU time each side's server, the simulator and the load generator used over its stretches,
+      // and the machine's as a whole over the same wall time.
+      const cpu = { gateway: emptyCpu(), kannel: emptyCpu() }
       const simulatorCpuMs = async () => cpuMsOf(simulator.child.pid!)
-      for (const side of alternation<'gateway' | 'kannel'>('gateway', 'kannel', stretches)) {
+      for (const side of alternation<Side>('gateway', 'kannel', stretches)) {
         const server = side === 'gateway' ? gateway : kannel
-        const before = { queued: (await simulator.stats()).messagesQueued, server: await server.cpuMs(), simulator: await simulatorCpuMs() }
+        const before = { queued: (await simulator.stats()).messagesQueued, server: await server.cpuMs(), simulator: await simulatorCpuMs(), machine: await machineCpuOf(), at: Date.now() }
+        let load: LoadResult
         if (side === 'gateway') {
-          ofGateway.push(await runLoad({ ...gatewayRequest, seconds: stretch }))
+          load = await runLoad({ ...gatewayRequest, seconds: stretch })
+          ofGateway.push(load)
           gatewayDelivered += (await simulator.stats()).messagesQueued - before.queued
         } else {
-          const load = await runLoad({ ...kannelRequest, seconds: stretch })
+          load = await runLoad({ ...kannelRequest, seconds: stretch })
           const drained = await waitForDrain(simulator, before.queued + load.ok, kannel.status, drainLimitS)
           ofKannel.push({ load, drained, delivered: drained.delivered - before.queued, seconds: (drained.at - load.startedAt) / 1000 })
         }
+        const machine = await machineCpuOf()
+        cpu[side].wallMs += Date.now() - before.at
+        cpu[side].machineBusy += machine.busyMs - before.machine.busyMs
+        cpu[side].machineStolen += machine.stolenMs - before.machine.stolenMs
+        cpu[side].load += load.loadCpuMs
         cpu[side].server += await server.cpuMs() - before.server
         cpu[side].simulator += await simulatorCpuMs() - before.simulator
       }
@@ -110,6 +119,18 @@ export async function measureAgainstKannel (settings: BenchSettings): Promise<Ro
       const failedAtKannel = ofKannel.at(-1)?.drained.status.failed ?? 0
       const kannelRate = kannelDelivered / kannelSeconds
       const gatewayRate = gatewayDelivered / gatewayLoad.seconds
+      const perMessage = (side: Side, delivered: number) => {
+        const { server, simulator, load } = cpu[side]
+        return { server: server / delivered, simulator: simulator / delivered, load: load / delivered, all: (server + simulator + load) / delivered }
+      }
+      const ofGatewaySide = perMessage('gateway', gatewayDelivered)
+      const ofKannelSide = perMessage('kannel', kannelDelivered)
+      const cores = availableParallelism()
+      // The rate a side would reach with every core busy on its three processes, at the CPU per
+      // message it measured: above the other side's measured rate means cores were left idle.
+      const gatewayCeiling = cores * 1000 / ofGatewaySide.all
+      const busyCores = (side: Side) => cpu[side].machineBusy / cpu[side].wallMs
+      const stolenCores = (side: Side) => cpu[side].machineStolen / cpu[side].wallMs
       return {
         ...header,
         title: title(settings),
@@ -119,8 +140,12 @@ export async function measureAgainstKannel (settings: BenchSettings): Promise<Ro
           { measure: 'delivered to the simulator', unit: 'count', subject: gatewayDelivered, baseline: kannelDelivered },
           { measure: 'time until the last delivery, all stretches', unit: 's', subject: gatewayLoad.seconds, baseline: kannelSeconds },
           { measure: 'answers carrying a message id', unit: 'count', subject: gatewayLoad.matched ?? 0, baseline: 0 },
-          { measure: 'server CPU per delivered message (Kannel: bearerbox + smsbox)', unit: 'ms', subject: cpu.gateway.server / gatewayDelivered, baseline: cpu.kannel.server / kannelDelivered },
-          { measure: 'simulator CPU per delivered message (JSON POST / GET query)', unit: 'ms', subject: cpu.gateway.simulator / gatewayDelivered, baseline: cpu.kannel.simulator / kannelDelivered }
+          { measure: 'server CPU per delivered message (Kannel: bearerbox + smsbox)', unit: 'ms', subject: ofGatewaySide.server, baseline: ofKannelSide.server },
+          { measure: 'simulator CPU per delivered message (JSON POST / GET query)', unit: 'ms', subject: ofGatewaySide.simulator, baseline: ofKannelSide.simulator },
+          { measure: 'load generator CPU per delivered message', unit: 'ms', subject: ofGatewaySide.load, baseline: ofKannelSide.load },
+          { measure: 'all three processes\' CPU per delivered message', unit: 'ms', subject: ofGatewaySide.all, baseline: ofKannelSide.all },
+          { measure: `machine busy over the side's stretches (of ${cores} cores)`, unit: 'cores', subject: busyCores('gateway'), baseline: busyCores('kannel') },
+          { measure: `delivered per second with all ${cores} cores busy (cores ÷ all three's CPU per message)`, unit: 'msg/s', subject: gatewayCeiling, baseline: cores * 1000 / ofKannelSide.all }
         ],
         checks: [atLeast('delivered per second vs. Kannel', gatewayRate / kannelRate, MIN_KANNEL_RATIO)],
         notes: [
@@ -128,6 +153,11 @@ export async function measureAgainstKannel (settings: BenchSettings): Promise<Ro
             (undrained.length === 0 ? '' : ` — ${undrained.length} stretch(es) NOT drained within the limit (${undrained.map((s) => s.drained.status.queued).join(', ')} still queued), rate counted at the limit`),
           `Kannel: max-pending-submits ${settings.connections} (as many upstream requests in flight as the gateway's callers have), failed ${failedAtKannel}`,
           `the gateway had a ${warmupSecondsFor(settings.seconds)}-s warm-up, not counted; Kannel none (no JIT to warm)`,
+          `with all ${cores} cores busy at the CPU per message it measured, the gateway's side would deliver ${gatewayCeiling.toFixed(0)} msg/s, ${(gatewayCeiling / kannelRate).toFixed(2)}× Kannel's measured rate: ` +
+            (gatewayCeiling < kannelRate * MIN_KANNEL_RATIO
+              ? 'short of the target however the gateway used the cores, so only less CPU per message would meet it here'
+              : 'the cores the gateway left idle would meet the target'),
+          `cores taken by the host while they had work (steal): ${stolenCores('gateway').toFixed(2)} in the gateway's stretches, ${stolenCores('kannel').toFixed(2)} in Kannel's`,
           ...(standIn ? ['upstream: the bench stand-in (the simulator\'s own send_sms logic, also served on GET) — the simulator itself answers only POST; both sides used it'] : [])
         ]
       }
@@ -137,6 +167,13 @@ export async function measureAgainstKannel (settings: BenchSettings): Promise<Ro
   } finally {
     await Promise.all([gateway.stop(), simulator.stop()])
   }
+}
+
+type Side = 'gateway' | 'kannel'
+
+/** CPU time in ms over one side's stretches; wallMs is the time the machine's figures cover. */
+function emptyCpu () {
+  return { server: 0, simulator: 0, load: 0, machineBusy: 0, machineStolen: 0, wallMs: 0 }
 }
 
 interface KannelStretch { load: LoadResult, drained: Drain, delivered: number, seconds: number }
