@@ -8,7 +8,6 @@ declare module 'autocannon' {
     headers?: Record<string, string>
     body?: string
     setupRequest?: (request: { path: string, method?: string }, context: object) => { path: string, method?: string }
-    onResponse?: (status: number, body: string, context: object, headers: Record<string, string>) => void
   }
 
   export interface Options {
@@ -20,6 +19,8 @@ declare module 'autocannon' {
     overallRate?: number
     timeout?: number
     requests?: RequestOptions[]
+    /** every answer's body; false counts it as a mismatch */
+    verifyBody?: (body: string) => boolean
   }
 
   export interface Result {
