@@ -101,6 +101,8 @@ export function combine (...results: Stretch[]): Measured {
   const failed = results.reduce((sum, r) => sum + r.non2xx + r.errors + r.timeouts, 0)
   const matched = results.every((r) => r.matched === undefined) ? undefined : results.reduce((sum, r) => sum + (r.matched ?? 0), 0)
   const cpuMs = results.every((r) => r.cpuMs !== undefined) ? results.reduce((sum, r) => sum + r.cpuMs!, 0) : undefined
+  // The server's CPU over a stretch served its unmeasured requests too.
+  const served = ok + results.reduce((sum, r) => sum + (r.unmeasuredOk ?? 0), 0)
   return {
     ok,
     failed,
@@ -108,6 +110,6 @@ export function combine (...results: Stretch[]): Measured {
     rate: ok / seconds,
     latency: summariseLatency(mergeHistograms(...results.map((r) => r.latency))),
     ...(matched === undefined ? {} : { matched }),
-    ...(cpuMs === undefined || ok === 0 ? {} : { cpuMsPerRequest: cpuMs / ok })
+    ...(cpuMs === undefined || served === 0 ? {} : { cpuMsPerRequest: cpuMs / served })
   }
 }

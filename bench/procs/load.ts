@@ -2,6 +2,7 @@ import autocannon, { type Options } from 'autocannon'
 import { readJsonEnv, reportToParent } from '../lib/child.js'
 import { recordLatency, type LatencyHistogram } from '../lib/latency.js'
 import { deliveryReportPaths, type DeliveryReportSpec } from '../lib/report-paths.js'
+import { runSteadyLoad } from '../lib/steady-load.js'
 
 /**
  * The load generator, in a process of its own so it neither shares an event loop with nor
@@ -19,6 +20,8 @@ export interface LoadSpec {
   warmupSeconds?: number
   /** fixed arrival rate over all connections; unset: as fast as the server answers */
   overallRate?: number
+  /** with overallRate: one request every 1/rate s (lib/steady-load.ts), not autocannon's per-second budgets */
+  steady?: boolean
   /**
    * give every request its own delivery-report query (unique message id), on one signed URL as
    * the reports of one POST /sms carry, or with `signEach` on a URL signed for it alone
@@ -42,15 +45,26 @@ export interface LoadResult {
   endedAt: number
   /** the load generator's own CPU time over the run (user + system), ms */
   loadCpuMs: number
+  /** 2xx answers to requests sent before the measured ones (a steady load's lead-in): not measured, but served */
+  unmeasuredOk?: number
   matched?: number
   latency: LatencyHistogram
 }
+
+const STEADY_LEAD_IN_SECONDS = 0.5
 
 const spec = readJsonEnv<LoadSpec>('BENCH_LOAD')
 if (spec.warmupSeconds !== undefined && spec.warmupSeconds > 0) await run({ ...spec, seconds: spec.warmupSeconds })
 reportToParent<LoadResult>(await run(spec), { last: true })
 
 async function run (load: LoadSpec): Promise<LoadResult> {
+  if (load.steady === true && load.overallRate !== undefined) {
+    if (load.deliveryReports !== undefined) throw new Error('a steady load sends one fixed request')
+    const cpuAtStart = process.cpuUsage()
+    const { matched, leadInOk, ...result } = await runSteadyLoad({ ...load, rate: load.overallRate, leadInSeconds: STEADY_LEAD_IN_SECONDS })
+    const cpu = process.cpuUsage(cpuAtStart)
+    return { ...result, loadCpuMs: (cpu.user + cpu.system) / 1000, unmeasuredOk: leadInOk, ...(load.expectInBody === undefined ? {} : { matched }) }
+  }
   const latency: LatencyHistogram = {}
   let matched = 0
   const nextPath = load.deliveryReports === undefined ? undefined : deliveryReportPaths(load.deliveryReports)

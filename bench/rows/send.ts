@@ -17,7 +17,7 @@ export async function measureSendOverhead (settings: BenchSettings): Promise<Row
   try {
     const request = { method: 'POST' as const, path: '/sms', headers: sendHeaders, body: sendBody(RECIPIENT), expectInBody: '"id":"' }
     const saturatedLoad = (server: ServerProcess) => ({ ...request, url: server.url, connections: settings.connections })
-    const pacedLoad = (server: ServerProcess) => ({ ...request, url: server.url, connections: FIXED_RATE_CONNECTIONS, overallRate: FIXED_RATE })
+    const pacedLoad = (server: ServerProcess) => ({ ...request, url: server.url, connections: FIXED_RATE_CONNECTIONS, overallRate: FIXED_RATE, steady: true })
     const gateway = async () => startGateway(settings, simulator.url)
     const forwarder = async () => startForwarder(simulator.url)
     const saturated = await interleave({ start: gateway, load: saturatedLoad }, { start: forwarder, load: saturatedLoad }, planMeasurement(settings.seconds))
@@ -27,7 +27,7 @@ export async function measureSendOverhead (settings: BenchSettings): Promise<Row
     const upstream = await simulator.stats()
     return {
       id: 'send',
-      title: `1. Send overhead — POST /sms, 1 recipient, simulator at 0 ms (${settings.connections} connections, then ${FIXED_RATE} req/s over ${FIXED_RATE_CONNECTIONS})`,
+      title: `1. Send overhead — POST /sms, 1 recipient, simulator at 0 ms (${settings.connections} connections, then a steady ${FIXED_RATE} req/s over up to ${FIXED_RATE_CONNECTIONS})`,
       subject: 'gateway',
       baseline: 'minimal forwarder',
       figures: [
