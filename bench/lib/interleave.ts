@@ -1,20 +1,8 @@
-import type { LoadResult, LoadSpec } from '../procs/load.js'
+import type { LoadSpec } from '../procs/load.js'
 import { runLoad } from './cast.js'
-import { mergeHistograms, summariseLatency, type LatencySummary } from './latency.js'
+import { combine, type Measured, type Stretch } from './measured.js'
 import type { ServerProcess } from './processes.js'
 import { alternation, ROUND_STRETCH_SECONDS, ROUND_STRETCHES, roundsFor, startBoth, type MeasurementPlan } from './rounds.js'
-
-export interface Measured {
-  ok: number
-  failed: number
-  seconds: number
-  /** 2xx answers per second */
-  rate: number
-  latency: LatencySummary
-  matched?: number
-  /** CPU time the measured server used per 2xx answer, ms (when its process was given) */
-  cpuMsPerRequest?: number
-}
 
 /** A server under load and, for CPU accounting, how to read its CPU time. */
 export interface Side { load: Omit<LoadSpec, 'seconds'>, cpuMs?: () => Promise<number> }
@@ -68,8 +56,6 @@ export async function interleave (subject: Contender, baseline: Contender, { sec
   return { subject: combine(...ofSubject), baseline: combine(...ofBaseline), roundRatios }
 }
 
-type Stretch = LoadResult & { cpuMs?: number }
-
 /** A fresh server's warm-up: its load, unpaced even when the measurement is paced, as the JIT needs requests, not seconds. */
 export async function warmUp (load: Side['load'], seconds: number): Promise<void> {
   await runLoad({ ...load, overallRate: undefined, seconds })
@@ -93,23 +79,4 @@ export async function measure (side: Side, seconds: number): Promise<Stretch> {
   const result = await runLoad({ ...side.load, seconds })
   const after = await side.cpuMs?.()
   return before === undefined || after === undefined ? result : { ...result, cpuMs: after - before }
-}
-
-export function combine (...results: Stretch[]): Measured {
-  const ok = results.reduce((sum, r) => sum + r.ok, 0)
-  const seconds = results.reduce((sum, r) => sum + r.seconds, 0)
-  const failed = results.reduce((sum, r) => sum + r.non2xx + r.errors + r.timeouts, 0)
-  const matched = results.every((r) => r.matched === undefined) ? undefined : results.reduce((sum, r) => sum + (r.matched ?? 0), 0)
-  const cpuMs = results.every((r) => r.cpuMs !== undefined) ? results.reduce((sum, r) => sum + r.cpuMs!, 0) : undefined
-  // The server's CPU over a stretch served its unmeasured requests too.
-  const served = ok + results.reduce((sum, r) => sum + (r.unmeasuredOk ?? 0), 0)
-  return {
-    ok,
-    failed,
-    seconds,
-    rate: ok / seconds,
-    latency: summariseLatency(mergeHistograms(...results.map((r) => r.latency))),
-    ...(matched === undefined ? {} : { matched }),
-    ...(cpuMs === undefined || served === 0 ? {} : { cpuMsPerRequest: cpuMs / served })
-  }
 }

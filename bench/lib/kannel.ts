@@ -4,7 +4,8 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { request } from 'undici'
 import { freePort } from './free-port.js'
-import { cpuMsOf, stopProcess, track } from './processes.js'
+import { cpuMsOf } from './cpu.js'
+import { stopProcess, track } from './processes.js'
 
 /**
  * Kannel 1.4.5 (Debian package `kannel`) as an HTTP-to-HTTP gateway: smsbox takes

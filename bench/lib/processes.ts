@@ -3,6 +3,7 @@ import { once } from 'node:events'
 import { readFile } from 'node:fs/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { request } from 'undici'
+import { cpuMsOf } from './cpu.js'
 
 const running = new Set<ChildProcess>()
 
@@ -110,33 +111,6 @@ export async function memoryOf (pid: number): Promise<Memory> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8')
   const kilobytes = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN) * 1024
   return { rss: kilobytes('VmRSS'), peakRss: kilobytes('VmHWM') }
-}
-
-const CLOCK_TICKS_PER_SECOND = 100
-
-/** CPU time (user + system) a process has used so far, in ms, from /proc/<pid>/stat. */
-export async function cpuMsOf (pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
-  // Fields after the command name, which is in parentheses and may itself hold spaces.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  const ticks = Number(fields[11]) + Number(fields[12])
-  return ticks * 1000 / CLOCK_TICKS_PER_SECOND
-}
-
-export interface MachineCpu {
-  /** ms the machine's cores spent running anything, summed over the cores */
-  busyMs: number
-  /** ms the hypervisor gave this machine's cores to others while they had work (steal) */
-  stolenMs: number
-}
-
-/** The whole machine's CPU time so far, from the first line of /proc/stat (guest time is already inside user). */
-export async function machineCpuOf (): Promise<MachineCpu> {
-  const stat = await readFile('/proc/stat', 'utf8')
-  // cpu user nice system idle iowait irq softirq steal …
-  const fields = stat.slice(0, stat.indexOf('\n')).trim().split(/\s+/).map(Number)
-  const ms = (...indices: number[]) => indices.reduce((sum, i) => sum + (fields[i] ?? Number.NaN), 0) * 1000 / CLOCK_TICKS_PER_SECOND
-  return { busyMs: ms(1, 2, 3, 6, 7), stolenMs: ms(8) }
 }
 
 export async function stopProcess (child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {

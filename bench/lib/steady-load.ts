@@ -29,6 +29,8 @@ export interface SteadyLoadSpec {
    */
   leadInSeconds: number
   expectInBody?: string
+  /** from a request's send to its whole answer, waiting for a connection included; 10 s as autocannon's */
+  timeoutMs?: number
 }
 
 export interface SteadyLoadResult {
@@ -46,22 +48,29 @@ export interface SteadyLoadResult {
   latency: LatencyHistogram
 }
 
-/** As autocannon's default: an answer not begun within it is a timeout. */
-const TIMEOUT_MS = 10_000
-const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'])
+const DEFAULT_TIMEOUT_MS = 10_000
 
 export async function runSteadyLoad (spec: SteadyLoadSpec): Promise<SteadyLoadResult> {
-  const pool = new Pool(spec.url, { connections: spec.connections, pipelining: 1, headersTimeout: TIMEOUT_MS, bodyTimeout: TIMEOUT_MS })
+  const timeoutMs = spec.timeoutMs ?? DEFAULT_TIMEOUT_MS
+  const pool = new Pool(spec.url, { connections: spec.connections, pipelining: 1 })
   const result: SteadyLoadResult = { ok: 0, non2xx: 0, errors: 0, timeouts: 0, matched: 0, leadInOk: 0, seconds: 0, startedAt: Date.now(), endedAt: 0, latency: {} }
   const leadIn = Math.round(spec.rate * spec.leadInSeconds)
   const total = leadIn + Math.max(1, Math.round(spec.rate * spec.seconds))
   const intervalMs = 1000 / spec.rate
   const answers: Array<Promise<void>> = []
 
+  // Latency runs from the send, not from when the request was due: the load is open loop, so a
+  // slow server does not make sends late; a late send is the load process's own stall, which
+  // would otherwise be charged to whichever side it fell on.
   const sendOne = async (counted: boolean): Promise<void> => {
     const sentAt = performance.now()
+    // One deadline for the whole exchange: undici's own timeouts start only once a request has a
+    // socket, and one queued behind a stalled server would have none.
+    const deadline = new AbortController()
+    let timedOut = false
+    const timer = setTimeout(() => { timedOut = true; deadline.abort() }, timeoutMs)
     try {
-      const response = await pool.request({ method: spec.method, path: spec.path, headers: spec.headers, body: spec.body })
+      const response = await pool.request({ method: spec.method, path: spec.path, headers: spec.headers, body: spec.body, signal: deadline.signal })
       const text = await response.body.text()
       if (!counted) {
         if (response.statusCode >= 200 && response.statusCode < 300) result.leadInOk++
@@ -75,32 +84,41 @@ export async function runSteadyLoad (spec: SteadyLoadSpec): Promise<SteadyLoadRe
         result.non2xx++
       }
       if (spec.expectInBody !== undefined && text.includes(spec.expectInBody)) result.matched++
-    } catch (error) {
+    } catch {
       if (!counted) return
-      if (TIMEOUT_CODES.has((error as { code?: string }).code ?? '')) result.timeouts++
+      if (timedOut) result.timeouts++
       else result.errors++
+    } finally {
+      clearTimeout(timer)
     }
   }
 
-  const start = performance.now()
-  let sent = 0
-  await new Promise<void>((resolve) => {
-    // Timers fire late by up to a millisecond or so; every request that has come due is sent then.
-    const sendDue = () => {
-      const now = performance.now()
-      while (sent < total && start + sent * intervalMs <= now) {
-        if (sent === leadIn) result.startedAt = Date.now()
-        answers.push(sendOne(sent >= leadIn))
-        sent++
-      }
-      if (sent < total) setTimeout(sendDue, Math.max(0, start + sent * intervalMs - performance.now()))
-      else resolve()
-    }
-    sendDue()
-  })
-  await Promise.all(answers)
+  try {
+    await sendAll()
+    await Promise.all(answers)
+  } finally {
+    await pool.close()
+  }
   result.endedAt = Date.now()
   result.seconds = (result.endedAt - result.startedAt) / 1000
-  await pool.close()
   return result
+
+  async function sendAll (): Promise<void> {
+    const start = performance.now()
+    let sent = 0
+    await new Promise<void>((resolve) => {
+      // Timers fire late by up to a millisecond or so; every request that has come due is sent then.
+      const sendDue = () => {
+        const now = performance.now()
+        while (sent < total && start + sent * intervalMs <= now) {
+          if (sent === leadIn) result.startedAt = Date.now()
+          answers.push(sendOne(sent >= leadIn))
+          sent++
+        }
+        if (sent < total) setTimeout(sendDue, Math.max(0, start + sent * intervalMs - performance.now()))
+        else resolve()
+      }
+      sendDue()
+    })
+  }
 }

@@ -2,6 +2,7 @@ import autocannon, { type Options } from 'autocannon'
 import { readJsonEnv, reportToParent } from '../lib/child.js'
 import { recordLatency, type LatencyHistogram } from '../lib/latency.js'
 import { deliveryReportPaths, type DeliveryReportSpec } from '../lib/report-paths.js'
+import { machineCpuOf, type MachineCpu } from '../lib/cpu.js'
 import { runSteadyLoad } from '../lib/steady-load.js'
 
 /**
@@ -45,6 +46,9 @@ export interface LoadResult {
   endedAt: number
   /** the load generator's own CPU time over the run (user + system), ms */
   loadCpuMs: number
+  /** the whole machine's CPU at startedAt and at endedAt (a steady load's: its lead-in included) */
+  machineAtStart: MachineCpu
+  machineAtEnd: MachineCpu
   /** 2xx answers to requests sent before the measured ones (a steady load's lead-in): not measured, but served */
   unmeasuredOk?: number
   matched?: number
@@ -60,15 +64,18 @@ reportToParent<LoadResult>(await run(spec), { last: true })
 async function run (load: LoadSpec): Promise<LoadResult> {
   if (load.steady === true && load.overallRate !== undefined) {
     if (load.deliveryReports !== undefined) throw new Error('a steady load sends one fixed request')
+    const machineAtStart = await machineCpuOf()
     const cpuAtStart = process.cpuUsage()
     const { matched, leadInOk, ...result } = await runSteadyLoad({ ...load, rate: load.overallRate, leadInSeconds: STEADY_LEAD_IN_SECONDS })
     const cpu = process.cpuUsage(cpuAtStart)
-    return { ...result, loadCpuMs: (cpu.user + cpu.system) / 1000, unmeasuredOk: leadInOk, ...(load.expectInBody === undefined ? {} : { matched }) }
+    const machineAtEnd = await machineCpuOf()
+    return { ...result, loadCpuMs: (cpu.user + cpu.system) / 1000, machineAtStart, machineAtEnd, unmeasuredOk: leadInOk, ...(load.expectInBody === undefined ? {} : { matched }) }
   }
   const latency: LatencyHistogram = {}
   let matched = 0
   const nextPath = load.deliveryReports === undefined ? undefined : deliveryReportPaths(load.deliveryReports)
   const expected = load.expectInBody
+  const machineAtStart = await machineCpuOf()
   const startedAt = Date.now()
   const cpuAtStart = process.cpuUsage()
   const instance = autocannon({
@@ -97,6 +104,7 @@ async function run (load: LoadSpec): Promise<LoadResult> {
   const result = await instance
   const endedAt = Date.now()
   const cpu = process.cpuUsage(cpuAtStart)
+  const machineAtEnd = await machineCpuOf()
   return {
     ok: result['2xx'],
     non2xx: result.non2xx,
@@ -106,6 +114,8 @@ async function run (load: LoadSpec): Promise<LoadResult> {
     startedAt,
     endedAt,
     loadCpuMs: (cpu.user + cpu.system) / 1000,
+    machineAtStart,
+    machineAtEnd,
     ...(expected === undefined ? {} : { matched }),
     latency
   }
