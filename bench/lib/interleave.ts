@@ -73,10 +73,18 @@ export async function measureAlone (start: Contender['start'], load: Contender['
   }
 }
 
-/** One run of the load against one side, with the CPU time the side used during it. */
+/**
+ * Each stretch's load process first loads the server for this long, uncounted: a fresh process's
+ * own start (connecting, compiling) otherwise slowed the first part of its stretch, the more so
+ * the faster the server — against a warm bare route a fresh autocannon's first second read
+ * 0.50–0.79× its second, against the gateway 0.97–1.12× (bench/README.md, fifteenth round).
+ */
+export const STRETCH_LEAD_IN_SECONDS = 1
+
+/** One run of the load against one side, after its lead-in, with the CPU time the side used during both. */
 export async function measure (side: Side, seconds: number): Promise<Stretch> {
   const before = await side.cpuMs?.()
-  const result = await runLoad({ ...side.load, seconds })
+  const result = await runLoad({ ...side.load, seconds, leadInSeconds: STRETCH_LEAD_IN_SECONDS })
   const after = await side.cpuMs?.()
   return before === undefined || after === undefined ? result : { ...result, cpuMs: after - before }
 }

@@ -18,7 +18,13 @@ export interface LoadSpec {
   body?: string
   connections: number
   seconds: number
-  warmupSeconds?: number
+  /**
+   * requests at the same load before the measured ones, in the same process and not counted (their
+   * 2xx answers are reported as unmeasuredOk): a fresh load process's own start otherwise weighs on
+   * the first part of its run. autocannon: a run of its own, in whole seconds; steady: over the
+   * same pool.
+   */
+  leadInSeconds?: number
   /** fixed arrival rate over all connections; unset: as fast as the server answers */
   overallRate?: number
   /** with overallRate: one request every 1/rate s (lib/steady-load.ts), not autocannon's per-second budgets */
@@ -55,10 +61,7 @@ export interface LoadResult {
   latency: LatencyHistogram
 }
 
-const STEADY_LEAD_IN_SECONDS = 0.5
-
 const spec = readJsonEnv<LoadSpec>('BENCH_LOAD')
-if (spec.warmupSeconds !== undefined && spec.warmupSeconds > 0) await run({ ...spec, seconds: spec.warmupSeconds })
 reportToParent<LoadResult>(await run(spec), { last: true })
 
 async function run (load: LoadSpec): Promise<LoadResult> {
@@ -66,14 +69,21 @@ async function run (load: LoadSpec): Promise<LoadResult> {
     if (load.deliveryReports !== undefined) throw new Error('a steady load sends one fixed request')
     const machineAtStart = await machineCpuOf()
     const cpuAtStart = process.cpuUsage()
-    const { matched, leadInOk, ...result } = await runSteadyLoad({ ...load, rate: load.overallRate, leadInSeconds: STEADY_LEAD_IN_SECONDS })
+    const { matched, leadInOk, ...result } = await runSteadyLoad({ ...load, rate: load.overallRate, leadInSeconds: load.leadInSeconds ?? 0 })
     const cpu = process.cpuUsage(cpuAtStart)
     const machineAtEnd = await machineCpuOf()
     return { ...result, loadCpuMs: (cpu.user + cpu.system) / 1000, machineAtStart, machineAtEnd, unmeasuredOk: leadInOk, ...(load.expectInBody === undefined ? {} : { matched }) }
   }
+  // One sequence of report paths for the lead-in and the measured run, so no message id repeats.
+  const nextPath = load.deliveryReports === undefined ? undefined : deliveryReportPaths(load.deliveryReports)
+  if (load.leadInSeconds === undefined || load.leadInSeconds <= 0) return runAutocannon(load, nextPath)
+  const leadIn = await runAutocannon({ ...load, seconds: load.leadInSeconds }, nextPath)
+  return { ...await runAutocannon(load, nextPath), unmeasuredOk: leadIn.ok }
+}
+
+async function runAutocannon (load: LoadSpec, nextPath: (() => string) | undefined): Promise<LoadResult> {
   const latency: LatencyHistogram = {}
   let matched = 0
-  const nextPath = load.deliveryReports === undefined ? undefined : deliveryReportPaths(load.deliveryReports)
   const expected = load.expectInBody
   const machineAtStart = await machineCpuOf()
   const startedAt = Date.now()

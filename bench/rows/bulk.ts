@@ -53,7 +53,7 @@ export async function measureBulk (settings: BenchSettings): Promise<Row> {
       body: sendBody('+48500600700'),
       connections: CONCURRENCY,
       seconds: settings.seconds / 2,
-      warmupSeconds: warmupSecondsFor(settings.seconds)
+      leadInSeconds: warmupSecondsFor(settings.seconds)
     }))
     const singleProjectedMs = recipients / single.rate * 1000
 
