@@ -76,7 +76,7 @@ export async function measureAlone (start: Contender['start'], load: Contender['
 /**
  * Each stretch's load process first loads the server for this long, uncounted: a fresh process's
  * own start (connecting, compiling) otherwise slowed the first part of its stretch, the more so
- * the faster the server — against a warm bare route a fresh autocannon's first second read
+ * the faster the server — against a plain Node server answering OK a fresh autocannon's first second read
  * 0.50–0.79× its second, against the gateway 0.97–1.12× (bench/README.md, fifteenth round).
  */
 export const STRETCH_LEAD_IN_SECONDS = 1

@@ -7,7 +7,7 @@ import { runSteadyLoad } from '../lib/steady-load.js'
 
 /**
  * The load generator, in a process of its own so it neither shares an event loop with nor
- * steals timer precision from the runner. Runs an optional warm-up, then the measured run, and
+ * steals timer precision from the runner. Runs an optional lead-in, then the measured run, and
  * reports once over IPC.
  */
 export interface LoadSpec {
@@ -55,7 +55,7 @@ export interface LoadResult {
   /** the whole machine's CPU at startedAt and at endedAt (a steady load's: its lead-in included) */
   machineAtStart: MachineCpu
   machineAtEnd: MachineCpu
-  /** 2xx answers to requests sent before the measured ones (a steady load's lead-in): not measured, but served */
+  /** 2xx answers to the lead-in's requests: not measured, but served */
   unmeasuredOk?: number
   matched?: number
   latency: LatencyHistogram
