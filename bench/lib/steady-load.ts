@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks'
 import { Pool } from 'undici'
-import { recordLatency, type LatencyHistogram } from './latency.js'
+import type { LoadResult, LoadSpec } from '../procs/load.js'
+import { recordLatency } from './latency.js'
 
 /**
  * A fixed rate kept evenly: one request every 1/rate s, open loop (a request is sent when it is
@@ -10,12 +11,7 @@ import { recordLatency, type LatencyHistogram } from './latency.js'
  * the server had 10 callers at once for the first 100–200 ms of every second and none after, and
  * the latency measured was close to the saturated one (bench/README.md, fifteenth round).
  */
-export interface SteadyLoadSpec {
-  url: string
-  method: 'GET' | 'POST'
-  path: string
-  headers?: Record<string, string>
-  body?: string
+export interface SteadyLoadSpec extends Pick<LoadSpec, 'url' | 'method' | 'path' | 'headers' | 'body' | 'expectInBody'> {
   /** connections the pool may open; a request due while all are busy waits for one, and that wait counts */
   connections: number
   rate: number
@@ -28,24 +24,16 @@ export interface SteadyLoadSpec {
    * 0.5 s of it (bench/README.md, fifteenth round)
    */
   leadInSeconds: number
-  expectInBody?: string
   /** from a request's send to its whole answer, waiting for a connection included; 10 s as autocannon's */
   timeoutMs?: number
 }
 
-export interface SteadyLoadResult {
-  ok: number
-  non2xx: number
-  errors: number
-  timeouts: number
+export interface SteadyLoadResult extends Pick<LoadResult, 'ok' | 'non2xx' | 'errors' | 'timeouts' | 'startedAt' | 'endedAt' | 'latency'> {
   matched: number
   /** 2xx answers to the lead-in */
   leadInOk: number
   /** the first measured request's send to the last answer */
   seconds: number
-  startedAt: number
-  endedAt: number
-  latency: LatencyHistogram
 }
 
 const DEFAULT_TIMEOUT_MS = 10_000

@@ -67,12 +67,9 @@ reportToParent<LoadResult>(await run(spec), { last: true })
 async function run (load: LoadSpec): Promise<LoadResult> {
   if (load.steady === true && load.overallRate !== undefined) {
     if (load.deliveryReports !== undefined) throw new Error('a steady load sends one fixed request')
-    const machineAtStart = await machineCpuOf()
-    const cpuAtStart = process.cpuUsage()
-    const { matched, leadInOk, ...result } = await runSteadyLoad({ ...load, rate: load.overallRate, leadInSeconds: load.leadInSeconds ?? 0 })
-    const cpu = process.cpuUsage(cpuAtStart)
-    const machineAtEnd = await machineCpuOf()
-    return { ...result, loadCpuMs: (cpu.user + cpu.system) / 1000, machineAtStart, machineAtEnd, unmeasuredOk: leadInOk, ...(load.expectInBody === undefined ? {} : { matched }) }
+    const rate = load.overallRate
+    const { result: { matched, leadInOk, ...result }, ...cpu } = await withCpu(async () => runSteadyLoad({ ...load, rate, leadInSeconds: load.leadInSeconds ?? 0 }))
+    return { ...result, ...cpu, unmeasuredOk: leadInOk, ...(load.expectInBody === undefined ? {} : { matched }) }
   }
   // One sequence of report paths for the lead-in and the measured run, so no message id repeats.
   const nextPath = load.deliveryReports === undefined ? undefined : deliveryReportPaths(load.deliveryReports)
@@ -81,14 +78,20 @@ async function run (load: LoadSpec): Promise<LoadResult> {
   return { ...await runAutocannon(load, nextPath), unmeasuredOk: leadIn.ok }
 }
 
+/** Runs a load with the load generator's own CPU time, and the whole machine's, read around it. */
+async function withCpu<T> (work: () => Promise<T>): Promise<{ result: T, loadCpuMs: number, machineAtStart: MachineCpu, machineAtEnd: MachineCpu }> {
+  const machineAtStart = await machineCpuOf()
+  const cpuAtStart = process.cpuUsage()
+  const result = await work()
+  const cpu = process.cpuUsage(cpuAtStart)
+  return { result, loadCpuMs: (cpu.user + cpu.system) / 1000, machineAtStart, machineAtEnd: await machineCpuOf() }
+}
+
 async function runAutocannon (load: LoadSpec, nextPath: (() => string) | undefined): Promise<LoadResult> {
   const latency: LatencyHistogram = {}
   let matched = 0
   const expected = load.expectInBody
-  const machineAtStart = await machineCpuOf()
-  const startedAt = Date.now()
-  const cpuAtStart = process.cpuUsage()
-  const instance = autocannon({
+  const options = {
     url: load.url,
     connections: load.connections,
     duration: load.seconds,
@@ -107,25 +110,25 @@ async function runAutocannon (load: LoadSpec, nextPath: (() => string) | undefin
     ...(expected === undefined
       ? {}
       : { verifyBody: (body: string) => { const found = body.includes(expected); if (found) matched++; return found } })
-  } satisfies Options)
-  instance.on('response', (_client: unknown, statusCode: number, _bytes: number, ms: number) => {
-    if (statusCode >= 200 && statusCode < 300) recordLatency(latency, ms)
+  } satisfies Options
+  const { result: { counts, startedAt, endedAt }, ...cpu } = await withCpu(async () => {
+    const startedAt = Date.now()
+    const instance = autocannon(options)
+    instance.on('response', (_client: unknown, statusCode: number, _bytes: number, ms: number) => {
+      if (statusCode >= 200 && statusCode < 300) recordLatency(latency, ms)
+    })
+    const counts = await instance
+    return { counts, startedAt, endedAt: Date.now() }
   })
-  const result = await instance
-  const endedAt = Date.now()
-  const cpu = process.cpuUsage(cpuAtStart)
-  const machineAtEnd = await machineCpuOf()
   return {
-    ok: result['2xx'],
-    non2xx: result.non2xx,
-    errors: result.errors,
-    timeouts: result.timeouts,
+    ok: counts['2xx'],
+    non2xx: counts.non2xx,
+    errors: counts.errors,
+    timeouts: counts.timeouts,
     seconds: (endedAt - startedAt) / 1000,
     startedAt,
     endedAt,
-    loadCpuMs: (cpu.user + cpu.system) / 1000,
-    machineAtStart,
-    machineAtEnd,
+    ...cpu,
     ...(expected === undefined ? {} : { matched }),
     latency
   }
