@@ -6,6 +6,7 @@ import { promisify } from 'node:util'
 import { buildForBench, gatewayEntry, makeRunnable, ROOT, WORK_DIR } from './lib/build.js'
 import { DLR_SECRET, runLoad, sendBody, sendHeaders, startGatewayAt, startSimulatorProcess } from './lib/cast.js'
 import { measure } from './lib/interleave.js'
+import { combine } from './lib/measured.js'
 import { summarisePaired, type PairedSummary } from './lib/paired.js'
 import type { ServerProcess } from './lib/processes.js'
 import { positiveInteger, readSettings } from './lib/settings.js'
@@ -97,7 +98,8 @@ async function measureOneStart (referenceFirst: boolean): Promise<{ rounds: Roun
       const [ofReference, ofChange] = await Promise.all([reference, change].map(async (server) => {
         const result = await measure({ load: loadFor(server), cpuMs: server.cpuMs }, seconds)
         failed += result.non2xx + result.errors + result.timeouts
-        return result.cpuMs! * 1000 / result.ok
+        // The server's CPU covers its lead-in's answers too, which combine() counts.
+        return combine(result).cpuMsPerRequest! * 1000
       }))
       measured.push({ reference: ofReference!, change: ofChange!, ratio: ofChange! / ofReference! })
     }
