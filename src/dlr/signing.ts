@@ -156,13 +156,24 @@ export function verifyDeliveryQuery (query: Record<string, unknown>, secret: str
 /** Signatures a verifier remembers as authentic; a bulk call's reports share one, so a few suffice. */
 export const REMEMBERED_SIGNATURES = 1024
 
+/** What a signature was found authentic for: the signed fields as they came, and their times. */
+interface SignedTimes {
+  t: string | undefined
+  e: string | undefined
+  sentAt: number | undefined
+  expiresAt: number | undefined
+}
+
 /**
- * Signed (t, e, sig) triples found authentic, oldest forgotten first. A ring of the keys in the
- * order they were added says which is oldest; the Set is never iterated (after deletions from its
- * front V8 walks over the deleted slots, which made every eviction slower than the HMAC it saves).
+ * Signatures found authentic, each with the (t, e) it signs, oldest forgotten first. Keyed by the
+ * signature alone, so that a report of a remembered URL neither builds a key nor decodes its times
+ * again; its t and e must still be the ones remembered, or it is judged afresh. A ring of the keys
+ * in the order they were added says which is oldest; the Map is never iterated (after deletions
+ * from its front V8 walks over the deleted slots, which made every eviction slower than the HMAC
+ * it saves).
  */
 class AuthenticSignatures {
-  readonly #keys = new Set<string>()
+  readonly #bySignature = new Map<string, SignedTimes>()
   readonly #ring: Array<string | undefined>
   #next = 0
 
@@ -171,16 +182,21 @@ class AuthenticSignatures {
     this.#ring = new Array<string | undefined>(capacity).fill(undefined)
   }
 
-  get size (): number { return this.#keys.size }
+  get size (): number { return this.#bySignature.size }
 
-  has (key: string): boolean { return this.#keys.has(key) }
+  /** The times of a remembered signature, when it came with the same t and e. */
+  timesOf (sig: string, t: string | undefined, e: string | undefined): SignedTimes | undefined {
+    const known = this.#bySignature.get(sig)
+    return known !== undefined && known.t === t && known.e === e ? known : undefined
+  }
 
-  add (key: string): void {
+  add (sig: string, signed: SignedTimes): void {
+    // Only a signature not remembered is added: the same one with other t and e would not verify.
     const oldest = this.#ring[this.#next]
-    if (oldest !== undefined) this.#keys.delete(oldest)
-    this.#ring[this.#next] = key
+    if (oldest !== undefined) this.#bySignature.delete(oldest)
+    this.#ring[this.#next] = sig
     this.#next = (this.#next + 1) % this.#ring.length
-    this.#keys.add(key)
+    this.#bySignature.set(sig, signed)
   }
 }
 
@@ -218,15 +234,16 @@ function verifyWith (query: Record<string, unknown>, sign: Signer, now: number, 
   // provider's payload gone wrong (the route refuses it as malformed), not a request from elsewhere.
   const { sig, t, e } = query
   if (typeof sig !== 'string' || !isOptionalText(t) || !isOptionalText(e)) return reject('malformed')
-  const sentAt = decodeTime(t)
-  const expiresAt = decodeTime(e)
-  if (sentAt === null || expiresAt === null) return reject('malformed')
-  // Times are base-36 digits, so the separator keeps every (t, e, sig) triple's key distinct.
-  const signed = `${t ?? ''}\n${e ?? ''}\n${sig}`
-  if (authentic?.has(signed) !== true) {
+  let signed = authentic?.timesOf(sig, t, e)
+  if (signed === undefined) {
+    const sentAt = decodeTime(t)
+    const expiresAt = decodeTime(e)
+    if (sentAt === null || expiresAt === null) return reject('malformed')
     if (!isSignatureEqual(sig, computeSignature(sign, t ?? '', e ?? ''))) return reject('bad_signature')
-    authentic?.add(signed)
+    signed = { t, e, sentAt, expiresAt }
+    authentic?.add(sig, signed)
   }
+  const { sentAt, expiresAt } = signed
   if (expiresAt !== undefined && expiresAt < now) return reject('expired')
   return sentAt === undefined ? { ok: true } : { ok: true, sentAt }
 }

@@ -76,11 +76,15 @@ function toKey (raw: string): string {
 /** 'w trakcie' and 'w_trakcie' (and 'in progress') are the same word to us. */
 export function mapDeliveryState (raw: string | undefined): DeliveryState {
   if (raw === undefined) return 'other'
+  // A word as the table has it (the provider's own, as it sends them) needs no normalising.
+  const exact = STATE_BY_WORD.get(raw)
+  if (exact !== undefined) return exact
   const key = toKey(raw).replace(WORD_GAPS, '_')
   return STATE_BY_WORD.get(key) ?? STATE_BY_WORD.get(withoutDiacritics(key)) ?? 'other'
 }
 
 export function mapDeliveryReason (raw: string | undefined): DeliveryReason {
+  if (raw !== undefined && KNOWN_REASONS.has(raw)) return raw as DeliveryReason
   const key = toKey(raw ?? '')
   if (key === '' || key === UNFILLED_REASON) return 'none'
   return KNOWN_REASONS.has(key) ? key as DeliveryReason : 'other'

@@ -52,6 +52,8 @@ t.test('the whole loop: send, the provider pushes reports to the signed URL, met
   t.equal(logged.length, 6)
   t.same(new Set(logged.map((e) => e.messageId)), new Set(answer.messages.map((m) => m.id)), 'each report logged with its message id')
   t.ok(logged.every((e) => e.status === 'delivered' && e.reason === 'none' && typeof e.latencySeconds === 'number'))
+  t.ok(logged.every((e) => e.path === '/dlr' && e.method === 'GET' && e.statusCode === 200 && e.client === 'anonymous'), 'the path without its query string (signature, t, e), beside the request\'s own facts')
+  t.notOk(gw.logs.lines.some((line) => line.includes('sig=')), 'no signed query string in any line')
 })
 
 t.test('a provider that repeats its pushes is counted once per message and state', async (t) => {
