@@ -20,6 +20,7 @@ const FIELD_NAMES = {
 /** The most any field may carry; the provider's ids and words are short. */
 const MAX_FIELD_LENGTH = 200
 const UNREPLACED_PLACEHOLDER = /^#[A-Z]+#$/
+const PLACEHOLDER_MARK = '#'.charCodeAt(0)
 
 /** `source`: the position, among the sources given, of the one the refused field was read from */
 export type ReportReading = { ok: true, fields: DeliveryReportFields } | { ok: false, field: string, problem: string, source?: number }
@@ -39,7 +40,8 @@ function pick (sources: ReadonlyArray<unknown>, names: readonly string[]): strin
       if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0 ? String(value) : index
       if (typeof value !== 'string' || value.length > MAX_FIELD_LENGTH) return index
       const trimmed = value.trim()
-      return trimmed === '' || UNREPLACED_PLACEHOLDER.test(trimmed) ? undefined : trimmed
+      // The pattern is tried only on what could be a placeholder: this runs for every field of every report.
+      return trimmed === '' || (trimmed.charCodeAt(0) === PLACEHOLDER_MARK && UNREPLACED_PLACEHOLDER.test(trimmed)) ? undefined : trimmed
     }
   }
   return undefined

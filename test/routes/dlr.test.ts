@@ -164,6 +164,9 @@ t.test('a flood of junk states and reasons leaves the label set bounded', async 
   t.ok(series.every((l) => /status="(delivered|other)",reason="(other|message_expired)"/.test(l)))
   t.equal(series.reduce((sum, line) => sum + Number(line.split(' ')[1]), 0), 400)
   t.ok(gw.logs.entries.some((e) => e.status === 'other' && typeof e.rawState === 'string'), 'the raw state goes to the log')
+  t.ok(gw.logs.entries.some((e) => e.reason === 'other' && typeof e.rawReason === 'string'), 'and the raw reason')
+  const reportLines = gw.logs.entries.filter((e) => e.route === '/dlr')
+  t.notOk(reportLines.some((e) => (e.status !== 'other' && 'rawState' in e) || (e.reason !== 'other' && 'rawReason' in e)), 'a word that was understood is not logged raw')
 })
 
 t.test('a HEAD counts nothing, and a message id in JSON must be a whole number written exactly', async (t) => {
