@@ -38,7 +38,7 @@ type RowId = typeof ROWS[number]
  */
 const DEFAULT_RATE: Record<RowId, number> = { send: 1200, dlr: 2500 }
 const CONNECTIONS = 16
-/** After 3 s of load a fresh gateway's CPU per report was still 5–16% above its later rounds' (bench/README.md, sixteenth round). */
+/** After 3 s of load a fresh gateway's CPU per report was still 2–16% above its later rounds' (bench/README.md, sixteenth round). */
 const WARMUP_SECONDS = 5
 
 const [ref = 'HEAD', rowArgument = 'send'] = process.argv.slice(2)
