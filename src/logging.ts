@@ -1,6 +1,7 @@
 import { LogController, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { DestinationStream, LoggerOptions } from 'pino'
 import { LineWriter } from './line-writer.js'
+import { pathOf } from './url-path.js'
 
 /**
  * Where a secret could appear in what the gateway logs. Requests are logged through
@@ -53,12 +54,6 @@ function stdoutLines (): DestinationStream {
     stdoutWriter = writer
   }
   return stdoutWriter
-}
-
-/** A request URL's path: its query string carries delivery-report signatures and phone numbers. */
-function pathOf (url: string): string {
-  const query = url.indexOf('?')
-  return query === -1 ? url : url.slice(0, query)
 }
 
 /** Path only, never the query string. */

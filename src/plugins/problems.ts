@@ -4,6 +4,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { addLogFields } from './request-log.js'
 import { reasonForPattern } from '../schemas/patterns.js'
+import { pathOf } from '../url-path.js'
 import { GatewayError, PROBLEM_CONTENT_TYPE, toProblem, validationError, type ErrorCode, type FieldError } from '../errors.js'
 
 declare module 'fastify' {
@@ -206,5 +207,5 @@ export default fp(async function problemsPlugin (app) {
 const IDLE_CONNECTIONS_SWEEP_MS = 250
 
 function noRouteFor (request: FastifyRequest): GatewayError {
-  return new GatewayError('GW_NOT_FOUND', `No route for ${request.method} ${request.url.split('?')[0]}.`)
+  return new GatewayError('GW_NOT_FOUND', `No route for ${request.method} ${pathOf(request.url)}.`)
 }

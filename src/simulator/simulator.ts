@@ -13,6 +13,7 @@ import {
 import { PROVIDER_ERRORS, providerError } from './provider-errors.js'
 import { RecentEntries } from './recent-requests.js'
 import { processSendSms, type SendSmsOutcome, type SimulatorCredentials } from './send-sms.js'
+import { pathOf } from '../url-path.js'
 
 export type { FaultRule, SimulatedDeliveryState, SimulatorFault }
 
@@ -309,11 +310,6 @@ export function parseForm (text: string): Record<string, unknown> {
     else body[name] = arrayKey === undefined ? value : [value]
   }
   return body
-}
-
-function pathOf (url: string): string {
-  const query = url.indexOf('?')
-  return query === -1 ? url : url.slice(0, query)
 }
 
 function hasCredentials (credentials: SimulatorCredentials | undefined): credentials is SimulatorCredentials {
