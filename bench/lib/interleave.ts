@@ -43,7 +43,7 @@ export async function interleave (subject: Contender, baseline: Contender, { sec
       for (const side of [first, second]) await warmUp(side.load, warmupSeconds)
       const roundSubject: Stretch[] = []
       const roundBaseline: Stretch[] = []
-      for (const side of alternation(first, second, ROUND_STRETCHES)) {
+      for (const side of alternation([first, second], ROUND_STRETCHES)) {
         (side === subjectSide ? roundSubject : roundBaseline).push(await measure(side, ROUND_STRETCH_SECONDS))
       }
       roundRatios.push(combine(...roundSubject).rate / combine(...roundBaseline).rate)

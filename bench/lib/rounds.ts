@@ -1,10 +1,14 @@
 import type { ClientLoadSpec } from '../procs/client-load.js'
 /** The plan of a measurement in turns: which side when, for how long, how a round's servers start. Plain functions, no processes of their own. */
 
-/** The order of the turns, `stretches` for each side: A B B A, A B B A… */
-export function alternation<Side> (first: Side, second: Side, stretches: number): Side[] {
+/**
+ * The order of the turns, `stretches` for each side, every other pass reversed: A B B A, A B B A…;
+ * with three sides A B C C B A, so each side's stretches sit as early in the run as late.
+ */
+export function alternation<Side> (sides: readonly Side[], stretches: number): Side[] {
   const turns: Side[] = []
-  for (let pair = 0; pair < stretches; pair++) turns.push(...(pair % 2 === 0 ? [first, second] : [second, first]))
+  const reversed = [...sides].reverse()
+  for (let pass = 0; pass < stretches; pass++) turns.push(...(pass % 2 === 0 ? sides : reversed))
   return turns
 }
 
@@ -55,5 +59,5 @@ export interface ClientRun { client: ClientLoadSpec['client'], warmupSeconds: nu
  */
 export function clientRuns (runSeconds: number): ClientRun[] {
   const warmupSeconds = warmupSecondsFor(runSeconds)
-  return alternation<ClientLoadSpec['client']>('got', 'undici', 2).map((client) => ({ client, warmupSeconds }))
+  return alternation<ClientLoadSpec['client']>(['got', 'undici'], 2).map((client) => ({ client, warmupSeconds }))
 }

@@ -3,17 +3,18 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { request } from 'undici'
 import { WORK_DIR } from '../lib/build.js'
-import { runLoad, sendBody, sendHeaders, startGateway, startSimulatorProcess, UPSTREAM_USER, type SimulatorProcess } from '../lib/cast.js'
+import { runLoad, sendBody, sendHeaders, startForwarder, startGateway, startSimulatorProcess, UPSTREAM_USER, type SimulatorProcess } from '../lib/cast.js'
 import { cpuMsOf, machineCpuOf, type MachineCpu } from '../lib/cpu.js'
 import { warmUp } from '../lib/interleave.js'
 import { combine } from '../lib/measured.js'
 import { alternation, warmupSecondsFor } from '../lib/rounds.js'
 import { findKannel, KANNEL_USER, startKannel, type KannelStatus } from '../lib/kannel.js'
+import { ceilingNote, forwarderNote, MIN_KANNEL_RATIO } from '../lib/kannel-notes.js'
 import { atLeast, skippedRow, type Row } from '../lib/report.js'
+import type { ServerProcess } from '../lib/processes.js'
 import type { BenchSettings } from '../lib/settings.js'
 import type { LoadResult } from '../procs/load.js'
 
-export const MIN_KANNEL_RATIO = 1.0
 const SENDER = 'BENCH'
 const PHONE = '48500600700'
 const TEXT = 'Benchmark message'
@@ -48,8 +49,10 @@ const header = { id: 'kannel' as const, subject: 'gateway (synchronous)', baseli
 /**
  * The peer a user would pick instead. Kannel answers before it forwards, so both are measured
  * at the simulator: messages it queued per second, for Kannel until its queue has drained. The
- * two take turns in stretches, gateway Kannel Kannel gateway…, as the other rows' sides do, so a
- * drift of the machine weighs on both alike; each Kannel stretch lasts until its queue is empty.
+ * sides take turns in stretches, gateway forwarder Kannel Kannel forwarder gateway…, as the other
+ * rows' sides do, so a drift of the machine weighs on all alike; each Kannel stretch lasts until
+ * its queue is empty. Row 1's minimal forwarder runs in the gateway's place in its own turns: the
+ * least a synchronous gateway on one Node thread does, measured against Kannel in the same run.
  */
 export async function measureAgainstKannel (settings: BenchSettings): Promise<Row> {
   const missing = await findKannel()
@@ -57,16 +60,19 @@ export async function measureAgainstKannel (settings: BenchSettings): Promise<Ro
 
   const { simulator, standIn } = await startUpstreamForKannel()
   const gateway = await startGateway(settings, simulator.url)
+  const forwarder = await startForwarder(simulator.url)
   try {
-    const gatewayRequest = {
-      url: gateway.url,
+    const synchronousRequest = (server: ServerProcess) => ({
+      url: server.url,
       method: 'POST' as const,
       path: '/sms',
       headers: sendHeaders,
       body: sendBody(`+${PHONE}`, { sender: SENDER }),
       connections: settings.connections,
       expectInBody: '"id":"'
-    }
+    })
+    const gatewayRequest = synchronousRequest(gateway)
+    const forwarderRequest = synchronousRequest(forwarder)
     const kannel = await startKannel({
       directory: join(WORK_DIR, 'kannel'),
       upstreamUrl: simulator.url,
@@ -83,25 +89,29 @@ export async function measureAgainstKannel (settings: BenchSettings): Promise<Ro
       const stretch = stretchSecondsFor(loadSeconds, stretches)
       const drainLimitS = Math.max(MIN_DRAIN_LIMIT_S, settings.seconds * 4)
       await warmUp(gatewayRequest, warmupSecondsFor(settings.seconds))
+      await warmUp(forwarderRequest, warmupSecondsFor(settings.seconds))
 
-      const ofGateway: LoadResult[] = []
-      let gatewayDelivered = 0
+      const synchronous = { gateway: { server: gateway, request: gatewayRequest }, forwarder: { server: forwarder, request: forwarderRequest } }
+      const ofSynchronous: Record<SynchronousSide, { loads: LoadResult[], delivered: number }> = {
+        gateway: { loads: [], delivered: 0 },
+        forwarder: { loads: [], delivered: 0 }
+      }
       const ofKannel: KannelStretch[] = []
       // CPU time each side's server, the simulator and the load generator used over its stretches,
       // and the machine's as a whole from each load's start until its last delivery (the load
       // process's own start and the runner's reads of the counters left out).
-      const cpu = { gateway: emptyCpu(), kannel: emptyCpu() }
+      const cpu = { gateway: emptyCpu(), forwarder: emptyCpu(), kannel: emptyCpu() }
       const simulatorCpuMs = async () => cpuMsOf(simulator.child.pid!)
-      for (const side of alternation<Side>('gateway', 'kannel', stretches)) {
-        const server = side === 'gateway' ? gateway : kannel
+      for (const side of alternation<Side>(['gateway', 'forwarder', 'kannel'], stretches)) {
+        const server = side === 'kannel' ? kannel : synchronous[side].server
         const before = { queued: (await simulator.stats()).messagesQueued, server: await server.cpuMs(), simulator: await simulatorCpuMs() }
         let load: LoadResult
         let machineAtEnd: MachineCpu
         let endedAt: number
-        if (side === 'gateway') {
-          load = await runLoad({ ...gatewayRequest, seconds: stretch })
-          ofGateway.push(load)
-          gatewayDelivered += (await simulator.stats()).messagesQueued - before.queued
+        if (side !== 'kannel') {
+          load = await runLoad({ ...synchronous[side].request, seconds: stretch })
+          ofSynchronous[side].loads.push(load)
+          ofSynchronous[side].delivered += (await simulator.stats()).messagesQueued - before.queued
           machineAtEnd = load.machineAtEnd
           endedAt = load.endedAt
         } else {
@@ -118,7 +128,10 @@ export async function measureAgainstKannel (settings: BenchSettings): Promise<Ro
         cpu[side].server += await server.cpuMs() - before.server
         cpu[side].simulator += await simulatorCpuMs() - before.simulator
       }
-      const gatewayLoad = combine(...ofGateway)
+      const gatewayLoad = combine(...ofSynchronous.gateway.loads)
+      const gatewayDelivered = ofSynchronous.gateway.delivered
+      const forwarderLoad = combine(...ofSynchronous.forwarder.loads)
+      const forwarderDelivered = ofSynchronous.forwarder.delivered
       const kannelDelivered = ofKannel.reduce((sum, s) => sum + s.delivered, 0)
       const kannelSeconds = ofKannel.reduce((sum, s) => sum + s.seconds, 0)
       const kannelLoad = combine(...ofKannel.map((s) => s.load))
@@ -126,11 +139,13 @@ export async function measureAgainstKannel (settings: BenchSettings): Promise<Ro
       const failedAtKannel = ofKannel.at(-1)?.drained.status.failed ?? 0
       const kannelRate = kannelDelivered / kannelSeconds
       const gatewayRate = gatewayDelivered / gatewayLoad.seconds
+      const forwarderRate = forwarderDelivered / forwarderLoad.seconds
       const perMessage = (side: Side, delivered: number) => {
         const { server, simulator, load } = cpu[side]
         return { server: server / delivered, simulator: simulator / delivered, load: load / delivered, all: (server + simulator + load) / delivered }
       }
       const ofGatewaySide = perMessage('gateway', gatewayDelivered)
+      const ofForwarderSide = perMessage('forwarder', forwarderDelivered)
       const ofKannelSide = perMessage('kannel', kannelDelivered)
       const cores = availableParallelism()
       // The rate a side would reach with every core busy on its three processes, at the CPU per
@@ -155,33 +170,33 @@ export async function measureAgainstKannel (settings: BenchSettings): Promise<Ro
           { measure: 'all three processes\' CPU per delivered message', unit: 'ms', subject: ofGatewaySide.all, baseline: ofKannelSide.all },
           { measure: `machine busy over the side's stretches (of ${cores} cores)`, unit: 'cores', subject: busyCores('gateway'), baseline: busyCores('kannel') },
           { measure: `delivered per second with all ${cores} cores busy (cores ÷ all three's CPU per message)`, unit: 'msg/s', subject: gatewayCeiling, baseline: cores * 1000 / ofKannelSide.all },
-          { measure: 'the gateway\'s one thread, busy all the time (1 s ÷ its CPU per message)', unit: 'msg/s', subject: oneThreadLimit }
+          { measure: 'the gateway\'s one thread, busy all the time (1 s ÷ its CPU per message)', unit: 'msg/s', subject: oneThreadLimit },
+          { measure: 'in the gateway\'s place, row 1\'s minimal forwarder: delivered per second', unit: 'msg/s', subject: forwarderRate, baseline: kannelRate },
+          { measure: 'the minimal forwarder\'s server CPU per delivered message', unit: 'ms', subject: ofForwarderSide.server, baseline: ofKannelSide.server },
+          { measure: 'the minimal forwarder\'s side, all three processes\' CPU per delivered message', unit: 'ms', subject: ofForwarderSide.all, baseline: ofKannelSide.all }
         ],
         checks: [atLeast('delivered per second vs. Kannel', gatewayRate / kannelRate, MIN_KANNEL_RATIO)],
         notes: [
-          `${stretches} stretches of ${stretch.toFixed(1)} s a side, gateway and Kannel in turns; Kannel accepted ${kannelLoad.ok} sends in ${kannelLoad.seconds.toFixed(1)} s and took ${(kannelSeconds - kannelLoad.seconds).toFixed(1)} s more to drain its queue` +
+          `${stretches} stretches of ${stretch.toFixed(1)} s a side, gateway, minimal forwarder and Kannel in turns; Kannel accepted ${kannelLoad.ok} sends in ${kannelLoad.seconds.toFixed(1)} s and took ${(kannelSeconds - kannelLoad.seconds).toFixed(1)} s more to drain its queue` +
             (undrained.length === 0 ? '' : ` — ${undrained.length} stretch(es) NOT drained within the limit (${undrained.map((s) => s.drained.status.queued).join(', ')} still queued), rate counted at the limit`),
           `Kannel: max-pending-submits ${settings.connections} (as many upstream requests in flight as the gateway's callers have), failed ${failedAtKannel}`,
-          `the gateway had a ${warmupSecondsFor(settings.seconds)}-s warm-up, not counted; Kannel none (no JIT to warm)`,
-          `with all ${cores} cores busy at the CPU per message it measured, the gateway's side would deliver ${gatewayCeiling.toFixed(0)} msg/s, ${(gatewayCeiling / kannelRate).toFixed(2)}× Kannel's measured rate: ` +
-            (gatewayCeiling < kannelRate * MIN_KANNEL_RATIO
-              ? 'short of the target however the gateway used the cores, so only less CPU per message would meet it here'
-              : oneThreadLimit < kannelRate * MIN_KANNEL_RATIO
-                ? `the cores it left idle would meet the target, but only a gateway on more than one thread could use them: its one thread busy all the time caps it at ${oneThreadLimit.toFixed(0)} msg/s`
-                : `the cores it left idle would meet the target, and its one thread (busy all the time, ${oneThreadLimit.toFixed(0)} msg/s) could too: the synchronous chain held it back, not its CPU`),
-          `cores taken by the host while they had work (steal): ${stolenCores('gateway').toFixed(2)} in the gateway's stretches, ${stolenCores('kannel').toFixed(2)} in Kannel's`,
-          ...(standIn ? ['upstream: the bench stand-in (the simulator\'s own send_sms logic, also served on GET) — the simulator itself answers only POST; both sides used it'] : [])
+          `the gateway and the forwarder had a ${warmupSecondsFor(settings.seconds)}-s warm-up each, not counted; Kannel none (no JIT to warm)`,
+          ceilingNote({ cores, ceiling: gatewayCeiling, oneThreadLimit, kannel: kannelRate }),
+          forwarderNote({ gateway: gatewayRate, forwarder: forwarderRate, kannel: kannelRate }),
+          `cores taken by the host while they had work (steal): ${stolenCores('gateway').toFixed(2)} in the gateway's stretches, ${stolenCores('forwarder').toFixed(2)} in the forwarder's, ${stolenCores('kannel').toFixed(2)} in Kannel's`,
+          ...(standIn ? ['upstream: the bench stand-in (the simulator\'s own send_sms logic, also served on GET) — the simulator itself answers only POST; every side used it'] : [])
         ]
       }
     } finally {
       await kannel.stop()
     }
   } finally {
-    await Promise.all([gateway.stop(), simulator.stop()])
+    await Promise.all([gateway.stop(), forwarder.stop(), simulator.stop()])
   }
 }
 
-type Side = 'gateway' | 'kannel'
+type SynchronousSide = 'gateway' | 'forwarder'
+type Side = SynchronousSide | 'kannel'
 
 /** CPU time in ms over one side's stretches; wallMs is the time the machine's figures cover. */
 function emptyCpu () {

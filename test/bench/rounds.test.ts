@@ -4,9 +4,11 @@ import type { LatencySummary } from '../../bench/lib/latency.js'
 import { alternation, planMeasurement, roundsFor, startBoth, warmupSecondsFor } from '../../bench/lib/rounds.js'
 
 t.test('turns alternate A B B A, so each side is as often first as second', async (t) => {
-  t.same(alternation('A', 'B', 2), ['A', 'B', 'B', 'A'])
-  t.same(alternation('A', 'B', 4), ['A', 'B', 'B', 'A', 'A', 'B', 'B', 'A'])
-  t.same(alternation('A', 'B', 1), ['A', 'B'])
+  t.same(alternation(['A', 'B'], 2), ['A', 'B', 'B', 'A'])
+  t.same(alternation(['A', 'B'], 4), ['A', 'B', 'B', 'A', 'A', 'B', 'B', 'A'])
+  t.same(alternation(['A', 'B'], 1), ['A', 'B'])
+  t.same(alternation(['A', 'B', 'C'], 2), ['A', 'B', 'C', 'C', 'B', 'A'], 'three sides: every other pass reversed')
+  t.same(alternation(['A', 'B', 'C'], 3), ['A', 'B', 'C', 'C', 'B', 'A', 'A', 'B', 'C'])
 })
 
 t.test('rounds: two 1-s stretches a side each, one at least; warm-up 1 to 5 s', async (t) => {
