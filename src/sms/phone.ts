@@ -17,8 +17,11 @@ type PhoneProblem = Extract<PhoneCheck, { ok: false }>['reason']
 
 /** Generous for formatted input, short enough that junk never reaches the parser. */
 const MAX_INPUT_LENGTH = 32
-/** Digits, a leading plus, and the separators people type; anything else is not a number. */
-const PHONE_CHARACTERS = /^\+?[\d\s().\-/]*\d[\d\s().\-/]*$/
+/**
+ * Digits, a leading plus (bracketed too, as in "(+48) 500 600 700"), and the separators people
+ * type; anything else is not a number.
+ */
+const PHONE_CHARACTERS = /^\(?\+?[\d\s().\-/]*\d[\d\s().\-/]*$/
 const SEPARATORS = /[\s().\-/]/g
 /** 48 + nine national digits, written without '+' or '00': the provider reads it as +48. */
 const POLISH_WITHOUT_PLUS = /^48\d{9}$/

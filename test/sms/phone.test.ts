@@ -14,7 +14,9 @@ t.test('normalisePhone accepts the ways people write a Polish mobile', async (t)
     '(500) 600-700',
     '500.600.700',
     ' 500600700\n',
-    '+48\u00a0500\u00a0600\u00a0700'
+    '+48\u00a0500\u00a0600\u00a0700',
+    '(+48) 500 600 700',
+    '(+48)500600700'
   ]) {
     t.same(normalisePhone(input, 'PL'), { ok: true, e164: E164 }, JSON.stringify(input))
   }
@@ -23,6 +25,7 @@ t.test('normalisePhone accepts the ways people write a Polish mobile', async (t)
 t.test('normalisePhone uses the default region for national numbers', async (t) => {
   t.same(normalisePhone('07911 123456', 'GB'), { ok: true, e164: '+447911123456' })
   t.same(normalisePhone('+1 202 555 0123', 'PL'), { ok: true, e164: '+12025550123' })
+  t.same(normalisePhone('(+44) 7911 123456', 'PL'), { ok: true, e164: '+447911123456' }, 'a bracketed calling code')
   t.same(normalisePhone('0048500600700', 'GB'), { ok: true, e164: E164 }, 'international prefix of the region')
   t.not(normalisePhone('48500600700', 'DE'), { ok: true, e164: E164 },
     'the 48-without-plus reading is only for region PL')
@@ -45,6 +48,8 @@ t.test('normalisePhone rejects with a reason', async (t) => {
     ['500600700 ext 12', 'not_a_number'],
     ['500600700#1', 'not_a_number'],
     ['50+0600700', 'not_a_number'],
+    ['48 (+500) 600 700', 'not_a_number'],
+    ['((+48) 500 600 700', 'not_a_number'],
     ['５００６００７００', 'not_a_number'],
     ['1'.repeat(33), 'not_a_number']
   ]
