@@ -25,11 +25,14 @@ const PLACEHOLDER_MARK = '#'.charCodeAt(0)
 /** `source`: the position, among the sources given, of the one the refused field was read from */
 export type ReportReading = { ok: true, fields: DeliveryReportFields } | { ok: false, field: string, problem: string, source?: number }
 
+/** A field that is there but cannot be used: the name it came under and its source's position. */
+interface Unusable { name: string, source: number }
+
 /**
  * A field's value from the first source that has it: its text, undefined when absent, or — when it
- * is there but unusable — the position of its source among those given (a number).
+ * is there but unusable — where it was found, so that the refusal names the field as it was sent.
  */
-function pick (sources: ReadonlyArray<unknown>, names: readonly string[]): string | undefined | number {
+function pick (sources: ReadonlyArray<unknown>, names: readonly string[]): string | undefined | Unusable {
   for (let index = 0; index < sources.length; index++) {
     const source = sources[index]
     if (typeof source !== 'object' || source === null || Array.isArray(source)) continue
@@ -37,8 +40,8 @@ function pick (sources: ReadonlyArray<unknown>, names: readonly string[]): strin
       if (!Object.hasOwn(source, name)) continue
       const value = (source as Record<string, unknown>)[name]
       // A JSON number is taken only when its text is exact: 1.2e22 would name another message.
-      if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0 ? String(value) : index
-      if (typeof value !== 'string' || value.length > MAX_FIELD_LENGTH) return index
+      if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0 ? String(value) : { name, source: index }
+      if (typeof value !== 'string' || value.length > MAX_FIELD_LENGTH) return { name, source: index }
       const trimmed = value.trim()
       // The pattern is tried only on what could be a placeholder: this runs for every field of every report.
       return trimmed === '' || (trimmed.charCodeAt(0) === PLACEHOLDER_MARK && UNREPLACED_PLACEHOLDER.test(trimmed)) ? undefined : trimmed
@@ -47,8 +50,8 @@ function pick (sources: ReadonlyArray<unknown>, names: readonly string[]): strin
   return undefined
 }
 
-function unusable (field: string, source: number): ReportReading {
-  return { ok: false, field, problem: 'is repeated, not text (or a whole number), or too long', source }
+function unusable ({ name, source }: Unusable): ReportReading {
+  return { ok: false, field: name, problem: 'is repeated, not text (or a whole number), or too long', source }
 }
 
 /** Reads the report's fields from the sources in order (the body before the query string). */
@@ -57,10 +60,10 @@ export function readReportFields (...sources: ReadonlyArray<unknown>): ReportRea
   const state = pick(sources, FIELD_NAMES.state)
   const date = pick(sources, FIELD_NAMES.date)
   const reason = pick(sources, FIELD_NAMES.reason)
-  if (typeof messageId === 'number') return unusable('smsid', messageId)
-  if (typeof state === 'number') return unusable('stan', state)
-  if (typeof date === 'number') return unusable('data', date)
-  if (typeof reason === 'number') return unusable('przyczyna', reason)
+  if (typeof messageId === 'object') return unusable(messageId)
+  if (typeof state === 'object') return unusable(state)
+  if (typeof date === 'object') return unusable(date)
+  if (typeof reason === 'object') return unusable(reason)
   if (messageId === undefined) return { ok: false, field: 'smsid', problem: 'the message id is missing' }
   if (state === undefined) return { ok: false, field: 'stan', problem: 'the delivery state is missing' }
   const fields: DeliveryReportFields = { messageId, state }

@@ -21,3 +21,12 @@ t.test('what is missing or broken is named', async (t) => {
   t.match(readReportFields({ stan: 'x' }, { smsid: ['a', 'b'] }), { ok: false, field: 'smsid', source: 1 })
   t.match(readReportFields(undefined, { smsid: 1.5, stan: 'x' }), { ok: false, field: 'smsid', source: 1 })
 })
+
+t.test('an unusable field is named as it was sent, an older name too', async (t) => {
+  t.same(readReportFields({ id: null, stan: 'x' }), { ok: false, field: 'id', problem: 'is repeated, not text (or a whole number), or too long', source: 0 })
+  t.match(readReportFields(undefined, { id: ['a3', 'a4'], stan: 'x' }), { ok: false, field: 'id', source: 1 })
+  t.match(readReportFields({ smsid: 'a', status: ['5', '6'] }), { ok: false, field: 'status' })
+  t.match(readReportFields({ smsid: 'a', stan: 'x', date: 12.5 }), { ok: false, field: 'date' })
+  t.match(readReportFields({ smsid: 'a', stan: 'x', reason: {} }), { ok: false, field: 'reason' })
+  t.same(readReportFields({ status: 'delivered' }), { ok: false, field: 'smsid', problem: 'the message id is missing' }, 'a missing one under its first name')
+})

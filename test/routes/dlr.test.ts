@@ -169,6 +169,17 @@ t.test('a flood of junk states and reasons leaves the label set bounded', async 
   t.notOk(reportLines.some((e) => (e.status !== 'other' && 'rawState' in e) || (e.reason !== 'other' && 'rawReason' in e)), 'a word that was understood is not logged raw')
 })
 
+t.test('a second word not understood for the same message is a repeat for the counters, and still logged', async (t) => {
+  const gw = await startGateway(t, { deliveryReportsToSelf: true })
+  t.equal(await (await fetch(reportUrl(gw, { smsid: 'f2', stan: 'expired-ish' }))).text(), 'OK')
+  t.equal(await (await fetch(reportUrl(gw, { smsid: 'f2', stan: 'rejected-ish', przyczyna: 'odd-reason' }))).text(), 'OK')
+  const metrics = await scrape(gw)
+  t.equal(sample(metrics, 'sms_gateway_delivery_reports_total{status="other",reason="none"}'), 1)
+  t.equal(sample(metrics, 'sms_gateway_delivery_reports_duplicate_total'), 1)
+  const lines = gw.logs.entries.filter((e) => e.route === '/dlr' && e.messageId === 'f2')
+  t.match(lines, [{ rawState: 'expired-ish' }, { duplicate: true, rawState: 'rejected-ish', rawReason: 'odd-reason' }])
+})
+
 t.test('a HEAD counts nothing, and a message id in JSON must be a whole number written exactly', async (t) => {
   const gw = await startGateway(t, { deliveryReportsToSelf: true })
   const head = await fetch(reportUrl(gw, { smsid: 'h1', stan: 'delivered' }), { method: 'HEAD' })
@@ -197,6 +208,10 @@ t.test('refusals of a report name where the field was looked for, and what to se
   const text = await fetch(`${gw.url}/dlr?${query}`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'smsid=1' })
   t.equal(text.status, 400, 'a body of another type is set aside: the fields are looked for in the query')
   t.same(((await text.json()) as { errors: unknown }).errors, [{ field: 'querystring:/smsid', reason: 'the message id is missing' }])
+  const repeatedOlderName = await fetch(`${gw.url}/dlr?${query}&id=a3&id=a4&stan=delivered`)
+  t.match(await repeatedOlderName.json(), { detail: /^id: /, errors: [{ field: 'querystring:/id' }] }, 'an unusable field named as sent, an older name too')
+  const nullInJson = await fetch(`${gw.url}/dlr?${query}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"id":null,"stan":"delivered"}' })
+  t.match(await nullInJson.json(), { errors: [{ field: '/id' }] })
 })
 
 t.test('a push whose body is neither JSON nor a form (multipart, text) is read from its URL, not refused', async (t) => {

@@ -92,7 +92,7 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
   const schema = {
     operationId: 'receiveDeliveryReport',
     summary: 'Receive a delivery report pushed by SerwerSMS',
-    description: 'The target of the signed `dlr_url` the gateway sends with every message (when PUBLIC_URL and DLR_SECRET are set); SerwerSMS calls it, API clients do not. Fields may come in the query string, a form body or a JSON body; a body of any other type is set aside and the fields read from the query string. Answers the text OK to every authentic report, repeats and unknown ids included.',
+    description: 'The target of the signed `dlr_url` the gateway sends with every message (when PUBLIC_URL and DLR_SECRET are set); SerwerSMS calls it, API clients do not. The fields come in the query string. Answers the text OK to every authentic report, repeats and unknown ids included.',
     tags: ['delivery reports'],
     querystring: DeliveryReportQuerySchema,
     response: {
@@ -131,7 +131,12 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
     // Without Redis the answer is at hand: no await, no extra turn of the microtask queue.
     if (!(typeof sighting === 'boolean' ? sighting : await sighting)) {
       deliveryReportsDuplicate.inc()
-      addLogFields(request, { messageId, status, duplicate: true })
+      // Every word not understood is one pair (message, other): a second one for the same message
+      // is a repeat for the counters, but its words must still reach a human.
+      const repeat: Record<string, unknown> = { messageId, status, duplicate: true }
+      if (status === 'other') repeat.rawState = rawState
+      if (reason === 'other') repeat.rawReason = rawReason
+      addLogFields(request, repeat)
       return OK
     }
     deliveryReports.inc({ status, reason })
@@ -172,6 +177,7 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
         415: problemResponse({ code: 'GW_MEDIA_TYPE_UNSUPPORTED', detail: 'Send the body as application/json in UTF-8; charset=iso-8859-2 is not supported.' })
       },
       operationId: 'receiveDeliveryReportByPost',
+      description: 'The target of the signed `dlr_url`, posted to. Fields may come in the query string, a form body or a JSON body (the body first); a body of any other type is set aside and the fields read from the query string. Answers the text OK to every authentic report, repeats and unknown ids included.',
       [OPTIONAL_BODY]: true,
       consumes: ['application/x-www-form-urlencoded', 'application/json'],
       body: Type.Unknown({ description: 'report fields (smsid, stan, data, przyczyna) as a form or JSON object', examples: [{ smsid: '1c142d81c7', stan: 'delivered', data: '2026-11-25 12:00:05' }] })
