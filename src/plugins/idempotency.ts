@@ -99,9 +99,10 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
    */
   const pending = new Map<string, () => Promise<boolean>>()
   /**
-   * Keyed requests between their claim and the storing of their answer. Closing waits for them:
-   * one whose caller hung up holds no connection that would hold the close back, and its answer
-   * must still be stored before the store closes.
+   * Keyed requests from their claim being asked for to the storing of their answer. Closing waits
+   * for them: one whose caller hung up holds no connection that would hold the close back, and its
+   * answer must still be stored (or its key released) before the store closes — a claim too, that
+   * the store grants while the gateway is closing.
    */
   let unanswered = 0
   let allAnswered: (() => void) | undefined
@@ -140,6 +141,7 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
     // Monotonic: only the time since the claim matters, and a wall clock may jump.
     const claimedAt = performance.now()
     const token = randomUUID()
+    unanswered++
     let result
     try {
       result = await store.claim(key, fingerprint, { runningMs: inFlightTtlMs, keptMs: claimLifeMs, token })
@@ -149,15 +151,18 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
       // claimed would answer the caller's retry 409, then "outcome unknown".
       if (error instanceof IdempotencyStoreError && error.claimMayBeHeld) {
         request.log.warn('the idempotency claim may have been taken though its answer was lost; releasing it in the background')
+        // Before answered(): a closing that waits for this request then finds the release waiting.
         releaseLater({ key, fingerprint, token, claimedAt })
       }
+      answered()
       throw new GatewayError('GW_IDEMPOTENCY_STORE_UNAVAILABLE', 'The Idempotency-Key cannot be checked right now, so nothing was sent. Retry later with the same key, or without a key.', {}, { 'retry-after': '5' })
     }
     if (result.state === 'claimed') {
+      // Answered once its answer is stored or its key released (remember).
       request.idempotencyClaim = { key, fingerprint, token, claimedAt }
-      unanswered++
       return false
     }
+    answered()
     if (result.fingerprint !== fingerprint) {
       throw new GatewayError('GW_IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used with a different request body. A retry must repeat the first body unchanged (the first request may have been sent); a new request needs a new key.')
     }

@@ -1,65 +1,21 @@
-import { once } from 'node:events'
-import { createServer, connect, type AddressInfo, type Socket } from 'node:net'
 import { Redis, ReplyError } from 'ioredis'
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { lostWithConnection } from '../../src/idempotency/redis-store.js'
 import { sendKeyed, startGateway } from '../helper.js'
+import { startRedisProxy } from '../redis-proxy.js'
 import { startRedis, waitFor } from '../servers.js'
 
 const KEY_PREFIX = 'sms-gateway:idempotency:billing:'
 const RELEASING = 'the idempotency claim may have been taken though its answer was lost; releasing it in the background'
 
-/**
- * A TCP proxy in front of Redis that, once armed with a key, passes on the next command naming it
- * and then drops the connection instead of passing back Redis's answer: the command was carried
- * out, and its sender never learns so.
- */
-async function startAnswerDroppingProxy (t: Test, redisPort: number) {
-  let armedFor: string | undefined
-  let dropped = 0
-  const sockets = new Set<Socket>()
-  const server = createServer((client) => {
-    const upstream = connect(redisPort, '127.0.0.1')
-    sockets.add(client).add(upstream)
-    let dropNextAnswer = false
-    client.on('data', (chunk) => {
-      if (armedFor !== undefined && chunk.includes(armedFor)) {
-        armedFor = undefined
-        dropNextAnswer = true
-      }
-      upstream.write(chunk)
-    })
-    upstream.on('data', (chunk) => {
-      if (!dropNextAnswer) return client.write(chunk)
-      dropped++
-      client.destroy()
-      upstream.destroy()
-    })
-    const close = () => { client.destroy(); upstream.destroy(); sockets.delete(client); sockets.delete(upstream) }
-    client.on('close', close).on('error', close)
-    upstream.on('close', close).on('error', close)
-  })
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  t.teardown(async () => {
-    for (const socket of sockets) socket.destroy()
-    await new Promise((resolve) => server.close(resolve))
-  })
-  return {
-    url: `redis://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    dropAnswerTo: (key: string) => { armedFor = key },
-    dropped: () => dropped
-  }
-}
-
 t.test('a claim Redis carried out but whose answer was lost is released once Redis answers again', async (t) => {
   const redisServer = await startRedis(t)
-  const proxy = await startAnswerDroppingProxy(t, redisServer.port)
+  const proxy = await startRedisProxy(t, redisServer.port)
   const gw = await startGateway(t, { env: { REDIS_URL: proxy.url } })
   const admin = new Redis(redisServer.url)
   t.teardown(() => admin.disconnect())
 
-  proxy.dropAnswerTo(`${KEY_PREFIX}lost-1`)
+  proxy.interceptAnswerTo(`${KEY_PREFIX}lost-1`, 'drop')
   const first = await sendKeyed(gw.url, 'lost-1')
   t.equal(first.status, 503, 'the claim failed on the gateway\'s side: nothing was sent')
   t.equal(proxy.dropped(), 1, 'Redis answered the claim, and the answer was dropped')

@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap'
 import { Redis } from 'ioredis'
 import { sendKeyed, startGateway, type GatewayUnderTest } from '../helper.js'
+import { startRedisProxy } from '../redis-proxy.js'
 import { startRedis, waitFor } from '../servers.js'
 
 /** A keyed send whose caller hangs up once it is at the provider; `meanwhile` runs just before. */
@@ -48,4 +49,23 @@ t.test('closing waits for an answer still being stored before it closes the stor
   const record = await stored('drain-2')
   t.equal(record.state, 'done', 'the answer was stored, not left as a claim that would end as "outcome unknown"')
   t.equal(record.response?.statusCode, 200)
+})
+
+t.test('closing waits for a claim Redis is still answering, and releases it: nothing was sent', async (t) => {
+  const { url, redis } = await redisFor(t)
+  const proxy = await startRedisProxy(t, Number(new URL(url).port))
+  const gw = await startGateway(t, { env: { REDIS_URL: proxy.url } })
+  const key = 'sms-gateway:idempotency:billing:claim-while-closing'
+  proxy.interceptAnswerTo(key, { delayMs: 500 })
+  const caller = new AbortController()
+  sendKeyed(gw.url, 'claim-while-closing', { signal: caller.signal }).catch(() => {})
+  await waitFor('the claim to be on its way to Redis', () => proxy.intercepted() === 1)
+  caller.abort()
+  await waitFor('the gateway to see the caller go', async () => await new Promise<number>((resolve) => {
+    gw.app.server.getConnections((_error, count) => { resolve(count) })
+  }) === 0)
+  await gw.app.close()
+
+  t.equal(gw.simulator.stats.sendRequests, 0, 'nothing was sent: the gateway was closing when the claim came back')
+  t.equal(await redis.exists(key), 0, 'the claim was released before the store closed, not left to answer retries 409, then "outcome unknown"')
 })

@@ -1,0 +1,66 @@
+import { once } from 'node:events'
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net'
+import type { Test } from 'tap'
+
+/** What becomes of Redis's answer to the intercepted command: dropped with the connection, or held back. */
+export type AnswerTreatment = 'drop' | { delayMs: number }
+
+/**
+ * A TCP proxy in front of Redis that, once armed with a key, passes on the next command naming it
+ * and then treats Redis's answer as told: drops the connection instead of passing it back (the
+ * command was carried out, and its sender never learns so), or holds it — and what follows, so
+ * that their order holds — back for a while.
+ */
+export async function startRedisProxy (t: Test, redisPort: number) {
+  let armed: { key: string, treatment: AnswerTreatment } | undefined
+  let intercepted = 0
+  let dropped = 0
+  const sockets = new Set<Socket>()
+  const server = createServer((client) => {
+    const upstream = connect(redisPort, '127.0.0.1')
+    sockets.add(client).add(upstream)
+    let dropNextAnswer = false
+    let held: Buffer[] | undefined
+    client.on('data', (chunk) => {
+      if (armed !== undefined && chunk.includes(armed.key)) {
+        const { treatment } = armed
+        armed = undefined
+        intercepted++
+        if (treatment === 'drop') dropNextAnswer = true
+        else {
+          held = []
+          setTimeout(() => {
+            for (const answer of held!) client.write(answer)
+            held = undefined
+          }, treatment.delayMs)
+        }
+      }
+      upstream.write(chunk)
+    })
+    upstream.on('data', (chunk) => {
+      if (dropNextAnswer) {
+        dropped++
+        client.destroy()
+        upstream.destroy()
+      } else if (held !== undefined) held.push(chunk)
+      else client.write(chunk)
+    })
+    const close = () => { client.destroy(); upstream.destroy(); sockets.delete(client); sockets.delete(upstream) }
+    client.on('close', close).on('error', close)
+    upstream.on('close', close).on('error', close)
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  t.teardown(async () => {
+    for (const socket of sockets) socket.destroy()
+    await new Promise((resolve) => server.close(resolve))
+  })
+  return {
+    url: `redis://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    interceptAnswerTo: (key: string, treatment: AnswerTreatment) => { armed = { key, treatment } },
+    /** commands whose answer was intercepted so far */
+    intercepted: () => intercepted,
+    /** answers dropped so far */
+    dropped: () => dropped
+  }
+}
