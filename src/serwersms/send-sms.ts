@@ -49,12 +49,13 @@ export interface SendSmsSuccess {
 type Shape = Record<string, unknown>
 const isObject = (value: unknown): value is Shape => typeof value === 'object' && value !== null && !Array.isArray(value)
 const isOptionalString = (value: unknown) => value === undefined || typeof value === 'string'
-const isOptionalNumber = (value: unknown) => value === undefined || typeof value === 'number'
+/** A count the gateway adds up and exports: 1e999 parses as Infinity, which no metric or integer field takes. */
+const isOptionalCount = (value: unknown) => value === undefined || (Number.isSafeInteger(value) && (value as number) >= 0)
 const isCode = (value: unknown) => typeof value === 'number' || typeof value === 'string'
 
 function isSendSmsItem (item: unknown): item is SendSmsItem {
   return isObject(item) && typeof item.phone === 'string' && typeof item.status === 'string' &&
-    isOptionalString(item.id) && isOptionalNumber(item.parts) &&
+    isOptionalString(item.id) && isOptionalCount(item.parts) &&
     (item.error_code === undefined || isCode(item.error_code)) && isOptionalString(item.error_message)
 }
 

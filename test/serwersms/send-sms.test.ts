@@ -27,6 +27,9 @@ t.test('anything else is a bad response', async (t) => {
     [200, '{"success":true,"queued":1,"unsent":0,"items":{}}', /not a send_sms answer/],
     [200, '{"success":true,"queued":1,"unsent":0,"items":[{"phone":1,"status":"queued"}]}', /not a send_sms answer/],
     [200, '{"success":true,"queued":1,"unsent":0,"items":[{"phone":"1","status":"queued","parts":"1"}]}', /not a send_sms answer/],
+    [200, '{"success":true,"queued":1,"unsent":0,"items":[{"phone":"1","status":"queued","parts":1e999}]}', /not a send_sms answer/],
+    [200, '{"success":true,"queued":1,"unsent":0,"items":[{"phone":"1","status":"queued","parts":1.5}]}', /not a send_sms answer/],
+    [200, '{"success":true,"queued":1,"unsent":0,"items":[{"phone":"1","status":"queued","parts":-1}]}', /not a send_sms answer/],
     [200, '{"error":{"type":"x"}}', /not a send_sms answer/],
     [200, '{"error":"boom"}', /not a send_sms answer/]
   ]
