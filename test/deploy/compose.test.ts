@@ -2,10 +2,11 @@
 // replicas profile), and it wires gateway, simulator, Prometheus and Grafana
 // the way deploy/ expects. No Docker engine is needed.
 import t from 'tap'
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { EnvironmentSchema } from '../../src/config.js'
+import { EnvironmentSchema, loadConfig, PROVIDER_MAX_RECIPIENTS } from '../../src/config.js'
+import { bodyLimitFor } from '../../src/server-options.js'
 import { findTool, missingTool, readYaml, repoPath, run } from './helpers.js'
 
 interface Service {
@@ -141,4 +142,15 @@ t.test('replicas profile: a second gateway sharing Redis', async (t) => {
   t.equal(redisArgs[redisArgs.indexOf('--appendonly') + 1], 'yes')
   t.equal(redisArgs[redisArgs.indexOf('--appendfsync') + 1], 'always', 'a claim is on disk before the gateway calls the provider')
   for (const name of ['gateway', 'simulator', 'prometheus', 'grafana']) t.equal(svc(name).profiles, undefined, `${name} is always on`)
+})
+
+t.test('the replicas balancer lets the longest call and the largest body through to the gateway', async (t) => {
+  const conf = readFileSync(repoPath('deploy/nginx/replicas.conf'), 'utf8')
+  const readTimeoutS = Number(/^\s*proxy_read_timeout (\d+)s;/m.exec(conf)?.[1])
+  const bodyMiB = Number(/^\s*client_max_body_size (\d+)m;/m.exec(conf)?.[1])
+  const { sending, upstream } = loadConfig({ SERWERSMS_TOKEN: 'tok', API_KEYS: 'app:0123456789abcdef' })
+  const longestCallMs = Math.ceil(Math.ceil(sending.maxRecipients / sending.batchSize) / sending.upstreamConcurrency) * upstream.timeoutMs
+  t.ok(readTimeoutS * 1000 > longestCallMs, `proxy_read_timeout ${readTimeoutS} s outlasts a call of every batch timing out with the defaults (${longestCallMs / 1000} s): else the caller gets nginx's HTML 504 and no recipient's fate`)
+  const largest = loadConfig({ SERWERSMS_TOKEN: 'tok', API_KEYS: 'app:0123456789abcdef', SMS_MAX_RECIPIENTS: String(PROVIDER_MAX_RECIPIENTS) })
+  t.ok(bodyMiB * 1024 * 1024 > bodyLimitFor(largest), `client_max_body_size ${bodyMiB} MiB is above the gateway's body limit at ${PROVIDER_MAX_RECIPIENTS} recipients (${bodyLimitFor(largest)} bytes): the gateway, not nginx, refuses a body too large`)
 })
