@@ -89,7 +89,7 @@ export function createGatewayMetrics () {
     }),
     upstreamRequests: new Counter({
       name: `${PREFIX}upstream_requests_total`,
-      help: 'Requests to SerwerSMS, by outcome',
+      help: 'Requests to SerwerSMS, by outcome (refused: the provider refused the caller\'s number or text)',
       labelNames: ['outcome'] as const,
       registers
     }),

@@ -2,7 +2,7 @@ import fp from 'fastify-plugin'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Config } from '../config.js'
 import { createSerwerSmsClient, type SendSmsFields } from '../serwersms/client.js'
-import { UPSTREAM_OUTCOMES, type SendSmsOutcome } from '../serwersms/send-sms.js'
+import { metricOutcomeOf, UPSTREAM_METRIC_OUTCOMES, type SendSmsOutcome } from '../serwersms/send-sms.js'
 
 export interface UpstreamClient {
   /**
@@ -35,15 +35,16 @@ export default fp<UpstreamClientOptions>(async function upstreamClientPlugin (ap
   const { upstreamRequests, upstreamDuration } = app.metrics
   // Each outcome exported from 0: a series that first appears at 1 has no increase() in Prometheus,
   // so the first timeouts after a start would raise no alert.
-  for (const outcome of UPSTREAM_OUTCOMES) upstreamRequests.inc({ outcome }, 0)
+  for (const outcome of UPSTREAM_METRIC_OUTCOMES) upstreamRequests.inc({ outcome }, 0)
 
   app.decorate('upstream', {
     async sendSms (fields, log = app.log) {
       const started = performance.now()
       const result = await client.sendSms(fields)
       const seconds = (performance.now() - started) / 1000
-      upstreamRequests.inc({ outcome: result.outcome })
-      upstreamDuration.observe({ outcome: result.outcome }, seconds)
+      const outcome = metricOutcomeOf(result)
+      upstreamRequests.inc({ outcome })
+      upstreamDuration.observe({ outcome }, seconds)
       if (result.outcome !== 'ok') {
         log.warn({ upstream: describeForLog(result), recipients: fields.phone.length, ms: Math.round(seconds * 1000) }, 'upstream send_sms failed')
       }

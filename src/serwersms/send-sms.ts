@@ -99,6 +99,25 @@ export function isAccountError (code: number): boolean {
 }
 
 /**
+ * Provider codes that refuse what the caller asked for — its number or its text — and nothing of
+ * the gateway's or the account's: 2001 invalid phone number, 3101 empty message, 3102 message too
+ * long, 3103 incorrect number. Requests the provider refused so are counted apart (`refused`), so
+ * that one caller's bad input does not read as the provider failing and page whoever runs the
+ * gateway. The other codes — the account's, its limits (3000s), a blocked sending (3100), a
+ * request the gateway built wrong (1000, 1004, 1006, 2000, 3104) and codes not known — stay
+ * `provider_error`.
+ */
+const CALLER_ERROR_CODES: ReadonlySet<number> = new Set([2001, 3101, 3102, 3103])
+
+/** How the metrics name an upstream request's outcome: a provider error is the caller's (`refused`) or not. */
+export type UpstreamMetricOutcome = UpstreamOutcomeName | 'refused'
+export const UPSTREAM_METRIC_OUTCOMES: readonly UpstreamMetricOutcome[] = [...UPSTREAM_OUTCOMES, 'refused']
+
+export function metricOutcomeOf (result: SendSmsOutcome): UpstreamMetricOutcome {
+  return result.outcome === 'provider_error' && CALLER_ERROR_CODES.has(result.error.code) ? 'refused' : result.outcome
+}
+
+/**
  * Reads an HTTP answer of send_sms. An `error` body is a refusal whatever the status (the
  * status that goes with it is undocumented); anything else unexpected is a bad response.
  */

@@ -62,7 +62,7 @@ t.test('dashboard shows what the issue asks for', async (t) => {
   t.ok(has(/delivery ratio/i, /status="delivered"[\s\S]*\/[\s\S]*status=~"delivered\|undelivered\|unsent"/), 'delivery ratio')
   t.ok(has(/delivery latency/i, /histogram_quantile\(0\.99, .*sms_gateway_delivery_seconds_bucket/), 'delivery latency percentiles')
   t.ok(has(/upstream latency/i, /sms_gateway_upstream_request_duration_seconds_bucket/), 'upstream latency')
-  t.ok(has(/upstream (requests|error)/i, /sms_gateway_upstream_requests_total\{outcome!="ok"/), 'upstream errors')
+  t.ok(has(/upstream (requests|error)/i, /sms_gateway_upstream_requests_total\{outcome!~"ok\|refused"/), 'upstream errors, the caller\'s refused texts left out')
   t.ok(has(/rejected/i, /sms_gateway_delivery_reports_rejected_total/), 'rejected reports')
   t.ok(has(/http latency .* by route/i, /sum by \(le, route\) \(rate\(sms_gateway_http_request_duration_seconds_bucket/), 'HTTP latency by route')
 })

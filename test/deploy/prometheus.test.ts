@@ -40,7 +40,7 @@ const alerts = rules.groups.flatMap((g) => g.rules).filter((r): r is Rule & { al
 t.test('the alerts an operator wants are there', async (t) => {
   const exprOf = (name: string): string => alerts.find((a) => a.alert === name)?.expr ?? ''
   t.match(exprOf('SmsDeliveryRatioLow'), /sms_gateway_delivery_reports_total\{status="delivered"/, 'delivery ratio below a threshold')
-  t.match(exprOf('SmsUpstreamErrorRateHigh'), /sms_gateway_upstream_requests_total\{outcome!="ok"/, 'upstream errors')
+  t.match(exprOf('SmsUpstreamErrorRateHigh'), /sms_gateway_upstream_requests_total\{outcome!~"ok\|refused"/, 'upstream errors, the caller\'s refused texts left out')
   t.match(exprOf('SmsUpstreamTimeouts'), /outcome=~"timeout\|network"/, 'upstream timeouts')
   t.match(exprOf('SmsDeliveryReportsRejected'), /sms_gateway_delivery_reports_rejected_total/, 'rejected reports')
   t.match(exprOf('SmsNoDeliveryReports'), /sms_gateway_messages_total[\s\S]*unless[\s\S]*sms_gateway_delivery_reports_total/, 'no reports despite sends')

@@ -3,7 +3,7 @@ import { createServer, type AddressInfo } from 'node:net'
 import t from 'tap'
 import { DROPPED_DEFAULT_METRICS, REJECTION_REASONS } from '../../src/plugins/metrics.js'
 import { RECIPIENT_STATUSES } from '../../src/schemas/sms.js'
-import { UPSTREAM_OUTCOMES } from '../../src/serwersms/send-sms.js'
+import { UPSTREAM_METRIC_OUTCOMES } from '../../src/serwersms/send-sms.js'
 import { authHeader, freePort, startGateway } from '../helper.js'
 
 const METRICS_TOKEN = 'metrics-token-0123456789'
@@ -64,7 +64,7 @@ t.test('counters an alert takes increase() of are exported at 0 before their fir
     t.match(before, `\nsms_gateway_message_parts_total{client="${client}"} 0\n`, `${client} parts`)
     t.match(before, `\nsms_gateway_scheduled_messages_total{client="${client}"} 0\n`, `${client} scheduled`)
   }
-  for (const outcome of UPSTREAM_OUTCOMES) t.match(before, `\nsms_gateway_upstream_requests_total{outcome="${outcome}"} 0\n`, outcome)
+  for (const outcome of UPSTREAM_METRIC_OUTCOMES) t.match(before, `\nsms_gateway_upstream_requests_total{outcome="${outcome}"} 0\n`, outcome)
   t.match(before, '\nsms_gateway_delivery_reports_total{status="delivered",reason="none"} 0\n', 'delivered reports')
   t.notMatch(before, /sms_gateway_messages_total\{[^}]*client="anonymous"/, 'no series for a client that cannot call')
 

@@ -283,9 +283,12 @@ t.test('provider refusals and faults map onto the documented statuses', async (t
   const refused = await post(gw, { to: '+48500600700', text: 'x' })
   t.match(refused.body, { providerError: { code: 3101, type: 'SendError', message: 'The message is empty' }, detail: /3101/ })
   const metrics = await (await fetch(`${gw.url}/metrics`)).text()
-  for (const outcome of ['ok', 'provider_error', 'bad_response', 'network', 'timeout']) {
+  for (const outcome of ['ok', 'provider_error', 'refused', 'bad_response', 'network', 'timeout']) {
     t.match(metrics, new RegExp(`sms_gateway_upstream_requests_total\\{outcome="${outcome}"\\} [1-9]`), outcome)
   }
+  // The caller's text refused (3101, twice), apart from the account's and the gateway's own (1001, 1003, 1006).
+  t.match(metrics, /sms_gateway_upstream_requests_total\{outcome="refused"\} 2\n/)
+  t.match(metrics, /sms_gateway_upstream_requests_total\{outcome="provider_error"\} 3\n/)
 })
 
 t.test('an unreachable provider is a 502 and nothing counts as sent', async (t) => {
