@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs'
+import { isIPv4 } from 'node:net'
 import { parseEnv } from 'node:util'
 import { parse as parseDuration } from '@lukeed/ms'
 import { Type, type Static, type TSchema } from 'typebox'
@@ -52,7 +53,8 @@ export const EnvironmentSchema = Type.Object({
   DLR_URL_TTL: Duration('7 days', 'how long a signed delivery-report URL stays valid after the send, e.g. 7 days'),
   DLR_DEDUP_WINDOW: Duration('1 hour', 'how long a (message id, state) report is remembered to drop repeats, e.g. 1 hour'),
   METRICS_PORT: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, description: 'separate port for /metrics (1–65535); unset serves it on PORT' })),
-  METRICS_TOKEN: Type.Optional(Type.String({ minLength: MIN_API_KEY_LENGTH, description: `bearer token required on /metrics, at least ${MIN_API_KEY_LENGTH} characters` })),
+  // Printable ASCII without spaces: a bearer token cannot hold a space, and Node reads header bytes as Latin-1, so a token beyond ASCII would never match.
+  METRICS_TOKEN: Type.Optional(Type.String({ minLength: MIN_API_KEY_LENGTH, pattern: '^[!-~]+$', description: `bearer token required on /metrics, at least ${MIN_API_KEY_LENGTH} printable ASCII characters without spaces (openssl rand -hex 24)` })),
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://', description: 'redis://host:6379/0 to share idempotency keys, rate limits and repeated-report recognition between replicas' })),
   RATE_LIMIT_MAX: Type.Integer({ minimum: 1, default: 600, description: 'requests per client per window' }),
   RATE_LIMIT_WINDOW: Duration('1 minute', 'rate-limit window, e.g. 1 minute or 60000'),
@@ -154,7 +156,7 @@ export function loadConfig (env: EnvSource = readEnvironment()): Config {
   const vars = parseEnvironment(EnvironmentSchema, env)
   const windowMs = readDuration('RATE_LIMIT_WINDOW', vars.RATE_LIMIT_WINDOW)
   const config: Config = {
-    server: { host: vars.HOST, port: vars.PORT, shutdownGraceMs: vars.SHUTDOWN_GRACE_MS },
+    server: { host: readHost(vars.HOST), port: vars.PORT, shutdownGraceMs: vars.SHUTDOWN_GRACE_MS },
     logLevel: vars.LOG_LEVEL as LogLevel,
     upstream: {
       apiUrl: vars.SERWERSMS_API_URL.endsWith('/') ? vars.SERWERSMS_API_URL : `${vars.SERWERSMS_API_URL}/`,
@@ -306,6 +308,14 @@ function readUpstreamAuth (vars: Environment): UpstreamAuth | undefined {
 
 const API_KEY_NAME = /^[A-Za-z0-9_.-]{1,64}$/
 
+/** Digits and dots are an IPv4 address or nothing: as a host name, 0.0.0.0.0 would fail the listen (exit 1, HOST not named). */
+function readHost (host: string): string {
+  if (/^[\d.]+$/.test(host) && !isIPv4(host)) {
+    throw new ConfigError(`HOST="${host}" is invalid: it is not an IPv4 address. Set it to address to listen on, without a port, e.g. 0.0.0.0, 127.0.0.1, :: or a host name.`)
+  }
+  return host
+}
+
 /**
  * ioredis throws on a URL it cannot parse (a port that is not a number, a password with a stray
  * "%") when the client is made, after the configuration was taken: the process would crash with
@@ -321,6 +331,8 @@ function readRedisUrl (text: string): string {
     throw new ConfigError('REDIS_URL is not a valid URL (its value is not shown: it may hold a password). Set it as redis://[:password@]host[:port][/db], with the password URL-encoded.')
   }
   if (url.hostname === '') throw new ConfigError('REDIS_URL names no host (its value is not shown). Set it as redis://[:password@]host[:port][/db].')
+  // ioredis would send SELECT NaN for /abc, and its refusal would end the process once Redis answers.
+  if (!/^\/?\d*$/.test(url.pathname)) throw new ConfigError('REDIS_URL names a database that is not a number (its value is not shown). Set it as redis://[:password@]host[:port][/db], db a number such as 0.')
   return text
 }
 
@@ -338,6 +350,10 @@ export function parseApiKeys (text: string): ApiKey[] {
     // A caller presents the key as "Bearer <key>", which cannot hold whitespace: such a key could never match.
     if (/\s/.test(key)) {
       throw new ConfigError(`API_KEYS entry "${name}" has whitespace in its key (after the colon, or inside it); no caller could present it. Write name:key with nothing between them.`)
+    }
+    // Node reads header bytes as Latin-1: a key beyond ASCII, sent in UTF-8 as clients do, would never match.
+    if (!/^[!-~]+$/.test(key)) {
+      throw new ConfigError(`API_KEYS entry "${name}" has a character outside printable ASCII in its key; no caller could present it. Use letters, digits and ASCII punctuation (openssl rand -hex 24).`)
     }
     if (key.length < MIN_API_KEY_LENGTH) {
       throw new ConfigError(`API_KEYS entry "${name}" has a key shorter than ${MIN_API_KEY_LENGTH} characters. Set a longer random key (openssl rand -hex 24).`)

@@ -73,13 +73,21 @@ t.test('a bad value names the variable, the problem and the fix', async (t) => {
     [{ REDIS_URL: 'redis://:ab%zz@redis:6379' }, /^REDIS_URL is not a valid URL/],
     [{ REDIS_URL: 'redis://' }, /^REDIS_URL names no host/],
     [{ API_KEYS: 'billing: change-me-0123456789' }, /"billing" has whitespace in its key .*no caller could present it/],
-    [{ API_KEYS: 'billing:change me 0123456789' }, /"billing" has whitespace in its key/]
+    [{ API_KEYS: 'billing:change me 0123456789' }, /"billing" has whitespace in its key/],
+    [{ API_KEYS: 'pl:klucz-żółć-0123456789' }, /"pl" has a character outside printable ASCII in its key; no caller could present it/],
+    [{ METRICS_TOKEN: 'metrics token 0123456789' }, /^METRICS_TOKEN \(value hidden\) is invalid: has the wrong format\. Set it to bearer token required on \/metrics, at least 16 printable ASCII characters without spaces/],
+    [{ METRICS_TOKEN: 'żółć-0123456789abcdef' }, /^METRICS_TOKEN \(value hidden\) is invalid/],
+    [{ REDIS_URL: 'redis://:S3cretPw@redis:6379/abc' }, /^REDIS_URL names a database that is not a number \(its value is not shown\)/],
+    ...['0.0.0.0.0', '999.1.1.1', '123'].map((host): [Record<string, string>, RegExp] =>
+      [{ HOST: host }, /^HOST=".*" is invalid: it is not an IPv4 address\. Set it to address to listen on, without a port/])
   ]
   for (const [overrides, message] of cases) {
     const error = t.throws(() => load(overrides), { name: 'ConfigError', message }, JSON.stringify(overrides)) as Error
     if (overrides.REDIS_URL !== undefined) t.notMatch(error.message, /S3cretPw|ab%zz/, 'the URL, which may hold a password, is not echoed')
   }
-  for (const host of ['0.0.0.0', '127.0.0.1', '::', '::1', 'fe80::1%eth0', 'gateway', 'my_service.internal']) t.equal(load({ HOST: host }).server.host, host, `HOST=${host} is taken`)
+  for (const host of ['0.0.0.0', '127.0.0.1', '::', '::1', 'fe80::1%eth0', 'gateway', 'my_service.internal', 'gw-1.svc']) t.equal(load({ HOST: host }).server.host, host, `HOST=${host} is taken`)
+  for (const url of ['redis://redis', 'redis://redis:6379/', 'redis://:pw@redis:6379/3', 'rediss://redis/15']) t.equal(load({ REDIS_URL: url }).redisUrl, url, `REDIS_URL=${url} is taken`)
+  t.equal(load({ METRICS_TOKEN: 'm3tr!cs-T0ken_0123' }).metrics.token, 'm3tr!cs-T0ken_0123', 'ASCII punctuation in a token is fine')
   t.equal(load({ REDIS_URL: 'rediss://:p%40ss@redis.internal:6380/2' }).redisUrl, 'rediss://:p%40ss@redis.internal:6380/2', 'a valid URL is taken as written')
   const several = t.throws(() => load({ PORT: 'x', HOST: '', SMS_BATCH_SIZE: '0' })) as ConfigError
   t.match(several.message, /PORT=.*\n.*SMS_BATCH_SIZE=/, 'every bad variable is listed at once')
