@@ -11,6 +11,8 @@ import { GatewayError } from '../errors.js'
  * so every request counts: replays, refusals and bodies that cannot be parsed included.
  */
 export default fp<{ config: Config }>(async function rateLimitPlugin (app, { config }) {
+  // The window as configured: the context's `after` is the time left of the current one.
+  const limit = `This client may make ${config.rateLimit.max} requests per ${config.rateLimit.windowMs / 1000} s (RATE_LIMIT_WINDOW); retry after the Retry-After seconds.`
   await app.register(rateLimit, {
     global: false,
     hook: 'preParsing',
@@ -21,6 +23,6 @@ export default fp<{ config: Config }>(async function rateLimitPlugin (app, { con
     // Limits are a courtesy, not a safety: if Redis fails, let requests through (idempotency still fails closed).
     skipOnError: true,
     ...(app.hasDecorator('redis') ? { redis: app.redis, nameSpace: 'sms-gateway:rate-limit:' } : {}),
-    errorResponseBuilder: (_request, context) => new GatewayError('GW_RATE_LIMITED', `This client may make ${context.max} requests per ${context.after}; retry after the Retry-After seconds.`)
+    errorResponseBuilder: () => new GatewayError('GW_RATE_LIMITED', limit)
   })
 }, { name: 'rate-limit', dependencies: ['auth'], fastify: '5.x' })

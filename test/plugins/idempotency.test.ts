@@ -131,6 +131,8 @@ t.test('rate limits are per client and answer 429 problems with Retry-After and 
   t.equal(limited.status, 429)
   t.equal(limited.headers.get('content-type'), 'application/problem+json; charset=utf-8')
   t.match(JSON.parse(limited.text), { code: 'GW_RATE_LIMITED', status: 429 })
+  // The window as configured, not the time left of the current one (that is Retry-After's).
+  t.equal(JSON.parse(limited.text).detail, 'This client may make 2 requests per 60 s (RATE_LIMIT_WINDOW); retry after the Retry-After seconds.')
   t.ok(Number(limited.headers.get('retry-after')) > 0)
   t.equal(limited.headers.get('ratelimit-remaining'), '0')
   t.equal((await send(gw, order, undefined, OTHER_API_KEY)).status, 200, 'another client has its own budget')

@@ -114,7 +114,7 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
           { code: 'GW_PROVIDER_REFUSED', detail: 'SerwerSMS refused the request (3102): Message too long', extensions: SEND_SMS_EXAMPLES.refused },
           { code: 'GW_IDEMPOTENCY_KEY_REUSED', detail: 'This Idempotency-Key was used with a different request body. A retry must repeat the first body unchanged (the first request may have been sent); a new request needs a new key.' }
         ], { headers: { ...RateLimitHeaders, ...IdempotentReplayedHeader }, schema: SendSmsProblemSchema }),
-        429: problemResponse({ code: 'GW_RATE_LIMITED', detail: 'This client may make 600 requests per 1 minute; retry after the Retry-After seconds.' }, { headers: { ...RetryAfterHeader, ...RateLimitHeaders } }),
+        429: problemResponse({ code: 'GW_RATE_LIMITED', detail: 'This client may make 600 requests per 60 s (RATE_LIMIT_WINDOW); retry after the Retry-After seconds.' }, { headers: { ...RetryAfterHeader, ...RateLimitHeaders } }),
         500: problemResponse({ code: 'GW_INTERNAL', detail: 'The gateway failed unexpectedly; the incident is in its log.' }, { headers: { ...RateLimitHeaders, ...IdempotentReplayedHeader } }),
         502: problemResponse([
           { code: 'GW_UPSTREAM_UNREACHABLE', detail: 'SerwerSMS could not be reached (ECONNREFUSED); nothing was sent.', extensions: SEND_SMS_EXAMPLES.unreachable },
