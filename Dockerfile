@@ -2,6 +2,7 @@
 #
 #   docker build -t sms-gateway .
 #   docker run --init -p 3000:3000 --env-file .env sms-gateway            # gateway
+#   (docker's --env-file takes values as written: no quotes, no comments after them; .env.example)
 #   docker run --init -p 4010:4010 -e SIMULATOR_HOST=0.0.0.0 sms-gateway \
 #     node dist/cli/simulator.js                                           # fake SerwerSMS API
 #
