@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import fp from 'fastify-plugin'
-import { addLogFields } from './request-log.js'
+import { addLogFields, logCallerLeft } from './request-log.js'
 import { headerCount } from '../raw-headers.js'
 import type { Config } from '../config.js'
 import { GatewayError } from '../errors.js'
@@ -126,7 +126,16 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
     const claimed = request.idempotencyClaim
     if (claimed === null) return done(null, payload)
     request.idempotencyClaim = null
-    storeAnswer(request, reply, claimed, payload).finally(answered).then(() => { done(null, payload) }, (error: Error) => { done(error, payload) })
+    // The hooks that log and time an answer nobody will receive (request-log, metrics) ran before
+    // this one, a route's: a caller who hangs up while the answer is stored is seen here.
+    const callerWasThere = !reply.raw.destroyed
+    storeAnswer(request, reply, claimed, payload).finally(answered).then(() => {
+      if (callerWasThere && reply.raw.destroyed) {
+        logCallerLeft(request, reply)
+        app.observeUndelivered(request, reply)
+      }
+      done(null, payload)
+    }, (error: Error) => { done(error, payload) })
   }
 
   /** Claims the key or refuses the request; true when a stored answer was replayed. */

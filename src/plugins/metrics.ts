@@ -130,6 +130,11 @@ export type GatewayMetrics = ReturnType<typeof createGatewayMetrics>
 declare module 'fastify' {
   interface FastifyInstance {
     metrics: GatewayMetrics
+    /**
+     * Times a request whose answer will never be written, as its caller hung up: for a route's
+     * own onSend hook that waits, and after which the caller may be gone (idempotency's).
+     */
+    observeUndelivered (request: FastifyRequest, reply: FastifyReply): void
   }
 }
 
@@ -156,6 +161,7 @@ export default fp(async function metricsPlugin (app) {
     if (reply.raw.destroyed) observeDuration(request, reply)
     done(null, payload)
   })
+  app.decorate('observeUndelivered', observeDuration)
   app.addHook('onResponse', (request, reply, done) => {
     observeDuration(request, reply)
     done()

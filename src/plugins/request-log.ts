@@ -1,4 +1,4 @@
-import type { FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { completionLine } from '../logging.js'
 
@@ -14,13 +14,21 @@ export function addLogFields (request: FastifyRequest, fields: Record<string, un
   request.logFields = request.logFields === null ? fields : Object.assign(request.logFields, fields)
 }
 
+/**
+ * The line of a request whose answer will never be written, as its caller hung up: fastify writes
+ * a request's line once its answer has gone out, so a send whose caller left would leave no trace
+ * of its outcome.
+ */
+export function logCallerLeft (request: FastifyRequest, reply: FastifyReply): void {
+  request.log.warn({ ...completionLine(request, reply), callerLeft: true }, 'request completed, but the caller had hung up')
+}
+
 export default fp(async function requestLogPlugin (app) {
   app.decorateRequest('logFields', null)
-  // fastify writes a request's line once its answer has gone out, which an answer to a caller who
-  // hung up never does: a send whose caller left would leave no trace of its outcome. A callback
-  // hook, as it runs on every request.
+  // A callback hook, as it runs on every request. A route's own onSend hooks run after it: one
+  // that waits (idempotency's) calls logCallerLeft itself for a caller who left meanwhile.
   app.addHook('onSend', (request, reply, payload, done) => {
-    if (reply.raw.destroyed) request.log.warn({ ...completionLine(request, reply), callerLeft: true }, 'request completed, but the caller had hung up')
+    if (reply.raw.destroyed) logCallerLeft(request, reply)
     done(null, payload)
   })
 }, { name: 'request-log', fastify: '5.x' })
