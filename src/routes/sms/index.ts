@@ -113,7 +113,8 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
         422: problemResponse([
           { code: 'GW_PROVIDER_REFUSED', detail: 'SerwerSMS refused the request (3102): Message too long', extensions: SEND_SMS_EXAMPLES.refused },
           { code: 'GW_IDEMPOTENCY_KEY_REUSED', detail: 'This Idempotency-Key was used with a different request body. A retry must repeat the first body unchanged (the first request may have been sent); a new request needs a new key.' }
-        ], { headers: { ...RateLimitHeaders, ...IdempotentReplayedHeader }, schema: SendSmsProblemSchema }),
+          // Never a replay: a refusal sent nothing and frees its key; a reused key is refused before any claim.
+        ], { headers: RateLimitHeaders, schema: SendSmsProblemSchema }),
         429: problemResponse({ code: 'GW_RATE_LIMITED', detail: 'This client may make 600 requests per 60 s (RATE_LIMIT_WINDOW); retry after the Retry-After seconds.' }, { headers: { ...RetryAfterHeader, ...RateLimitHeaders } }),
         500: problemResponse({ code: 'GW_INTERNAL', detail: 'The gateway failed unexpectedly; the incident is in its log.' }, { headers: { ...RateLimitHeaders, ...IdempotentReplayedHeader } }),
         502: problemResponse([
@@ -124,7 +125,8 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
         503: problemResponse([
           { code: 'GW_IDEMPOTENCY_STORE_UNAVAILABLE', detail: 'The Idempotency-Key cannot be checked right now, so nothing was sent. Retry later with the same key, or without a key.' },
           { code: 'GW_SHUTTING_DOWN', detail: 'The gateway shut down before these recipients were sent; nothing was sent to them. Retry on another instance.', extensions: SEND_SMS_EXAMPLES.withdrawn }
-        ], { headers: { ...RetryAfterHeader, ...RateLimitHeaders, ...IdempotentReplayedHeader }, schema: SendSmsProblemSchema }),
+          // Never a replay either: nothing was sent, so the key is free (or was never claimed).
+        ], { headers: { ...RetryAfterHeader, ...RateLimitHeaders }, schema: SendSmsProblemSchema }),
         504: problemResponse({ code: 'GW_UPSTREAM_TIMEOUT', detail: 'SerwerSMS did not answer in time; the messages may have been sent.', extensions: SEND_SMS_EXAMPLES.timeout }, { headers: { ...RateLimitHeaders, ...IdempotentReplayedHeader }, schema: SendSmsProblemSchema })
       }
     }
