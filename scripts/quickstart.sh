@@ -19,6 +19,7 @@ console.log([
   // The port the gateway will listen on: delivery reports are sent back to it.
   `port=${quoted(env.PORT?.trim() || '3000')}`,
   `has_account=${set('SERWERSMS_TOKEN', 'SERWERSMS_USERNAME', 'SERWERSMS_SIMULATOR')}`,
+  `simulator_set=${env.SERWERSMS_SIMULATOR?.trim() === 'true' ? 1 : 0}`,
   `has_api_keys=${set('API_KEYS')}`,
   // AUTH_DISABLED=false is what leaving it unset means.
   `auth_disabled=${env.AUTH_DISABLED?.trim() === 'true' ? 1 : 0}`,
@@ -29,19 +30,28 @@ JS
 )
 eval "$settings"
 
+uses_simulator=$simulator_set
 if [ "$has_account" = 0 ]; then
   export SERWERSMS_SIMULATOR=true
+  uses_simulator=1
   echo "quickstart: no SerwerSMS account configured: using the built-in simulator (SERWERSMS_SIMULATOR=true)"
 fi
 key_hint='<one of your API_KEYS>'
 if [ "$auth_disabled" = 1 ]; then
   key_hint='<none needed: AUTH_DISABLED=true>'
 elif [ "$has_api_keys" = 0 ]; then
+  # The demo key is published (README): with a real account, anyone who can reach the port
+  # (HOST defaults to 0.0.0.0) could send billed SMS with it.
+  if [ "$uses_simulator" = 0 ]; then
+    echo "quickstart: a SerwerSMS account is configured but no API_KEYS: the published demo key is only for the simulator. Set API_KEYS=name:key in .env (a key: openssl rand -hex 24)." >&2
+    exit 78
+  fi
   export API_KEYS="demo:demo-key-0123456789abcdef"
   key_hint=demo-key-0123456789abcdef
   echo "quickstart: no API_KEYS configured: the demo client's key is demo-key-0123456789abcdef"
 fi
-if [ "$has_public_url" = 0 ]; then
+# Only the in-process simulator can reach a gateway on 127.0.0.1; SerwerSMS needs your PUBLIC_URL.
+if [ "$has_public_url" = 0 ] && [ "$uses_simulator" = 1 ]; then
   # Delivery reports from the in-process simulator come back to this very gateway.
   export PUBLIC_URL="http://127.0.0.1:${port}"
   export DLR_SECRET="$new_dlr_secret"

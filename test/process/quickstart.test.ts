@@ -64,6 +64,26 @@ t.test('AUTH_DISABLED=false is no key configured: the demo client is created', a
   t.equal((await send(url, DEMO_KEY)).status, 200)
 })
 
+t.test('with a SerwerSMS account and no API_KEYS, no published demo key: it stops and names API_KEYS', async (t) => {
+  const envFile = join(mkdtempSync(join(tmpdir(), 'sms-gateway-quickstart-')), '.env')
+  writeFileSync(envFile, `PORT=${await freePort()}\nHOST=127.0.0.1\nSERWERSMS_TOKEN=a-real-account-token\n`)
+  const child = spawn('bash', ['scripts/quickstart.sh'], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH, ...NO_CHILD_COVERAGE, ENV_FILE: envFile },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let output = ''
+  child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  // A quickstart that starts the gateway instead would run until killed.
+  const killed = setTimeout(() => child.kill('SIGKILL'), BUILD_AND_START_MS)
+  const [code] = await once(child, 'exit') as [number | null]
+  clearTimeout(killed)
+  t.equal(code, 78, output)
+  t.match(output, /a SerwerSMS account is configured but no API_KEYS.*Set API_KEYS=name:key/)
+  t.notMatch(output, DEMO_KEY)
+})
+
 t.test('with API_KEYS of its own, the banner shows no demo key, and the demo key is refused', async (t) => {
   const { url, output } = await startQuickstart(t, 'API_KEYS=mine:my-own-key-0123456789abcdef\n')
   t.notMatch(output(), DEMO_KEY)
