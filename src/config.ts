@@ -341,25 +341,27 @@ export function parseApiKeys (text: string): ApiKey[] {
   for (const pair of text.split(',')) {
     const entry = pair.trim()
     if (entry === '') continue
+    // Entries are named by their place, never by what is before the colon: written key:name, that is the key.
+    const place = `API_KEYS entry ${keys.length + 1}`
     const colon = entry.indexOf(':')
     const name = entry.slice(0, colon)
     const key = entry.slice(colon + 1)
     if (colon < 1 || !API_KEY_NAME.test(name)) {
-      throw new ConfigError(`API_KEYS entry ${keys.length + 1} has no valid name before its colon. Set it to name:key pairs, names of letters, digits, _ . -`)
+      throw new ConfigError(`${place} has no valid name before its colon. Set it to name:key pairs, names of letters, digits, _ . -`)
     }
     // A caller presents the key as "Bearer <key>", which cannot hold whitespace: such a key could never match.
     if (/\s/.test(key)) {
-      throw new ConfigError(`API_KEYS entry "${name}" has whitespace in its key (after the colon, or inside it); no caller could present it. Write name:key with nothing between them.`)
+      throw new ConfigError(`${place} has whitespace in its key (after the colon, or inside it); no caller could present it. Write name:key with nothing between them.`)
     }
     // Node reads header bytes as Latin-1: a key beyond ASCII, sent in UTF-8 as clients do, would never match.
     if (!/^[!-~]+$/.test(key)) {
-      throw new ConfigError(`API_KEYS entry "${name}" has a character outside printable ASCII in its key; no caller could present it. Use letters, digits and ASCII punctuation (openssl rand -hex 24).`)
+      throw new ConfigError(`${place} has a character outside printable ASCII in its key; no caller could present it. Use letters, digits and ASCII punctuation (openssl rand -hex 24).`)
     }
     if (key.length < MIN_API_KEY_LENGTH) {
-      throw new ConfigError(`API_KEYS entry "${name}" has a key shorter than ${MIN_API_KEY_LENGTH} characters. Set a longer random key (openssl rand -hex 24).`)
+      throw new ConfigError(`${place} has a key shorter than ${MIN_API_KEY_LENGTH} characters. Set a longer random key (openssl rand -hex 24).`)
     }
-    if (keys.some((k) => k.name === name)) throw new ConfigError(`API_KEYS names "${name}" twice. Give each client its own name.`)
-    if (keys.some((k) => k.key === key)) throw new ConfigError(`API_KEYS gives "${name}" a key another client already has. Give each client its own key.`)
+    if (keys.some((k) => k.name === name)) throw new ConfigError(`${place} has a name an earlier entry has. Give each client its own name.`)
+    if (keys.some((k) => k.key === key)) throw new ConfigError(`${place} has a key another client already has. Give each client its own key.`)
     keys.push({ name, key })
   }
   return keys
