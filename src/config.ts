@@ -367,6 +367,30 @@ export function parseApiKeys (text: string): ApiKey[] {
   return keys
 }
 
+/**
+ * Keys and secrets printed in this repository — the quickstart's demo key, docker-compose.yml's
+ * defaults — for a gateway in front of a simulator. In front of SerwerSMS itself, anyone who has
+ * read them could send billed SMS, or report any message delivered.
+ */
+export const PUBLISHED_SECRETS: ReadonlySet<string> = new Set([
+  'demo-key-0123456789abcdef',
+  'dev-api-key-change-me',
+  'dev-only-dlr-secret-change-me-0123456789abcdef'
+])
+/** The provider's own API hosts (api2.serwersms.pl and the like). */
+const PROVIDER_HOST = /(?:^|\.)serwersms\.pl$/i
+
+function refusePublishedSecrets ({ upstream, auth, deliveryReports }: Config): void {
+  if (upstream.simulator.enabled || !PROVIDER_HOST.test(new URL(upstream.apiUrl).hostname)) return
+  const published = auth.apiKeys.findIndex((apiKey) => PUBLISHED_SECRETS.has(apiKey.key))
+  if (published >= 0) {
+    throw new ConfigError(`API_KEYS entry ${published + 1} has a key published in this repository (the quickstart's or docker-compose.yml's), and SERWERSMS_API_URL is SerwerSMS itself: anyone could send billed SMS with it. Set a key of your own (openssl rand -hex 24).`)
+  }
+  if (deliveryReports.secret !== undefined && PUBLISHED_SECRETS.has(deliveryReports.secret)) {
+    throw new ConfigError('DLR_SECRET is the one docker-compose.yml publishes, and SERWERSMS_API_URL is SerwerSMS itself: anyone could sign delivery reports. Set a secret of your own (openssl rand -base64 48).')
+  }
+}
+
 /** Unchanged by a URL-decode, and nothing after the path for /dlr to collide with. */
 const IS_PLAIN_BASE_URL = /^https?:\/\/[^?#%+\s]+$/
 
@@ -390,4 +414,5 @@ function checkCombinations (config: Config): void {
   if (deliveryReports.publicUrl !== undefined && deliveryReports.secret === undefined) {
     throw new ConfigError(`DLR_SECRET is missing: PUBLIC_URL is set, so delivery-report URLs must be signed. Set DLR_SECRET to at least ${MIN_DLR_SECRET_LENGTH} random characters (openssl rand -base64 48).`)
   }
+  refusePublishedSecrets(config)
 }

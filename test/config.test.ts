@@ -74,6 +74,10 @@ t.test('a bad value names the variable, the problem and the fix', async (t) => {
     [{ REDIS_URL: 'redis://:S3cretPw@redis:port' }, /^REDIS_URL is not a valid URL \(its value is not shown/],
     [{ REDIS_URL: 'redis://:ab%zz@redis:6379' }, /^REDIS_URL is not a valid URL/],
     [{ REDIS_URL: 'redis://' }, /^REDIS_URL names no host/],
+    // The provider itself (the default SERWERSMS_API_URL) with a key or secret this repository prints.
+    [{ API_KEYS: 'ok:0123456789abcdef,demo:dev-api-key-change-me' }, /^API_KEYS entry 2 has a key published in this repository .*SERWERSMS_API_URL is SerwerSMS itself/],
+    [{ API_KEYS: 'demo:demo-key-0123456789abcdef', SERWERSMS_API_URL: 'https://API2.SerwerSMS.pl/' }, /API_KEYS entry 1 has a key published/],
+    [{ PUBLIC_URL: 'https://sms.example.com', DLR_SECRET: 'dev-only-dlr-secret-change-me-0123456789abcdef' }, /^DLR_SECRET is the one docker-compose\.yml publishes/],
     [{ API_KEYS: 'billing: change-me-0123456789' }, /entry 1 has whitespace in its key .*no caller could present it/],
     [{ API_KEYS: 'billing:change me 0123456789' }, /entry 1 has whitespace in its key/],
     [{ API_KEYS: 'pl:klucz-żółć-0123456789' }, /entry 1 has a character outside printable ASCII in its key; no caller could present it/],
@@ -91,6 +95,10 @@ t.test('a bad value names the variable, the problem and the fix', async (t) => {
   for (const host of ['0.0.0.0', '127.0.0.1', '::', '::1', 'fe80::1%eth0', 'gateway', 'my_service.internal', 'gw-1.svc']) t.equal(load({ HOST: host }).server.host, host, `HOST=${host} is taken`)
   for (const url of ['redis://redis', 'redis://redis:6379/', 'redis://:pw@redis:6379/3', 'rediss://redis/15']) t.equal(load({ REDIS_URL: url }).redisUrl, url, `REDIS_URL=${url} is taken`)
   t.equal(load({ METRICS_TOKEN: 'm3tr!cs-T0ken_0123' }).metrics.token, 'm3tr!cs-T0ken_0123', 'ASCII punctuation in a token is fine')
+  // The published demo keys and secret are fine in front of a simulator, as the quickstart and compose use them.
+  const published = { API_KEYS: 'demo:dev-api-key-change-me', PUBLIC_URL: 'http://gateway:3000', DLR_SECRET: 'dev-only-dlr-secret-change-me-0123456789abcdef' }
+  t.equal(load({ ...published, SERWERSMS_API_URL: 'http://simulator:4010/' }).auth.apiKeys[0]?.key, 'dev-api-key-change-me')
+  t.equal(load({ ...published, SERWERSMS_SIMULATOR: 'true' }).auth.apiKeys[0]?.key, 'dev-api-key-change-me')
   t.equal(load({ REDIS_URL: 'rediss://:p%40ss@redis.internal:6380/2' }).redisUrl, 'rediss://:p%40ss@redis.internal:6380/2', 'a valid URL is taken as written')
   const several = t.throws(() => load({ PORT: 'x', HOST: '', SMS_BATCH_SIZE: '0' })) as ConfigError
   t.match(several.message, /PORT=.*\n.*SMS_BATCH_SIZE=/, 'every bad variable is listed at once')

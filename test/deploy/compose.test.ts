@@ -5,7 +5,7 @@ import t from 'tap'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { EnvironmentSchema, loadConfig, PROVIDER_MAX_RECIPIENTS } from '../../src/config.js'
+import { EnvironmentSchema, loadConfig, PROVIDER_MAX_RECIPIENTS, PUBLISHED_SECRETS } from '../../src/config.js'
 import { bodyLimitFor } from '../../src/server-options.js'
 import { findTool, missingTool, readYaml, repoPath, run } from './helpers.js'
 
@@ -153,4 +153,14 @@ t.test('the replicas balancer lets the longest call and the largest body through
   t.ok(readTimeoutS * 1000 > longestCallMs, `proxy_read_timeout ${readTimeoutS} s outlasts a call of every batch timing out with the defaults (${longestCallMs / 1000} s): else the caller gets nginx's HTML 504 and no recipient's fate`)
   const largest = loadConfig({ SERWERSMS_TOKEN: 'tok', API_KEYS: 'app:0123456789abcdef', SMS_MAX_RECIPIENTS: String(PROVIDER_MAX_RECIPIENTS) })
   t.ok(bodyMiB * 1024 * 1024 > bodyLimitFor(largest), `client_max_body_size ${bodyMiB} MiB is above the gateway's body limit at ${PROVIDER_MAX_RECIPIENTS} recipients (${bodyLimitFor(largest)} bytes): the gateway, not nginx, refuses a body too large`)
+})
+
+t.test('the keys and secret this repository publishes are the ones the gateway refuses in front of SerwerSMS', async (t) => {
+  const env = svc('gateway').environment ?? {}
+  const defaultOf = (name: string) => /^\$\{\w+:-(.*)\}$/.exec(String(env[name]))?.[1]
+  const composeKey = defaultOf('API_KEYS')?.split(':')[1]
+  t.ok(composeKey !== undefined && PUBLISHED_SECRETS.has(composeKey), `docker-compose.yml's default key (${composeKey})`)
+  t.ok(PUBLISHED_SECRETS.has(defaultOf('DLR_SECRET') ?? ''), 'its default DLR_SECRET')
+  const quickstartKey = /export API_KEYS="demo:([^"]+)"/.exec(readFileSync(repoPath('scripts/quickstart.sh'), 'utf8'))?.[1]
+  t.ok(quickstartKey !== undefined && PUBLISHED_SECRETS.has(quickstartKey), `the quickstart's demo key (${quickstartKey})`)
 })
