@@ -23,6 +23,10 @@ type LogLevel = typeof LOG_LEVELS[number]
 const Flag = (description: string) => Type.Boolean({ default: false, description })
 const Duration = (fallback: string, description: string) => Type.String({ default: fallback, minLength: 1, description })
 
+/** What an HTTP header can carry of a bearer token: printable ASCII, no spaces (Node reads header bytes as Latin-1). */
+const PRINTABLE_ASCII = '^[!-~]+$'
+const IS_PRINTABLE_ASCII = new RegExp(PRINTABLE_ASCII)
+
 /**
  * A host name (letters, digits, -, _ in dot-separated labels), an IPv4 address, or an IPv6 literal
  * (hex digits and at least two colons, an optional %zone): never a port.
@@ -53,8 +57,7 @@ export const EnvironmentSchema = Type.Object({
   DLR_URL_TTL: Duration('7 days', 'how long a signed delivery-report URL stays valid after the send, e.g. 7 days'),
   DLR_DEDUP_WINDOW: Duration('1 hour', 'how long a (message id, state) report is remembered to drop repeats, e.g. 1 hour'),
   METRICS_PORT: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, description: 'separate port for /metrics (1–65535); unset serves it on PORT' })),
-  // Printable ASCII without spaces: a bearer token cannot hold a space, and Node reads header bytes as Latin-1, so a token beyond ASCII would never match.
-  METRICS_TOKEN: Type.Optional(Type.String({ minLength: MIN_API_KEY_LENGTH, pattern: '^[!-~]+$', description: `bearer token required on /metrics, at least ${MIN_API_KEY_LENGTH} printable ASCII characters without spaces (openssl rand -hex 24)` })),
+  METRICS_TOKEN: Type.Optional(Type.String({ minLength: MIN_API_KEY_LENGTH, pattern: PRINTABLE_ASCII, description: `bearer token required on /metrics, at least ${MIN_API_KEY_LENGTH} printable ASCII characters without spaces (openssl rand -hex 24)` })),
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://', description: 'redis://host:6379/0 to share idempotency keys, rate limits and repeated-report recognition between replicas' })),
   RATE_LIMIT_MAX: Type.Integer({ minimum: 1, default: 600, description: 'requests per client per window' }),
   RATE_LIMIT_WINDOW: Duration('1 minute', 'rate-limit window, e.g. 1 minute or 60000'),
@@ -353,8 +356,8 @@ export function parseApiKeys (text: string): ApiKey[] {
     if (/\s/.test(key)) {
       throw new ConfigError(`${place} has whitespace in its key (after the colon, or inside it); no caller could present it. Write name:key with nothing between them.`)
     }
-    // Node reads header bytes as Latin-1: a key beyond ASCII, sent in UTF-8 as clients do, would never match.
-    if (!/^[!-~]+$/.test(key)) {
+    // A key beyond ASCII, sent in UTF-8 as clients do, would never match.
+    if (!IS_PRINTABLE_ASCII.test(key)) {
       throw new ConfigError(`${place} has a character outside printable ASCII in its key; no caller could present it. Use letters, digits and ASCII punctuation (openssl rand -hex 24).`)
     }
     if (key.length < MIN_API_KEY_LENGTH) {

@@ -81,6 +81,13 @@ export async function startGateway (t: Test, options: StartOptions = {}): Promis
 
 export const authHeader = (key = TEST_API_KEY) => ({ authorization: `Bearer ${key}` })
 
+/** Connections the gateway still holds open: 0 once it has seen a caller who hung up go. */
+export async function openConnections (gw: GatewayUnderTest): Promise<number> {
+  return await new Promise<number>((resolve) => {
+    gw.app.server.getConnections((_error, count) => { resolve(count) })
+  })
+}
+
 /** POST /sms as the test client, with `key` as its Idempotency-Key (one recipient, by default). */
 export async function sendKeyed (url: string, key: string, { body = { to: '+48500600700', text: 'Pay 10 PLN' }, signal }: { body?: unknown, signal?: AbortSignal } = {}): Promise<Response> {
   return await fetch(`${url}/sms`, {

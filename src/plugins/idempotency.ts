@@ -52,10 +52,15 @@ interface Claim {
 }
 
 /** The longest one POST /sms can take: every round of concurrent batches timing out. */
-export function inFlightTtlFor (config: Config): number {
+export function longestCallMsFor (config: Config): number {
   const { maxRecipients, batchSize, upstreamConcurrency } = config.sending
   const rounds = Math.ceil(Math.ceil(maxRecipients / batchSize) / upstreamConcurrency)
-  return rounds * config.upstream.timeoutMs + IN_FLIGHT_MARGIN_MS
+  return rounds * config.upstream.timeoutMs
+}
+
+/** How long a claim says its request runs: the longest call, and a margin for clocks apart. */
+export function inFlightTtlFor (config: Config): number {
+  return longestCallMsFor(config) + IN_FLIGHT_MARGIN_MS
 }
 
 /**

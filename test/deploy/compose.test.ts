@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { EnvironmentSchema, loadConfig, PROVIDER_MAX_RECIPIENTS, PUBLISHED_SECRETS } from '../../src/config.js'
+import { longestCallMsFor } from '../../src/plugins/idempotency.js'
 import { bodyLimitFor } from '../../src/server-options.js'
 import { findTool, missingTool, readYaml, repoPath, run } from './helpers.js'
 
@@ -148,8 +149,7 @@ t.test('the replicas balancer lets the longest call and the largest body through
   const conf = readFileSync(repoPath('deploy/nginx/replicas.conf'), 'utf8')
   const readTimeoutS = Number(/^\s*proxy_read_timeout (\d+)s;/m.exec(conf)?.[1])
   const bodyMiB = Number(/^\s*client_max_body_size (\d+)m;/m.exec(conf)?.[1])
-  const { sending, upstream } = loadConfig({ SERWERSMS_TOKEN: 'tok', API_KEYS: 'app:0123456789abcdef' })
-  const longestCallMs = Math.ceil(Math.ceil(sending.maxRecipients / sending.batchSize) / sending.upstreamConcurrency) * upstream.timeoutMs
+  const longestCallMs = longestCallMsFor(loadConfig({ SERWERSMS_TOKEN: 'tok', API_KEYS: 'app:0123456789abcdef' }))
   t.ok(readTimeoutS * 1000 > longestCallMs, `proxy_read_timeout ${readTimeoutS} s outlasts a call of every batch timing out with the defaults (${longestCallMs / 1000} s): else the caller gets nginx's HTML 504 and no recipient's fate`)
   const largest = loadConfig({ SERWERSMS_TOKEN: 'tok', API_KEYS: 'app:0123456789abcdef', SMS_MAX_RECIPIENTS: String(PROVIDER_MAX_RECIPIENTS) })
   t.ok(bodyMiB * 1024 * 1024 > bodyLimitFor(largest), `client_max_body_size ${bodyMiB} MiB is above the gateway's body limit at ${PROVIDER_MAX_RECIPIENTS} recipients (${bodyLimitFor(largest)} bytes): the gateway, not nginx, refuses a body too large`)

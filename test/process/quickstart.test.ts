@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -14,8 +14,8 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const DEMO_KEY = 'demo-key-0123456789abcdef'
 const BUILD_AND_START_MS = 60_000
 
-/** Starts `npm run quickstart` with these dotenv lines; answers its URL and what it printed so far. */
-async function startQuickstart (t: Test, dotenv: string): Promise<{ url: string, output: () => string }> {
+/** Runs the quickstart script on a port of its own with these dotenv lines; what it printed so far comes with it. */
+async function spawnQuickstart (dotenv: string): Promise<{ child: ChildProcess, port: number, output: () => string }> {
   const port = await freePort()
   const envFile = join(mkdtempSync(join(tmpdir(), 'sms-gateway-quickstart-')), '.env')
   writeFileSync(envFile, `PORT=${port}\nHOST=127.0.0.1\n${dotenv}`)
@@ -25,8 +25,14 @@ async function startQuickstart (t: Test, dotenv: string): Promise<{ url: string,
     stdio: ['ignore', 'pipe', 'pipe']
   })
   let output = ''
-  child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
-  child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  child.stdout!.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  child.stderr!.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  return { child, port, output: () => output }
+}
+
+/** Starts `npm run quickstart` with these dotenv lines; answers its URL and what it printed so far. */
+async function startQuickstart (t: Test, dotenv: string): Promise<{ url: string, output: () => string }> {
+  const { child, port, output } = await spawnQuickstart(dotenv)
   t.teardown(async () => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGKILL')
@@ -35,10 +41,10 @@ async function startQuickstart (t: Test, dotenv: string): Promise<{ url: string,
   })
   const url = `http://127.0.0.1:${port}`
   await waitFor(`the quickstart gateway on ${url}`, async () => {
-    if (child.exitCode !== null) throw new Error(`quickstart exited ${child.exitCode}: ${output}`)
+    if (child.exitCode !== null) throw new Error(`quickstart exited ${child.exitCode}: ${output()}`)
     return (await fetch(`${url}/readyz`).catch(() => undefined))?.ok === true
   }, BUILD_AND_START_MS)
-  return { url, output: () => output }
+  return { url, output }
 }
 
 const send = async (url: string, key: string) => await fetch(`${url}/sms`, {
@@ -65,23 +71,14 @@ t.test('AUTH_DISABLED=false is no key configured: the demo client is created', a
 })
 
 t.test('with a SerwerSMS account and no API_KEYS, no published demo key: it stops and names API_KEYS', async (t) => {
-  const envFile = join(mkdtempSync(join(tmpdir(), 'sms-gateway-quickstart-')), '.env')
-  writeFileSync(envFile, `PORT=${await freePort()}\nHOST=127.0.0.1\nSERWERSMS_TOKEN=a-real-account-token\n`)
-  const child = spawn('bash', ['scripts/quickstart.sh'], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH, ...NO_CHILD_COVERAGE, ENV_FILE: envFile },
-    stdio: ['ignore', 'pipe', 'pipe']
-  })
-  let output = ''
-  child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
-  child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  const { child, output } = await spawnQuickstart('SERWERSMS_TOKEN=a-real-account-token\n')
   // A quickstart that starts the gateway instead would run until killed.
   const killed = setTimeout(() => child.kill('SIGKILL'), BUILD_AND_START_MS)
   const [code] = await once(child, 'exit') as [number | null]
   clearTimeout(killed)
-  t.equal(code, 78, output)
-  t.match(output, /a SerwerSMS account is configured but no API_KEYS.*Set API_KEYS=name:key/)
-  t.notMatch(output, DEMO_KEY)
+  t.equal(code, 78, output())
+  t.match(output(), /a SerwerSMS account is configured but no API_KEYS.*Set API_KEYS=name:key/)
+  t.notMatch(output(), DEMO_KEY)
 })
 
 t.test('with API_KEYS of its own, the banner shows no demo key, and the demo key is refused', async (t) => {

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { sendKeyed, startGateway } from '../helper.js'
+import { openConnections, sendKeyed, startGateway } from '../helper.js'
 import { startRedisProxy } from '../redis-proxy.js'
 import { startRedis, waitFor } from '../servers.js'
 
@@ -14,9 +14,7 @@ t.test('a keyed send whose caller hangs up while its answer is stored is still l
   proxy.interceptAnswerTo('sms-gateway:idempotency:billing:left-while-storing', { delayMs: 600 })
   await waitFor('the answer to be on its way to Redis', () => proxy.intercepted() === 1)
   caller.abort()
-  await waitFor('the gateway to see the caller go', async () => await new Promise<number>((resolve) => {
-    gw.app.server.getConnections((_error, count) => { resolve(count) })
-  }) === 0)
+  await waitFor('the gateway to see the caller go', async () => await openConnections(gw) === 0)
 
   await waitFor('the request\'s line', () => gw.logs.entries.some((e) => e.route === '/sms'))
   t.match(gw.logs.entries.find((e) => e.route === '/sms'), { level: 40, statusCode: 200, queued: 1, callerLeft: true })

@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap'
 import { Redis } from 'ioredis'
-import { sendKeyed, startGateway, type GatewayUnderTest } from '../helper.js'
+import { openConnections, sendKeyed, startGateway, type GatewayUnderTest } from '../helper.js'
 import { startRedisProxy } from '../redis-proxy.js'
 import { startRedis, waitFor } from '../servers.js'
 
@@ -12,9 +12,7 @@ async function hangUpMidSend (gw: GatewayUnderTest, key: string, meanwhile: () =
   await meanwhile()
   caller.abort()
   // No connection is left to hold the close back: only the gateway's own bookkeeping can.
-  await waitFor('the gateway to see the caller go', async () => await new Promise<number>((resolve) => {
-    gw.app.server.getConnections((_error, count) => { resolve(count) })
-  }) === 0)
+  await waitFor('the gateway to see the caller go', async () => await openConnections(gw) === 0)
 }
 
 async function redisFor (t: Test) {
@@ -61,9 +59,7 @@ t.test('closing waits for a claim Redis is still answering, and releases it: not
   sendKeyed(gw.url, 'claim-while-closing', { signal: caller.signal }).catch(() => {})
   await waitFor('the claim to be on its way to Redis', () => proxy.intercepted() === 1)
   caller.abort()
-  await waitFor('the gateway to see the caller go', async () => await new Promise<number>((resolve) => {
-    gw.app.server.getConnections((_error, count) => { resolve(count) })
-  }) === 0)
+  await waitFor('the gateway to see the caller go', async () => await openConnections(gw) === 0)
   await gw.app.close()
 
   t.equal(gw.simulator.stats.sendRequests, 0, 'nothing was sent: the gateway was closing when the claim came back')
