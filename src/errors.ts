@@ -37,6 +37,17 @@ export const ERROR_CATALOGUE = {
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE
 
+/**
+ * Codes that only appear on one recipient of an answer (`messages[].error`), never as a problem's:
+ * the gateway itself kept that recipient from being sent (the provider's own codes are numbers).
+ */
+export const RECIPIENT_ERRORS = {
+  GW_PHONE_INVALID: 'Not a valid phone number (international, or national for DEFAULT_REGION); not sent.',
+  GW_RECIPIENT_REPEATED: 'The same number as an earlier recipient, which gets the one SMS; not sent again.'
+} as const satisfies Record<string, string>
+
+export type RecipientErrorCode = keyof typeof RECIPIENT_ERRORS
+
 export interface FieldError {
   /** JSON pointer into the request part, e.g. `/to/3` */
   field: string

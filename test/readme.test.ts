@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import t from 'tap'
-import { ERROR_CATALOGUE } from '../src/errors.js'
+import { ERROR_CATALOGUE, RECIPIENT_ERRORS } from '../src/errors.js'
 
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
 
@@ -10,6 +10,11 @@ t.test('the README\'s error table lists every code with its status', async (t) =
     t.ok(row, `${code} has a row`)
     t.match(row ?? '', new RegExp(`\\| ${status} \\|`), `${code} is documented as ${status}`)
   }
+})
+
+t.test('the README names every code that appears only on a recipient, next to the error table', async (t) => {
+  const errors = readme.slice(readme.indexOf('## Errors'), readme.indexOf('## Configuration'))
+  for (const code of Object.keys(RECIPIENT_ERRORS)) t.match(errors, `\`${code}\``, code)
 })
 
 t.test('the README names both commands and every script it mentions exists', async (t) => {

@@ -1,5 +1,6 @@
 import { Type, type Static } from 'typebox'
 import { PROVIDER_MAX_RECIPIENTS } from '../config.js'
+import { RECIPIENT_ERRORS } from '../errors.js'
 import { NOT_BLANK_PATTERN, PRINTABLE_ASCII_PATTERN, SENDER_PATTERN, UNIQUE_ID_PATTERN } from './patterns.js'
 import { PROBLEM_FIELDS } from './problem.js'
 
@@ -55,12 +56,12 @@ export type RecipientStatus = typeof RECIPIENT_STATUSES[number]
 export const RecipientErrorSchema = Type.Object({
   // A type list, not a union (anyOf): the response serializer writes it with a typeof check,
   // where an anyOf would make it carry an Ajv instance of its own for every status code.
-  code: Type.Unsafe<number | string>({ type: ['integer', 'string'], description: 'provider error code (e.g. 3103), or the gateway\'s GW_… code when the provider never answered for it' }),
+  code: Type.Unsafe<number | string>({ type: ['integer', 'string'], description: 'the provider\'s error code (e.g. 3103; a code it sends as text stays text), or the gateway\'s GW_… code: GW_PHONE_INVALID and GW_RECIPIENT_REPEATED for a recipient it did not send itself, a problem code when the provider never answered for it' }),
   message: Type.String()
 })
 
 export const RecipientResultSchema = Type.Object({
-  phone: Type.String({ description: 'the number as sent (E.164), or as given when it is not a valid number' }),
+  phone: Type.String({ description: 'the number in E.164, or as given when it is not a valid number' }),
   status: Type.String({
     enum: RECIPIENT_STATUSES,
     description: 'queued: accepted by the provider (has id). unsent: refused for this recipient. failed: its batch was refused before sending; safe to retry. unknown: its batch may or may not have been sent; do not retry blindly'
@@ -82,7 +83,7 @@ export const SendSmsCountsSchema = {
   parts: countField('SMS parts queued')
 }
 
-const MessagesSchema = Type.Array(RecipientResultSchema, { description: 'one entry per distinct recipient, in the order given' })
+const MessagesSchema = Type.Array(RecipientResultSchema, { description: 'one entry per distinct recipient, in the order given, and one for each repeat of a number that carries a uniqueId of its own (not sent again: GW_RECIPIENT_REPEATED)' })
 
 /** Examples of the documented answers of POST /sms, shaped as the route answers. */
 
@@ -107,7 +108,7 @@ export const SEND_SMS_EXAMPLES = {
     parts: 1,
     messages: [
       { id: '1c142d81c7', phone: '+48500600700', status: 'queued', parts: 1 },
-      { phone: '45616', status: 'unsent', error: { code: 3103, message: 'Incorrect number' } }
+      { phone: '45616', status: 'unsent', error: { code: 'GW_PHONE_INVALID', message: RECIPIENT_ERRORS.GW_PHONE_INVALID } }
     ]
   },
   partial: {
@@ -151,7 +152,7 @@ export const SendSmsProblemSchema = Type.Object({
   ...Type.Partial(Type.Object(SendSmsCountsSchema)).properties,
   messages: Type.Optional(MessagesSchema),
   providerError: Type.Optional(Type.Object({
-    code: Type.Integer({ description: 'SerwerSMS error code', examples: [3102] }),
+    code: Type.Unsafe<number | string>({ type: ['integer', 'string'], description: 'SerwerSMS error code (a code it sends as text stays text)', examples: [3102] }),
     type: Type.String({ examples: ['SendError'] }),
     message: Type.String({ examples: ['Message too long'] })
   }, { description: 'the provider\'s own error, when it refused the request' }))

@@ -30,38 +30,54 @@ export interface SendSmsRequest extends ProviderFlags {
   password?: string
 }
 
+/**
+ * A recipient's line. Its numbers are typed as the seed shows them; a PHP API may write them as
+ * text, and how this one does is not documented, so counts and ids written as digits are taken
+ * too, rather than making a whole batch `unknown` over one field's type.
+ */
 export interface SendSmsItem {
-  id?: string
+  id?: string | number
   phone: string
   status: string
-  parts?: number
+  parts?: number | string
   error_code?: number | string
   error_message?: string
 }
 
 export interface SendSmsSuccess {
   success: true
-  queued: number
-  unsent: number
+  queued: number | string
+  unsent: number | string
   items?: SendSmsItem[]
 }
 
 type Shape = Record<string, unknown>
 const isObject = (value: unknown): value is Shape => typeof value === 'object' && value !== null && !Array.isArray(value)
 const isOptionalString = (value: unknown) => value === undefined || typeof value === 'string'
-/** A count the gateway adds up and exports: 1e999 parses as Infinity, which no metric or integer field takes. */
-const isOptionalCount = (value: unknown) => value === undefined || (Number.isSafeInteger(value) && (value as number) >= 0)
+const DIGITS = /^\d{1,15}$/
+/**
+ * A count the gateway adds up and exports, as a number or as digits: 1e999 parses as Infinity,
+ * which no metric or integer field takes.
+ */
+const isCount = (value: unknown) => (Number.isSafeInteger(value) && (value as number) >= 0) || (typeof value === 'string' && DIGITS.test(value))
+const isOptionalCount = (value: unknown) => value === undefined || isCount(value)
+const isOptionalId = (value: unknown) => isOptionalString(value) || (Number.isSafeInteger(value) && (value as number) >= 0)
 const isCode = (value: unknown) => typeof value === 'number' || typeof value === 'string'
+
+/** An item's count as a number; call only on what `isCount` took. */
+export function countOf (value: number | string): number {
+  return typeof value === 'number' ? value : Number(value)
+}
 
 function isSendSmsItem (item: unknown): item is SendSmsItem {
   return isObject(item) && typeof item.phone === 'string' && typeof item.status === 'string' &&
-    isOptionalString(item.id) && isOptionalCount(item.parts) &&
+    isOptionalId(item.id) && isOptionalCount(item.parts) &&
     (item.error_code === undefined || isCode(item.error_code)) && isOptionalString(item.error_message)
 }
 
 /** Checked by hand: it runs once per upstream answer, and extra fields are tolerated as the provider may add some. */
 function isSendSmsSuccess (body: unknown): body is SendSmsSuccess {
-  return isObject(body) && body.success === true && typeof body.queued === 'number' && typeof body.unsent === 'number' &&
+  return isObject(body) && body.success === true && isCount(body.queued) && isCount(body.unsent) &&
     (body.items === undefined || (Array.isArray(body.items) && body.items.every(isSendSmsItem)))
 }
 
@@ -70,7 +86,8 @@ function isProviderError (body: unknown): body is { error: { code: number | stri
     isOptionalString(body.error.type) && isOptionalString(body.error.message)
 }
 
-export interface ProviderError { code: number, type: string, message: string }
+/** `code` is a number when the provider sent one (or its digits), else the text it sent, intact. */
+export interface ProviderError { code: number | string, type: string, message: string }
 
 /** What one upstream request came to, as far as the gateway can tell. */
 export type SendSmsOutcome =
@@ -94,8 +111,21 @@ export const UPSTREAM_OUTCOMES = Object.keys(OUTCOME_NAMES) as readonly Upstream
  */
 const ACCOUNT_ERROR_CODES: ReadonlySet<number> = new Set([1001, 1002, 1003, 1005, 1007])
 
-export function isAccountError (code: number): boolean {
-  return ACCOUNT_ERROR_CODES.has(code)
+export function isAccountError (code: number | string): boolean {
+  return typeof code === 'number' && ACCOUNT_ERROR_CODES.has(code)
+}
+
+/** @see ../../../shared/docs/serwersms-api.md "Error codes known so far" */
+const KNOWN_ERROR_CODES: ReadonlyArray<readonly [number, number]> = [[1000, 1007], [2000, 2001], [3000, 3009], [3100, 3104]]
+
+function isKnownErrorCode (code: number | string): boolean {
+  return typeof code === 'number' && KNOWN_ERROR_CODES.some(([first, last]) => code >= first && code <= last)
+}
+
+/** The provider's code as an integer when it is one (or its digits), else as the text it sent. */
+export function providerCode (code: number | string): number | string {
+  const numeric = Number(code)
+  return Number.isSafeInteger(numeric) && String(code).trim() !== '' ? numeric : String(code)
 }
 
 /**
@@ -114,12 +144,15 @@ export type UpstreamMetricOutcome = UpstreamOutcomeName | 'refused'
 export const UPSTREAM_METRIC_OUTCOMES: readonly UpstreamMetricOutcome[] = [...UPSTREAM_OUTCOMES, 'refused']
 
 export function metricOutcomeOf (result: SendSmsOutcome): UpstreamMetricOutcome {
-  return result.outcome === 'provider_error' && CALLER_ERROR_CODES.has(result.error.code) ? 'refused' : result.outcome
+  return result.outcome === 'provider_error' && typeof result.error.code === 'number' && CALLER_ERROR_CODES.has(result.error.code) ? 'refused' : result.outcome
 }
 
 /**
  * Reads an HTTP answer of send_sms. An `error` body is a refusal whatever the status (the
- * status that goes with it is undocumented); anything else unexpected is a bad response.
+ * status that goes with it is undocumented), so nothing was sent — unless it came with a 5xx and
+ * a code the provider does not document: that reads as its server failing, maybe half-way
+ * through a send, and is a bad response like any other 5xx. Anything else unexpected is a bad
+ * response too.
  */
 export function readSendSmsResponse (statusCode: number, bodyText: string): SendSmsOutcome {
   let body: unknown
@@ -129,12 +162,11 @@ export function readSendSmsResponse (statusCode: number, bodyText: string): Send
     return { outcome: 'bad_response', statusCode, detail: `unparsable body (HTTP ${statusCode})` }
   }
   if (isProviderError(body)) {
-    const { code, type, message } = body.error
-    const numeric = typeof code === 'number' ? code : Number.parseInt(code, 10)
-    return {
-      outcome: 'provider_error',
-      error: { code: Number.isFinite(numeric) ? numeric : 0, type: type ?? 'UnknownError', message: message ?? 'no message given' }
+    const error = { code: providerCode(body.error.code), type: body.error.type ?? 'UnknownError', message: body.error.message ?? 'no message given' }
+    if (statusCode >= 500 && !isKnownErrorCode(error.code)) {
+      return { outcome: 'bad_response', statusCode, detail: `HTTP ${statusCode} with an error the gateway does not know (${error.code}: ${error.message})` }
     }
+    return { outcome: 'provider_error', error }
   }
   if (statusCode < 200 || statusCode > 299) {
     return { outcome: 'bad_response', statusCode, detail: `HTTP ${statusCode} without an error body` }

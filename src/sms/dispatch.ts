@@ -2,7 +2,7 @@ import type { CountryCode } from 'libphonenumber-js'
 import type { ErrorCode } from '../errors.js'
 import type { RecipientResult, RecipientStatus, SendSmsResult } from '../schemas/sms.js'
 import type { SendSmsFields } from '../serwersms/client.js'
-import { isAccountError, phoneKey, SYSTEM_NAME, type ProviderFlags, type SendSmsItem, type SendSmsOutcome } from '../serwersms/send-sms.js'
+import { countOf, isAccountError, phoneKey, providerCode, SYSTEM_NAME, type ProviderError, type ProviderFlags, type SendSmsItem, type SendSmsOutcome } from '../serwersms/send-sms.js'
 import { TaskPool } from './batching.js'
 import { isGsm7 } from './gsm7.js'
 import { RecipientPlanner } from './recipients.js'
@@ -35,7 +35,7 @@ export type SendBatch = (fields: SendSmsFields) => Promise<SendSmsOutcome>
 export interface DispatchFailure {
   code: ErrorCode
   detail: string
-  providerError?: { code: number, type: string, message: string }
+  providerError?: ProviderError
   /** false only when the batch cannot have been sent (its recipients are `failed`, not `unknown`) */
   mayHaveBeenSent: boolean
 }
@@ -90,8 +90,8 @@ export async function dispatchSms (order: SmsOrder, settings: DispatchSettings, 
     if (i > 0 && i % YIELD_EVERY_INPUTS === 0) await yieldToEventLoop()
     const recipient = planner.add(order.to[i]!, order.uniqueIds?.[i])
     if (recipient === undefined) continue
-    if (recipient.phone === undefined) {
-      const refused: RecipientResult = { phone: recipient.input, status: 'unsent', error: recipient.error ?? { code: 3103, message: 'Incorrect number' } }
+    if (recipient.error !== undefined) {
+      const refused: RecipientResult = { phone: recipient.phone ?? recipient.input, status: 'unsent', error: recipient.error }
       if (recipient.uniqueId !== undefined) refused.uniqueId = recipient.uniqueId
       messages.push(refused)
       continue
@@ -205,21 +205,14 @@ function applyItem (message: RecipientResult, item: SendSmsItem | typeof CONFLIC
   }
   if (item.status === 'unsent') {
     message.status = 'unsent'
-    message.error = { code: providerErrorCode(item.error_code), message: item.error_message ?? 'Not sent' }
+    message.error = { code: item.error_code === undefined ? 'unknown' : providerCode(item.error_code), message: item.error_message ?? 'Not sent' }
   } else if (item.status === 'queued') {
     message.status = 'queued'
-    if (item.parts !== undefined) message.parts = item.parts
+    if (item.parts !== undefined) message.parts = countOf(item.parts)
   } else {
     message.error = { code: 'GW_UPSTREAM_BAD_RESPONSE', message: `The provider gave this recipient the status "${item.status}", which the gateway does not know.` }
   }
-  if (item.id !== undefined) message.id = item.id
-}
-
-/** The provider's per-recipient code as an integer when it is one, else as the text it sent. */
-function providerErrorCode (code: number | string | undefined): number | string {
-  if (code === undefined) return 'unknown'
-  const numeric = Number(code)
-  return Number.isSafeInteger(numeric) && String(code).trim() !== '' ? numeric : String(code)
+  if (item.id !== undefined) message.id = String(item.id)
 }
 
 export function describeBatchFailure (outcome: Exclude<SendSmsOutcome, { outcome: 'ok' }>): DispatchFailure {

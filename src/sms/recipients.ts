@@ -1,45 +1,67 @@
 import type { CountryCode } from 'libphonenumber-js/max'
+import { RECIPIENT_ERRORS, type RecipientErrorCode } from '../errors.js'
 import { normalisePhone } from './phone.js'
 
-export interface RecipientError { code: number, message: string }
+/** A recipient's own error: the provider's code (a number, or its text), or the gateway's. */
+export interface RecipientError { code: number | string, message: string }
 
-export interface PlannedRecipient {
-  input: string
-  /** E.164 when valid */
-  phone?: string
-  uniqueId?: string
-  error?: RecipientError
+export type PlannedRecipient =
+  /** to be sent: `phone` is E.164 */
+  | { input: string, phone: string, uniqueId?: string, error?: undefined }
+  /** not sent: the gateway refused it (`phone` is the number it repeats, when it is one) */
+  | { input: string, phone?: string, uniqueId?: string, error: RecipientError }
+
+function gatewayError (code: RecipientErrorCode, message: string = RECIPIENT_ERRORS[code]): RecipientError {
+  return Object.freeze({ code, message })
 }
 
-/** @see SerwerSMS HTTPS API v2, messages/send_sms — the per-recipient error in `items` */
-const INCORRECT_NUMBER: Readonly<RecipientError> = Object.freeze({ code: 3103, message: 'Incorrect number' })
+const PHONE_INVALID = gatewayError('GW_PHONE_INVALID')
 
 /**
  * Plans recipients one at a time, so sending can start before the last number is parsed.
- * Numbers that normalise to the same E.164 (and repeated invalid inputs) collapse onto their
- * first occurrence, whose uniqueId wins.
+ * Numbers that normalise to the same E.164 (and repeated invalid inputs) are sent once, under
+ * their first occurrence. A repeat is dropped without a trace unless it carries a uniqueId of
+ * its own: the caller then expects an answer for that id, and gets one saying it was not sent.
  */
 export class RecipientPlanner {
   readonly #region: CountryCode
   // Repeated raw inputs are skipped before parsing, the costly step; differently written
-  // numbers are only caught once normalised.
-  readonly #seenInputs = new Set<string>()
-  readonly #seenPhones = new Set<string>()
+  // numbers are only caught once normalised. Each maps to its first occurrence.
+  readonly #seenInputs = new Map<string, PlannedRecipient>()
+  readonly #seenPhones = new Map<string, PlannedRecipient>()
 
   constructor (defaultRegion: CountryCode) {
     this.#region = defaultRegion
   }
 
-  /** The recipient for this input, or undefined when it repeats an earlier one. */
+  /** The recipient for this input, or undefined when it repeats an earlier one without a uniqueId of its own. */
   add (input: string, uniqueId: string | undefined): PlannedRecipient | undefined {
-    if (this.#seenInputs.has(input)) return undefined
-    this.#seenInputs.add(input)
+    const seen = this.#seenInputs.get(input)
+    if (seen !== undefined) return repeatOf(seen, input, uniqueId)
     const check = normalisePhone(input, this.#region)
+    let recipient: PlannedRecipient
     if (!check.ok) {
-      return uniqueId === undefined ? { input, error: INCORRECT_NUMBER } : { input, uniqueId, error: INCORRECT_NUMBER }
+      recipient = uniqueId === undefined ? { input, error: PHONE_INVALID } : { input, uniqueId, error: PHONE_INVALID }
+    } else {
+      const first = this.#seenPhones.get(check.e164)
+      if (first !== undefined) {
+        this.#seenInputs.set(input, first)
+        return repeatOf(first, input, uniqueId)
+      }
+      recipient = uniqueId === undefined ? { input, phone: check.e164 } : { input, phone: check.e164, uniqueId }
+      this.#seenPhones.set(check.e164, recipient)
     }
-    if (this.#seenPhones.has(check.e164)) return undefined
-    this.#seenPhones.add(check.e164)
-    return uniqueId === undefined ? { input, phone: check.e164 } : { input, phone: check.e164, uniqueId }
+    this.#seenInputs.set(input, recipient)
+    return recipient
   }
+}
+
+/** A later occurrence of `first`'s number: an invalid one is as invalid, a valid one is not sent twice. */
+function repeatOf (first: PlannedRecipient, input: string, uniqueId: string | undefined): PlannedRecipient | undefined {
+  if (uniqueId === undefined) return undefined
+  if (first.error !== undefined) return { input, uniqueId, error: first.error }
+  const message = first.uniqueId === undefined
+    ? RECIPIENT_ERRORS.GW_RECIPIENT_REPEATED
+    : `The same number as the recipient with uniqueId ${first.uniqueId}, which gets the one SMS; not sent again.`
+  return { input, phone: first.phone, uniqueId, error: gatewayError('GW_RECIPIENT_REPEATED', message) }
 }

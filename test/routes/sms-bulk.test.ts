@@ -40,7 +40,10 @@ t.test('uniqueId stays with its number through de-duplication and batching', asy
   }
   const answer = await post(gw, { to, uniqueId, text: 'x' })
   t.equal(answer.status, 200)
-  t.same(answer.body.messages.map((m) => m.uniqueId), Array.from({ length: 13 }, (_, i) => `uid${i}`), 'the first occurrence keeps its id')
+  t.same(answer.body.messages.map((m) => m.uniqueId), uniqueId, 'every id is answered, in the caller\'s order')
+  t.same(answer.body.messages.filter((m) => m.status === 'queued').map((m) => m.uniqueId), Array.from({ length: 13 }, (_, i) => `uid${i}`), 'the first occurrence is the one sent')
+  answer.body.messages.slice(13).forEach((m, k) => t.match(m, { status: 'unsent', error: { code: 'GW_RECIPIENT_REPEATED', message: new RegExp(`uniqueId uid${(13 + k) % 13}\\b`) } }))
+  t.match(answer.body, { queued: 13, unsent: 17 })
   for (const request of gw.simulator.received) {
     const phones = request.body.phone as string[]
     const ids = request.body.unique_id as string[]

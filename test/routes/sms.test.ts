@@ -1,5 +1,6 @@
 import { request } from 'node:http'
 import t from 'tap'
+import { RECIPIENT_ERRORS } from '../../src/errors.js'
 import { authHeader, DLR_SECRET, OTHER_API_KEY, startGateway, UPSTREAM_TOKEN, type GatewayUnderTest } from '../helper.js'
 import { waitFor } from '../servers.js'
 
@@ -58,9 +59,9 @@ t.test('recipients are normalised, de-duplicated, and invalid ones reported whil
   t.match(answer.body, { queued: 2, unsent: 2 })
   t.match(answer.body.messages, [
     { phone: '+48500600700', status: 'queued' },
-    { phone: '45616', status: 'unsent', error: { code: 3103, message: 'Incorrect number' } },
+    { phone: '45616', status: 'unsent', error: { code: 'GW_PHONE_INVALID', message: RECIPIENT_ERRORS.GW_PHONE_INVALID } },
     { phone: '+48500600701', status: 'queued' },
-    { phone: 'call me', status: 'unsent', error: { code: 3103 } }
+    { phone: 'call me', status: 'unsent', error: { code: 'GW_PHONE_INVALID' } }
   ])
   t.equal(answer.body.messages.length, 4)
   t.same(lastUpstreamBody(gw).phone, ['+48500600700', '+48500600701'], 'only valid, distinct numbers reach the provider')
@@ -126,13 +127,22 @@ t.test('the provider\'s zone for date is undocumented (docs: [guess: zone]): SER
   t.equal(repeated.status, 200, 'the hour Polish clocks repeat is a plain hour in UTC')
 })
 
-t.test('uniqueId stays aligned with its numbers through de-duplication', async (t) => {
+t.test('uniqueId stays aligned with its numbers through de-duplication, and every id is answered', async (t) => {
   const gw = await startGateway(t)
-  const answer = await post(gw, { to: ['+48500600700', 'bad', '500600700', '+48500600701'], uniqueId: ['idA1', 'idB2', 'idC3', 'idD4'], text: 'x' })
+  const answer = await post(gw, { to: ['+48500600700', 'bad', '500600700', '+48500600701', 'bad'], uniqueId: ['idA1', 'idB2', 'idC3', 'idD4', 'idE5'], text: 'x' })
   t.equal(answer.status, 200)
   t.same(lastUpstreamBody(gw).unique_id, ['idA1', 'idD4'])
   t.same(lastUpstreamBody(gw).phone, ['+48500600700', '+48500600701'])
-  t.match(answer.body.messages, [{ uniqueId: 'idA1', status: 'queued' }, { status: 'unsent' }, { uniqueId: 'idD4', status: 'queued' }])
+  t.match(answer.body, { queued: 2, unsent: 3 })
+  t.same(answer.body.messages.map((m: { uniqueId?: string, status: string, error?: { code: unknown } }) => [m.uniqueId, m.status, m.error?.code]), [
+    ['idA1', 'queued', undefined],
+    ['idB2', 'unsent', 'GW_PHONE_INVALID'],
+    ['idC3', 'unsent', 'GW_RECIPIENT_REPEATED'],
+    ['idD4', 'queued', undefined],
+    ['idE5', 'unsent', 'GW_PHONE_INVALID']
+  ])
+  t.match(answer.body.messages[2], { phone: '+48500600700', error: { message: /uniqueId idA1/ } }, 'the repeat names the recipient that gets the SMS')
+  t.notOk('id' in answer.body.messages[2], 'a repeat has no message id of its own')
 
   const mismatch = await post(gw, { to: ['+48500600700', '+48500600701'], uniqueId: 'only1', text: 'x' })
   t.equal(mismatch.status, 400)
@@ -244,6 +254,9 @@ t.test('provider refusals and faults map onto the documented statuses', async (t
     [{ fault: { kind: 'provider-error', code: 1001, type: 'InvalidUser', message: 'Wrong login or password', status: 401 } }, 502, 'GW_PROVIDER_AUTH_FAILED', 'failed'],
     [{ fault: { kind: 'provider-error', code: 1003, type: 'InvalidIP', message: 'IP address not allowed' } }, 502, 'GW_PROVIDER_AUTH_FAILED', 'failed'],
     [{ fault: { kind: 'provider-error', code: 1006, type: 'InvalidData', message: 'Invalid data format' } }, 422, 'GW_PROVIDER_REFUSED', 'failed'],
+    [{ fault: { kind: 'provider-error', code: 3100, message: 'Sending is blocked', status: 503 } }, 422, 'GW_PROVIDER_REFUSED', 'failed'],
+    // A code the provider does not document, with a 5xx: its server failing, maybe half-way through.
+    [{ fault: { kind: 'provider-error', code: 9999, message: 'Internal error', status: 500 } }, 502, 'GW_UPSTREAM_BAD_RESPONSE', 'unknown'],
     [{ fault: { kind: 'http-error', status: 503 } }, 502, 'GW_UPSTREAM_BAD_RESPONSE', 'unknown'],
     [{ fault: { kind: 'html' } }, 502, 'GW_UPSTREAM_BAD_RESPONSE', 'unknown'],
     [{ fault: { kind: 'garbage' } }, 502, 'GW_UPSTREAM_BAD_RESPONSE', 'unknown'],
@@ -267,6 +280,7 @@ t.test('provider refusals and faults map onto the documented statuses', async (t
     t.match(answer.body.messages, [{ status: recipientStatus }, { status: recipientStatus }], rule!.fault.kind)
     t.equal(answer.body[recipientStatus], 2)
     t.notMatch(JSON.stringify(answer.body), UPSTREAM_TOKEN)
+    if (rule!.fault.kind === 'provider-error' && rule!.fault.status === 500) t.match(answer.body.detail, /HTTP 500 with an error the gateway does not know \(9999: Internal error\); the messages may have been sent/)
   }
   gw.simulator.setFault(null)
   const refusal = await post(gw, { to: '+48500600700', text: 'x' })
@@ -286,9 +300,9 @@ t.test('provider refusals and faults map onto the documented statuses', async (t
   for (const outcome of ['ok', 'provider_error', 'refused', 'bad_response', 'network', 'timeout']) {
     t.match(metrics, new RegExp(`sms_gateway_upstream_requests_total\\{outcome="${outcome}"\\} [1-9]`), outcome)
   }
-  // The caller's text refused (3101, twice), apart from the account's and the gateway's own (1001, 1003, 1006).
+  // The caller's text refused (3101, twice), apart from the account's, the gateway's own and a blocked sending (1001, 1003, 1006, 3100).
   t.match(metrics, /sms_gateway_upstream_requests_total\{outcome="refused"\} 2\n/)
-  t.match(metrics, /sms_gateway_upstream_requests_total\{outcome="provider_error"\} 3\n/)
+  t.match(metrics, /sms_gateway_upstream_requests_total\{outcome="provider_error"\} 4\n/)
 })
 
 t.test('an unreachable provider is a 502 and nothing counts as sent', async (t) => {
@@ -297,6 +311,10 @@ t.test('an unreachable provider is a 502 and nothing counts as sent', async (t) 
   t.equal(answer.status, 502)
   t.equal(answer.body.code, 'GW_UPSTREAM_UNREACHABLE')
   t.match(answer.body.messages, [{ status: 'failed', error: { code: 'GW_UPSTREAM_UNREACHABLE' } }])
+  const metrics = await (await fetch(`${gw.url}/metrics`)).text()
+  t.match(metrics, /\nsms_gateway_messages_total\{status="failed",client="billing"\} 1\n/)
+  t.match(metrics, /\nsms_gateway_messages_total\{status="queued",client="billing"\} 0\n/)
+  t.match(metrics, /\nsms_gateway_upstream_requests_total\{outcome="network"\} 1\n/)
 })
 
 t.test('a caller who hangs up mid-call still has the outcome logged, counted and timed', async (t) => {

@@ -34,6 +34,6 @@ t.test('the gateway answers with its serializers compiled on first use', async (
   })
   for (const response of [await send(), await send()]) {
     t.equal(response.status, 200)
-    t.match(await response.json(), { queued: 1, unsent: 1, messages: [{ status: 'queued' }, { status: 'unsent', error: { code: 3103 } }] })
+    t.match(await response.json(), { queued: 1, unsent: 1, messages: [{ status: 'queued' }, { status: 'unsent', error: { code: 'GW_PHONE_INVALID' } }] })
   }
 })

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { isAccountError, phoneKey, readSendSmsResponse } from '../../src/serwersms/send-sms.js'
+import { countOf, isAccountError, phoneKey, readSendSmsResponse } from '../../src/serwersms/send-sms.js'
 
 const ok = { success: true, queued: 1, unsent: 0, items: [{ id: 'a1', phone: '+48500600700', status: 'queued', parts: 1, text: 'x', queued: '2026-11-25 12:00:00' }] }
 
@@ -12,7 +12,24 @@ t.test('a success answer, extra fields tolerated', async (t) => {
 t.test('an error body is a refusal whatever the HTTP status; codes as strings are read', async (t) => {
   t.same(readSendSmsResponse(200, '{"error":{"code":3101,"type":"SendError","message":"The message is empty"}}'), { outcome: 'provider_error', error: { code: 3101, type: 'SendError', message: 'The message is empty' } })
   t.same(readSendSmsResponse(401, '{"error":{"code":"1001"}}'), { outcome: 'provider_error', error: { code: 1001, type: 'UnknownError', message: 'no message given' } })
-  t.match(readSendSmsResponse(200, '{"error":{"code":"abc","message":"odd"}}'), { outcome: 'provider_error', error: { code: 0, message: 'odd' } })
+  t.same(readSendSmsResponse(200, '{"error":{"code":"abc","message":"odd"}}'), { outcome: 'provider_error', error: { code: 'abc', type: 'UnknownError', message: 'odd' } }, 'a code that is not a number passes through intact')
+  t.same(readSendSmsResponse(400, '{"error":{"code":9999,"message":"new"}}'), { outcome: 'provider_error', error: { code: 9999, type: 'UnknownError', message: 'new' } }, 'an unknown code below 500 is a refusal')
+  for (const code of [1001, '3100', 3009, 3104, 2001]) {
+    t.match(readSendSmsResponse(503, JSON.stringify({ error: { code, message: 'known' } })), { outcome: 'provider_error', error: { code: Number(code) } }, `a documented code (${code}) with a 5xx is a refusal`)
+  }
+})
+
+t.test('a 5xx with an error the provider does not document may have sent: a bad response', async (t) => {
+  for (const code of ['E500', 500, 3010, 3105, 999, 2002, 1008]) {
+    t.same(readSendSmsResponse(500, JSON.stringify({ error: { code, message: 'Internal error' } })), { outcome: 'bad_response', statusCode: 500, detail: `HTTP 500 with an error the gateway does not know (${code}: Internal error)` }, String(code))
+  }
+})
+
+t.test('counts and ids written as digits are read as numbers and text', async (t) => {
+  const answer = readSendSmsResponse(200, JSON.stringify({ success: true, queued: '1', unsent: '0', items: [{ id: 4711, phone: '48500600700', status: 'queued', parts: '2' }] }))
+  t.match(answer, { outcome: 'ok' })
+  t.equal(countOf('2'), 2)
+  t.equal(countOf(3), 3)
 })
 
 t.test('anything else is a bad response', async (t) => {
@@ -23,10 +40,15 @@ t.test('anything else is a bad response', async (t) => {
     [200, '{"success":false}', /not a send_sms answer/],
     [200, '[]', /not a send_sms answer/],
     [200, 'null', /not a send_sms answer/],
-    [200, '{"success":true,"queued":"1","unsent":0}', /not a send_sms answer/],
+    [200, '{"success":true,"queued":"1.0","unsent":0}', /not a send_sms answer/],
+    [200, '{"success":true,"queued":"-1","unsent":0}', /not a send_sms answer/],
+    [200, '{"success":true,"queued":1,"unsent":""}', /not a send_sms answer/],
+    [200, '{"success":true,"queued":1,"unsent":0,"items":[{"phone":"1","status":"queued","id":1.5}]}', /not a send_sms answer/],
+    [200, '{"success":true,"queued":1,"unsent":0,"items":[{"phone":"1","status":"queued","id":true}]}', /not a send_sms answer/],
     [200, '{"success":true,"queued":1,"unsent":0,"items":{}}', /not a send_sms answer/],
     [200, '{"success":true,"queued":1,"unsent":0,"items":[{"phone":1,"status":"queued"}]}', /not a send_sms answer/],
-    [200, '{"success":true,"queued":1,"unsent":0,"items":[{"phone":"1","status":"queued","parts":"1"}]}', /not a send_sms answer/],
+    [200, '{"success":true,"queued":1,"unsent":0,"items":[{"phone":"1","status":"queued","parts":"1 "}]}', /not a send_sms answer/],
+    [200, '{"success":true,"queued":1,"unsent":0,"items":[{"phone":"1","status":"queued","parts":"1e3"}]}', /not a send_sms answer/],
     [200, '{"success":true,"queued":1,"unsent":0,"items":[{"phone":"1","status":"queued","parts":1e999}]}', /not a send_sms answer/],
     [200, '{"success":true,"queued":1,"unsent":0,"items":[{"phone":"1","status":"queued","parts":1.5}]}', /not a send_sms answer/],
     [200, '{"success":true,"queued":1,"unsent":0,"items":[{"phone":"1","status":"queued","parts":-1}]}', /not a send_sms answer/],
@@ -41,5 +63,5 @@ t.test('anything else is a bad response', async (t) => {
 t.test('helpers', async (t) => {
   t.equal(phoneKey('+48 500-600-700'), '48500600700')
   for (const code of [1001, 1002, 1003, 1005, 1007]) t.ok(isAccountError(code), `${code} is about the account`)
-  for (const code of [1000, 1004, 1006, 2000, 2001, 3101, 3103, 999, 1999]) t.notOk(isAccountError(code), `${code} is about the request`)
+  for (const code of [1000, 1004, 1006, 2000, 2001, 3101, 3103, 999, 1999, '1001']) t.notOk(isAccountError(code), `${code} is about the request`)
 })

@@ -95,6 +95,19 @@ t.test('answers the provider should not give leave recipients unknown, never que
   ], 'a conflicting repeat and an unknown status are unknown; an identical repeat is one; a code that is not an integer stays text')
 })
 
+t.test('counts and ids the provider writes as digits are answered as the schema says: parts a number, id text', async (t) => {
+  const provider = scripted((fields) => accepted([
+    { id: 4711, phone: fields.phone[0]!, status: 'queued', parts: '2' },
+    { id: '4712', phone: fields.phone[1]!, status: 'queued', parts: 3 }
+  ]))
+  const report = await dispatchSms({ to: ['+48500600700', '+48500600701'], text: 'x' }, settings, provider.send)
+  t.same(report.result.messages, [
+    { phone: '+48500600700', status: 'queued', id: '4711', parts: 2 },
+    { phone: '+48500600701', status: 'queued', id: '4712', parts: 3 }
+  ])
+  t.equal(report.result.parts, 5)
+})
+
 t.test('a number refused before sending keeps its uniqueId', async (t) => {
   const provider = scripted((fields) => accepted([{ id: 'aaa1', phone: fields.phone[0]!, status: 'queued', parts: 1 }]))
   const report = await dispatchSms({ to: ['+48500600700', 'not a number'], uniqueIds: ['order1', 'order2'], text: 'x' }, settings, provider.send)
