@@ -1,4 +1,4 @@
-import { STATUS_CODES } from 'node:http'
+import { STATUS_CODES, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
@@ -140,6 +140,10 @@ function publicDetail (code: ErrorCode, error: Error): string {
 export function answerClientError (error: NodeJS.ErrnoException, socket: Socket): void {
   // A reset connection has nobody left to answer.
   if (error.code === 'ECONNRESET' || socket.destroyed) return
+  if ((socket as HttpSocket)._httpMessage != null) {
+    closeOnceAnswered(socket)
+    return
+  }
   const problem = error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
     ? toProblem('GW_REQUEST_TIMEOUT', 'The request did not arrive in time; send it again.')
     : error.code === 'HPE_HEADER_OVERFLOW'
@@ -150,6 +154,35 @@ export function answerClientError (error: NodeJS.ErrnoException, socket: Socket)
     socket.write(`HTTP/1.1 ${problem.status} ${STATUS_CODES[problem.status] ?? ''}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
   }
   socket.destroy(error)
+}
+
+/** Node's own field on a server socket: the answer being written on it now, if any. */
+type HttpSocket = Socket & { _httpMessage?: ServerResponse | null }
+
+const closingOnceAnswered = new WeakSet<Socket>()
+
+/**
+ * When bytes that are not HTTP follow a request still being answered on the same connection (a
+ * pipelined send): HTTP/1.1 answers in order, so a problem written now would read as the answer
+ * to that request — a send the caller would then believe refused, and perhaps send again — and
+ * destroying the connection would lose its real answer. So nothing more is read, the answers
+ * already due are written, and then the connection closes.
+ */
+function closeOnceAnswered (socket: Socket): void {
+  if (closingOnceAnswered.has(socket)) return
+  closingOnceAnswered.add(socket)
+  socket.pause()
+  const closeWhenIdle = (): void => {
+    const answer = (socket as HttpSocket)._httpMessage
+    if (answer == null) {
+      // Destroyed once written: paused, it would never read the caller's own end of the connection.
+      socket.end(() => { socket.destroy() })
+      return
+    }
+    // Once it is written, Node hands the connection to the next answer due, if there is one.
+    answer.once('close', () => { setImmediate(closeWhenIdle) })
+  }
+  closeWhenIdle()
 }
 
 export function sendProblem (reply: FastifyReply, error: GatewayError): FastifyReply {

@@ -2,7 +2,8 @@ import { request } from 'node:http'
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net'
 import t from 'tap'
 import { answerClientError } from '../../src/plugins/problems.js'
-import { startGateway, type GatewayUnderTest } from '../helper.js'
+import { openConnections, startGateway, TEST_API_KEY, type GatewayUnderTest } from '../helper.js'
+import { waitFor } from '../servers.js'
 
 interface RawAnswer { status: number, contentType: string | undefined, body: { code: string, status: number } }
 
@@ -32,6 +33,28 @@ t.test('what the HTTP parser refuses is answered as a problem', async (t) => {
   t.match(garbage, { status: 400, contentType: 'application/problem+json; charset=utf-8', body: { code: 'GW_HTTP_MALFORMED', status: 400 } })
   const huge = parse(await raw(gw, `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'k'.repeat(20_000)}\r\n\r\n`))
   t.match(huge, { status: 431, contentType: 'application/problem+json; charset=utf-8', body: { code: 'GW_HEADERS_TOO_LARGE', status: 431 } })
+})
+
+t.test('bytes that are not HTTP behind a send still running on the connection: the send is answered, then the connection closes', async (t) => {
+  const gw = await startGateway(t, { simulator: { latencyMs: 300 } })
+  const body = JSON.stringify({ to: '+48500600700', text: 'pipelined' })
+  const send = `POST /sms HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TEST_API_KEY}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+  for (const [label, junk] of [['not HTTP', 'FOO\x01 / HTTP/1.1\r\n\r\n'], ['headers too large', `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'k'.repeat(20_000)}\r\n\r\n`]] as const) {
+    const sendsBefore = gw.simulator.stats.sendRequests
+    const answers = await raw(gw, send + junk)
+    t.equal(gw.simulator.stats.sendRequests, sendsBefore + 1, `${label}: sent once`)
+    t.equal(answers.match(/HTTP\/1\.1 /g)?.length, 1, `${label}: one answer, the send's`)
+    const answer = parse(answers)
+    t.equal(answer.status, 200, `${label}: the send's own answer`)
+    t.match(answer.body, { queued: 1 })
+  }
+  // Two sends pipelined before the junk: both are answered, in order.
+  const sendsBefore = gw.simulator.stats.sendRequests
+  const answers = await raw(gw, send + send + 'FOO\x01 / HTTP/1.1\r\n\r\n')
+  t.equal(gw.simulator.stats.sendRequests, sendsBefore + 2)
+  t.equal(answers.match(/HTTP\/1\.1 200 /g)?.length, 2, 'both sends answered')
+  t.notMatch(answers, /GW_HTTP_MALFORMED/)
+  await waitFor('the gateway to close its side too', async () => await openConnections(gw) === 0)
 })
 
 t.test('a request that never finishes arriving gets a 408 problem', async (t) => {
