@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { GatewayError } from './errors.js'
+import { GatewayError, validationError } from './errors.js'
 
 const CHARSET = /;\s*charset\s*=\s*"?([^";\s]+)"?/i
 const UTF8_NAMES = new Set(['utf-8', 'utf8'])
@@ -17,11 +17,57 @@ export function unreadableJsonBody (contentType: string | undefined, contentEnco
   if (charset !== undefined && !UTF8_NAMES.has(charset.toLowerCase())) {
     return new GatewayError('GW_MEDIA_TYPE_UNSUPPORTED', `Send the body as application/json in UTF-8; charset=${charset} is not supported.`)
   }
-  if (contentEncoding !== undefined && contentEncoding.trim().toLowerCase() !== 'identity') {
+  // An empty header lists no coding: the body is as sent.
+  if (contentEncoding !== undefined && !['identity', ''].includes(contentEncoding.trim().toLowerCase())) {
     return new GatewayError('GW_MEDIA_TYPE_UNSUPPORTED', `Send the body uncompressed; Content-Encoding ${contentEncoding} is not supported.`)
   }
   if (!isUtf8(body)) return new GatewayError('GW_BODY_MALFORMED', 'The body is not valid UTF-8.')
   return undefined
+}
+
+/** Deeper than this, a refused key is not pointed at: the pointer would be as long as the body. */
+const DEEPEST_POINTER = 32
+
+/**
+ * Where a key secure-json-parse refuses sits: one that would reach an object's prototype (the
+ * body itself, '', when it sits deeper than DEEPEST_POINTER). Walked without recursion: a refused
+ * body may nest as deep as its bytes allow.
+ */
+function forbiddenKeyPointer (root: unknown): string | undefined {
+  // The pointer is dropped (undefined) below DEEPEST_POINTER; the walk goes on.
+  const stack: Array<[unknown, string | undefined, number]> = [[root, '', 0]]
+  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+    const [value, pointer, depth] = next
+    if (value === null || typeof value !== 'object') continue
+    for (const key of Object.keys(value)) {
+      const nested = (value as Record<string, unknown>)[key]
+      const step = pointer === undefined || depth >= DEEPEST_POINTER ? undefined : `${pointer}/${key.replaceAll('~', '~0').replaceAll('/', '~1')}`
+      if (key === '__proto__') return step ?? ''
+      if (key === 'constructor' && nested !== null && typeof nested === 'object' && Object.hasOwn(nested, 'prototype')) return step === undefined ? '' : `${step}/prototype`
+      stack.push([nested, step, depth + 1])
+    }
+  }
+  return undefined
+}
+
+/**
+ * Why fastify's parser refused a body, which its own error does not say: where the JSON breaks
+ * (V8's words, less the excerpt of the body some of them quote, which would put a caller's numbers
+ * in the log), or which key would have reached a prototype. Called only for a refused body.
+ */
+export function explainJsonRefusal (text: string): GatewayError {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch (error) {
+    const reason = (error as Error).message.replace(/, ".*" is not valid JSON$/s, '')
+    return new GatewayError('GW_BODY_MALFORMED', `The body is not valid JSON: ${reason}.`)
+  }
+  const field = forbiddenKeyPointer(parsed)
+  if (field === undefined) return new GatewayError('GW_BODY_MALFORMED', 'The body is not valid JSON.')
+  return validationError([field === ''
+    ? { field, reason: 'has a key, nested deep, that would reach an object\'s prototype (__proto__, or constructor.prototype)' }
+    : { field, reason: 'is not allowed: it would reach an object\'s prototype' }])
 }
 
 /** Replaces fastify's application/json parser with one that first checks what unreadableJsonBody checks. */
@@ -32,6 +78,9 @@ export function useUtf8JsonParser (app: FastifyInstance): void {
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
     const unreadable = unreadableJsonBody(request.headers['content-type'], request.headers['content-encoding'], body as Buffer)
     if (unreadable !== undefined) return done(unreadable, undefined)
-    parseJson(request, body as Buffer, done)
+    parseJson(request, body as Buffer, (error, parsed) => {
+      if (error !== null && (body as Buffer).length > 0) return done(explainJsonRefusal((body as Buffer).toString('utf8')), undefined)
+      done(error, parsed)
+    })
   })
 }

@@ -71,7 +71,7 @@ export function serverOptions (config: Config, overrides: Partial<FastifyServerO
     // The problems plugin answers 503 itself while closing, as a problem document.
     return503OnClosing: false,
     // Errors fastify raises before routing (a malformed URL…) are problems like every other.
-    frameworkErrors: (error, _request, reply) => { sendProblem(reply, toGatewayError(error)) },
+    frameworkErrors: (error, request, reply) => { sendProblem(reply, toGatewayError(error, request)) },
     clientErrorHandler: answerClientError,
     forceCloseConnections: 'idle',
     // A caller's X-Request-Id is taken when it looks like an id; anyone may send one (/dlr and the

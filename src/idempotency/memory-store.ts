@@ -9,7 +9,7 @@ const MIN_SWEEP_SIZE = 1024
 
 export interface MemoryStoreOptions {
   maxKeys: number
-  /** what the answers may weigh together (UTF-8 bytes of their bodies, and an overhead each) */
+  /** what the answers may weigh together (the bytes V8 holds their bodies in, and an overhead each) */
   maxBytes?: number
   /** the clock in milliseconds; monotonic by default */
   now?: () => number
@@ -18,6 +18,16 @@ export interface MemoryStoreOptions {
    * would send again, which an operator must hear of
    */
   onEarlyEviction?: () => void
+}
+
+const BEYOND_LATIN1 = /[\u0100-\uffff]/
+
+/**
+ * What V8 holds a string in: a byte a character, or two for every character once one of them is
+ * beyond Latin-1 — an ASCII answer that echoes one caller's "ł" weighs twice its UTF-8 length.
+ */
+export function heapBytesOf (text: string): number {
+  return BEYOND_LATIN1.test(text) ? 2 * text.length : text.length
 }
 
 interface Claim { fingerprint: string, token: string | undefined, runningUntil: number, keptUntil: number }
@@ -41,9 +51,7 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     const smallestRecord = Math.max(RECORD_OVERHEAD_BYTES, Math.floor(maxBytes / maxKeys))
     this.#records = new LRUCache<string, KeyRecord>({
       maxSize: maxBytes,
-      // Bytes, not characters: a body with one character beyond Latin-1 is held at two bytes each
-      // (UTF-8's length is at least that, nearly always).
-      sizeCalculation: (record) => Math.max(smallestRecord, RECORD_OVERHEAD_BYTES + (record.state === 'done' ? Buffer.byteLength(record.response.body) : 0)),
+      sizeCalculation: (record) => Math.max(smallestRecord, RECORD_OVERHEAD_BYTES + (record.state === 'done' ? heapBytesOf(record.response.body) : 0)),
       perf: { now },
       // Read the clock on every lookup (its default caches it for a millisecond, by a timer).
       ttlResolution: 0,

@@ -9,7 +9,7 @@ import { GatewayError } from '../errors.js'
 import { fingerprintRequest } from '../idempotency/fingerprint.js'
 import { MemoryIdempotencyStore } from '../idempotency/memory-store.js'
 import { RedisIdempotencyStore } from '../idempotency/redis-store.js'
-import { IdempotencyStoreError, type IdempotencyStore } from '../idempotency/store.js'
+import { IdempotencyStoreError, type IdempotencyStore, type StoredResponse } from '../idempotency/store.js'
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key'
 export const OUTCOME_UNKNOWN_DETAIL = 'The first request with this Idempotency-Key stopped before it could answer (its gateway went down mid-send), so which of its messages went out is unknown. ' +
@@ -87,15 +87,27 @@ export function provesNothingSent (statusCode: number, body: string): boolean {
  * IDEMPOTENCY_TTL. A repeat with the same body replays the first answer; with another body it
  * is refused (422); while the first is still running it is refused (409) rather than waiting.
  */
+/**
+ * Only this request is known to have sent nothing: an earlier one with the key may have sent, and
+ * a retry without the key would then send again.
+ */
+export const STORE_UNAVAILABLE_DETAIL = 'The Idempotency-Key cannot be checked right now, so this request sent nothing. An earlier request with this key may have sent: retry later with the same key, never without it.'
+
+function keyReused (): GatewayError {
+  return new GatewayError('GW_IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used with a different request body. A retry must repeat the first body unchanged (the first request may have been sent); a new request needs a new key.')
+}
+
 export default fp<{ config: Config }>(async function idempotencyPlugin (app, { config }) {
   const store: IdempotencyStore = app.hasDecorator('redis')
     ? new RedisIdempotencyStore(app.redis)
     : new MemoryIdempotencyStore({ maxKeys: config.idempotency.maxKeys, onEarlyEviction: () => { app.metrics.idempotencyAnswersEvicted.inc() } })
   const ttlMs = config.idempotency.ttlMs
   const inFlightTtlMs = inFlightTtlFor(config)
-  // A claim whose request stopped mid-send (a crash, a kill) holds its key as long as an answer
-  // would: were it to lapse, a retry would send everything again.
-  const claimLifeMs = Math.max(ttlMs, inFlightTtlMs)
+  // A claim whose request stopped mid-send (a crash, a kill) holds its key, once its running time
+  // is over, as long as an answer would: were it to lapse, a retry would send everything again.
+  // (Counted from the end of the running time: with a TTL shorter than that, a claim would lapse
+  // the moment it could have said "outcome unknown".)
+  const claimLifeMs = inFlightTtlMs + ttlMs
   app.decorateRequest('idempotencyClaim', null)
   /**
    * What the store refused and is retried in the background, by the token of the request it is
@@ -103,6 +115,21 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
    * keys to release.
    */
   const pending = new Map<string, () => Promise<boolean>>()
+  /**
+   * Answers this gateway gave but the store has not taken yet, by key: a retry that reaches this
+   * gateway meanwhile is answered with them, where the store would say 409 — or, once the claim's
+   * running time is over, "outcome unknown", which reads as final.
+   */
+  const unstoredAnswers = new Map<string, { fingerprint: string, response: StoredResponse }>()
+  // The store's connection back (Redis): what waits for it is tried at once, not at its next turn.
+  let wakeRetries!: () => void
+  let storeBack = new Promise<void>((resolve) => { wakeRetries = resolve })
+  const onStoreReady = () => {
+    const wake = wakeRetries
+    storeBack = new Promise<void>((resolve) => { wakeRetries = resolve })
+    wake()
+  }
+  if (app.hasDecorator('redis')) app.redis.on('ready', onStoreReady)
   /**
    * Keyed requests from their claim being asked for to the storing of their answer. Closing waits
    * for them: one whose caller hung up holds no connection that would hold the close back, and its
@@ -152,6 +179,13 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
     // A getter that builds a new object on every read: read once.
     const { url, config: { idempotentBody: spell } } = request.routeOptions
     const fingerprint = fingerprintRequest(request.method, url ?? '', spell === undefined ? request.body : spell(request.body))
+    // This gateway's own answer, which the store has yet to take: it needs no store to be replayed.
+    const unstored = unstoredAnswers.get(key)
+    if (unstored !== undefined) {
+      if (unstored.fingerprint !== fingerprint) throw keyReused()
+      replay(request, reply, unstored.response)
+      return true
+    }
     // Monotonic: only the time since the claim matters, and a wall clock may jump.
     const claimedAt = performance.now()
     const token = randomUUID()
@@ -169,7 +203,7 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
         releaseLater({ key, fingerprint, token, claimedAt })
       }
       answered()
-      throw new GatewayError('GW_IDEMPOTENCY_STORE_UNAVAILABLE', 'The Idempotency-Key cannot be checked right now, so nothing was sent. Retry later with the same key, or without a key.', {}, { 'retry-after': '5' })
+      throw new GatewayError('GW_IDEMPOTENCY_STORE_UNAVAILABLE', STORE_UNAVAILABLE_DETAIL, {}, { 'retry-after': '5' })
     }
     if (result.state === 'claimed') {
       // Answered once its answer is stored or its key released (remember).
@@ -177,20 +211,22 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
       return false
     }
     answered()
-    if (result.fingerprint !== fingerprint) {
-      throw new GatewayError('GW_IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used with a different request body. A retry must repeat the first body unchanged (the first request may have been sent); a new request needs a new key.')
-    }
+    if (result.fingerprint !== fingerprint) throw keyReused()
     if (result.state === 'in_flight') {
       throw new GatewayError('GW_IDEMPOTENCY_IN_FLIGHT', 'The first request with this Idempotency-Key is still being processed; retry shortly to get its result.', {}, { 'retry-after': String(IN_FLIGHT_RETRY_AFTER_SECONDS) })
     }
     if (result.state === 'abandoned') throw new GatewayError('GW_IDEMPOTENCY_OUTCOME_UNKNOWN', OUTCOME_UNKNOWN_DETAIL)
+    replay(request, reply, result.response)
+    return true
+  }
+
+  function replay (request: FastifyRequest, reply: FastifyReply, response: StoredResponse): void {
     addLogFields(request, { idempotentReplay: true })
     reply
-      .code(result.response.statusCode)
+      .code(response.statusCode)
       .header(REPLAYED_HEADER, 'true')
-      .type(result.response.contentType)
-      .send(result.response.body)
-    return true
+      .type(response.contentType)
+      .send(response.body)
   }
 
   /** Never fails: the SMS went out whatever the store says, so its answer must still go out. */
@@ -213,10 +249,11 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
     } catch (error) {
       // The send happened; its answer goes out now, and is stored as soon as the store takes it.
       request.log.error({ err: { message: (error as Error).message } }, 'could not store the idempotent response; retrying in the background')
+      unstoredAnswers.set(claimed.key, { fingerprint: claimed.fingerprint, response })
       retryLater(claimed, async () => { await store.complete(claimed.key, claimed.fingerprint, response, ttlMs) }, {
         done: 'stored the idempotent response after the store came back',
         gaveUp: 'gave up storing the idempotent response: retries with this key are told its outcome is unknown until the key expires'
-      })
+      }, () => { unstoredAnswers.delete(claimed.key) })
     }
   }
 
@@ -232,7 +269,7 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
    * claim still holds the key: retries meanwhile get 409, and once the claim is taken for
    * abandoned, "outcome unknown".
    */
-  function retryLater (claimed: Claim, operation: () => Promise<void>, messages: { done: string, gaveUp: string }): void {
+  function retryLater (claimed: Claim, operation: () => Promise<void>, messages: { done: string, gaveUp: string }, settled?: () => void): void {
     const giveUpAt = claimed.claimedAt + claimLifeMs - STORE_RETRY_SAFETY_MS
     const log = app.log.child({ idempotencyKey: claimed.key.slice(claimed.key.indexOf(':') + 1) })
     const attempt = async (): Promise<boolean> => {
@@ -246,7 +283,7 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
     const keepTrying = async (): Promise<void> => {
       for (let round = 0; performance.now() < giveUpAt; round++) {
         const delay = STORE_RETRY_DELAYS_MS[Math.min(round, STORE_RETRY_DELAYS_MS.length - 1)]!
-        await sleep(Math.min(delay, Math.max(0, giveUpAt - performance.now())), undefined, { ref: false })
+        await Promise.race([sleep(Math.min(delay, Math.max(0, giveUpAt - performance.now())), undefined, { ref: false }), storeBack])
         // Closing took it over (one last attempt of its own).
         if (!pending.has(claimed.token)) return
         if (await attempt()) {
@@ -257,13 +294,17 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
       log.error(messages.gaveUp)
     }
     pending.set(claimed.token, attempt)
-    keepTrying().finally(() => { pending.delete(claimed.token) }).catch(() => {})
+    keepTrying().finally(() => {
+      pending.delete(claimed.token)
+      settled?.()
+    }).catch(() => {})
   }
 
   // Closing (after the upstream client has let its requests finish): the answers of keyed sends
   // still under way, then one last attempt at everything the store refused, before the store's
   // connection goes. Within the grace period, after which the process is ended anyway.
   app.addHook('onClose', async () => {
+    if (app.hasDecorator('redis')) app.redis.off('ready', onStoreReady)
     if (unanswered > 0) {
       const drained = new Promise<void>((resolve) => { allAnswered = resolve })
       await Promise.race([drained, sleep(config.server.shutdownGraceMs, undefined, { ref: false })])

@@ -104,7 +104,7 @@ const CODE_BY_FASTIFY_ERROR: Record<string, ErrorCode> = {
 }
 
 /** Any error that escapes a handler, as a GatewayError: nothing internal reaches the caller. */
-export function toGatewayError (error: FastifyError | GatewayError | Error): GatewayError {
+export function toGatewayError (error: FastifyError | GatewayError | Error, request?: FastifyRequest): GatewayError {
   if (error instanceof GatewayError) return error
   const fastifyError = error as FastifyError
   if (fastifyError.validation !== undefined) {
@@ -114,7 +114,7 @@ export function toGatewayError (error: FastifyError | GatewayError | Error): Gat
     return validationError([{ field: 'path', reason: 'is not a valid URL path: a "%" must start an escape of two hex digits that decodes to UTF-8' }])
   }
   const mapped = fastifyError.code === undefined ? undefined : CODE_BY_FASTIFY_ERROR[fastifyError.code]
-  if (mapped !== undefined) return new GatewayError(mapped, publicDetail(mapped, error))
+  if (mapped !== undefined) return new GatewayError(mapped, publicDetail(mapped, error, request))
   const status = fastifyError.statusCode ?? 500
   if (error instanceof SyntaxError && status === 400) return new GatewayError('GW_BODY_MALFORMED', error.message)
   // Raised by plugins (Swagger UI's static files): a path outside them is as absent as any other.
@@ -124,10 +124,20 @@ export function toGatewayError (error: FastifyError | GatewayError | Error): Gat
   return new GatewayError('GW_INTERNAL', 'The gateway failed unexpectedly; the incident is in its log.')
 }
 
-function publicDetail (code: ErrorCode, error: Error): string {
+/** A caller's header as quoted in a detail: bounded, and printable. */
+const quoted = (value: string) => JSON.stringify(value.length > 100 ? `${value.slice(0, 100)}…` : value)
+
+function publicDetail (code: ErrorCode, error: Error, request: FastifyRequest | undefined): string {
   switch (code) {
-    case 'GW_BODY_TOO_LARGE': return 'The body exceeds the gateway\'s limit; for POST /sms, split the recipients over several requests.'
-    case 'GW_MEDIA_TYPE_UNSUPPORTED': return 'Send the body as application/json, or as a form to /dlr.'
+    case 'GW_BODY_TOO_LARGE': {
+      const limit = request?.routeOptions.bodyLimit
+      const exceeds = limit === undefined ? 'The body exceeds the gateway\'s limit' : `The body exceeds this route's limit of ${limit} bytes`
+      return request?.routeOptions.url === '/sms' ? `${exceeds}; split the recipients over several requests.` : `${exceeds}.`
+    }
+    case 'GW_MEDIA_TYPE_UNSUPPORTED': {
+      const sent = request?.headers['content-type']
+      return `Send the body as application/json, or as a form to /dlr; ${sent === undefined ? 'no Content-Type was sent' : `Content-Type ${quoted(sent)} is not accepted`}.`
+    }
     default: return error.message
   }
 }
@@ -195,7 +205,7 @@ export function sendProblem (reply: FastifyReply, error: GatewayError): FastifyR
 
 export default fp(async function problemsPlugin (app) {
   app.setErrorHandler(async (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-    const problem = toGatewayError(error)
+    const problem = toGatewayError(error, request)
     if (problem.status >= 500 && problem.code === 'GW_INTERNAL') {
       request.log.error({ err: error }, 'unhandled error')
     } else {

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { unreadableJsonBody } from '../../src/json-body.js'
+import { explainJsonRefusal, unreadableJsonBody } from '../../src/json-body.js'
 import { authHeader, startGateway } from '../helper.js'
 
 const CAFE_LATIN1 = Buffer.concat([Buffer.from('{"to":"+48500600700","text":"Caf'), Buffer.from([0xe9]), Buffer.from('","sender":"INFO"}')])
@@ -14,8 +14,21 @@ t.test('what makes a JSON body unreadable', async (t) => {
   t.match(unreadableJsonBody('application/json; charset="utf-16"', undefined, utf8), { code: 'GW_MEDIA_TYPE_UNSUPPORTED', message: /charset=utf-16/ })
   t.match(unreadableJsonBody('application/json', 'gzip', utf8), { code: 'GW_MEDIA_TYPE_UNSUPPORTED', message: /Content-Encoding gzip/ })
   t.equal(unreadableJsonBody('application/json', 'identity', utf8), undefined)
+  t.equal(unreadableJsonBody('application/json', '', utf8), undefined, 'an empty Content-Encoding lists no coding')
   t.match(unreadableJsonBody('application/json', undefined, CAFE_LATIN1), { code: 'GW_BODY_MALFORMED', message: 'The body is not valid UTF-8.' })
   t.match(unreadableJsonBody('application/json', undefined, Buffer.from([0x22, 0xed, 0xa0, 0x80, 0x22])), { code: 'GW_BODY_MALFORMED' }, 'an encoded surrogate is not UTF-8')
+})
+
+t.test('a refused body is explained: where its JSON breaks, without quoting it, or which key would reach a prototype', async (t) => {
+  t.same([explainJsonRefusal('{"a":1').code, explainJsonRefusal('{"a":1').message], ['GW_BODY_MALFORMED', 'The body is not valid JSON: Expected \',\' or \'}\' after property value in JSON at position 6.'])
+  t.equal(explainJsonRefusal('[1,]').message, 'The body is not valid JSON: Unexpected token \']\'.', 'V8\'s excerpt of the body left out')
+  const pointed = (text: string) => explainJsonRefusal(text).extensions.errors
+  t.same(pointed('{"a":{"b":[{"__proto__":1}]}}'), [{ field: '/a/b/0/__proto__', reason: 'is not allowed: it would reach an object\'s prototype' }])
+  t.same(pointed('{"a/b~":{"constructor":{"prototype":{}}}}'), [{ field: '/a~1b~0/constructor/prototype', reason: 'is not allowed: it would reach an object\'s prototype' }])
+  t.same(pointed(`[${'['.repeat(100)}1${']'.repeat(100)},{"__proto__":2}]`), [{ field: '/1/__proto__', reason: 'is not allowed: it would reach an object\'s prototype' }], 'found beside a deep branch')
+  const deep = pointed(`${'['.repeat(300_000)}{"__proto__":1}${']'.repeat(300_000)}`)
+  t.same(deep, [{ field: '', reason: 'has a key, nested deep, that would reach an object\'s prototype (__proto__, or constructor.prototype)' }], 'too deep to point at: the body, and no stack overflow')
+  t.same(pointed('{"constructor":{"a":1}}'), undefined, 'a constructor key without prototype is no poisoning')
 })
 
 t.test('a body the gateway cannot read as sent is refused, never sent altered', async (t) => {
@@ -27,7 +40,13 @@ t.test('a body the gateway cannot read as sent is refused, never sent altered', 
   t.match(await send(CAFE_LATIN1, { 'content-type': 'application/json' }), { status: 400, type: /^application\/problem\+json/, body: { code: 'GW_BODY_MALFORMED' } })
   t.match(await send(CAFE_LATIN1, { 'content-type': 'application/json; charset=latin1' }), { status: 415, body: { code: 'GW_MEDIA_TYPE_UNSUPPORTED' } })
   t.match(await send('{"to":"+48500600700","text":"x"}', { 'content-type': 'application/json', 'content-encoding': 'br' }), { status: 415, body: { code: 'GW_MEDIA_TYPE_UNSUPPORTED' } })
-  t.match(await send('{"to":"+48500600700","text":"x","__proto__":{"a":1}}', { 'content-type': 'application/json' }), { status: 400, body: { code: 'GW_BODY_MALFORMED' } }, 'prototype poisoning is still refused')
+  t.match(await send('{"to":"+48500600700","text":"x","__proto__":{"a":1}}', { 'content-type': 'application/json' }), { status: 400, body: { code: 'GW_VALIDATION_FAILED', detail: '/__proto__: is not allowed: it would reach an object\'s prototype', errors: [{ field: '/__proto__' }] } }, 'prototype poisoning is still refused, and named')
+  t.match(await send('{"to":"+48500600700","text":"x"}x', { 'content-type': 'application/json' }), { status: 400, body: { code: 'GW_BODY_MALFORMED', detail: 'The body is not valid JSON: Unexpected non-whitespace character after JSON at position 32.' } }, 'where the JSON breaks')
+  const quoting = await send('{"to":["+48500600700",]}', { 'content-type': 'application/json' })
+  t.match(quoting, { status: 400, body: { code: 'GW_BODY_MALFORMED', detail: /^The body is not valid JSON: / } })
+  t.notMatch(quoting.body.detail, /500600700/, 'no excerpt of the body, numbers and all')
+  t.match(await send('{}', { 'content-type': 'text/plain' }), { status: 415, body: { detail: 'Send the body as application/json, or as a form to /dlr; Content-Type "text/plain" is not accepted.' } })
+  t.match(await send('{}', { 'content-type': `application/x-${'y'.repeat(200)}` }), { status: 415, body: { detail: /Content-Type "application\/x-y{86}…" is not accepted/ } }, 'a long header quoted in part')
   t.equal(gw.simulator.received.length, 0, 'nothing reached the provider')
   t.match(await send('{"to":"+48500600700","text":"Café ąę"}', { 'content-type': 'application/json; charset=UTF-8' }), { status: 200 })
   t.equal(gw.simulator.received[0]?.body.text, 'Café ąę', 'UTF-8 arrives as written')

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { MemoryIdempotencyStore } from '../../src/idempotency/memory-store.js'
+import { heapBytesOf, MemoryIdempotencyStore } from '../../src/idempotency/memory-store.js'
 
 const answer = (body: string) => ({ statusCode: 200, contentType: 'application/json', body })
 const HOUR = 3_600_000
@@ -66,6 +66,20 @@ t.test('an answer pushed out while its TTL still runs is reported; one past its 
   await fill('more', HOUR)
   t.equal(early, 100, 'the next 100 pushed out answers still within their TTL')
   t.same(await store.claim('long-0', 'fp', { runningMs: HOUR }), { state: 'claimed' }, 'which are gone: a retry would send again')
+})
+
+t.test('answers are weighed as V8 holds them: one character beyond Latin-1 makes a mostly ASCII answer count two bytes a character', async (t) => {
+  t.equal(heapBytesOf('a'.repeat(1000)), 1000)
+  t.equal(heapBytesOf('é'.repeat(1000)), 1000, 'Latin-1 is one byte a character, though two in UTF-8')
+  t.equal(heapBytesOf(`${'a'.repeat(999)}ł`), 2000)
+  const store = new MemoryIdempotencyStore({ maxKeys: 10, maxBytes: 10 * 1024, now: () => 1_000_000 })
+  // 2,000 characters, 2,001 bytes in UTF-8 but 4,000 in the heap: two fit in 10 KiB, where UTF-8 fits four.
+  for (let i = 0; i < 3; i++) {
+    await store.claim(`e${i}`, 'fp', { runningMs: HOUR })
+    await store.complete(`e${i}`, 'fp', answer(`${'a'.repeat(1999)}ł`), HOUR)
+  }
+  t.same(await store.claim('e0', 'fp', { runningMs: HOUR }), { state: 'claimed' }, 'the oldest went to make room')
+  t.match(await store.claim('e2', 'fp', { runningMs: HOUR }), { state: 'done' })
 })
 
 t.test('answers are weighed in bytes: Polish text counts twice what its characters do', async (t) => {

@@ -97,6 +97,8 @@ t.test('a request above SMS_MAX_RECIPIENTS is refused whole and nothing is sent'
   const huge = await post(gw, { to: Array.from({ length: 10_000 }, (_, i) => phone(i)), text: 'x' })
   t.equal(huge.status, 413, 'a body beyond what the limit needs is cut off before parsing')
   t.equal(huge.body.code, 'GW_BODY_TOO_LARGE')
+  // 64 KiB and 80 bytes for each of SMS_MAX_RECIPIENTS.
+  t.equal(huge.body.detail, `The body exceeds this route's limit of ${65_536 + 80 * 5} bytes; split the recipients over several requests.`)
   t.equal(gw.simulator.received.length, 0)
 })
 

@@ -11,7 +11,8 @@ import { canonicalBody, readOrder } from '../../sms/order.js'
 import { maskPhone } from '../../sms/phone.js'
 import { ANONYMOUS_CLIENT, API_REALM } from '../../plugins/auth.js'
 import { addLogFields } from '../../plugins/request-log.js'
-import { OUTCOME_UNKNOWN_DETAIL } from '../../plugins/idempotency.js'
+import { OUTCOME_UNKNOWN_DETAIL, STORE_UNAVAILABLE_DETAIL } from '../../plugins/idempotency.js'
+import { bodyLimitFor } from '../../server-options.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -95,7 +96,7 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
         },
         400: problemResponse([
           { code: 'GW_VALIDATION_FAILED', detail: '/sendAt: must match format "date-time"', extensions: { errors: [{ field: '/sendAt', reason: 'must match format "date-time"' }] } },
-          { code: 'GW_BODY_MALFORMED', detail: 'Body is not valid JSON but content-type is set to \'application/json\'' }
+          { code: 'GW_BODY_MALFORMED', detail: 'The body is not valid JSON: Expected \',\' or \'}\' after property value in JSON at position 27.' }
         ], { headers: RateLimitHeaders }),
         401: problemResponse([
           { code: 'GW_AUTH_MISSING', detail: 'Send your API key as "Authorization: Bearer <key>".' },
@@ -106,10 +107,10 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
           { code: 'GW_IDEMPOTENCY_OUTCOME_UNKNOWN', detail: OUTCOME_UNKNOWN_DETAIL }
         ], { headers: { ...RetryAfterHeader, ...RateLimitHeaders } }),
         413: problemResponse([
-          { code: 'GW_RECIPIENTS_TOO_MANY', detail: '10001 recipients exceed this gateway\'s limit of 10000 per request (SMS_MAX_RECIPIENTS); split them over several requests. Nothing was sent.', extensions: { limit: 10000 } },
-          { code: 'GW_BODY_TOO_LARGE', detail: 'The body exceeds the gateway\'s limit; for POST /sms, split the recipients over several requests.' }
+          { code: 'GW_RECIPIENTS_TOO_MANY', detail: `${config.sending.maxRecipients + 1} recipients exceed this gateway's limit of ${config.sending.maxRecipients} per request (SMS_MAX_RECIPIENTS); split them over several requests. Nothing was sent.`, extensions: { limit: config.sending.maxRecipients } },
+          { code: 'GW_BODY_TOO_LARGE', detail: `The body exceeds this route's limit of ${bodyLimitFor(config)} bytes; split the recipients over several requests.` }
         ], { headers: RateLimitHeaders }),
-        415: problemResponse({ code: 'GW_MEDIA_TYPE_UNSUPPORTED', detail: 'Send the body as application/json, or as a form to /dlr.' }, { headers: RateLimitHeaders }),
+        415: problemResponse({ code: 'GW_MEDIA_TYPE_UNSUPPORTED', detail: 'Send the body as application/json, or as a form to /dlr; Content-Type "text/plain" is not accepted.' }, { headers: RateLimitHeaders }),
         422: problemResponse([
           { code: 'GW_PROVIDER_REFUSED', detail: 'SerwerSMS refused the request (3102): Message too long', extensions: SEND_SMS_EXAMPLES.refused },
           { code: 'GW_IDEMPOTENCY_KEY_REUSED', detail: 'This Idempotency-Key was used with a different request body. A retry must repeat the first body unchanged (the first request may have been sent); a new request needs a new key.' }
@@ -123,7 +124,7 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
           { code: 'GW_UPSTREAM_BAD_RESPONSE', detail: 'SerwerSMS answered with HTTP 500 without an error body; the messages may have been sent.', extensions: SEND_SMS_EXAMPLES.badResponse }
         ], { headers: { ...RateLimitHeaders, ...IdempotentReplayedHeader }, schema: SendSmsProblemSchema }),
         503: problemResponse([
-          { code: 'GW_IDEMPOTENCY_STORE_UNAVAILABLE', detail: 'The Idempotency-Key cannot be checked right now, so nothing was sent. Retry later with the same key, or without a key.' },
+          { code: 'GW_IDEMPOTENCY_STORE_UNAVAILABLE', detail: STORE_UNAVAILABLE_DETAIL },
           { code: 'GW_SHUTTING_DOWN', detail: 'The gateway shut down before these recipients were sent; nothing was sent to them. Retry on another instance.', extensions: SEND_SMS_EXAMPLES.withdrawn }
           // Never a replay either: nothing was sent, so the key is free (or was never claimed).
         ], { headers: { ...RetryAfterHeader, ...RateLimitHeaders }, schema: SendSmsProblemSchema }),
