@@ -113,7 +113,7 @@ async function main (): Promise<number> {
   const settings = readSettings()
   const simulator = await startSimulator({ credentials: { token: UPSTREAM_TOKEN }, latencyMs: settings.upstreamLatencyMs, deliveryReports: false, logger: false })
   const config = loadConfig({
-    ENV_FILE: '/nonexistent/.env',
+    ENV_FILE: '/dev/null',
     LOG_LEVEL: settings.logLevel,
     SERWERSMS_API_URL: simulator.url,
     SERWERSMS_TOKEN: UPSTREAM_TOKEN,

@@ -90,7 +90,7 @@ async function writeCodeCache (outdir: string): Promise<void> {
   // Configured enough to start and never reached: nothing is sent, nothing listens for long.
   const env = {
     PATH: process.env.PATH,
-    ENV_FILE: '/nonexistent/.env',
+    ENV_FILE: '/dev/null',
     HOST: '127.0.0.1',
     PORT: '0',
     LOG_LEVEL: 'warn',

@@ -18,8 +18,10 @@ const quoted = (text) => `'${text.replaceAll("'", `'\\''`)}'`
 console.log([
   // The port the gateway will listen on: delivery reports are sent back to it.
   `port=${quoted(env.PORT?.trim() || '3000')}`,
-  `has_account=${set('SERWERSMS_TOKEN', 'SERWERSMS_USERNAME', 'SERWERSMS_SIMULATOR')}`,
+  `has_account=${set('SERWERSMS_TOKEN', 'SERWERSMS_USERNAME')}`,
   `simulator_set=${env.SERWERSMS_SIMULATOR?.trim() === 'true' ? 1 : 0}`,
+  // SERWERSMS_SIMULATOR=false (or anything but true): no simulator, whatever else is configured.
+  `simulator_refused=${set('SERWERSMS_SIMULATOR') && env.SERWERSMS_SIMULATOR.trim() !== 'true' ? 1 : 0}`,
   `has_api_keys=${set('API_KEYS')}`,
   // AUTH_DISABLED=false is what leaving it unset means.
   `auth_disabled=${env.AUTH_DISABLED?.trim() === 'true' ? 1 : 0}`,
@@ -31,7 +33,11 @@ JS
 eval "$settings"
 
 uses_simulator=$simulator_set
-if [ "$has_account" = 0 ]; then
+if [ "$has_account" = 0 ] && [ "$simulator_refused" = 1 ]; then
+  echo "quickstart: SERWERSMS_SIMULATOR is set and not true, but no SerwerSMS account is configured: nothing to send to. Set SERWERSMS_TOKEN (or SERWERSMS_USERNAME and SERWERSMS_PASSWORD) in .env, or remove SERWERSMS_SIMULATOR to use the built-in simulator." >&2
+  exit 78
+fi
+if [ "$has_account" = 0 ] && [ "$simulator_set" = 0 ]; then
   export SERWERSMS_SIMULATOR=true
   uses_simulator=1
   echo "quickstart: no SerwerSMS account configured: using the built-in simulator (SERWERSMS_SIMULATOR=true)"

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs'
-import { isIPv4 } from 'node:net'
+import { BlockList, isIP, isIPv4 } from 'node:net'
 import { parseEnv } from 'node:util'
 import { parse as parseDuration } from '@lukeed/ms'
 import { Type, type Static, type TSchema } from 'typebox'
@@ -16,6 +16,9 @@ export const PROVIDER_MAX_RECIPIENTS = 100_000
 export const PROVIDER_MAX_BATCH_SIZE = 200
 export const MIN_DLR_SECRET_LENGTH = 32
 export const MIN_API_KEY_LENGTH = 16
+
+/** The dotenv file read when ENV_FILE names none; the only one allowed not to exist. */
+const DEFAULT_ENV_FILE = '.env'
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 type LogLevel = typeof LOG_LEVELS[number]
@@ -67,7 +70,7 @@ export const EnvironmentSchema = Type.Object({
   SMS_UPSTREAM_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 64, default: 4, description: 'upstream requests in flight per gateway call (1–64)' }),
   SMS_MAX_RECIPIENTS: Type.Integer({ minimum: 1, maximum: PROVIDER_MAX_RECIPIENTS, default: 10_000, description: `recipients per gateway call (1–${PROVIDER_MAX_RECIPIENTS})` }),
   SHUTDOWN_GRACE_MS: Type.Integer({ minimum: 0, maximum: 600_000, default: 25_000, description: 'how long in-flight sends may take to finish after SIGTERM, in milliseconds' }),
-  ENV_FILE: Type.String({ default: '.env', description: 'path of an optional dotenv file read at start' })
+  ENV_FILE: Type.String({ default: DEFAULT_ENV_FILE, description: `path of a dotenv file read at start; only the default ${DEFAULT_ENV_FILE} may be missing (/dev/null reads none)` })
 })
 export type Environment = Static<typeof EnvironmentSchema>
 
@@ -140,15 +143,18 @@ type EnvSource = Record<string, string | undefined>
  */
 export function readEnvironment (): EnvSource {
   const env: EnvSource = { ...process.env }
-  const file = env.ENV_FILE || '.env'
-  if (!existsSync(file)) return env
+  const named = env.ENV_FILE?.trim()
+  const file = named || DEFAULT_ENV_FILE
+  // A file named in ENV_FILE and not there is a typo or a missing mount: its settings would be left out unnoticed.
+  if (!named && !existsSync(file)) return env
   let text: string
   try {
     text = readFileSync(file, 'utf8')
   } catch (error) {
-    // A directory, or a file the process's user may not read (a root-owned .env in the image).
+    // Missing, a directory, or a file the process's user may not read (a root-owned .env in the image).
     const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message
-    throw new ConfigError(`ENV_FILE=${JSON.stringify(file)} is invalid: it cannot be read (${reason}). Set it to a dotenv file this user can read, or remove what is at that path.`)
+    const fix = named ? 'or to /dev/null to read none' : 'or remove what is at that path'
+    throw new ConfigError(`ENV_FILE=${JSON.stringify(file)} is invalid: it cannot be read (${reason}). Set it to a dotenv file this user can read, ${fix}.`)
   }
   const fromFile = parseEnv(text)
   for (const [name, value] of Object.entries(fromFile)) env[name] ??= value
@@ -372,25 +378,71 @@ export function parseApiKeys (text: string): ApiKey[] {
 
 /**
  * Keys and secrets printed in this repository — the quickstart's demo key, docker-compose.yml's
- * defaults — for a gateway in front of a simulator. In front of SerwerSMS itself, anyone who has
- * read them could send billed SMS, or report any message delivered.
+ * defaults, the compose simulator's credentials (today's password, an earlier token) — for a
+ * gateway in front of a simulator. In front of SerwerSMS itself, anyone who has read them could
+ * send billed SMS or report any message delivered, and the simulator's would fail every send.
  */
 export const PUBLISHED_SECRETS: ReadonlySet<string> = new Set([
   'demo-key-0123456789abcdef',
   'dev-api-key-change-me',
-  'dev-only-dlr-secret-change-me-0123456789abcdef'
+  'dev-only-dlr-secret-change-me-0123456789abcdef',
+  'dev-simulator-password',
+  'dev-simulator-token'
 ])
 /** The provider's own API hosts (api2.serwersms.pl and the like). */
 const PROVIDER_HOST = /(?:^|\.)serwersms\.pl$/i
 
+/** SerwerSMS itself, not a simulator, gets the sends (and pushes the delivery reports). */
+function sendsToProvider ({ simulator, apiUrl }: Config['upstream']): boolean {
+  return !simulator.enabled && PROVIDER_HOST.test(new URL(apiUrl).hostname)
+}
+
 function refusePublishedSecrets ({ upstream, auth, deliveryReports }: Config): void {
-  if (upstream.simulator.enabled || !PROVIDER_HOST.test(new URL(upstream.apiUrl).hostname)) return
+  if (!sendsToProvider(upstream)) return
+  if (upstream.auth?.kind === 'token' && PUBLISHED_SECRETS.has(upstream.auth.token)) {
+    throw new ConfigError('SERWERSMS_TOKEN is the token docker-compose.yml published for its simulator, and SERWERSMS_API_URL is SerwerSMS itself: it would refuse every send. Set SERWERSMS_TOKEN to the token from your SerwerSMS panel, or unset it and set SERWERSMS_USERNAME and SERWERSMS_PASSWORD.')
+  }
+  if (upstream.auth?.kind === 'user' && PUBLISHED_SECRETS.has(upstream.auth.password)) {
+    throw new ConfigError('SERWERSMS_PASSWORD is the simulator\'s password docker-compose.yml publishes, and SERWERSMS_API_URL is SerwerSMS itself: it would refuse every send. Set SERWERSMS_USERNAME and SERWERSMS_PASSWORD to your SerwerSMS API user, or set SERWERSMS_TOKEN.')
+  }
   const published = auth.apiKeys.findIndex((apiKey) => PUBLISHED_SECRETS.has(apiKey.key))
   if (published >= 0) {
     throw new ConfigError(`API_KEYS entry ${published + 1} has a key published in this repository (the quickstart's or docker-compose.yml's), and SERWERSMS_API_URL is SerwerSMS itself: anyone could send billed SMS with it. Set a key of your own (openssl rand -hex 24).`)
   }
   if (deliveryReports.secret !== undefined && PUBLISHED_SECRETS.has(deliveryReports.secret)) {
     throw new ConfigError('DLR_SECRET is the one docker-compose.yml publishes, and SERWERSMS_API_URL is SerwerSMS itself: anyone could sign delivery reports. Set a secret of your own (openssl rand -base64 48).')
+  }
+}
+
+/** This machine, private networks (carrier-grade NAT's too), link-local and unspecified addresses; an IPv4-mapped IPv6 address counts as its IPv4 one. */
+const NON_PUBLIC_NETWORKS = [
+  ['0.0.0.0', 8, 'ipv4'], ['10.0.0.0', 8, 'ipv4'], ['100.64.0.0', 10, 'ipv4'], ['127.0.0.0', 8, 'ipv4'],
+  ['169.254.0.0', 16, 'ipv4'], ['172.16.0.0', 12, 'ipv4'], ['192.168.0.0', 16, 'ipv4'],
+  ['::', 127, 'ipv6'], ['fc00::', 7, 'ipv6'], ['fe80::', 10, 'ipv6']
+] as const
+
+/**
+ * Why SerwerSMS, on the internet, cannot reach this host, or undefined when it may: a name of one
+ * label (a compose service, a container) resolves only on a local network.
+ */
+function whyUnreachable (hostname: string): string | undefined {
+  const host = hostname.replace(/^\[(.*)\]$/, '$1').replace(/\.$/, '').toLowerCase()
+  const family = isIP(host)
+  if (family === 0) {
+    if (host === 'localhost' || host.endsWith('.localhost')) return `${host} is this machine`
+    if (!host.includes('.')) return `${host} is a name of one label, which only a local network resolves`
+    return undefined
+  }
+  const local = new BlockList()
+  for (const [network, prefix, type] of NON_PUBLIC_NETWORKS) local.addSubnet(network, prefix, type)
+  return local.check(host, family === 4 ? 'ipv4' : 'ipv6') ? `${host} is a loopback, private or link-local address` : undefined
+}
+
+function refuseUnreachablePublicUrl ({ upstream, deliveryReports: { publicUrl } }: Config): void {
+  if (publicUrl === undefined || !sendsToProvider(upstream)) return
+  const reason = whyUnreachable(new URL(publicUrl).hostname)
+  if (reason !== undefined) {
+    throw new ConfigError(`PUBLIC_URL=${JSON.stringify(publicUrl)} is invalid: SERWERSMS_API_URL is SerwerSMS itself, which pushes delivery reports to PUBLIC_URL from the internet, and ${reason}: every report would be lost. Set it to the public base URL at which SerwerSMS reaches this gateway, e.g. https://sms.example.com.`)
   }
 }
 
@@ -418,4 +470,31 @@ function checkCombinations (config: Config): void {
     throw new ConfigError(`DLR_SECRET is missing: PUBLIC_URL is set, so delivery-report URLs must be signed. Set DLR_SECRET to at least ${MIN_DLR_SECRET_LENGTH} random characters (openssl rand -base64 48).`)
   }
   refusePublishedSecrets(config)
+  refuseUnreachablePublicUrl(config)
+}
+
+/**
+ * The configuration a failed listen points at (PORT or METRICS_PORT taken or privileged, HOST not
+ * an address of this machine), as the boot error to exit 78 with; undefined for any other failure.
+ */
+export function explainListenError (error: unknown, { server, metrics }: Config): ConfigError | undefined {
+  const { code, port } = error as NodeJS.ErrnoException & { port?: number }
+  const portName = metrics.port !== undefined && port === metrics.port ? 'METRICS_PORT' : 'PORT'
+  const portSetting = `${portName}=${portName === 'PORT' ? server.port : port}`
+  const hostSetting = `HOST=${JSON.stringify(server.host)}`
+  switch (code) {
+    case 'EADDRINUSE':
+      return new ConfigError(`${portSetting} cannot be listened on: another process already listens there (${hostSetting}). Stop that process, or set ${portName} to a free port.`)
+    case 'EACCES':
+      return new ConfigError(`${portSetting} cannot be listened on: this user may not bind it (ports below 1024 need root or CAP_NET_BIND_SERVICE). Set ${portName} to 1024 or above, and forward the port in front.`)
+    case 'EADDRNOTAVAIL':
+    case 'EAFNOSUPPORT':
+      return new ConfigError(`${hostSetting} cannot be listened on: it is not an address of this machine (${code}). Set HOST to one of its addresses, or to 0.0.0.0 for all of them.`)
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'EAI_FAIL':
+      return new ConfigError(`${hostSetting} cannot be listened on: the name does not resolve (${code}). Set HOST to an address such as 0.0.0.0 or 127.0.0.1, or to a name that resolves to one of this machine's addresses.`)
+    default:
+      return undefined
+  }
 }

@@ -1,16 +1,20 @@
 import closeWithGrace from 'close-with-grace'
 import Fastify from 'fastify'
 import app from './app.js'
-import { ConfigError, loadConfig, type Config } from './config.js'
+import { ConfigError, explainListenError, loadConfig, type Config } from './config.js'
 import { serverOptions } from './server-options.js'
+
+function exitForConfiguration (error: ConfigError): never {
+  process.stderr.write(`sms-gateway cannot start:\n${error.message}\n`)
+  process.exit(78) // EX_CONFIG
+}
 
 function readConfig (): Config {
   try {
     return loadConfig()
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error
-    process.stderr.write(`sms-gateway cannot start:\n${error.message}\n`)
-    process.exit(78) // EX_CONFIG
+    exitForConfiguration(error)
   }
 }
 
@@ -35,13 +39,20 @@ closeWithGrace({ delay: config.server.shutdownGraceMs, logger: server.log }, asy
 
 async function start (): Promise<typeof server> {
   await server.register(app, { config })
-  await server.listen({ host: config.server.host, port: config.server.port })
+  try {
+    await server.listen({ host: config.server.host, port: config.server.port })
+  } catch (error) {
+    // A port taken or a HOST not of this machine is the operator's to fix, like a bad value: no stack trace.
+    const problem = explainListenError(error, config)
+    if (problem === undefined) throw error
+    exitForConfiguration(problem)
+  }
   return server
 }
 
 /**
  * The gateway, once it listens. Not awaited at the top level, so that the build can bundle this
  * module as CommonJS (src/code-cache.ts); a failed start is an unhandled rejection, which
- * close-with-grace logs before it exits 1.
+ * close-with-grace logs before it exits 1 — unless the configuration is at fault (exit 78).
  */
 export const started = start()

@@ -1,8 +1,8 @@
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { ConfigError, loadConfig, loadSimulatorConfig, parseApiKeys, readEnvironment } from '../src/config.js'
+import { ConfigError, explainListenError, loadConfig, loadSimulatorConfig, parseApiKeys, readEnvironment } from '../src/config.js'
 import { testEnvironment } from './helper.js'
 
 const load = (overrides: Record<string, string | undefined>) => loadConfig(testEnvironment(overrides))
@@ -78,6 +78,14 @@ t.test('a bad value names the variable, the problem and the fix', async (t) => {
     [{ API_KEYS: 'ok:0123456789abcdef,demo:dev-api-key-change-me' }, /^API_KEYS entry 2 has a key published in this repository .*SERWERSMS_API_URL is SerwerSMS itself/],
     [{ API_KEYS: 'demo:demo-key-0123456789abcdef', SERWERSMS_API_URL: 'https://API2.SerwerSMS.pl/' }, /API_KEYS entry 1 has a key published/],
     [{ PUBLIC_URL: 'https://sms.example.com', DLR_SECRET: 'dev-only-dlr-secret-change-me-0123456789abcdef' }, /^DLR_SECRET is the one docker-compose\.yml publishes/],
+    // The compose simulator's credentials, sent to SerwerSMS, would fail every send (502).
+    [{ SERWERSMS_TOKEN: 'dev-simulator-token' }, /^SERWERSMS_TOKEN is the token docker-compose\.yml published for its simulator, and SERWERSMS_API_URL is SerwerSMS itself: it would refuse every send\. Set SERWERSMS_TOKEN to the token from your SerwerSMS panel/],
+    [{ SERWERSMS_TOKEN: undefined, SERWERSMS_USERNAME: 'shop', SERWERSMS_PASSWORD: 'dev-simulator-password' }, /^SERWERSMS_PASSWORD is the simulator's password docker-compose\.yml publishes.*Set SERWERSMS_USERNAME and SERWERSMS_PASSWORD to your SerwerSMS API user/],
+    // SerwerSMS pushes delivery reports from the internet: a PUBLIC_URL it cannot reach loses every one.
+    ...['http://gateway:3000', 'http://gateway.:3000', 'http://localhost:3000', 'http://sms.localhost', 'http://127.0.0.1:3000', 'http://0.0.0.0', 'http://10.0.0.5',
+      'http://100.64.1.1', 'http://172.20.1.1', 'http://192.168.1.10', 'http://169.254.169.254', 'http://[::1]:3000', 'http://[fd00::1]', 'http://[fe80::1]', 'http://[::ffff:10.0.0.1]'
+    ].map((url): [Record<string, string>, RegExp] =>
+      [{ PUBLIC_URL: url, DLR_SECRET: 'x'.repeat(32) }, /^PUBLIC_URL=".*" is invalid: SERWERSMS_API_URL is SerwerSMS itself, which pushes delivery reports to PUBLIC_URL from the internet, and .* (is this machine|is a name of one label|is a loopback, private or link-local address).*Set it to the public base URL at which SerwerSMS reaches this gateway/]),
     [{ API_KEYS: 'billing: change-me-0123456789' }, /entry 1 has whitespace in its key .*no caller could present it/],
     [{ API_KEYS: 'billing:change me 0123456789' }, /entry 1 has whitespace in its key/],
     [{ API_KEYS: 'pl:klucz-żółć-0123456789' }, /entry 1 has a character outside printable ASCII in its key; no caller could present it/],
@@ -99,6 +107,11 @@ t.test('a bad value names the variable, the problem and the fix', async (t) => {
   const published = { API_KEYS: 'demo:dev-api-key-change-me', PUBLIC_URL: 'http://gateway:3000', DLR_SECRET: 'dev-only-dlr-secret-change-me-0123456789abcdef' }
   t.equal(load({ ...published, SERWERSMS_API_URL: 'http://simulator:4010/' }).auth.apiKeys[0]?.key, 'dev-api-key-change-me')
   t.equal(load({ ...published, SERWERSMS_SIMULATOR: 'true' }).auth.apiKeys[0]?.key, 'dev-api-key-change-me')
+  t.same(load({ SERWERSMS_TOKEN: 'dev-simulator-token', SERWERSMS_API_URL: 'http://simulator:4010/' }).upstream.auth, { kind: 'token', token: 'dev-simulator-token' }, 'the simulator\'s token, in front of a simulator')
+  t.same(load({ SERWERSMS_TOKEN: 'real-token', SERWERSMS_USERNAME: 'compose-simulator', SERWERSMS_PASSWORD: 'dev-simulator-password' }).upstream.auth, { kind: 'token', token: 'real-token' }, 'compose\'s default user beside a token of the operator\'s own: not sent, not refused')
+  for (const url of ['https://sms.example.com', 'http://203.0.113.7:8080', 'https://172.32.0.1', 'http://[2001:db8::1]']) {
+    t.equal(load({ PUBLIC_URL: url, DLR_SECRET: 'x'.repeat(32) }).deliveryReports.publicUrl, url, `PUBLIC_URL=${url} is taken in front of SerwerSMS`)
+  }
   t.equal(load({ REDIS_URL: 'rediss://:p%40ss@redis.internal:6380/2' }).redisUrl, 'rediss://:p%40ss@redis.internal:6380/2', 'a valid URL is taken as written')
   const several = t.throws(() => load({ PORT: 'x', HOST: '', SMS_BATCH_SIZE: '0' })) as ConfigError
   t.match(several.message, /PORT=.*\n.*SMS_BATCH_SIZE=/, 'every bad variable is listed at once')
@@ -132,9 +145,38 @@ t.test('a dotenv file fills in what the environment leaves unset', async (t) => 
   t.equal(env.HOST, '127.0.0.1')
   t.equal(env.LOG_LEVEL, 'warn', 'the real environment wins')
   process.env.ENV_FILE = join(dir, 'missing.env')
-  t.equal(readEnvironment().PORT, saved.PORT, 'a missing file is fine')
+  t.throws(() => readEnvironment(), { name: 'ConfigError', message: /^ENV_FILE=".*missing\.env" is invalid: it cannot be read \(ENOENT\)\. Set it to a dotenv file this user can read, or to \/dev\/null to read none\.$/ },
+    'a file ENV_FILE names and that is not there stops the start (exit 78): its settings would be left out unnoticed')
+  process.env.ENV_FILE = '/dev/null'
+  t.equal(readEnvironment().PORT, saved.PORT, '/dev/null: no file')
   process.env.ENV_FILE = dir
   t.throws(() => readEnvironment(), { name: 'ConfigError', message: /^ENV_FILE=".*" is invalid: it cannot be read \(EISDIR\)\. Set it to/ }, 'one that cannot be read stops the start (exit 78), naming ENV_FILE')
+})
+
+t.test('only the default dotenv file may be missing', async (t) => {
+  const saved = { ...process.env }
+  const cwd = process.cwd()
+  t.teardown(() => {
+    process.env = saved
+    process.chdir(cwd)
+  })
+  delete process.env.ENV_FILE
+  process.chdir(mkdtempSync(join(tmpdir(), 'sms-gateway-no-env-')))
+  t.equal(readEnvironment().PORT, saved.PORT, 'no .env here, none named: the environment alone')
+  mkdirSync('.env')
+  t.throws(() => readEnvironment(), { name: 'ConfigError', message: /^ENV_FILE="\.env" is invalid: it cannot be read \(EISDIR\)\. .*or remove what is at that path\.$/ }, 'a .env that is there must be readable')
+})
+
+t.test('a listen that fails for the configuration names the variable to change', async (t) => {
+  const config = load({ PORT: '80', METRICS_PORT: '9464', HOST: '10.9.8.7' })
+  const failure = (code: string, port?: number) => Object.assign(new Error(`listen ${code}`), { code, syscall: 'listen', port })
+  t.match(explainListenError(failure('EADDRINUSE', 80), config)?.message, /^PORT=80 cannot be listened on: another process already listens there \(HOST="10\.9\.8\.7"\)\. Stop that process, or set PORT to a free port\.$/)
+  t.match(explainListenError(failure('EADDRINUSE', 9464), config)?.message, /^METRICS_PORT=9464 cannot be listened on: .* set METRICS_PORT to a free port/)
+  t.match(explainListenError(failure('EACCES', 80), config)?.message, /^PORT=80 cannot be listened on: this user may not bind it \(ports below 1024 need root or CAP_NET_BIND_SERVICE\)\. Set PORT to 1024 or above/)
+  t.match(explainListenError(failure('EADDRNOTAVAIL', 80), config)?.message, /^HOST="10\.9\.8\.7" cannot be listened on: it is not an address of this machine \(EADDRNOTAVAIL\)\. Set HOST to/)
+  t.match(explainListenError(failure('ENOTFOUND'), config)?.message, /^HOST=.* the name does not resolve \(ENOTFOUND\)\. Set HOST to/)
+  t.equal(explainListenError(failure('EMFILE', 80), config), undefined, 'not a configuration problem: left to fail as it does (exit 1, with its stack)')
+  t.equal(explainListenError(new Error('something else'), config), undefined)
 })
 
 t.test('simulator settings', async (t) => {

@@ -19,7 +19,7 @@ export const DLR_SECRET = 'dlr-secret-0123456789abcdef0123456789abcdef'
 /** Environment of a gateway under test: no dotenv file, keys known to the tests. */
 export function testEnvironment (overrides: Record<string, string | undefined> = {}): Record<string, string | undefined> {
   return {
-    ENV_FILE: '/nonexistent/.env',
+    ENV_FILE: '/dev/null',
     LOG_LEVEL: 'info',
     SERWERSMS_TOKEN: UPSTREAM_TOKEN,
     API_KEYS: `billing:${TEST_API_KEY},shop:${OTHER_API_KEY}`,

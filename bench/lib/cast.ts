@@ -44,7 +44,7 @@ export async function startGatewayAt (entry: string, settings: BenchSettings, up
     args: [...execArgv, entry],
     port,
     env: {
-      ENV_FILE: '/nonexistent/.env',
+      ENV_FILE: '/dev/null',
       HOST: '127.0.0.1',
       PORT: String(port),
       LOG_LEVEL: settings.logLevel,

@@ -5,7 +5,8 @@ import t from 'tap'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { EnvironmentSchema, loadConfig, PROVIDER_MAX_RECIPIENTS, PUBLISHED_SECRETS } from '../../src/config.js'
+import { parse } from 'yaml'
+import { EnvironmentSchema, loadConfig, loadSimulatorConfig, PROVIDER_MAX_RECIPIENTS, PUBLISHED_SECRETS } from '../../src/config.js'
 import { longestCallMsFor } from '../../src/plugins/idempotency.js'
 import { bodyLimitFor } from '../../src/server-options.js'
 import { findTool, missingTool, readYaml, repoPath, run } from './helpers.js'
@@ -30,7 +31,7 @@ interface Compose { services: Record<string, Service>, volumes?: Record<string, 
 // variable cannot be left out of compose unnoticed. ENV_FILE and the built-in simulator's
 // SIMULATOR_* are not needed in compose.
 const GATEWAY_ENV = new Set(Object.keys(EnvironmentSchema.properties).filter((name) => name !== 'ENV_FILE' && !name.startsWith('SIMULATOR_')))
-const SIMULATOR_ENV = new Set(['SIMULATOR_PORT', 'SIMULATOR_HOST', 'SIMULATOR_LATENCY_MS', 'SIMULATOR_DLR_DELAY_MS', 'SIMULATOR_DLR', 'SIMULATOR_TOKEN', 'LOG_LEVEL'])
+const SIMULATOR_ENV = new Set(['SIMULATOR_PORT', 'SIMULATOR_HOST', 'SIMULATOR_LATENCY_MS', 'SIMULATOR_DLR_DELAY_MS', 'SIMULATOR_DLR', 'SIMULATOR_TOKEN', 'SIMULATOR_USERNAME', 'SIMULATOR_PASSWORD', 'LOG_LEVEL'])
 
 const compose = readYaml<Compose>('docker-compose.yml')
 const svc = (name: string): Service => {
@@ -78,15 +79,60 @@ t.test('gateway and simulator run the same image', async (t) => {
   t.same(gw.depends_on, { simulator: { condition: 'service_healthy' } })
 })
 
-t.test('gateway talks to the simulator with the shared token by default', async (t) => {
+t.test('gateway talks to the simulator with the shared API user by default', async (t) => {
   const gw = svc('gateway').environment ?? {}
   const sim = svc('simulator').environment ?? {}
   t.equal(gw.SERWERSMS_API_URL, '${SERWERSMS_API_URL:-http://simulator:4010/}') // eslint-disable-line no-template-curly-in-string
   t.equal(sim.SIMULATOR_HOST, '0.0.0.0')
   const defaultOf = (v: string | null | undefined): string | undefined => /:-([^}]*)\}$/.exec(v ?? '')?.[1]
-  t.ok(defaultOf(gw.SERWERSMS_TOKEN), 'gateway token has a default')
-  t.equal(defaultOf(gw.SERWERSMS_TOKEN), defaultOf(sim.SIMULATOR_TOKEN), 'same default token on both sides')
+  // A token wins over a user and password (src/config.ts): a default token would be sent to SerwerSMS in place of the operator's own user.
+  t.equal(gw.SERWERSMS_TOKEN, null, 'no default token: passed on only when set')
+  t.ok(defaultOf(gw.SERWERSMS_USERNAME), 'gateway user has a default')
+  t.equal(defaultOf(gw.SERWERSMS_USERNAME), defaultOf(sim.SIMULATOR_USERNAME), 'same default user on both sides')
+  t.equal(defaultOf(gw.SERWERSMS_PASSWORD), defaultOf(sim.SIMULATOR_PASSWORD), 'same default password on both sides')
+  t.ok(PUBLISHED_SECRETS.has(defaultOf(gw.SERWERSMS_PASSWORD) ?? ''), 'the default password is one the gateway refuses in front of SerwerSMS')
   t.ok((defaultOf(gw.DLR_SECRET) ?? '').length >= 32, 'default DLR_SECRET is at least 32 characters')
+})
+
+/** The environment docker-compose gives each service with these lines in its env file (nothing from the shell's). */
+function renderEnvironments (bin: string, dir: string, lines: string[]): Record<string, Record<string, string | undefined>> {
+  const envFile = join(dir, 'rendered.env')
+  writeFileSync(envFile, lines.join('\n'))
+  const env = { PATH: process.env.PATH }
+  const r = run(bin, ['--env-file', envFile, 'config'], { env })
+  if (r.status !== 0) throw new Error(`docker-compose config: ${r.output}`)
+  const rendered = parse(r.stdout) as Compose
+  return Object.fromEntries(Object.entries(rendered.services).map(([name, service]) => [name,
+    Object.fromEntries(Object.entries(service.environment ?? {}).map(([k, v]) => [k, v ?? undefined]))]))
+}
+
+t.test('what compose gives the gateway: the simulator by default, only the operator\'s credentials in front of SerwerSMS', async (t) => {
+  const bin = findTool('docker-compose')
+  if (bin === undefined) {
+    const m = missingTool('docker-compose', 'docker-compose')
+    if (m.fail) t.fail(m.message)
+    else t.ok(true, m.message, { skip: m.message })
+    return
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'compose-test-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+
+  const defaults = renderEnvironments(bin, dir, [])
+  const gateway = loadConfig(defaults.gateway)
+  const simulator = loadSimulatorConfig(defaults.simulator)
+  t.same(gateway.upstream.auth, { kind: 'user', username: simulator.username, password: simulator.password }, 'out of the box, the simulator\'s only user')
+
+  const real = ['SERWERSMS_API_URL=https://api2.serwersms.pl/', 'API_KEYS=shop:shop-key-0123456789abcdef', 'DLR_SECRET=real-dlr-secret-0123456789abcdef0123456789', 'PUBLIC_URL=https://sms.example.com']
+  const withUser = renderEnvironments(bin, dir, [...real, 'SERWERSMS_USERNAME=shop-api', 'SERWERSMS_PASSWORD=real-password'])
+  t.same(loadConfig(withUser.gateway).upstream.auth, { kind: 'user', username: 'shop-api', password: 'real-password' }, 'a user set in .env is the one sent to SerwerSMS, with no token to win over it')
+  const withToken = renderEnvironments(bin, dir, [...real, 'SERWERSMS_TOKEN=real-token'])
+  t.same(loadConfig(withToken.gateway).upstream.auth, { kind: 'token', token: 'real-token' })
+  const forgotten = renderEnvironments(bin, dir, [...real, 'SERWERSMS_USERNAME=shop-api'])
+  t.throws(() => loadConfig(forgotten.gateway), { name: 'ConfigError', message: /^SERWERSMS_PASSWORD is the simulator's password/ }, 'a forgotten password: the simulator\'s default is refused at boot, not sent')
+  const nothing = renderEnvironments(bin, dir, ['SERWERSMS_API_URL=https://api2.serwersms.pl/'])
+  t.throws(() => loadConfig(nothing.gateway), { name: 'ConfigError' }, 'only the provider URL set: the defaults are refused at boot')
+  const noPublicUrl = renderEnvironments(bin, dir, [...real.filter((line) => !line.startsWith('PUBLIC_URL=')), 'SERWERSMS_TOKEN=real-token'])
+  t.throws(() => loadConfig(noPublicUrl.gateway), { name: 'ConfigError', message: /^PUBLIC_URL="http:\/\/gateway:3000" is invalid/ }, 'PUBLIC_URL forgotten: the default, which SerwerSMS cannot reach, is refused')
 })
 
 t.test('only known variables are set', async (t) => {
@@ -153,6 +199,23 @@ t.test('the replicas balancer lets the longest call and the largest body through
   t.ok(readTimeoutS * 1000 > longestCallMs, `proxy_read_timeout ${readTimeoutS} s outlasts a call of every batch timing out with the defaults (${longestCallMs / 1000} s): else the caller gets nginx's HTML 504 and no recipient's fate`)
   const largest = loadConfig({ SERWERSMS_TOKEN: 'tok', API_KEYS: 'app:0123456789abcdef', SMS_MAX_RECIPIENTS: String(PROVIDER_MAX_RECIPIENTS) })
   t.ok(bodyMiB * 1024 * 1024 > bodyLimitFor(largest), `client_max_body_size ${bodyMiB} MiB is above the gateway's body limit at ${PROVIDER_MAX_RECIPIENTS} recipients (${bodyLimitFor(largest)} bytes): the gateway, not nginx, refuses a body too large`)
+})
+
+t.test('the replicas balancer keeps /dlr\'s signed query out of its logs', async (t) => {
+  const conf = readFileSync(repoPath('deploy/nginx/replicas.conf'), 'utf8').replace(/#.*$/gm, '')
+  const formats = new Map([...conf.matchAll(/\blog_format\s+(\S+)((?:\s+(?:'[^']*'|"[^"]*"))+)\s*;/g)].map((m) => [m[1]!, m[2]!]))
+  const logs = [...conf.matchAll(/\baccess_log\s+([^;]*);/g)].map((m) => m[1]!.trim().split(/\s+/))
+  t.ok(logs.length > 0, 'an access_log of its own: else the image\'s, whose "main" format logs $request')
+  for (const [path, format] of logs) {
+    if (path === 'off') continue
+    // Without a format nginx uses "combined", which logs $request too.
+    t.ok(format !== undefined && formats.has(format), `access_log ${path} uses a format defined here (${format})`)
+    t.notMatch(formats.get(format ?? '') ?? '$request', /\$(?:request|request_uri|args|query_string|is_args)\b|\$arg_/, `format ${format} logs no query: not $request, $request_uri, $args, $query_string, $is_args or $arg_*`)
+  }
+  // nginx's error line about a failed upstream request quotes the request line, query included.
+  const dlr = /\blocation\s+=\s+\/dlr\s*\{([^}]*)\}/.exec(conf)?.[1] ?? ''
+  t.match(dlr, /\bproxy_pass\s/, '/dlr has a location of its own')
+  t.match(dlr, /\berror_log\s+\S+\s+(?:crit|alert|emerg)\s*;/, 'where only critical errors are logged, not a failed request\'s line')
 })
 
 t.test('the keys and secret this repository publishes are the ones the gateway refuses in front of SerwerSMS', async (t) => {

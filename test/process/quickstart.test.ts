@@ -47,6 +47,14 @@ async function startQuickstart (t: Test, dotenv: string): Promise<{ url: string,
   return { url, output }
 }
 
+/** How a quickstart that should stop before starting the gateway exits; one that starts it instead runs until killed. */
+async function exitCodeOf (child: ChildProcess): Promise<number | null> {
+  const killed = setTimeout(() => child.kill('SIGKILL'), BUILD_AND_START_MS)
+  const [code] = await once(child, 'exit') as [number | null]
+  clearTimeout(killed)
+  return code
+}
+
 const send = async (url: string, key: string) => await fetch(`${url}/sms`, {
   method: 'POST',
   headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
@@ -72,13 +80,16 @@ t.test('AUTH_DISABLED=false is no key configured: the demo client is created', a
 
 t.test('with a SerwerSMS account and no API_KEYS, no published demo key: it stops and names API_KEYS', async (t) => {
   const { child, output } = await spawnQuickstart('SERWERSMS_TOKEN=a-real-account-token\n')
-  // A quickstart that starts the gateway instead would run until killed.
-  const killed = setTimeout(() => child.kill('SIGKILL'), BUILD_AND_START_MS)
-  const [code] = await once(child, 'exit') as [number | null]
-  clearTimeout(killed)
-  t.equal(code, 78, output())
+  t.equal(await exitCodeOf(child), 78, output())
   t.match(output(), /a SerwerSMS account is configured but no API_KEYS.*Set API_KEYS=name:key/)
   t.notMatch(output(), DEMO_KEY)
+})
+
+t.test('SERWERSMS_SIMULATOR=false and no account: it stops, and names what is missing rather than an account it does not have', async (t) => {
+  const { child, output } = await spawnQuickstart('SERWERSMS_SIMULATOR=false\n')
+  t.equal(await exitCodeOf(child), 78, output())
+  t.match(output(), /SERWERSMS_SIMULATOR is set and not true, but no SerwerSMS account is configured.*Set SERWERSMS_TOKEN .* or remove SERWERSMS_SIMULATOR/)
+  t.notMatch(output(), /a SerwerSMS account is configured/)
 })
 
 t.test('with API_KEYS of its own, the banner shows no demo key, and the demo key is refused', async (t) => {

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { connect } from 'node:net'
+import { connect, createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
 import { Agent, Client, request } from 'undici'
@@ -40,7 +40,8 @@ function processEnvironment (env: Record<string, string | undefined>): Record<st
     PATH: process.env.PATH,
     ...NO_CHILD_COVERAGE,
     HOST: '127.0.0.1',
-    ENV_FILE: '/nonexistent/.env',
+    // No dotenv file: only the default .env may be missing, a file ENV_FILE names must be there.
+    ENV_FILE: '/dev/null',
     LOG_LEVEL: 'info',
     SERWERSMS_TOKEN: UPSTREAM_TOKEN,
     API_KEYS: `billing:${TEST_API_KEY}`,
@@ -285,7 +286,8 @@ const CONFIG_ERRORS: Array<{ name: string, env: Record<string, string | undefine
   { name: 'a provider URL that is not http(s)', env: { SERWERSMS_API_URL: 'ftp://example.com/' }, names: /SERWERSMS_API_URL="ftp:\/\/example.com\/" is invalid/ },
   { name: 'PUBLIC_URL without DLR_SECRET', env: { PUBLIC_URL: 'https://sms.example.com' }, names: /DLR_SECRET is missing/ },
   { name: 'a duration that is not one', env: { IDEMPOTENCY_TTL: 'forever' }, names: /IDEMPOTENCY_TTL="forever" is invalid/ },
-  { name: 'no provider credentials', env: { SERWERSMS_TOKEN: undefined }, names: /SERWERSMS_TOKEN/ }
+  { name: 'no provider credentials', env: { SERWERSMS_TOKEN: undefined }, names: /SERWERSMS_TOKEN/ },
+  { name: 'an ENV_FILE that is not there', env: { ENV_FILE: '/nonexistent/.env' }, names: /ENV_FILE="\/nonexistent\/\.env" is invalid: it cannot be read \(ENOENT\)/ }
 ]
 
 t.test('a bad configuration exits 78 (EX_CONFIG) with a message naming the variable', async (t) => {
@@ -316,5 +318,31 @@ t.test('a bad secret is named in the boot error, never echoed', async (t) => {
     t.equal(exit.code, EX_CONFIG, `${name}: exit code 78`)
     t.match(gateway.stderr(), new RegExp(`${name}\\b`), `${name} is named`)
     t.notOk(gateway.stderr().includes(value), `the value of ${name} is not printed: ${gateway.stderr().trim()}`)
+  }))
+})
+
+/** A port on 127.0.0.1 another process listens on, for as long as the test runs. */
+async function takenPort (t: Test): Promise<number> {
+  const holder = createServer()
+  holder.listen(0, '127.0.0.1')
+  await once(holder, 'listening')
+  t.teardown(() => { holder.close() })
+  return (holder.address() as { port: number }).port
+}
+
+t.test('a listen that fails for the configuration exits 78 naming PORT, METRICS_PORT or HOST, without a stack trace', async (t) => {
+  const cases = [
+    { name: 'PORT taken', env: { PORT: String(await takenPort(t)) }, names: /^PORT=\d+ cannot be listened on: another process already listens there \(HOST="127\.0\.0\.1"\)\. Stop that process, or set PORT to a free port\.$/m },
+    { name: 'METRICS_PORT taken', env: { PORT: String(await freePort()), METRICS_PORT: String(await takenPort(t)) }, names: /^METRICS_PORT=\d+ cannot be listened on: .* set METRICS_PORT to a free port\.$/m },
+    // 192.0.2.0/24 is TEST-NET-1: never an address of this machine.
+    { name: 'HOST not of this machine', env: { PORT: String(await freePort()), HOST: '192.0.2.1' }, names: /^HOST="192\.0\.2\.1" cannot be listened on: it is not an address of this machine \(EADDRNOTAVAIL\)\. Set HOST to/m }
+  ]
+  await Promise.all(cases.map(async ({ name, env, names }) => {
+    const gateway = spawnGateway(t, { SERWERSMS_API_URL: 'http://127.0.0.1:9/', ...env })
+    const exit = await gateway.exited
+    t.equal(exit.code, EX_CONFIG, `${name}: exit code 78`)
+    t.match(gateway.stderr(), /^sms-gateway cannot start:\n/, `${name}: says it cannot start`)
+    t.match(gateway.stderr(), names, `${name}: names the variable and the fix`)
+    t.notMatch(gateway.stderr(), /\n\s+at /, `${name}: no stack trace`)
   }))
 })

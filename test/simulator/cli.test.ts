@@ -10,7 +10,7 @@ const CLI = fileURLToPath(new URL('../../src/cli/simulator.ts', import.meta.url)
 /** Runs the CLI from source with tap's own TypeScript loader, so its coverage maps like the tests'. */
 function startCli (env: Record<string, string>) {
   return spawn(process.execPath, ['--import', '@tapjs/typescript/import', CLI], {
-    env: { ...process.env, ENV_FILE: '/nonexistent/.env', SIMULATOR_HOST: '127.0.0.1', SIMULATOR_PORT: '0', ...env },
+    env: { ...process.env, ENV_FILE: '/dev/null', SIMULATOR_HOST: '127.0.0.1', SIMULATOR_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe']
   })
 }
