@@ -15,6 +15,7 @@ export const ERROR_CATALOGUE = {
   GW_DLR_SIGNATURE_INVALID: { status: 403, title: 'The delivery report signature is not valid' },
   GW_DLR_EXPIRED: { status: 403, title: 'The delivery report URL has expired' },
   GW_NOT_FOUND: { status: 404, title: 'No such resource' },
+  GW_METHOD_NOT_ALLOWED: { status: 405, title: 'The resource does not take this method' },
   GW_REQUEST_TIMEOUT: { status: 408, title: 'The request took too long to arrive' },
   GW_IDEMPOTENCY_IN_FLIGHT: { status: 409, title: 'A request with this Idempotency-Key is still in progress' },
   GW_IDEMPOTENCY_OUTCOME_UNKNOWN: { status: 409, title: 'A request with this Idempotency-Key stopped before its outcome was known' },

@@ -150,7 +150,8 @@ function publicDetail (code: ErrorCode, error: Error, request: FastifyRequest | 
 export function answerClientError (error: NodeJS.ErrnoException, socket: Socket): void {
   // A reset connection has nobody left to answer.
   if (error.code === 'ECONNRESET' || socket.destroyed) return
-  if ((socket as HttpSocket)._httpMessage != null) {
+  // Only behind a request that has fully arrived: one whose own body broke off will never be answered.
+  if ((socket as HttpSocket)._httpMessage?.req.complete === true) {
     closeOnceAnswered(socket)
     return
   }
@@ -235,6 +236,23 @@ export default fp(async function problemsPlugin (app) {
     if (closing) reply.header('connection', 'close')
     done(null, payload)
   })
+  // The methods of each fixed path, so that a path served for other methods is told apart from
+  // one not served at all (405 with Allow, not 404).
+  const methodsByPath = new Map<string, Set<string>>()
+  app.addHook('onRoute', ({ url, method }) => {
+    if (/[:*(]/.test(url)) return
+    const methods = methodsByPath.get(url) ?? new Set<string>()
+    for (const name of Array.isArray(method) ? method : [method]) methods.add(name)
+    methodsByPath.set(url, methods)
+  })
+  const noRouteFor = (request: FastifyRequest): GatewayError => {
+    const path = pathOf(request.url)
+    const methods = methodsByPath.get(path)
+    if (methods === undefined) return new GatewayError('GW_NOT_FOUND', `No route for ${request.method} ${path}.`)
+    const allow = [...methods].sort().join(', ')
+    return new GatewayError('GW_METHOD_NOT_ALLOWED', `${path} does not take ${request.method}; it takes ${allow}.`, {}, { allow })
+  }
+
   app.addHook('onRequest', (request, _reply, done) => {
     if (closing) return done(new GatewayError('GW_SHUTTING_DOWN', 'The gateway is shutting down; retry on another instance.', {}, { 'retry-after': '1' }))
     // Before its body is read: anyone could otherwise have a body limit's worth of JSON parsed (and
@@ -248,7 +266,3 @@ export default fp(async function problemsPlugin (app) {
 
 /** How often a closing server looks for connections that have gone idle since it started closing. */
 const IDLE_CONNECTIONS_SWEEP_MS = 250
-
-function noRouteFor (request: FastifyRequest): GatewayError {
-  return new GatewayError('GW_NOT_FOUND', `No route for ${request.method} ${pathOf(request.url)}.`)
-}

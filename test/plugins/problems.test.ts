@@ -54,8 +54,29 @@ t.test('a path no route serves is answered 404 before its body is read', async (
     return { status: response.status, body: await response.json() as { code: string, detail: string } }
   }
   t.match(await post('/nope', '{"not json'), { status: 404, body: { code: 'GW_NOT_FOUND', detail: 'No route for POST /nope.' } }, 'not refused as malformed JSON')
-  t.match(await post('/sms', '{"not json', 'PUT'), { status: 404, body: { code: 'GW_NOT_FOUND' } }, 'a method the path does not take')
+  t.match(await post('/sms', '{"not json', 'PUT'), { status: 405, body: { code: 'GW_METHOD_NOT_ALLOWED', detail: '/sms does not take PUT; it takes POST.' } }, 'a method the path does not take, before its body is read')
   t.match(await post('/nope', `"${'x'.repeat(bodyLimitFor(gw.config))}"`), { status: 404, body: { code: 'GW_NOT_FOUND' } }, 'not refused as too large')
   t.match(gw.logs.entries.filter((entry) => entry.path === '/nope'), [{ statusCode: 404, code: 'GW_NOT_FOUND' }, { statusCode: 404, code: 'GW_NOT_FOUND' }])
   await client.close()
+})
+
+t.test('a path served for other methods is answered 405 with the methods it takes', async (t) => {
+  const gw = await startGateway(t)
+  const cases: Array<[string, string, string]> = [
+    ['GET', '/sms', 'POST'],
+    ['OPTIONS', '/sms', 'POST'],
+    ['DELETE', '/sms?x=1', 'POST'],
+    ['POST', '/healthz', 'GET, HEAD'],
+    ['PUT', '/dlr', 'GET, POST'],
+    ['DELETE', '/metrics', 'GET, HEAD']
+  ]
+  for (const [method, path, allow] of cases) {
+    const response = await fetch(`${gw.url}${path}`, { method })
+    t.equal(response.status, 405, `${method} ${path}`)
+    t.equal(response.headers.get('allow'), allow, `${method} ${path}: Allow`)
+    t.equal(response.headers.get('content-type'), 'application/problem+json; charset=utf-8')
+    t.match(await response.json(), { code: 'GW_METHOD_NOT_ALLOWED', status: 405, detail: `${path.split('?')[0]} does not take ${method}; it takes ${allow}.` })
+  }
+  t.equal((await fetch(`${gw.url}/smsx`, { method: 'GET' })).status, 404, 'a path not served at all is still 404')
+  t.equal((await fetch(`${gw.url}/docs/static/nope.js`, { method: 'DELETE' })).status, 404, 'paths under a wildcard are not listed')
 })

@@ -34,3 +34,20 @@ t.test('a repeated Authorization or Idempotency-Key header is refused, never rea
   const joined = await postWith(gw, { authorization: `Bearer ${TEST_API_KEY}`, 'idempotency-key': 'dupA, dupB' })
   t.equal(joined.status, 200, 'one header whose key has a comma is a key like any other')
 })
+
+t.test('a repeated Authorization header on /metrics is refused though its first is the token', async (t) => {
+  const token = 'metrics-token-0123456789'
+  const gw = await startGateway(t, { env: { METRICS_TOKEN: token } })
+  const scrape = async (authorization: string | string[]) => new Promise<number>((resolve, reject) => {
+    const headers: Record<string, string | string[]> = { authorization }
+    const call = request(`${gw.url}/metrics`, { headers }, (response) => {
+      response.resume()
+      resolve(response.statusCode ?? 0)
+    })
+    call.on('error', reject)
+    call.end()
+  })
+  t.equal(await scrape(`Bearer ${token}`), 200)
+  t.equal(await scrape([`Bearer ${token}`, 'Bearer x']), 401, 'the token, then another')
+  t.equal(await scrape(['Bearer x', `Bearer ${token}`]), 401, 'another, then the token')
+})

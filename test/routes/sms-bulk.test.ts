@@ -3,7 +3,7 @@ import { authHeader, startGateway, type GatewayUnderTest } from '../helper.js'
 import { waitFor } from '../servers.js'
 
 interface Message { phone: string, status: string, id?: string, uniqueId?: string, error?: { code: number | string, message: string } }
-interface Answer { status: number, body: { queued: number, unsent: number, failed: number, unknown: number, code?: string, messages: Message[] } }
+interface Answer { status: number, body: { queued: number, unsent: number, failed: number, unknown: number, code?: string, detail?: string, messages: Message[] } }
 
 async function post (gw: GatewayUnderTest, body: unknown): Promise<Answer> {
   const response = await fetch(`${gw.url}/sms`, { method: 'POST', headers: { 'content-type': 'application/json', ...authHeader() }, body: JSON.stringify(body) })

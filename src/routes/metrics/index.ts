@@ -5,6 +5,7 @@ import { Type } from 'typebox'
 import type { Config } from '../../config.js'
 import { GatewayError } from '../../errors.js'
 import { isSameSecret, readBearer } from '../../plugins/auth.js'
+import { headerCount } from '../../raw-headers.js'
 import problemsPlugin from '../../plugins/problems.js'
 import requestLogPlugin from '../../plugins/request-log.js'
 import { bearerChallenge, wwwAuthenticateHeader } from '../../schemas/headers.js'
@@ -18,7 +19,8 @@ function registerMetricsRoute (target: FastifyInstance, source: FastifyInstance,
   const checkToken = async (request: FastifyRequest) => {
     if (token === undefined) return
     const presented = readBearer(request.headers.authorization)
-    if (presented === undefined || !isSameSecret(presented, token)) {
+    // Node keeps the first of several: a token followed by anything else would pass.
+    if (presented === undefined || !isSameSecret(presented, token) || headerCount(request.raw.rawHeaders, 'authorization') > 1) {
       throw new GatewayError('GW_METRICS_AUTH', 'Send METRICS_TOKEN as "Authorization: Bearer <token>".', {}, { 'www-authenticate': bearerChallenge(METRICS_REALM) })
     }
   }
