@@ -10,6 +10,17 @@ const EMPTY = 0
 /** The largest seed `randomInt` can draw: 48 bits, split in two halves for the two hashes. */
 const SEED_LIMIT = 2 ** 48 - 1
 
+export interface ReportDeduplicatorOptions {
+  /** pairs remembered at most */
+  maxEntries?: number
+  /** milliseconds, monotonic: a wall-clock step must not forget or resurrect reports */
+  clock?: () => number
+  /** of the fingerprints (48 bits); random, so nobody can choose ids that collide */
+  seed?: number
+  /** hears of pairs forgotten while still inside the window, to stay within `maxEntries`: a repeat of one would count again */
+  onEvicted?: (pairs: number) => void
+}
+
 /**
  * Remembers which (message id, state) pairs were counted within a time window, so a provider
  * that pushes the same report again does not count it twice.
@@ -43,15 +54,13 @@ export class ReportDeduplicator {
   readonly #clock: () => number
   readonly #seedHigh: number
   readonly #seedLow: number
+  readonly #onEvicted: ((pairs: number) => void) | undefined
 
-  /**
-   * @param clock milliseconds, monotonic: a wall-clock step must not forget or resurrect reports
-   * @param seed of the fingerprints (48 bits); random, so nobody can choose ids that collide
-   */
-  constructor (windowMs: number, maxEntries = MAX_REMEMBERED_REPORTS, clock: () => number = () => performance.now(), seed = randomInt(SEED_LIMIT)) {
+  constructor (windowMs: number, { maxEntries = MAX_REMEMBERED_REPORTS, clock = () => performance.now(), seed = randomInt(SEED_LIMIT), onEvicted }: ReportDeduplicatorOptions = {}) {
     this.#windowMs = windowMs
     this.#maxEntries = maxEntries
     this.#clock = clock
+    this.#onEvicted = onEvicted
     this.#seedHigh = Math.floor(seed / 2 ** 24) | 0
     this.#seedLow = seed % 2 ** 24
   }
@@ -105,13 +114,17 @@ export class ReportDeduplicator {
 
   /** Forgets pairs from the old end while they are out of the window, or while memory is full. */
   #forgetOld (now: number): void {
+    let evicted = 0
     while (this.#count > 0) {
       const oldest = this.#head
-      if (this.#count < this.#maxEntries && now - this.#ringTime[oldest]! < this.#windowMs) return
+      const inWindow = now - this.#ringTime[oldest]! < this.#windowMs
+      if (this.#count < this.#maxEntries && inWindow) break
+      if (inWindow) evicted++
       this.#unslot(oldest)
       this.#head = oldest + 1 === this.#ringHigh.length ? 0 : oldest + 1
       this.#count--
     }
+    if (evicted > 0) this.#onEvicted?.(evicted)
   }
 
   #remember (high: number, low: number, now: number): void {

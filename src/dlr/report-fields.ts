@@ -31,6 +31,8 @@ interface Unusable { name: string, source: number }
 /**
  * A field's value from the first source that has it: its text, undefined when absent, or — when it
  * is there but unusable — where it was found, so that the refusal names the field as it was sent.
+ * A blank value or an unfilled placeholder is no value: the next name, then the next source, is
+ * looked at.
  */
 function pick (sources: ReadonlyArray<unknown>, names: readonly string[]): string | undefined | Unusable {
   for (let index = 0; index < sources.length; index++) {
@@ -44,7 +46,7 @@ function pick (sources: ReadonlyArray<unknown>, names: readonly string[]): strin
       if (typeof value !== 'string' || value.length > MAX_FIELD_LENGTH) return { name, source: index }
       const trimmed = value.trim()
       // The pattern is tried only on what could be a placeholder: this runs for every field of every report.
-      return trimmed === '' || (trimmed.charCodeAt(0) === PLACEHOLDER_MARK && UNREPLACED_PLACEHOLDER.test(trimmed)) ? undefined : trimmed
+      if (trimmed !== '' && !(trimmed.charCodeAt(0) === PLACEHOLDER_MARK && UNREPLACED_PLACEHOLDER.test(trimmed))) return trimmed
     }
   }
   return undefined
@@ -54,7 +56,10 @@ function unusable ({ name, source }: Unusable): ReportReading {
   return { ok: false, field: name, problem: 'is repeated, not text (or a whole number), or too long', source }
 }
 
-/** Reads the report's fields from the sources in order (the body before the query string). */
+/**
+ * Reads the report's fields from the sources in order: the signed one (the URL the gateway issued,
+ * as the provider filled it in) first, so that a body fills in only what it lacks.
+ */
 export function readReportFields (...sources: ReadonlyArray<unknown>): ReportReading {
   const messageId = pick(sources, FIELD_NAMES.messageId)
   const state = pick(sources, FIELD_NAMES.state)

@@ -69,17 +69,17 @@ const KNOWN_REASONS = new Set<string>(DELIVERY_REASONS)
 const UNFILLED_REASON = DLR_PLACEHOLDERS.reason.toLowerCase()
 const WORD_GAPS = /[\s-]+/g
 
+/** 'w trakcie' and 'w_trakcie' (and 'in progress', 'Message expired') are the same word to us. */
 function toKey (raw: string): string {
-  return raw.trim().toLowerCase()
+  return raw.trim().toLowerCase().replace(WORD_GAPS, '_')
 }
 
-/** 'w trakcie' and 'w_trakcie' (and 'in progress') are the same word to us. */
 export function mapDeliveryState (raw: string | undefined): DeliveryState {
   if (raw === undefined) return 'other'
   // A word as the table has it (the provider's own, as it sends them) needs no normalising.
   const exact = STATE_BY_WORD.get(raw)
   if (exact !== undefined) return exact
-  const key = toKey(raw).replace(WORD_GAPS, '_')
+  const key = toKey(raw)
   return STATE_BY_WORD.get(key) ?? STATE_BY_WORD.get(withoutDiacritics(key)) ?? 'other'
 }
 

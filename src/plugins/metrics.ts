@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client'
+import { MAX_REMEMBERED_REPORTS } from '../dlr/report-dedup.js'
 import { FastHistogram } from '../metrics-histogram.js'
 
 const PREFIX = 'sms_gateway_'
@@ -78,6 +79,12 @@ export function createGatewayMetrics () {
     deliveryReportsDuplicate: new Counter({
       name: `${PREFIX}delivery_reports_duplicate_total`,
       help: 'Authentic delivery reports dropped as repeats of a (message, state) already counted',
+      registers
+    }),
+    // Without labels, exported at 0 from the start, which its alert's increase() needs.
+    deliveryReportsDedupEvicted: new Counter({
+      name: `${PREFIX}delivery_reports_dedup_evicted_total`,
+      help: `Delivery-report (message, state) pairs a replica without REDIS_URL forgot before DLR_DEDUP_WINDOW ended, to remember no more than ${MAX_REMEMBERED_REPORTS}: a repeat of one is counted again`,
       registers
     }),
     deliverySeconds: new FastHistogram({

@@ -32,6 +32,8 @@ interface Dashboard {
   templating: { list: Array<{ name: string, type: string, query?: string | { query: string } }> }
 }
 
+/** The scrape job of the gateway's replicas in deploy/prometheus/prometheus.yml. */
+const GATEWAY_JOB = 'sms-gateway'
 const dashboard = JSON.parse(readText('deploy', 'grafana', 'dashboards', 'sms-gateway.json')) as Dashboard
 const queries = dashboardQueries(dashboard)
 const allPanels: Panel[] = dashboard.panels.flatMap((p) => [p, ...(p.panels ?? [])])
@@ -81,6 +83,23 @@ t.test('dashboard queries use only metrics the gateway exports', async (t) => {
     t.ok(names.length > 0, `variable ${v.name}: understood`)
     for (const n of names) t.ok(allowed.has(n), `variable ${v.name}: ${n} is exported`)
   }
+})
+
+t.test('metrics not only the gateway exports (process_*, nodejs_*, up) are selected by the gateway\'s job', async (t) => {
+  const scrapes = readYaml<{ scrape_configs: Array<{ job_name: string }> }>('deploy', 'prometheus', 'prometheus.yml').scrape_configs
+  t.ok(scrapes.some((s) => s.job_name === GATEWAY_JOB), `prometheus.yml scrapes the gateway as job ${GATEWAY_JOB}`)
+  t.ok(scrapes.length > 1, 'other jobs are scraped too (Prometheus itself), which an instance of "All" would show')
+  let checked = 0
+  for (const q of queries) {
+    for (const name of metricNamesInPromQL(q.expr).filter((n) => !n.startsWith('sms_gateway_'))) {
+      const selectors = [...q.expr.matchAll(new RegExp(`\\b${name}\\b(\\{[^}]*\\})?`, 'g'))]
+      for (const [selector, matchers] of selectors) {
+        checked++
+        t.ok(matchers?.includes(`job="${GATEWAY_JOB}"`), `${q.panel}: ${selector} selects job="${GATEWAY_JOB}"`)
+      }
+    }
+  }
+  t.ok(checked >= 4, 'the runtime panels were looked at')
 })
 
 t.test('dashboard queries are valid PromQL (promtool parses them)', async (t) => {

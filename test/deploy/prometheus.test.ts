@@ -45,6 +45,7 @@ t.test('the alerts an operator wants are there', async (t) => {
   t.match(exprOf('SmsDeliveryReportsRejected'), /sms_gateway_delivery_reports_rejected_total/, 'rejected reports')
   t.match(exprOf('SmsNoDeliveryReports'), /sms_gateway_messages_total[\s\S]*unless[\s\S]*sms_gateway_delivery_reports_total/, 'no reports despite sends')
   t.match(exprOf('SmsGatewayDown'), /^up\{job="sms-gateway"\}/, 'gateway down')
+  t.match(exprOf('SmsDeliveryReportPairsEvicted'), /sms_gateway_delivery_reports_dedup_evicted_total/, 'report pairs forgotten inside the dedup window')
 })
 
 t.test('every alert has a severity, a summary and a description', async (t) => {

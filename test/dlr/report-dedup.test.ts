@@ -16,7 +16,7 @@ t.test('the window and the size are bounded', async (t) => {
   t.ok(short.firstSighting('m1', 'sent'))
   await sleep(60)
   t.ok(short.firstSighting('m1', 'sent'), 'after the window a repeat counts again')
-  const small = new ReportDeduplicator(60_000, 3)
+  const small = new ReportDeduplicator(60_000, { maxEntries: 3 })
   for (const id of ['a', 'b', 'c', 'd']) t.ok(small.firstSighting(id, 'sent'))
   t.ok(small.firstSighting('a', 'sent'), 'the oldest was forgotten to stay within the bound')
   t.notOk(small.firstSighting('d', 'sent'))
@@ -24,7 +24,7 @@ t.test('the window and the size are bounded', async (t) => {
 
 t.test('the window is exact, and expired pairs leave the memory', async (t) => {
   let now = 1_000
-  const dedup = new ReportDeduplicator(100, 1_000, () => now)
+  const dedup = new ReportDeduplicator(100, { maxEntries: 1_000, clock: () => now })
   t.ok(dedup.firstSighting('m1', 'sent'))
   now += 50
   t.ok(dedup.firstSighting('m2', 'sent'))
@@ -43,16 +43,34 @@ t.test('the window is exact, and expired pairs leave the memory', async (t) => {
 })
 
 t.test('a flood of new pairs stays within the bound', async (t) => {
-  const dedup = new ReportDeduplicator(3_600_000, 1_000)
+  const dedup = new ReportDeduplicator(3_600_000, { maxEntries: 1_000 })
   for (let i = 0; i < 5_000; i++) dedup.firstSighting(`m${i}`, 'delivered')
   t.equal(dedup.size, 1_000)
   t.notOk(dedup.firstSighting('m4999', 'delivered'), 'the newest are kept')
   t.ok(dedup.firstSighting('m3999', 'delivered'), 'the oldest went first')
 })
 
+t.test('pairs forgotten while still inside the window are reported, those out of it are not', async (t) => {
+  let now = 0
+  const evictions: number[] = []
+  const dedup = new ReportDeduplicator(100, { maxEntries: 3, clock: () => now, onEvicted: (pairs) => { evictions.push(pairs) } })
+  for (const id of ['a', 'b', 'c']) t.ok(dedup.firstSighting(id, 'sent'))
+  t.same(evictions, [], 'within the bound nothing is forgotten')
+  now = 10
+  t.ok(dedup.firstSighting('d', 'sent'))
+  t.same(evictions, [1], 'a, still inside its window, made room for d')
+  t.ok(dedup.firstSighting('a', 'sent'), 'so its repeat counts again')
+  t.same(evictions, [1, 1])
+  now = 200
+  t.ok(dedup.firstSighting('e', 'sent'))
+  t.same(evictions, [1, 1], 'pairs out of the window leave without a word')
+  t.notOk(dedup.firstSighting('e', 'sent'), 'a repeat is no eviction either')
+  t.same(evictions, [1, 1])
+})
+
 t.test('a sliding window over a long stream stays exact and small', async (t) => {
   let now = 0
-  const dedup = new ReportDeduplicator(10, 1_000, () => now)
+  const dedup = new ReportDeduplicator(10, { maxEntries: 1_000, clock: () => now })
   let repeatsCaught = 0
   for (let i = 0; i < 20_000; i++) {
     now++
@@ -101,7 +119,7 @@ t.test('answers as the plain model does, whatever the order of reports, the cloc
     fc.integer({ min: 1, max: 60 }), fc.integer({ min: 1, max: 25 }), fc.integer({ min: 0, max: 2 ** 48 - 2 }), fc.array(report, { maxLength: 300 }),
     (windowMs, maxEntries, seed, reports) => {
       let now = 0
-      const dedup = new ReportDeduplicator(windowMs, maxEntries, () => now, seed)
+      const dedup = new ReportDeduplicator(windowMs, { maxEntries, clock: () => now, seed })
       const model = new ReferenceDeduplicator(windowMs, maxEntries)
       for (const { id, state, advanceMs } of reports) {
         now += advanceMs
@@ -115,7 +133,7 @@ t.test('answers as the plain model does, whatever the order of reports, the cloc
 
 t.test('growing past its first capacity, and sliding at the bound, it forgets nothing early and keeps nothing late', async (t) => {
   let now = 0
-  const dedup = new ReportDeduplicator(5_000, 3_000, () => now)
+  const dedup = new ReportDeduplicator(5_000, { maxEntries: 3_000, clock: () => now })
   const model = new ReferenceDeduplicator(5_000, 3_000)
   let mismatches = 0
   for (let i = 0; i < 40_000; i++) {
@@ -139,7 +157,7 @@ t.test('the pair is what counts: the same text split differently is another pair
 
 t.test('a clock that goes back (it must not, but) neither loses a pair nor breaks the memory', async (t) => {
   let now = 200
-  const dedup = new ReportDeduplicator(10, 1_000, () => now)
+  const dedup = new ReportDeduplicator(10, { maxEntries: 1_000, clock: () => now })
   t.ok(dedup.firstSighting('x', 'sent'))
   now = 100
   t.ok(dedup.firstSighting('a', 'sent'))

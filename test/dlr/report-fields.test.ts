@@ -5,7 +5,8 @@ t.test('every known name, from the first source that has it', async (t) => {
   t.same(readReportFields({ smsid: 'a1', stan: 'delivered', data: '2026-11-25 12:00:00', przyczyna: 'none' }), { ok: true, fields: { messageId: 'a1', state: 'delivered', date: '2026-11-25 12:00:00', reason: 'none' } })
   t.same(readReportFields({ id: 7, status: ' sent ', date: '', reason: '#PRZYCZYNA#' }), { ok: true, fields: { messageId: '7', state: 'sent' } }, 'numbers, blanks and unreplaced placeholders')
   t.same(readReportFields(undefined, { sms_id: 'q', state: 'x' }), { ok: true, fields: { messageId: 'q', state: 'x' } }, 'the query when there is no body')
-  t.match(readReportFields({ smsid: 'body' }, { smsid: 'query', stan: 's' }), { ok: true, fields: { messageId: 'body', state: 's' } }, 'the body wins')
+  t.match(readReportFields({ smsid: 'signed' }, { smsid: 'other', stan: 's' }), { ok: true, fields: { messageId: 'signed', state: 's' } }, 'the first source wins; a later one fills in what it lacks')
+  t.match(readReportFields({ smsid: 'e6', stan: 'delivered' }, { id: '12345', status: 'ok' }), { ok: true, fields: { messageId: 'e6', state: 'delivered' } }, 'an older name in a later source does not beat the first source\'s field')
   t.match(readReportFields('a string body', ['array'], { smsid: 'x', stan: 'y' }), { ok: true }, 'non-objects are ignored')
 })
 
@@ -29,4 +30,10 @@ t.test('an unusable field is named as it was sent, an older name too', async (t)
   t.match(readReportFields({ smsid: 'a', stan: 'x', date: 12.5 }), { ok: false, field: 'date' })
   t.match(readReportFields({ smsid: 'a', stan: 'x', reason: {} }), { ok: false, field: 'reason' })
   t.same(readReportFields({ status: 'delivered' }), { ok: false, field: 'smsid', problem: 'the message id is missing' }, 'a missing one under its first name')
+})
+
+t.test('a blank value or an unfilled placeholder is no value: the next name, then the next source, is read', async (t) => {
+  t.same(readReportFields({ smsid: '', stan: '#STAN#', data: ' ' }, { smsid: 'e6', stan: 'delivered', data: '2026-11-25 12:00:00' }), { ok: true, fields: { messageId: 'e6', state: 'delivered', date: '2026-11-25 12:00:00' } })
+  t.same(readReportFields({ smsid: '', id: 'e7', stan: 'sent' }), { ok: true, fields: { messageId: 'e7', state: 'sent' } }, 'an older name in the same source')
+  t.same(readReportFields({ smsid: '#SMSID#', stan: 'delivered' }, { smsid: '' }), { ok: false, field: 'smsid', problem: 'the message id is missing' }, 'blank everywhere is missing')
 })

@@ -239,13 +239,15 @@ function readValue (value: unknown): { reading: 'ok' | 'absent' | 'broken' } {
   return { reading: trimmed === '' || /^#[A-Z]+#$/.test(trimmed) ? 'absent' : 'ok' }
 }
 
-/** The first source that has any of the field's names decides it, body before query. */
+/**
+ * Each field from the sources in order (the signed query, then the body), name by name: the first
+ * usable value decides it, an unusable one refuses it, and a blank one or a placeholder is passed over.
+ */
 function combinedReading (sources: Array<Record<string, unknown>>): boolean {
   const readings: Record<FieldKey, 'ok' | 'absent' | 'broken'> = { messageId: 'absent', state: 'absent', date: 'absent', reason: 'absent' }
   for (const key of Object.keys(FIELD_NAMES) as FieldKey[]) {
-    const source = sources.find((s) => FIELD_NAMES[key].some((name) => Object.hasOwn(s, name)))
-    const name = source === undefined ? undefined : FIELD_NAMES[key].find((n) => Object.hasOwn(source, n))
-    if (source !== undefined && name !== undefined) readings[key] = readValue(source[name]).reading
+    readings[key] = sources.flatMap((source) => FIELD_NAMES[key].filter((name) => Object.hasOwn(source, name)).map((name) => readValue(source[name]).reading))
+      .find((reading) => reading !== 'absent') ?? 'absent'
   }
   if (Object.values(readings).includes('broken')) return false
   return readings.messageId === 'ok' && readings.state === 'ok'
@@ -325,7 +327,7 @@ function postCaseFor (query: SignedQuery, values: Fields, posted: Body): DlrCase
         return { description, call: { method: 'POST', url, headers: { 'content-type': 'application/json' }, payload: posted.raw }, expect: { kind: 'problem', status: 400, codes: ['GW_BODY_MALFORMED'] } }
       }
       const sources = typeof posted.parsed === 'object' && posted.parsed !== null && !Array.isArray(posted.parsed)
-        ? [posted.parsed as Record<string, unknown>, queryObject]
+        ? [queryObject, posted.parsed as Record<string, unknown>]
         : [queryObject]
       const contentType = posted.kind === 'json' ? 'application/json' : 'application/x-www-form-urlencoded'
       return { description, call: { method: 'POST', url, headers: { 'content-type': contentType }, payload: posted.raw }, expect: expectationFor(query, combinedReading(sources)) }

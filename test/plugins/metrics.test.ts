@@ -66,6 +66,7 @@ t.test('counters an alert takes increase() of are exported at 0 before their fir
   }
   for (const outcome of UPSTREAM_METRIC_OUTCOMES) t.match(before, `\nsms_gateway_upstream_requests_total{outcome="${outcome}"} 0\n`, outcome)
   t.match(before, '\nsms_gateway_delivery_reports_total{status="delivered",reason="none"} 0\n', 'delivered reports')
+  t.match(before, '\nsms_gateway_delivery_reports_dedup_evicted_total 0\n', 'report pairs forgotten inside their window')
   t.notMatch(before, /sms_gateway_messages_total\{[^}]*client="anonymous"/, 'no series for a client that cannot call')
 
   const anonymous = await startGateway(t, { env: { AUTH_DISABLED: 'true', API_KEYS: '' } })

@@ -1,7 +1,12 @@
+import { connect } from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
+import Fastify from 'fastify'
 import t from 'tap'
 import { signDeliveryUrl } from '../../src/dlr/signing.js'
+import type { ReportDeduplicatorOptions } from '../../src/dlr/report-dedup.js'
 import { REPORT_BODY_LIMIT } from '../../src/routes/dlr/index.js'
-import { authHeader, DLR_SECRET, startGateway, type GatewayUnderTest } from '../helper.js'
+import { serverOptions } from '../../src/server-options.js'
+import { authHeader, DLR_SECRET, startGateway, testConfig, type GatewayUnderTest } from '../helper.js'
 
 async function sendSms (gw: GatewayUnderTest, to: string[]) {
   const response = await fetch(`${gw.url}/sms`, {
@@ -183,7 +188,8 @@ t.test('a second word not understood for the same message is a repeat for the co
 t.test('a HEAD counts nothing, and a message id in JSON must be a whole number written exactly', async (t) => {
   const gw = await startGateway(t, { deliveryReportsToSelf: true })
   const head = await fetch(reportUrl(gw, { smsid: 'h1', stan: 'delivered' }), { method: 'HEAD' })
-  t.equal(head.status, 404, 'no HEAD twin of GET /dlr')
+  t.equal(head.status, 405, 'no HEAD twin of GET /dlr')
+  t.equal(head.headers.get('allow'), 'GET, POST')
   const signed = signDeliveryUrl(gw.url, DLR_SECRET, { sentAt: Date.now(), expiresAt: Date.now() + 60_000 })
   const query = signed.slice(signed.indexOf('?') + 1, signed.indexOf('&smsid='))
   const post = async (smsid: unknown) => fetch(`${gw.url}/dlr?${query}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: `{"smsid":${String(smsid)},"stan":"delivered"}` })
@@ -212,6 +218,23 @@ t.test('refusals of a report name where the field was looked for, and what to se
   t.match(await repeatedOlderName.json(), { detail: /^id: /, errors: [{ field: 'querystring:/id' }] }, 'an unusable field named as sent, an older name too')
   const nullInJson = await fetch(`${gw.url}/dlr?${query}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"id":null,"stan":"delivered"}' })
   t.match(await nullInJson.json(), { errors: [{ field: '/id' }] })
+})
+
+t.test('the fields the provider filled into the signed URL beat a body\'s; a body fills in only what the URL lacks', async (t) => {
+  const gw = await startGateway(t, { deliveryReportsToSelf: true })
+  const form = { 'content-type': 'application/x-www-form-urlencoded' }
+  const overridden = await fetch(reportUrl(gw, { smsid: 'e6', stan: 'delivered' }), { method: 'POST', headers: form, body: 'status=ok&id=12345' })
+  t.equal(overridden.status, 200)
+  const blanks = await fetch(reportUrl(gw, { smsid: 'e7', stan: 'delivered' }), { method: 'POST', headers: form, body: 'smsid=&stan=' })
+  t.equal(blanks.status, 200, 'blank body fields leave the URL\'s values in place')
+  const filledIn = await fetch(reportUrl(gw, { stan: 'undelivered', przyczyna: 'wrong_number' }), { method: 'POST', headers: form, body: 'smsid=e8&stan=delivered' })
+  t.equal(filledIn.status, 200, 'the message id the URL lacks comes from the body, the state still from the URL')
+  const metrics = await scrape(gw)
+  t.equal(sample(metrics, 'sms_gateway_delivery_reports_total{status="delivered",reason="none"}'), 2)
+  t.equal(sample(metrics, 'sms_gateway_delivery_reports_total{status="undelivered",reason="wrong_number"}'), 1)
+  t.equal(sample(metrics, 'sms_gateway_delivery_reports_total{status="other",reason="none"}'), 0, 'the body\'s word not counted')
+  const ids = gw.logs.entries.filter((e) => e.route === '/dlr').map((e) => [e.messageId, e.status])
+  t.same(ids, [['e6', 'delivered'], ['e7', 'delivered'], ['e8', 'undelivered']])
 })
 
 t.test('a push whose body is neither JSON nor a form (multipart, text) is read from its URL, not refused', async (t) => {
@@ -274,11 +297,65 @@ t.test('a report body larger than any report URL is refused before it is parsed,
   const padded = `smsid=big2&stan=delivered&pad=${'x'.repeat(REPORT_BODY_LIMIT)}`
   const tooLarge = await fetch(`${gw.url}/dlr?${query}`, { method: 'POST', headers: form, body: padded })
   t.equal(tooLarge.status, 413)
-  t.match(await tooLarge.json(), { code: 'GW_BODY_TOO_LARGE' })
+  t.match(await tooLarge.json(), { code: 'GW_BODY_TOO_LARGE', detail: `The body exceeds this route's limit of ${REPORT_BODY_LIMIT} bytes.` }, 'the limit of /dlr, nothing about /sms')
   const unsigned = await fetch(`${gw.url}/dlr`, { method: 'POST', headers: form, body: `${'k=&'.repeat(REPORT_BODY_LIMIT)}` })
   t.equal(unsigned.status, 413, 'an unsigned one too: nobody gets the gateway to parse more than a report')
   const metrics = await scrape(gw)
   t.equal(sample(metrics, 'sms_gateway_delivery_reports_rejected_total{reason="malformed"}'), 1, 'the signed one')
   t.equal(sample(metrics, 'sms_gateway_delivery_reports_rejected_total{reason="unsigned"}'), 1)
   t.equal(sample(metrics, 'sms_gateway_delivery_reports_total{status="delivered",reason="none"}'), 1)
+})
+
+t.test('a caller who goes away half-way through a report\'s body is not a refused report', async (t) => {
+  const gw = await startGateway(t, { deliveryReportsToSelf: true })
+  const signed = reportUrl(gw, { smsid: 'c1', stan: 'delivered' })
+  const { port } = new URL(gw.url)
+  for (const path of [signed.slice(gw.url.length), '/dlr']) {
+    const socket = connect(Number(port), '127.0.0.1')
+    await new Promise((resolve) => socket.once('connect', resolve))
+    socket.write(`POST ${path} HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nsmsid=c1`)
+    // Time for the gateway to read the headers and start waiting for the rest of the body.
+    await sleep(100)
+    socket.destroy()
+  }
+  // The gateway writes each request's line once it is done with it: a caller-left line for each.
+  const deadline = Date.now() + 5_000
+  const callerLeft = () => gw.logs.entries.filter((e) => e.path === '/dlr' && e.callerLeft === true).length
+  while (callerLeft() < 2 && Date.now() < deadline) await sleep(10)
+  t.equal(callerLeft(), 2, 'the gateway finished with both requests')
+  // Were it still holding them, closing the gateway would wait forever.
+  gw.app.server.closeAllConnections()
+  const metrics = await scrape(gw)
+  for (const reason of ['unsigned', 'malformed', 'bad_signature', 'expired']) {
+    t.equal(sample(metrics, `sms_gateway_delivery_reports_rejected_total{reason="${reason}"}`), 0, reason)
+  }
+  t.notMatch(metrics, /sms_gateway_delivery_reports_total\{[^}]*\} [1-9]/, 'no delivery counted')
+})
+
+t.test('pairs a replica without Redis forgets inside their window are counted as evicted, and their repeats count again', async (t) => {
+  // The gateway, with a memory of 3 pairs instead of MAX_REMEMBERED_REPORTS. (The route is mocked
+  // on its own: a mock reaches only the modules its importer imports by their written name.)
+  const MEMORY = 3
+  const actual = await import('../../src/dlr/report-dedup.js')
+  class SmallMemory extends actual.ReportDeduplicator {
+    constructor (windowMs: number, options: ReportDeduplicatorOptions = {}) { super(windowMs, { ...options, maxEntries: MEMORY }) }
+  }
+  const route = await t.mockImport('../../src/routes/dlr/index.js', { '../../src/dlr/report-dedup.js': { ...actual, ReportDeduplicator: SmallMemory } })
+  const { default: smallApp } = await t.mockImport<typeof import('../../src/app.js')>('../../src/app.js', { '../../src/routes/dlr/index.js': route })
+  const config = testConfig({ SERWERSMS_API_URL: 'http://127.0.0.1:9', PUBLIC_URL: 'http://127.0.0.1:1', DLR_SECRET })
+  const gw = Fastify(serverOptions(config, { logger: false }))
+  t.teardown(() => gw.close())
+  await gw.register(smallApp, { config })
+  const signed = signDeliveryUrl('', DLR_SECRET, { sentAt: Date.now(), expiresAt: Date.now() + 60_000 })
+  const report = async (smsid: string) => (await gw.inject(signed.replace('#SMSID#', smsid).replace('#STAN#', 'delivered').replace('#DATA#', '').replace('#PRZYCZYNA#', ''))).statusCode
+  const metrics = async () => (await gw.inject('/metrics')).body
+  t.match(await metrics(), '\nsms_gateway_delivery_reports_dedup_evicted_total 0\n', 'exported from 0')
+  for (const id of ['e1', 'e2', 'e3', 'e3']) t.equal(await report(id), 200)
+  t.equal(sample(await metrics(), 'sms_gateway_delivery_reports_dedup_evicted_total'), 0, 'nothing forgotten within the bound')
+  t.equal(await report('e4'), 200)
+  t.equal(await report('e1'), 200)
+  const after = await metrics()
+  t.equal(sample(after, 'sms_gateway_delivery_reports_dedup_evicted_total'), 2, 'e1 made room for e4, then e2 for e1 again')
+  t.equal(sample(after, 'sms_gateway_delivery_reports_total{status="delivered",reason="none"}'), 5, 'e1\'s repeat counted again')
+  t.equal(sample(after, 'sms_gateway_delivery_reports_duplicate_total'), 1, 'only e3\'s repeat, remembered, was caught')
 })

@@ -29,6 +29,8 @@ const DeliveryReportQuerySchema = Type.Object({
 }, { additionalProperties: true })
 
 const OK = 'OK'
+/** The code of the error Node's request stream raises (message 'aborted') when its caller goes away mid-body; fastify answers it as a 400. */
+const BODY_ABORTED = 'ECONNRESET'
 const MISSING_ID: ProblemExample = { code: 'GW_VALIDATION_FAILED', detail: 'smsid: the message id is missing', extensions: { errors: [{ field: 'querystring:/smsid', reason: 'the message id is missing' }] } }
 /**
  * Why a report was refused, as the rejected counter labels it; any other refusal (a field, a body)
@@ -47,17 +49,17 @@ const REJECTION_BY_CODE: Readonly<Record<string, RejectionReason>> = {
  * its signature is checked (~250 ms of CPU to parse that much form).
  */
 export const REPORT_BODY_LIMIT = MAX_HEADER_BYTES
-/** readReportFields reads the body (this position), then the query string. */
-const BODY_SOURCE = 0
 
 const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { config }) => {
   const { secret, dedupWindowMs } = config.deliveryReports
-  const { deliveryReports, deliveryReportsRejected, deliveryReportsDuplicate, deliverySeconds, deliveryReportsEnabled } = app.metrics
+  const { deliveryReports, deliveryReportsRejected, deliveryReportsDuplicate, deliveryReportsDedupEvicted, deliverySeconds, deliveryReportsEnabled } = app.metrics
+  // Pairs this replica forgets early are counted only where its memory is the only one: with
+  // Redis, the shared key still recognises their repeats.
   const dedup: ReportSightings = app.hasDecorator('redis')
     ? new SharedReportDeduplicator(app.redis, dedupWindowMs, new ReportDeduplicator(dedupWindowMs), (error) => {
       app.log.warn({ err: { message: error.message } }, 'redis unavailable: repeated delivery reports are recognised per replica until it is back')
     })
-    : new ReportDeduplicator(dedupWindowMs)
+    : new ReportDeduplicator(dedupWindowMs, { onEvicted: (pairs) => { deliveryReportsDedupEvicted.inc(pairs) } })
   const verifier = secret === undefined ? undefined : new DeliveryReportVerifier(secret)
   deliveryReportsEnabled.set(verifier === undefined ? 0 : 1)
   // Delivered reports exported from 0: a series that first appears at 1 has no increase() in
@@ -82,10 +84,11 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
     const verification = verifier.verify(signedFieldsOf(request.query, request.body), Date.now())
     return verification.ok ? 'malformed' : REJECTION_BY_CODE[REFUSAL_BY_VERIFICATION[verification.reason].code]!
   }
-  // Every refusal is counted here, those of a body fastify could not read included.
+  // Every refusal is counted here, those of a body fastify could not read included; a body cut off
+  // by a caller who went away is no report refused.
   app.addHook('onError', (request, _reply, error: FastifyError | GatewayError, done) => {
     const status = error instanceof GatewayError ? error.status : error.statusCode
-    if (status !== undefined && status >= 400 && status < 500) deliveryReportsRejected.inc({ reason: rejectionReasonOf(request, error.code) })
+    if (status !== undefined && status >= 400 && status < 500 && error.code !== BODY_ABORTED) deliveryReportsRejected.inc({ reason: rejectionReasonOf(request, error.code) })
     done()
   })
 
@@ -112,14 +115,19 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
       throw new GatewayError('GW_DLR_SIGNATURE_INVALID', 'This gateway issues no delivery-report URLs (DLR_SECRET is not set).')
     }
     const now = Date.now()
-    const verification = verifier.verify(signedFieldsOf(request.query, request.body), now)
+    const { query, body } = request
+    const signedInQuery = isSignedInQuery(query, body)
+    const verification = verifier.verify((signedInQuery ? query : body) as Record<string, unknown>, now)
     if (!verification.ok) throw rejectionFor(verification.reason)
-    const reading = readReportFields(request.body, request.query)
+    // The fields the provider filled into the URL the gateway signed come first: a body only adds
+    // those the signed source lacks, and never overrides its message id or state.
+    const reading = signedInQuery ? readReportFields(query, body) : readReportFields(body, query)
     if (!reading.ok) {
       // Where the refused field was read from; a missing one was looked for in the body when the
       // report came as one, else in the query string.
-      const hasBody = typeof request.body === 'object' && request.body !== null
-      const inBody = reading.source === undefined ? hasBody : reading.source === BODY_SOURCE
+      const bodySource = signedInQuery ? 1 : 0
+      const hasBody = typeof body === 'object' && body !== null
+      const inBody = reading.source === undefined ? hasBody : reading.source === bodySource
       const field = inBody ? `/${reading.field}` : `querystring:/${reading.field}`
       throw validationError([{ field, reason: reading.problem }], `${reading.field}: ${reading.problem}`)
     }
@@ -171,13 +179,13 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
         ...schema.response,
         400: problemResponse([
           MISSING_ID,
-          { code: 'GW_BODY_MALFORMED', detail: 'Body is not valid JSON but content-type is set to \'application/json\'' }
+          { code: 'GW_BODY_MALFORMED', detail: 'The body is not valid JSON: Unexpected end of JSON input.' }
         ]),
-        413: problemResponse({ code: 'GW_BODY_TOO_LARGE', detail: 'The body exceeds the gateway\'s limit; for POST /sms, split the recipients over several requests.' }),
+        413: problemResponse({ code: 'GW_BODY_TOO_LARGE', detail: `The body exceeds this route's limit of ${REPORT_BODY_LIMIT} bytes.` }),
         415: problemResponse({ code: 'GW_MEDIA_TYPE_UNSUPPORTED', detail: 'Send the body as application/json in UTF-8; charset=iso-8859-2 is not supported.' })
       },
       operationId: 'receiveDeliveryReportByPost',
-      description: 'The target of the signed `dlr_url`, posted to. Fields may come in the query string, a form body or a JSON body (the body first); a body of any other type is set aside and the fields read from the query string. Answers the text OK to every authentic report, repeats and unknown ids included.',
+      description: 'The target of the signed `dlr_url`, posted to. Fields may come in the query string, a form body or a JSON body; those of the signed URL come first, and a body fills in only the fields it lacks; a body of any other type is set aside and the fields read from the query string. Answers the text OK to every authentic report, repeats and unknown ids included.',
       [OPTIONAL_BODY]: true,
       consumes: ['application/x-www-form-urlencoded', 'application/json'],
       body: Type.Unknown({ description: 'report fields (smsid, stan, data, przyczyna) as a form or JSON object', examples: [{ smsid: '1c142d81c7', stan: 'delivered', data: '2026-11-25 12:00:05' }] })
@@ -189,10 +197,12 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
  * Where the signature travels: in the URL's query as the gateway issued it, or — when a push
  * posts the URL's query as a form body to the bare path — in the body.
  */
+function isSignedInQuery (query: unknown, body: unknown): boolean {
+  return Object.hasOwn(query as object, 'sig') || typeof body !== 'object' || body === null
+}
+
 function signedFieldsOf (query: unknown, body: unknown): Record<string, unknown> {
-  const fromQuery = query as Record<string, unknown>
-  if (Object.hasOwn(fromQuery, 'sig') || typeof body !== 'object' || body === null) return fromQuery
-  return body as Record<string, unknown>
+  return (isSignedInQuery(query, body) ? query : body) as Record<string, unknown>
 }
 
 type VerificationFailure = Extract<Verification, { ok: false }>['reason']
