@@ -25,7 +25,7 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
   useUtf8JsonParser(fastify)
   await fastify.register(requestLogPlugin)
   await fastify.register(problemsPlugin)
-  await fastify.register(swaggerPlugin)
+  await fastify.register(swaggerPlugin, { maxRecipients: config.sending.maxRecipients })
   await fastify.register(metricsPlugin)
   // Optional resources are imported only when configured: start-up time and memory are a target.
   if (config.redisUrl !== undefined) await fastify.register(import('./plugins/redis.js'), { url: config.redisUrl })

@@ -268,7 +268,8 @@ const MIN_DURATIONS = {
   RATE_LIMIT_WINDOW: [SECOND_MS, '1 second', '1 minute'],
   DLR_URL_TTL: [MINUTE_MS, '1 minute', '7 days'],
   DLR_DEDUP_WINDOW: [SECOND_MS, '1 second', '1 hour'],
-  IDEMPOTENCY_TTL: [SECOND_MS, '1 second', '24 hours']
+  // Shorter, a key would lapse under a client's retries (Retry-After 1 s on 409, 5 s on 503), and a retry then sends again.
+  IDEMPOTENCY_TTL: [MINUTE_MS, '1 minute', '24 hours']
 } as const satisfies Record<string, readonly [number, string, string]>
 
 /** Whole milliseconds: Redis refuses a fractional PX, and "1.2345 s" is 1235 ms to anyone. */

@@ -29,7 +29,7 @@ t.test('values are converted and validated', async (t) => {
   t.equal(config.upstream.apiUrl, 'http://127.0.0.1:4010/', 'a trailing slash is added so paths resolve below it')
   t.equal(config.rateLimit.windowMs, 30_000)
   t.equal(config.idempotency.ttlMs, 7_200_000)
-  t.equal(load({ IDEMPOTENCY_TTL: '1.2345 s' }).idempotency.ttlMs, 1235, 'whole milliseconds (Redis refuses a fractional PX)')
+  t.equal(load({ IDEMPOTENCY_TTL: '1.0000123 min' }).idempotency.ttlMs, 60_001, 'whole milliseconds (Redis refuses a fractional PX)')
   t.equal(config.deliveryReports.publicUrl, 'https://sms.example.com')
   t.equal(load({ PORT: '' }).server.port, 3000, 'an empty value counts as unset')
 })
@@ -61,7 +61,8 @@ t.test('a bad value names the variable, the problem and the fix', async (t) => {
     [{ RATE_LIMIT_WINDOW: 'soon' }, /RATE_LIMIT_WINDOW="soon" is invalid: not a duration/],
     [{ IDEMPOTENCY_TTL: '0.4ms' }, /IDEMPOTENCY_TTL="0.4ms" is invalid: not a duration/],
     [{ DLR_URL_TTL: '7' }, /^DLR_URL_TTL="7" is invalid: 7 ms is shorter than 1 minute \(a number alone is milliseconds\)\. Set it to a duration with its unit, such as "7 days"\.$/],
-    [{ IDEMPOTENCY_TTL: '24' }, /IDEMPOTENCY_TTL="24" is invalid: 24 ms is shorter than 1 second/],
+    [{ IDEMPOTENCY_TTL: '24' }, /IDEMPOTENCY_TTL="24" is invalid: 24 ms is shorter than 1 minute/],
+    [{ IDEMPOTENCY_TTL: '59 seconds' }, /IDEMPOTENCY_TTL="59 seconds" is invalid: 59000 ms is shorter than 1 minute/],
     [{ RATE_LIMIT_WINDOW: '60' }, /RATE_LIMIT_WINDOW="60" is invalid: 60 ms is shorter than 1 second/],
     [{ DLR_DEDUP_WINDOW: '500ms' }, /DLR_DEDUP_WINDOW="500ms" is invalid: 500 ms is shorter than 1 second/],
     [{ DEFAULT_REGION: 'XX' }, /DEFAULT_REGION="XX" is invalid: not a country/],

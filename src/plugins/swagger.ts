@@ -51,8 +51,24 @@ function swaggerUiAssetsDirectory (): string {
   return join(dirname(createRequire(import.meta.url).resolve('@fastify/swagger-ui/package.json')), 'static')
 }
 
+interface ListSchema { anyOf?: Array<{ type?: string, maxItems?: number }> }
+interface SendBodySchema { properties?: Record<string, ListSchema> }
+
+/**
+ * POST /sms's body as documented: its lists as long as this gateway takes (SMS_MAX_RECIPIENTS).
+ * The schema that validates is compiled once for the provider's cap, and the route refuses more
+ * than the configured limit itself (413); a client generated from the document should not send it.
+ */
+export function documentRecipientLimit<T> (body: T, maxRecipients: number): T {
+  const { properties = {} } = body as SendBodySchema
+  const limited = Object.fromEntries(Object.entries(properties).map(([name, field]) => [name, field.anyOf === undefined
+    ? field
+    : { ...field, anyOf: field.anyOf.map((form) => form.type === 'array' ? { ...form, maxItems: maxRecipients } : form) }]))
+  return { ...body, properties: limited }
+}
+
 /** The OpenAPI document is generated from the routes' own schemas; it must be registered before them. */
-export default fp(async function swaggerPlugin (app) {
+export default fp<{ maxRecipients: number }>(async function swaggerPlugin (app, { maxRecipients }) {
   for (const schema of COMPONENT_SCHEMAS) app.addSchema(schema)
   await app.register(swagger, {
     openapi: {
@@ -73,7 +89,10 @@ export default fp(async function swaggerPlugin (app) {
     refResolver: {
       buildLocalReference: (json, _baseUri, _fragment, index) => typeof json.$id === 'string' ? json.$id : `def-${index}`
     },
-    transform: ({ schema, url, route }) => ({ schema: referenceComponents(route.method === 'HEAD' ? headOperation(schema) : schema) as typeof schema, url }),
+    transform: ({ schema, url, route }) => {
+      const documented = route.method === 'HEAD' ? headOperation(schema) : url === '/sms' && route.method === 'POST' ? { ...schema, body: documentRecipientLimit(schema.body, maxRecipients) } : schema
+      return { schema: referenceComponents(documented) as typeof schema, url }
+    },
     transformObject: (document) => markOptionalBodies('openapiObject' in document ? document.openapiObject : document.swaggerObject)
   })
   // Named explicitly rather than left to swagger-ui to find next to its own code: in the production

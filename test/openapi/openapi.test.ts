@@ -254,6 +254,21 @@ const sendSms = async (url: string, body: unknown, headers: Record<string, strin
 
 const MESSAGE = { to: '+48500600700', text: 'Your code is 4711' }
 
+t.test('the served document gives the lists of POST /sms the configured SMS_MAX_RECIPIENTS, as its 413 does', async (t) => {
+  const gw = await startGateway(t, { env: { SMS_MAX_RECIPIENTS: '5' } })
+  const served = await (await fetch(`${gw.url}/docs/json`)).json() as Json
+  const send = served.paths['/sms'].post as Json
+  const body = send.requestBody.content['application/json'].schema as Json
+  for (const field of ['to', 'uniqueId']) {
+    t.same(body.properties[field].anyOf.map((form: Json) => form.maxItems), [undefined, 5], `${field}: a list of at most 5`)
+  }
+  t.match(send.responses['413'].content[PROBLEM_MEDIA_TYPE].examples.GW_RECIPIENTS_TOO_MANY.value, { limit: 5, detail: /6 recipients exceed this gateway's limit of 5/ })
+  const checkedIn = document.paths['/sms'].post.requestBody.content['application/json'].schema as Json
+  t.equal(checkedIn.properties.to.anyOf[1].maxItems, 10_000, 'the checked-in document: the default')
+  const six = await sendSms(gw.url, { to: Array.from({ length: 6 }, (_, i) => `+4850060070${i}`), text: 'x' })
+  t.equal(six.status, 413, 'one more is refused, as documented')
+})
+
 t.test('real answers of POST /sms are what the document says', async (t) => {
   const gw = await startGateway(t, { env: { SMS_BATCH_SIZE: '1', SMS_UPSTREAM_CONCURRENCY: '1' } })
   const url = gw.url

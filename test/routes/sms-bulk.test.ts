@@ -14,7 +14,7 @@ const phone = (i: number) => `+4850${String(i).padStart(7, '0')}`
 const sentPhones = (gw: GatewayUnderTest) => gw.simulator.received.flatMap((r) => r.body.phone as string[])
 
 t.test('numbers are de-duplicated across the whole request before batching, in the caller\'s order', async (t) => {
-  const gw = await startGateway(t, { env: { SMS_BATCH_SIZE: '3', SMS_UPSTREAM_CONCURRENCY: '4' } })
+  const gw = await startGateway(t, { env: { SMS_BATCH_SIZE: '3', SMS_UPSTREAM_CONCURRENCY: '4' }, deliveryReportsToSelf: true })
   // 20 distinct numbers, each written twice, the second time nationally and further down.
   const to = [...Array.from({ length: 20 }, (_, i) => phone(i)), ...Array.from({ length: 20 }, (_, i) => phone(19 - i).slice(3))]
   const answer = await post(gw, { to, text: 'campaign' })
@@ -28,6 +28,10 @@ t.test('numbers are de-duplicated across the whole request before batching, in t
   t.equal(new Set(sent).size, 20, 'no number sent twice, even across batches')
   const ids = answer.body.messages.map((m) => m.id)
   t.equal(new Set(ids).size, 20, 'every recipient has its own message id')
+  // Every batch but its numbers is the first batch: a later one without dlr_url would lose its reports.
+  const [first, ...later] = gw.simulator.received.map((r) => ({ ...r.body, phone: undefined }))
+  t.match(first, { text: 'campaign', dlr_url: /\/dlr\?t=/ })
+  for (const batch of later) t.same(batch, first)
 })
 
 t.test('uniqueId stays with its number through de-duplication and batching', async (t) => {

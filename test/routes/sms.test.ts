@@ -244,6 +244,14 @@ t.test('with PUBLIC_URL every send carries a signed dlr_url with the provider pl
   t.ok(sentAt % 100 === 0 && sentAt > before - 100 && sentAt <= Date.now(), 'the send time, to the tenth of a second')
   t.match(url, /^https:\/\/sms\.example\.com\/dlr\?t=[0-9a-z]+&e=[0-9a-z]+&sig=[\w-]+&smsid=#SMSID#&stan=#STAN#&data=#DATA#&przyczyna=#PRZYCZYNA#$/)
   t.notMatch(url, DLR_SECRET)
+
+  // A scheduled send: latency counts from its slot, and its URL lives as long from then.
+  const sendAt = new Date(Date.now() + 86_400_000)
+  await post(gw, { to: '+48500600700', text: 'x', sendAt: sendAt.toISOString() })
+  const scheduled = new URLSearchParams(String(lastUpstreamBody(gw).dlr_url).split('?')[1])
+  const slot = Number.parseInt(scheduled.get('t') ?? '', 36)
+  t.equal(slot, sendAt.getTime() - sendAt.getTime() % 100, 'signed with the scheduled time, to the tenth of a second')
+  t.equal(Number.parseInt(scheduled.get('e') ?? '', 36) - slot, Number.parseInt(new URLSearchParams(url.split('?')[1]).get('e') ?? '', 36) - sentAt, 'valid as long after its slot as an immediate send\'s after its send')
 })
 
 t.test('provider refusals and faults map onto the documented statuses', async (t) => {

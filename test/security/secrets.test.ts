@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap'
 import { DLR_PLACEHOLDERS } from '../../src/dlr/signing.js'
 import { DLR_SECRET, OTHER_API_KEY, startGateway, TEST_API_KEY, type GatewayUnderTest, type StartOptions } from '../helper.js'
+import { waitFor } from '../servers.js'
 
 /**
  * The main flows with credentials the test knows, then a search for every one of them in every
@@ -240,8 +241,6 @@ t.test('built-in simulator mode: a failed delivery-report push does not log the 
   const received = await (await fetch(`${simulatorUrl}__simulator/received`)).json() as Array<{ body: { dlr_url?: string } }>
   const sig = new URL((received[0]?.body.dlr_url ?? '').replaceAll('#', ''), 'http://x').searchParams.get('sig')
   t.ok(sig !== null && sig !== '', 'the send carried a signed dlr_url')
-  const deadline = Date.now() + 5000
-  while (!gw.logs.lines.some((line) => line.includes('delivery report push failed')) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
-  t.ok(gw.logs.lines.some((line) => line.includes('delivery report push failed')), 'the push failed and was logged')
+  await waitFor('the push to fail and be logged', () => gw.logs.lines.some((line) => line.includes('delivery report push failed')))
   t.same(gw.logs.lines.filter((line) => line.includes(sig ?? '\u0000')).map((line) => line.slice(0, 300)), [], 'the signature is in no log line')
 })

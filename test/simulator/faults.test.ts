@@ -31,10 +31,9 @@ t.test('hang reads the request and never answers', async (t) => {
   await waitUntil(() => simulator.stats.sendRequests === 2)
   t.match(simulator.stats, { sendRequests: 2, inFlight: 1, messagesQueued: 0 })
   t.equal(simulator.received.length, 2, 'the request was read')
-  const started = performance.now()
+  // The request hangs for good: a close that waited for it would never end.
   await simulator.close()
   await t.rejects(hanging, 'close destroys the hanging socket')
-  t.ok(performance.now() - started < 2000)
 })
 
 t.test('reset destroys the socket after reading the request', async (t) => {

@@ -294,10 +294,9 @@ t.test('close cuts delayed answers and is idempotent', async (t) => {
     method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer x' }, body: '{}'
   })
   await waitUntil(() => simulator.stats.inFlight === 1)
-  const started = performance.now()
+  // A close that waited for the delayed answer would let it through: the request would not fail.
   await Promise.all([simulator.close(), simulator.close()])
   await t.rejects(pending)
-  t.ok(performance.now() - started < 2000)
 })
 
 t.test('listens on the requested host and port', async (t) => {

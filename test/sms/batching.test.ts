@@ -32,12 +32,24 @@ t.test('submit waits for a free slot', async (t) => {
   await pool.drain()
 })
 
+/** A promise the test settles when it chooses, rather than a timer racing another. */
+function gate (): { opened: Promise<void>, open: () => void } {
+  let open!: () => void
+  const opened = new Promise<void>((resolve) => { open = resolve })
+  return { opened, open }
+}
+
 t.test('a throwing task does not stop the others; drain rethrows the first error', async (t) => {
   const pool = new TaskPool(2)
   const finished: string[] = []
-  await pool.submit(async () => { await sleep(5); throw new Error('first') })
-  await pool.submit(async () => { await sleep(1); throw new Error('second') })
-  await pool.submit(async () => { await sleep(10); finished.push('third') })
+  const [first, second, third] = [gate(), gate(), gate()]
+  await pool.submit(async () => { await first.opened; throw new Error('first') })
+  await pool.submit(async () => { await second.opened; throw new Error('second') })
+  // The second fails first; the third takes its slot.
+  second.open()
+  await pool.submit(async () => { await third.opened; finished.push('third') })
+  first.open()
+  third.open()
   await t.rejects(pool.drain(), { message: 'second' })
   t.same(finished, ['third'])
 })
