@@ -21,6 +21,16 @@ if ((${#missing[@]} > 0)); then
   [ "$(id -u)" -ne 0 ] && sudo_if_needed=(sudo)
   "${sudo_if_needed[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${sudo_if_needed[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Installed for their programs: the tests start servers of their own, on ports of their own. Under
+  # systemd the packages would also leave their services running and enabled (Redis on 6379,
+  # Prometheus on 0.0.0.0:9090): those this script installed are stopped and disabled.
+  if [ -d /run/systemd/system ]; then
+    for service in redis-server prometheus; do
+      if [[ " ${missing[*]} " == *" $service "* ]]; then
+        "${sudo_if_needed[@]}" systemctl disable --now "$service" >/dev/null 2>&1 && echo "setup: stopped and disabled the $service service the package started (the tests run their own)"
+      fi
+    done
+  fi
 fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

@@ -23,6 +23,7 @@ export const ERROR_CATALOGUE = {
   GW_RECIPIENTS_TOO_MANY: { status: 413, title: 'Too many recipients in one request' },
   GW_MEDIA_TYPE_UNSUPPORTED: { status: 415, title: 'Unsupported media type' },
   GW_RANGE_NOT_SATISFIABLE: { status: 416, title: 'The requested range cannot be served' },
+  GW_EXPECTATION_FAILED: { status: 417, title: 'The expectation cannot be met' },
   GW_PROVIDER_REFUSED: { status: 422, title: 'SerwerSMS refused the request' },
   GW_IDEMPOTENCY_KEY_REUSED: { status: 422, title: 'The Idempotency-Key was already used with a different request' },
   GW_RATE_LIMITED: { status: 429, title: 'Too many requests' },

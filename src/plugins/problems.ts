@@ -1,4 +1,4 @@
-import { STATUS_CODES, type ServerResponse } from 'node:http'
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
@@ -262,6 +262,14 @@ export default fp(async function problemsPlugin (app) {
   })
 
   app.setNotFoundHandler(async (request, reply) => sendProblem(reply, noRouteFor(request)))
+
+  // Node answers an Expect it does not know (anything but 100-continue) before any route runs,
+  // with a bare 417 of its own; this one is a problem, like every other refusal.
+  app.server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
+    const expectation = request.headers.expect ?? ''
+    const body = JSON.stringify(toProblem('GW_EXPECTATION_FAILED', `Expect: ${quoted(expectation)} is not supported; send the request without it (100-continue is the one expectation served).`))
+    response.writeHead(417, { 'content-type': PROBLEM_CONTENT_TYPE, 'content-length': Buffer.byteLength(body), connection: 'close' }).end(body)
+  })
 }, { name: 'problems', fastify: '5.x' })
 
 /** How often a closing server looks for connections that have gone idle since it started closing. */

@@ -57,6 +57,28 @@ t.test('bytes that are not HTTP behind a send still running on the connection: t
   await waitFor('the gateway to close its side too', async () => await openConnections(gw) === 0)
 })
 
+t.test('an Expect other than 100-continue gets a 417 problem; 100-continue is served', async (t) => {
+  const gw = await startGateway(t)
+  const refused = await raw(gw, 'GET /healthz HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\n\r\n')
+  t.match(parse(refused), { status: 417, contentType: 'application/problem+json; charset=utf-8', body: { code: 'GW_EXPECTATION_FAILED', status: 417, detail: /Expect: "200-ok" is not supported/ } })
+
+  const body = JSON.stringify({ to: '+48500600700', text: 'after continue' })
+  const { port } = new URL(gw.url)
+  const answer = await new Promise<string>((resolve, reject) => {
+    const socket = connect(Number(port), '127.0.0.1', () => socket.write(`POST /sms HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TEST_API_KEY}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n`))
+    let text = ''
+    socket.setEncoding('utf8')
+    socket.on('data', (chunk: string) => {
+      if (text === '' && chunk.startsWith('HTTP/1.1 100 Continue')) socket.write(body)
+      text += chunk
+    })
+    socket.on('close', () => resolve(text))
+    socket.on('error', reject)
+  })
+  t.match(answer, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /, 'told to go on, then answered')
+  t.equal(gw.simulator.received.length, 1)
+})
+
 t.test('a request that never finishes arriving gets a 408 problem', async (t) => {
   const server = createServer()
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
