@@ -45,7 +45,7 @@ export type ErrorCode = keyof typeof ERROR_CATALOGUE
  */
 export const RECIPIENT_ERRORS = {
   GW_PHONE_INVALID: 'Not a valid phone number (international, or national for DEFAULT_REGION); not sent.',
-  GW_RECIPIENT_REPEATED: 'The same number as an earlier recipient, which gets the one SMS; not sent again.'
+  GW_RECIPIENT_REPEATED: 'The same number as an earlier recipient: not sent separately, its fate is that recipient\'s.'
 } as const satisfies Record<string, string>
 
 export type RecipientErrorCode = keyof typeof RECIPIENT_ERRORS

@@ -27,6 +27,14 @@ export function unreadableJsonBody (contentType: string | undefined, contentEnco
 
 /** Deeper than this, a refused key is not pointed at: the pointer would be as long as the body. */
 const DEEPEST_POINTER = 32
+/** A key in the pointer is cut to this many characters: a body may hold a key of hundreds of kilobytes. */
+const LONGEST_POINTER_STEP = 64
+
+/** A key as one JSON-pointer step (RFC 6901), cut short when long. */
+function pointerStep (key: string): string {
+  const step = key.replaceAll('~', '~0').replaceAll('/', '~1')
+  return step.length > LONGEST_POINTER_STEP ? `${step.slice(0, LONGEST_POINTER_STEP)}…` : step
+}
 
 /**
  * Where a key secure-json-parse refuses sits: one that would reach an object's prototype (the
@@ -41,13 +49,23 @@ function forbiddenKeyPointer (root: unknown): string | undefined {
     if (value === null || typeof value !== 'object') continue
     for (const key of Object.keys(value)) {
       const nested = (value as Record<string, unknown>)[key]
-      const step = pointer === undefined || depth >= DEEPEST_POINTER ? undefined : `${pointer}/${key.replaceAll('~', '~0').replaceAll('/', '~1')}`
+      const step = pointer === undefined || depth >= DEEPEST_POINTER ? undefined : `${pointer}/${pointerStep(key)}`
       if (key === '__proto__') return step ?? ''
       if (key === 'constructor' && nested !== null && typeof nested === 'object' && Object.hasOwn(nested, 'prototype')) return step === undefined ? '' : `${step}/prototype`
       stack.push([nested, step, depth + 1])
     }
   }
   return undefined
+}
+
+/** V8's reasons that quote nothing of the body: where it breaks, or the one character it stopped at. */
+const POSITIONED_REASON = /^[^"]{1,100} JSON at position \d+(?: \(line \d+ column \d+\))?$/
+const TOKEN_REASON = /^Unexpected token '[^'"]{1,2}'/
+
+/** V8's reason for a JSON syntax error, when it can be told without the excerpt of the body some reasons quote. */
+function reasonWithoutExcerpt (message: string): string | undefined {
+  if (POSITIONED_REASON.test(message) || message === 'Unexpected end of JSON input') return message
+  return TOKEN_REASON.exec(message)?.[0]
 }
 
 /**
@@ -60,8 +78,8 @@ export function explainJsonRefusal (text: string): GatewayError {
   try {
     parsed = JSON.parse(text)
   } catch (error) {
-    const reason = (error as Error).message.replace(/, ".*" is not valid JSON$/s, '')
-    return new GatewayError('GW_BODY_MALFORMED', `The body is not valid JSON: ${reason}.`)
+    const reason = reasonWithoutExcerpt((error as Error).message)
+    return new GatewayError('GW_BODY_MALFORMED', reason === undefined ? 'The body is not valid JSON.' : `The body is not valid JSON: ${reason}.`)
   }
   const field = forbiddenKeyPointer(parsed)
   if (field === undefined) return new GatewayError('GW_BODY_MALFORMED', 'The body is not valid JSON.')

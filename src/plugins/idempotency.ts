@@ -83,11 +83,6 @@ export function provesNothingSent (statusCode: number, body: string): boolean {
 }
 
 /**
- * IETF Idempotency-Key semantics for POST /sms: at most one execution per client and key for
- * IDEMPOTENCY_TTL. A repeat with the same body replays the first answer; with another body it
- * is refused (422); while the first is still running it is refused (409) rather than waiting.
- */
-/**
  * Only this request is known to have sent nothing: an earlier one with the key may have sent, and
  * a retry without the key would then send again.
  */
@@ -97,6 +92,11 @@ function keyReused (): GatewayError {
   return new GatewayError('GW_IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used with a different request body. A retry must repeat the first body unchanged (the first request may have been sent); a new request needs a new key.')
 }
 
+/**
+ * IETF Idempotency-Key semantics for POST /sms: at most one execution per client and key for
+ * IDEMPOTENCY_TTL. A repeat with the same body replays the first answer; with another body it
+ * is refused (422); while the first is still running it is refused (409) rather than waiting.
+ */
 export default fp<{ config: Config }>(async function idempotencyPlugin (app, { config }) {
   const store: IdempotencyStore = app.hasDecorator('redis')
     ? new RedisIdempotencyStore(app.redis)
@@ -122,12 +122,11 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
    */
   const unstoredAnswers = new Map<string, { fingerprint: string, response: StoredResponse }>()
   // The store's connection back (Redis): what waits for it is tried at once, not at its next turn.
-  let wakeRetries!: () => void
-  let storeBack = new Promise<void>((resolve) => { wakeRetries = resolve })
+  // Each waiting retry's sleep is cut short by its own controller, dropped once it wakes.
+  const waitingForStore = new Set<AbortController>()
   const onStoreReady = () => {
-    const wake = wakeRetries
-    storeBack = new Promise<void>((resolve) => { wakeRetries = resolve })
-    wake()
+    for (const waiting of waitingForStore) waiting.abort()
+    waitingForStore.clear()
   }
   if (app.hasDecorator('redis')) app.redis.on('ready', onStoreReady)
   /**
@@ -283,7 +282,10 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
     const keepTrying = async (): Promise<void> => {
       for (let round = 0; performance.now() < giveUpAt; round++) {
         const delay = STORE_RETRY_DELAYS_MS[Math.min(round, STORE_RETRY_DELAYS_MS.length - 1)]!
-        await Promise.race([sleep(Math.min(delay, Math.max(0, giveUpAt - performance.now())), undefined, { ref: false }), storeBack])
+        const waiting = new AbortController()
+        waitingForStore.add(waiting)
+        await sleep(Math.min(delay, Math.max(0, giveUpAt - performance.now())), undefined, { ref: false, signal: waiting.signal }).catch(() => {})
+        waitingForStore.delete(waiting)
         // Closing took it over (one last attempt of its own).
         if (!pending.has(claimed.token)) return
         if (await attempt()) {

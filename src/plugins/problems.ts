@@ -150,8 +150,7 @@ function publicDetail (code: ErrorCode, error: Error, request: FastifyRequest | 
 export function answerClientError (error: NodeJS.ErrnoException, socket: Socket): void {
   // A reset connection has nobody left to answer.
   if (error.code === 'ECONNRESET' || socket.destroyed) return
-  // Only behind a request that has fully arrived: one whose own body broke off will never be answered.
-  if ((socket as HttpSocket)._httpMessage?.req.complete === true) {
+  if (answersAllDue(socket as HttpSocket)) {
     closeOnceAnswered(socket)
     return
   }
@@ -167,8 +166,21 @@ export function answerClientError (error: NodeJS.ErrnoException, socket: Socket)
   socket.destroy(error)
 }
 
-/** Node's own field on a server socket: the answer being written on it now, if any. */
-type HttpSocket = Socket & { _httpMessage?: ServerResponse | null }
+/**
+ * Node's own fields on a server socket: the answer being written on it now, if any, and its
+ * parser, whose `incoming` is the last request it began to read.
+ */
+type HttpSocket = Socket & { _httpMessage?: ServerResponse | null, parser?: { incoming?: IncomingMessage | null } | null }
+
+/**
+ * True when answers are still due on this connection and every request it carried has fully
+ * arrived: each will be answered. A request whose own body broke off (the bytes that are not HTTP
+ * are its body) never will be, and its connection is refused and closed at once, as Node does.
+ */
+function answersAllDue (socket: HttpSocket): boolean {
+  const lastRead = socket.parser?.incoming
+  return socket._httpMessage?.req.complete === true && (lastRead == null || lastRead.complete)
+}
 
 const closingOnceAnswered = new WeakSet<Socket>()
 

@@ -122,10 +122,13 @@ function isKnownErrorCode (code: number | string): boolean {
   return typeof code === 'number' && KNOWN_ERROR_CODES.some(([first, last]) => code >= first && code <= last)
 }
 
-/** The provider's code as an integer when it is one (or its digits), else as the text it sent. */
+/**
+ * The provider's code as an integer when it sent one, or only digits; else as the text it sent,
+ * intact ("0x3E9" is not 1001, an account refusal).
+ */
 export function providerCode (code: number | string): number | string {
-  const numeric = Number(code)
-  return Number.isSafeInteger(numeric) && String(code).trim() !== '' ? numeric : String(code)
+  if (typeof code === 'number') return Number.isSafeInteger(code) ? code : String(code)
+  return DIGITS.test(code) ? Number(code) : code
 }
 
 /**

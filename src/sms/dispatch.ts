@@ -46,6 +46,8 @@ export interface DispatchReport {
   acceptedBatches: number
   /** set when batches were made and none was accepted */
   failure?: DispatchFailure
+  /** set when some: entries that repeat an earlier recipient's number (`unsent`, GW_RECIPIENT_REPEATED), not recipients of their own */
+  repeats?: number
 }
 
 /** Parsing is synchronous; yield to the event loop this often so other requests are served meanwhile. */
@@ -68,6 +70,7 @@ export async function dispatchSms (order: SmsOrder, settings: DispatchSettings, 
   const messages: RecipientResult[] = []
   const failures: Array<DispatchFailure | undefined> = []
   let batch: number[] = []
+  let repeats = 0
 
   const send = async (indexes: number[], batchNumber: number) => {
     // Checked as each batch is about to go, queued ones included: a long call would otherwise
@@ -91,6 +94,7 @@ export async function dispatchSms (order: SmsOrder, settings: DispatchSettings, 
     const recipient = planner.add(order.to[i]!, order.uniqueIds?.[i])
     if (recipient === undefined) continue
     if (recipient.error !== undefined) {
+      if (recipient.error.code === 'GW_RECIPIENT_REPEATED') repeats++
       const refused: RecipientResult = { phone: recipient.phone ?? recipient.input, status: 'unsent', error: recipient.error }
       if (recipient.uniqueId !== undefined) refused.uniqueId = recipient.uniqueId
       messages.push(refused)
@@ -110,6 +114,7 @@ export async function dispatchSms (order: SmsOrder, settings: DispatchSettings, 
   const acceptedBatches = failures.filter((failure) => failure === undefined).length
   const report: DispatchReport = { result: summarise(messages), batches: failures.length, acceptedBatches }
   if (acceptedBatches === 0 && failures.length > 0) report.failure = callFailure(failures as DispatchFailure[])
+  if (repeats > 0) report.repeats = repeats
   return report
 }
 

@@ -62,6 +62,6 @@ function repeatOf (first: PlannedRecipient, input: string, uniqueId: string | un
   if (first.error !== undefined) return { input, uniqueId, error: first.error }
   const message = first.uniqueId === undefined
     ? RECIPIENT_ERRORS.GW_RECIPIENT_REPEATED
-    : `The same number as the recipient with uniqueId ${first.uniqueId}, which gets the one SMS; not sent again.`
+    : `The same number as the recipient with uniqueId ${first.uniqueId}: not sent separately, its fate is that recipient's.`
   return { input, phone: first.phone, uniqueId, error: gatewayError('GW_RECIPIENT_REPEATED', message) }
 }

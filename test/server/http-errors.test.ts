@@ -55,6 +55,13 @@ t.test('bytes that are not HTTP behind a send still running on the connection: t
   t.equal(answers.match(/HTTP\/1\.1 200 /g)?.length, 2, 'both sends answered')
   t.notMatch(answers, /GW_HTTP_MALFORMED/)
   await waitFor('the gateway to close its side too', async () => await openConnections(gw) === 0)
+
+  // The bytes that are not HTTP are the body of a request behind the send: that one will never be
+  // answered, so the connection is refused and closed at once, as before, and holds nothing open.
+  const broken = 'POST /dlr HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Type: application/x-www-form-urlencoded\r\n\r\n5\r\nsmsid\r\nZZZ\r\n'
+  const cut = await raw(gw, send + broken)
+  t.match(cut, /GW_HTTP_MALFORMED/, 'refused as unreadable')
+  await waitFor('no connection left open', async () => await openConnections(gw) === 0)
 })
 
 t.test('an Expect other than 100-continue gets a 417 problem; 100-continue is served', async (t) => {

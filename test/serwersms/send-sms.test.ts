@@ -1,5 +1,5 @@
 import t from 'tap'
-import { countOf, isAccountError, phoneKey, readSendSmsResponse } from '../../src/serwersms/send-sms.js'
+import { countOf, isAccountError, phoneKey, providerCode, readSendSmsResponse } from '../../src/serwersms/send-sms.js'
 
 const ok = { success: true, queued: 1, unsent: 0, items: [{ id: 'a1', phone: '+48500600700', status: 'queued', parts: 1, text: 'x', queued: '2026-11-25 12:00:00' }] }
 
@@ -23,6 +23,13 @@ t.test('a 5xx with an error the provider does not document may have sent: a bad 
   for (const code of ['E500', 500, 3010, 3105, 999, 2002, 1008]) {
     t.same(readSendSmsResponse(500, JSON.stringify({ error: { code, message: 'Internal error' } })), { outcome: 'bad_response', statusCode: 500, detail: `HTTP 500 with an error the gateway does not know (${code}: Internal error)` }, String(code))
   }
+})
+
+t.test('a code is a number only when sent as one or as digits; any other text stays as sent', async (t) => {
+  for (const [sent, read] of [[3102, 3102], ['3102', 3102], ['0x3E9', '0x3E9'], ['1e3', '1e3'], ['+3102', '+3102'], [' 3102 ', ' 3102 '], ['3102.0', '3102.0'], [3102.5, '3102.5']] as const) {
+    t.equal(providerCode(sent), read, JSON.stringify(sent))
+  }
+  t.match(readSendSmsResponse(503, '{"error":{"code":"0x3E9","message":"odd"}}'), { outcome: 'bad_response' }, 'not 1001 (an account refusal that sent nothing), but an undocumented code with a 5xx')
 })
 
 t.test('counts and ids written as digits are read as numbers and text', async (t) => {

@@ -18,7 +18,7 @@ function planRecipients (numbers: readonly string[], uniqueIds: readonly string[
 }
 
 const PHONE_INVALID = { code: 'GW_PHONE_INVALID', message: RECIPIENT_ERRORS.GW_PHONE_INVALID }
-const repeats = (uniqueId: string) => ({ code: 'GW_RECIPIENT_REPEATED', message: `The same number as the recipient with uniqueId ${uniqueId}, which gets the one SMS; not sent again.` })
+const repeats = (uniqueId: string) => ({ code: 'GW_RECIPIENT_REPEATED', message: `The same number as the recipient with uniqueId ${uniqueId}: not sent separately, its fate is that recipient's.` })
 
 t.test('valid numbers keep the caller order and their uniqueIds', async (t) => {
   const plan = planRecipients(['500600700', '+48 500 600 701'], ['first', 'second'], 'PL')

@@ -149,7 +149,9 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
     // message (no delivery report will come for it) nor billed parts.
     const recipients = order.test === true ? testMessages : messages
     for (const status of RECIPIENT_STATUSES) {
-      if (result[status] > 0) recipients.inc({ status, client }, result[status])
+      // A repeat shares its first occurrence's SMS: counted, it would read as a recipient not sent.
+      const count = status === 'unsent' ? result.unsent - (report.repeats ?? 0) : result[status]
+      if (count > 0) recipients.inc({ status, client }, count)
     }
     if (order.test !== true) {
       if (result.parts > 0) messageParts.inc({ client }, result.parts)
