@@ -11,8 +11,16 @@ npm run --silent build
 # shell assignments (the port single-quoted: it is text from the user's file).
 settings=$(node --input-type=module <<'JS'
 import { randomBytes } from 'node:crypto'
-import { readEnvironment } from './dist/config.js'
-const env = readEnvironment()
+import { ConfigError, readEnvironment } from './dist/config.js'
+let env
+try {
+  env = readEnvironment()
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error
+  // As the gateway says it (src/server.ts): the message names ENV_FILE, the problem and the fix.
+  process.stderr.write(`sms-gateway cannot start:\n${error.message}\n`)
+  process.exit(78)
+}
 const set = (...names) => names.some((name) => env[name]?.trim()) ? 1 : 0
 const quoted = (text) => `'${text.replaceAll("'", `'\\''`)}'`
 console.log([

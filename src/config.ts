@@ -390,12 +390,15 @@ export const PUBLISHED_SECRETS: ReadonlySet<string> = new Set([
   'dev-simulator-password',
   'dev-simulator-token'
 ])
+/** The API user docker-compose.yml gives its simulator and, by default, the gateway: SerwerSMS knows no such user. */
+export const COMPOSE_SIMULATOR_USERNAME = 'compose-simulator'
 /** The provider's own API hosts (api2.serwersms.pl and the like). */
 const PROVIDER_HOST = /(?:^|\.)serwersms\.pl$/i
 
 /** SerwerSMS itself, not a simulator, gets the sends (and pushes the delivery reports). */
 function sendsToProvider ({ simulator, apiUrl }: Config['upstream']): boolean {
-  return !simulator.enabled && PROVIDER_HOST.test(new URL(apiUrl).hostname)
+  // api2.serwersms.pl. (fully qualified) is the same host, and must not skip the refusals.
+  return !simulator.enabled && PROVIDER_HOST.test(new URL(apiUrl).hostname.replace(/\.$/, ''))
 }
 
 function refusePublishedSecrets ({ upstream, auth, deliveryReports }: Config): void {
@@ -406,6 +409,9 @@ function refusePublishedSecrets ({ upstream, auth, deliveryReports }: Config): v
   if (upstream.auth?.kind === 'user' && PUBLISHED_SECRETS.has(upstream.auth.password)) {
     throw new ConfigError('SERWERSMS_PASSWORD is the simulator\'s password docker-compose.yml publishes, and SERWERSMS_API_URL is SerwerSMS itself: it would refuse every send. Set SERWERSMS_USERNAME and SERWERSMS_PASSWORD to your SerwerSMS API user, or set SERWERSMS_TOKEN.')
   }
+  if (upstream.auth?.kind === 'user' && upstream.auth.username === COMPOSE_SIMULATOR_USERNAME) {
+    throw new ConfigError(`SERWERSMS_USERNAME=${JSON.stringify(COMPOSE_SIMULATOR_USERNAME)} is the simulator's API user docker-compose.yml publishes, and SERWERSMS_API_URL is SerwerSMS itself: it would refuse every send. Set SERWERSMS_USERNAME to your SerwerSMS API user (with its SERWERSMS_PASSWORD), or set SERWERSMS_TOKEN.`)
+  }
   const published = auth.apiKeys.findIndex((apiKey) => PUBLISHED_SECRETS.has(apiKey.key))
   if (published >= 0) {
     throw new ConfigError(`API_KEYS entry ${published + 1} has a key published in this repository (the quickstart's or docker-compose.yml's), and SERWERSMS_API_URL is SerwerSMS itself: anyone could send billed SMS with it. Set a key of your own (openssl rand -hex 24).`)
@@ -415,12 +421,34 @@ function refusePublishedSecrets ({ upstream, auth, deliveryReports }: Config): v
   }
 }
 
-/** This machine, private networks (carrier-grade NAT's too), link-local and unspecified addresses; an IPv4-mapped IPv6 address counts as its IPv4 one. */
-const NON_PUBLIC_NETWORKS = [
-  ['0.0.0.0', 8, 'ipv4'], ['10.0.0.0', 8, 'ipv4'], ['100.64.0.0', 10, 'ipv4'], ['127.0.0.0', 8, 'ipv4'],
-  ['169.254.0.0', 16, 'ipv4'], ['172.16.0.0', 12, 'ipv4'], ['192.168.0.0', 16, 'ipv4'],
-  ['::', 127, 'ipv6'], ['fc00::', 7, 'ipv6'], ['fe80::', 10, 'ipv6']
-] as const
+type Network = readonly [address: string, prefix: number, type: 'ipv4' | 'ipv6']
+
+/**
+ * Addresses SerwerSMS cannot reach from the internet, grouped by the reason the boot error gives;
+ * the first group that holds an address names it. An IPv4-mapped IPv6 address counts as its IPv4 one.
+ */
+const UNREACHABLE_NETWORKS: ReadonlyArray<readonly [reason: string, networks: readonly Network[]]> = [
+  ['an unspecified address (a listener\'s "every address", which no one can connect to)', [['0.0.0.0', 32, 'ipv4'], ['::', 128, 'ipv6']]],
+  ['a loopback, private or link-local address', [
+    ['10.0.0.0', 8, 'ipv4'], ['100.64.0.0', 10, 'ipv4'], ['127.0.0.0', 8, 'ipv4'], ['169.254.0.0', 16, 'ipv4'],
+    ['172.16.0.0', 12, 'ipv4'], ['192.168.0.0', 16, 'ipv4'],
+    // fec0::/10: the deprecated site-local range, private in effect.
+    ['::1', 128, 'ipv6'], ['fc00::', 7, 'ipv6'], ['fe80::', 10, 'ipv6'], ['fec0::', 10, 'ipv6']
+  ]],
+  ['a multicast or broadcast address', [['224.0.0.0', 4, 'ipv4'], ['255.255.255.255', 32, 'ipv4'], ['ff00::', 8, 'ipv6']]],
+  // 0/8 "this network", 192.0.0.0/24 protocol assignments, 198.18/15 benchmarking, 240/4 future use, ::/96 IPv4-compatible.
+  ['a reserved address that the internet does not route', [
+    ['0.0.0.0', 8, 'ipv4'], ['192.0.0.0', 24, 'ipv4'], ['198.18.0.0', 15, 'ipv4'], ['240.0.0.0', 4, 'ipv4'], ['::', 96, 'ipv6']
+  ]]
+]
+const UNREACHABLE_BLOCKS = UNREACHABLE_NETWORKS.map(([reason, networks]) => {
+  const block = new BlockList()
+  for (const [network, prefix, type] of networks) block.addSubnet(network, prefix, type)
+  return [reason, block] as const
+})
+
+/** Names only a local network resolves: mDNS, names set aside for private use (host.docker.internal), home routers'. */
+const LOCAL_NAME_SUFFIXES = ['local', 'internal', 'lan', 'home.arpa', 'localdomain']
 
 /**
  * Why SerwerSMS, on the internet, cannot reach this host, or undefined when it may: a name of one
@@ -432,18 +460,19 @@ function whyUnreachable (hostname: string): string | undefined {
   if (family === 0) {
     if (host === 'localhost' || host.endsWith('.localhost')) return `${host} is this machine`
     if (!host.includes('.')) return `${host} is a name of one label, which only a local network resolves`
-    return undefined
+    const suffix = LOCAL_NAME_SUFFIXES.find((name) => host === name || host.endsWith(`.${name}`))
+    return suffix === undefined ? undefined : `${host} is a name under .${suffix}, which only a local network resolves`
   }
-  const local = new BlockList()
-  for (const [network, prefix, type] of NON_PUBLIC_NETWORKS) local.addSubnet(network, prefix, type)
-  return local.check(host, family === 4 ? 'ipv4' : 'ipv6') ? `${host} is a loopback, private or link-local address` : undefined
+  const type = family === 4 ? 'ipv4' : 'ipv6'
+  const reason = UNREACHABLE_BLOCKS.find(([, block]) => block.check(host, type))?.[0]
+  return reason === undefined ? undefined : `${host} is ${reason}`
 }
 
 function refuseUnreachablePublicUrl ({ upstream, deliveryReports: { publicUrl } }: Config): void {
   if (publicUrl === undefined || !sendsToProvider(upstream)) return
   const reason = whyUnreachable(new URL(publicUrl).hostname)
   if (reason !== undefined) {
-    throw new ConfigError(`PUBLIC_URL=${JSON.stringify(publicUrl)} is invalid: SERWERSMS_API_URL is SerwerSMS itself, which pushes delivery reports to PUBLIC_URL from the internet, and ${reason}: every report would be lost. Set it to the public base URL at which SerwerSMS reaches this gateway, e.g. https://sms.example.com.`)
+    throw new ConfigError(`PUBLIC_URL=${JSON.stringify(publicUrl)} is invalid: SERWERSMS_API_URL is SerwerSMS itself, which pushes delivery reports to PUBLIC_URL from the internet, and ${reason}: every report would be lost. Set it to the public base URL at which SerwerSMS reaches this gateway, e.g. https://sms.example.com, or set it empty (PUBLIC_URL=) to send without delivery reports.`)
   }
 }
 

@@ -82,11 +82,26 @@ t.test('a bad value names the variable, the problem and the fix', async (t) => {
     // The compose simulator's credentials, sent to SerwerSMS, would fail every send (502).
     [{ SERWERSMS_TOKEN: 'dev-simulator-token' }, /^SERWERSMS_TOKEN is the token docker-compose\.yml published for its simulator, and SERWERSMS_API_URL is SerwerSMS itself: it would refuse every send\. Set SERWERSMS_TOKEN to the token from your SerwerSMS panel/],
     [{ SERWERSMS_TOKEN: undefined, SERWERSMS_USERNAME: 'shop', SERWERSMS_PASSWORD: 'dev-simulator-password' }, /^SERWERSMS_PASSWORD is the simulator's password docker-compose\.yml publishes.*Set SERWERSMS_USERNAME and SERWERSMS_PASSWORD to your SerwerSMS API user/],
+    // Only SERWERSMS_PASSWORD set in compose's .env: the compose user with the operator's password.
+    [{ SERWERSMS_TOKEN: undefined, SERWERSMS_USERNAME: 'compose-simulator', SERWERSMS_PASSWORD: 'real-password' }, /^SERWERSMS_USERNAME="compose-simulator" is the simulator's API user docker-compose\.yml publishes, and SERWERSMS_API_URL is SerwerSMS itself: it would refuse every send\. Set SERWERSMS_USERNAME to your SerwerSMS API user/],
+    // The provider's host written fully qualified is still the provider.
+    [{ SERWERSMS_TOKEN: 'dev-simulator-token', SERWERSMS_API_URL: 'https://api2.serwersms.pl./' }, /^SERWERSMS_TOKEN is the token docker-compose\.yml published/],
+    [{ API_KEYS: 'demo:dev-api-key-change-me', SERWERSMS_API_URL: 'https://API2.SERWERSMS.PL.' }, /^API_KEYS entry 1 has a key published/],
+    [{ PUBLIC_URL: 'http://gateway:3000', DLR_SECRET: 'x'.repeat(32), SERWERSMS_API_URL: 'https://api2.serwersms.pl./' }, /^PUBLIC_URL="http:\/\/gateway:3000" is invalid/],
     // SerwerSMS pushes delivery reports from the internet: a PUBLIC_URL it cannot reach loses every one.
-    ...['http://gateway:3000', 'http://gateway.:3000', 'http://localhost:3000', 'http://sms.localhost', 'http://127.0.0.1:3000', 'http://0.0.0.0', 'http://10.0.0.5',
-      'http://100.64.1.1', 'http://172.20.1.1', 'http://192.168.1.10', 'http://169.254.169.254', 'http://[::1]:3000', 'http://[fd00::1]', 'http://[fe80::1]', 'http://[::ffff:10.0.0.1]'
-    ].map((url): [Record<string, string>, RegExp] =>
-      [{ PUBLIC_URL: url, DLR_SECRET: 'x'.repeat(32) }, /^PUBLIC_URL=".*" is invalid: SERWERSMS_API_URL is SerwerSMS itself, which pushes delivery reports to PUBLIC_URL from the internet, and .* (is this machine|is a name of one label|is a loopback, private or link-local address).*Set it to the public base URL at which SerwerSMS reaches this gateway/]),
+    ...[
+      ['http://gateway:3000', 'is a name of one label'], ['http://gateway.:3000', 'is a name of one label'], ['http://localhost:3000', 'is this machine'],
+      ['http://sms.localhost', 'is this machine'],
+      ...['http://printer.local', 'http://host.docker.internal:3000', 'http://gw.corp.internal', 'http://box.lan', 'http://gw.home.arpa', 'http://sms.localdomain', 'http://SMS.LAN.']
+        .map((url) => [url, 'is a name under \\.(local|internal|lan|home\\.arpa|localdomain), which only a local network resolves']),
+      ...['http://0.0.0.0', 'http://[::]:3000', 'http://[::ffff:0.0.0.0]'].map((url) => [url, 'is an unspecified address']),
+      ...['http://127.0.0.1:3000', 'http://10.0.0.5', 'http://100.64.1.1', 'http://172.20.1.1', 'http://192.168.1.10', 'http://169.254.169.254',
+        'http://[::1]:3000', 'http://[fd00::1]', 'http://[fe80::1]', 'http://[fec0::1]', 'http://[::ffff:10.0.0.1]'].map((url) => [url, 'is a loopback, private or link-local address']),
+      ...['http://224.0.0.1', 'http://239.255.255.250', 'http://255.255.255.255', 'http://[ff02::1]', 'http://[ff0e::1]'].map((url) => [url, 'is a multicast or broadcast address']),
+      ...['http://0.1.2.3', 'http://192.0.0.8', 'http://198.18.0.1', 'http://198.19.255.254', 'http://240.0.0.1', 'http://254.1.2.3', 'http://[::8.8.8.8]', 'http://[::203.0.113.7]:8443']
+        .map((url) => [url, 'is a reserved address that the internet does not route'])
+    ].map(([url, reason]): [Record<string, string>, RegExp] =>
+      [{ PUBLIC_URL: url!, DLR_SECRET: 'x'.repeat(32) }, new RegExp(`^PUBLIC_URL=".*" is invalid: SERWERSMS_API_URL is SerwerSMS itself, which pushes delivery reports to PUBLIC_URL from the internet, and \\S+ ${reason}.*: every report would be lost\\. Set it to the public base URL at which SerwerSMS reaches this gateway, e\\.g\\. https://sms\\.example\\.com, or set it empty \\(PUBLIC_URL=\\) to send without delivery reports\\.$`)]),
     [{ API_KEYS: 'billing: change-me-0123456789' }, /entry 1 has whitespace in its key .*no caller could present it/],
     [{ API_KEYS: 'billing:change me 0123456789' }, /entry 1 has whitespace in its key/],
     [{ API_KEYS: 'pl:klucz-żółć-0123456789' }, /entry 1 has a character outside printable ASCII in its key; no caller could present it/],
@@ -110,7 +125,11 @@ t.test('a bad value names the variable, the problem and the fix', async (t) => {
   t.equal(load({ ...published, SERWERSMS_SIMULATOR: 'true' }).auth.apiKeys[0]?.key, 'dev-api-key-change-me')
   t.same(load({ SERWERSMS_TOKEN: 'dev-simulator-token', SERWERSMS_API_URL: 'http://simulator:4010/' }).upstream.auth, { kind: 'token', token: 'dev-simulator-token' }, 'the simulator\'s token, in front of a simulator')
   t.same(load({ SERWERSMS_TOKEN: 'real-token', SERWERSMS_USERNAME: 'compose-simulator', SERWERSMS_PASSWORD: 'dev-simulator-password' }).upstream.auth, { kind: 'token', token: 'real-token' }, 'compose\'s default user beside a token of the operator\'s own: not sent, not refused')
-  for (const url of ['https://sms.example.com', 'http://203.0.113.7:8080', 'https://172.32.0.1', 'http://[2001:db8::1]']) {
+  t.equal(load({ PUBLIC_URL: '', DLR_SECRET: 'x'.repeat(32) }).deliveryReports.publicUrl, undefined, 'an empty PUBLIC_URL in front of SerwerSMS: sends without delivery reports, as the refusal says')
+  t.same(load({ SERWERSMS_TOKEN: undefined, SERWERSMS_USERNAME: 'compose-simulator', SERWERSMS_PASSWORD: 'dev-simulator-password', SERWERSMS_API_URL: 'http://simulator:4010/' }).upstream.auth,
+    { kind: 'user', username: 'compose-simulator', password: 'dev-simulator-password' }, 'compose\'s simulator user, in front of its simulator')
+  for (const url of ['https://sms.example.com', 'https://sms.example.com:8443', 'http://203.0.113.7:8080', 'https://172.32.0.1', 'http://198.20.0.1', 'http://192.0.2.1', 'http://223.255.255.254',
+    'http://[2001:db8::1]', 'http://[2001:4860:4860::8888]', 'http://[::ffff:203.0.113.7]', 'https://sms.example.com.', 'https://local.example.com', 'https://internal.example.com', 'https://sms.example.lan.example.org']) {
     t.equal(load({ PUBLIC_URL: url, DLR_SECRET: 'x'.repeat(32) }).deliveryReports.publicUrl, url, `PUBLIC_URL=${url} is taken in front of SerwerSMS`)
   }
   t.equal(load({ REDIS_URL: 'rediss://:p%40ss@redis.internal:6380/2' }).redisUrl, 'rediss://:p%40ss@redis.internal:6380/2', 'a valid URL is taken as written')

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
 import t from 'tap'
+import { EnvironmentSchema, SimulatorEnvironmentSchema } from '../src/config.js'
 import { ERROR_CATALOGUE, RECIPIENT_ERRORS } from '../src/errors.js'
 
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
@@ -23,4 +24,15 @@ t.test('the README names both commands and every script it mentions exists', asy
   t.match(readme, /npm run quickstart/)
   t.match(readme, /npm run check/)
   t.match(readme, /npm test/)
+})
+
+t.test('the README\'s configuration table has a row for every variable the gateway and the simulator read', async (t) => {
+  const configuration = readme.slice(readme.indexOf('## Configuration'), readme.indexOf('\n## ', readme.indexOf('## Configuration') + 1))
+  // A row's first cell names one variable or several: | `SIMULATOR_LATENCY_MS`, `SIMULATOR_DLR_DELAY_MS` | …
+  const named = new Set(configuration.split('\n')
+    .filter((line) => line.startsWith('| `'))
+    .flatMap((line) => [...(line.split('|')[1] ?? '').matchAll(/`([A-Z][A-Z0-9_]*)`/g)].map((match) => match[1]!)))
+  const read = new Set([EnvironmentSchema, SimulatorEnvironmentSchema].flatMap((schema) => Object.keys(schema.properties)))
+  for (const name of read) t.ok(named.has(name), `${name} has a row`)
+  for (const name of named) t.ok(read.has(name), `${name}, named in the table, is read by the code`)
 })

@@ -6,9 +6,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parse } from 'yaml'
-import { EnvironmentSchema, loadConfig, loadSimulatorConfig, PROVIDER_MAX_RECIPIENTS, PUBLISHED_SECRETS } from '../../src/config.js'
+import { COMPOSE_SIMULATOR_USERNAME, EnvironmentSchema, loadConfig, loadSimulatorConfig, PROVIDER_MAX_RECIPIENTS, PUBLISHED_SECRETS, type UpstreamAuth } from '../../src/config.js'
 import { longestCallMsFor } from '../../src/plugins/idempotency.js'
 import { bodyLimitFor } from '../../src/server-options.js'
+import { processSendSms } from '../../src/simulator/send-sms.js'
 import { findTool, missingTool, readYaml, repoPath, run } from './helpers.js'
 
 interface Service {
@@ -106,6 +107,18 @@ function renderEnvironments (bin: string, dir: string, lines: string[]): Record<
     Object.fromEntries(Object.entries(service.environment ?? {}).map(([k, v]) => [k, v ?? undefined]))]))
 }
 
+/** Whether the compose simulator, configured from this environment as its CLI configures itself, takes a send with these credentials. */
+function simulatorAccepts (simulatorEnv: Record<string, string | undefined>, auth: UpstreamAuth | undefined): boolean {
+  const { token, username, password } = loadSimulatorConfig(simulatorEnv)
+  const outcome = processSendSms({ phone: '500600700', text: 'hi', ...(auth?.kind === 'user' ? { username: auth.username, password: auth.password } : {}) }, {
+    authorization: auth?.kind === 'token' ? `Bearer ${auth.token}` : undefined,
+    credentials: token === undefined && username === undefined ? undefined : { token, username, password },
+    maxParts: 10,
+    now: Date.now()
+  })
+  return outcome.accepted
+}
+
 t.test('what compose gives the gateway: the simulator by default, only the operator\'s credentials in front of SerwerSMS', async (t) => {
   const bin = findTool('docker-compose')
   if (bin === undefined) {
@@ -121,6 +134,14 @@ t.test('what compose gives the gateway: the simulator by default, only the opera
   const gateway = loadConfig(defaults.gateway)
   const simulator = loadSimulatorConfig(defaults.simulator)
   t.same(gateway.upstream.auth, { kind: 'user', username: simulator.username, password: simulator.password }, 'out of the box, the simulator\'s only user')
+  t.ok(simulatorAccepts(defaults.simulator!, gateway.upstream.auth), 'which the simulator takes')
+
+  // A token in .env, the API URL left to the compose simulator: it wins over the simulator's user, so the simulator needs it too.
+  const tokenOnly = renderEnvironments(bin, dir, ['SERWERSMS_TOKEN=own-token'])
+  t.same(loadConfig(tokenOnly.gateway).upstream.auth, { kind: 'token', token: 'own-token' })
+  t.notOk(simulatorAccepts(tokenOnly.simulator!, loadConfig(tokenOnly.gateway).upstream.auth), 'the simulator refuses a token it was not given: every send 502')
+  const tokenBoth = renderEnvironments(bin, dir, ['SERWERSMS_TOKEN=own-token', 'SIMULATOR_TOKEN=own-token'])
+  t.ok(simulatorAccepts(tokenBoth.simulator!, loadConfig(tokenBoth.gateway).upstream.auth), 'given as SIMULATOR_TOKEN too (deploy/README.md), it takes it')
 
   const real = ['SERWERSMS_API_URL=https://api2.serwersms.pl/', 'API_KEYS=shop:shop-key-0123456789abcdef', 'DLR_SECRET=real-dlr-secret-0123456789abcdef0123456789', 'PUBLIC_URL=https://sms.example.com']
   const withUser = renderEnvironments(bin, dir, [...real, 'SERWERSMS_USERNAME=shop-api', 'SERWERSMS_PASSWORD=real-password'])
@@ -132,7 +153,13 @@ t.test('what compose gives the gateway: the simulator by default, only the opera
   const nothing = renderEnvironments(bin, dir, ['SERWERSMS_API_URL=https://api2.serwersms.pl/'])
   t.throws(() => loadConfig(nothing.gateway), { name: 'ConfigError' }, 'only the provider URL set: the defaults are refused at boot')
   const noPublicUrl = renderEnvironments(bin, dir, [...real.filter((line) => !line.startsWith('PUBLIC_URL=')), 'SERWERSMS_TOKEN=real-token'])
-  t.throws(() => loadConfig(noPublicUrl.gateway), { name: 'ConfigError', message: /^PUBLIC_URL="http:\/\/gateway:3000" is invalid/ }, 'PUBLIC_URL forgotten: the default, which SerwerSMS cannot reach, is refused')
+  t.throws(() => loadConfig(noPublicUrl.gateway), { name: 'ConfigError', message: /^PUBLIC_URL="http:\/\/gateway:3000" is invalid.*or set it empty \(PUBLIC_URL=\) to send without delivery reports\.$/ }, 'PUBLIC_URL forgotten: the default, which SerwerSMS cannot reach, is refused')
+  // No inbound route: PUBLIC_URL= in .env must reach the gateway empty, not as compose's default.
+  const emptyPublicUrl = renderEnvironments(bin, dir, [...real.filter((line) => !line.startsWith('PUBLIC_URL=')), 'PUBLIC_URL=', 'SERWERSMS_TOKEN=real-token'])
+  t.equal(emptyPublicUrl.gateway!.PUBLIC_URL, '', 'an empty PUBLIC_URL is passed on empty')
+  t.equal(loadConfig(emptyPublicUrl.gateway).deliveryReports.publicUrl, undefined, 'and the gateway sends to SerwerSMS without delivery reports')
+  const passwordOnly = renderEnvironments(bin, dir, [...real, 'SERWERSMS_PASSWORD=real-password'])
+  t.throws(() => loadConfig(passwordOnly.gateway), { name: 'ConfigError', message: /^SERWERSMS_USERNAME="compose-simulator" is the simulator's API user/ }, 'only a password set: compose\'s user is refused at boot, not sent')
 })
 
 t.test('only known variables are set', async (t) => {
@@ -224,6 +251,7 @@ t.test('the keys and secret this repository publishes are the ones the gateway r
   const composeKey = defaultOf('API_KEYS')?.split(':')[1]
   t.ok(composeKey !== undefined && PUBLISHED_SECRETS.has(composeKey), `docker-compose.yml's default key (${composeKey})`)
   t.ok(PUBLISHED_SECRETS.has(defaultOf('DLR_SECRET') ?? ''), 'its default DLR_SECRET')
+  t.equal(defaultOf('SERWERSMS_USERNAME'), COMPOSE_SIMULATOR_USERNAME, 'its default API user')
   const quickstartKey = /export API_KEYS="demo:([^"]+)"/.exec(readFileSync(repoPath('scripts/quickstart.sh'), 'utf8'))?.[1]
   t.ok(quickstartKey !== undefined && PUBLISHED_SECRETS.has(quickstartKey), `the quickstart's demo key (${quickstartKey})`)
 })

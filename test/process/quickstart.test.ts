@@ -1,6 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -14,14 +14,17 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const DEMO_KEY = 'demo-key-0123456789abcdef'
 const BUILD_AND_START_MS = 60_000
 
-/** Runs the quickstart script on a port of its own with these dotenv lines; what it printed so far comes with it. */
-async function spawnQuickstart (dotenv: string): Promise<{ child: ChildProcess, port: number, output: () => string }> {
+/**
+ * Runs the quickstart script on a port of its own with these dotenv lines; what it printed so far comes with it.
+ * `env` adds to (or replaces) what it is started with.
+ */
+async function spawnQuickstart (dotenv: string, env: Record<string, string> = {}): Promise<{ child: ChildProcess, port: number, output: () => string }> {
   const port = await freePort()
   const envFile = join(mkdtempSync(join(tmpdir(), 'sms-gateway-quickstart-')), '.env')
   writeFileSync(envFile, `PORT=${port}\nHOST=127.0.0.1\n${dotenv}`)
   const child = spawn('bash', ['scripts/quickstart.sh'], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH, ...NO_CHILD_COVERAGE, ENV_FILE: envFile, SIMULATOR_DLR_DELAY_MS: '50', LOG_LEVEL: 'warn' },
+    env: { PATH: process.env.PATH, ...NO_CHILD_COVERAGE, ENV_FILE: envFile, SIMULATOR_DLR_DELAY_MS: '50', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe']
   })
   let output = ''
@@ -53,6 +56,19 @@ async function exitCodeOf (child: ChildProcess): Promise<number | null> {
   const [code] = await once(child, 'exit') as [number | null]
   clearTimeout(killed)
   return code
+}
+
+/**
+ * A PATH whose npm skips `npm ci` and the build when dist/ is there (as the subtests before built it),
+ * for a quickstart that should stop before it starts the gateway; without dist/ it runs the real npm.
+ */
+function pathWithStandInNpm (): string {
+  const realNpm = spawnSync('sh', ['-c', 'command -v npm'], { encoding: 'utf8' }).stdout.trim()
+  const bin = join(mkdtempSync(join(tmpdir(), 'sms-gateway-quickstart-npm-')), 'bin')
+  mkdirSync(bin)
+  writeFileSync(join(bin, 'npm'), `#!/bin/sh\n[ -f dist/config.js ] && exit 0\nexec '${realNpm}' "$@"\n`)
+  chmodSync(join(bin, 'npm'), 0o755)
+  return `${bin}:${process.env.PATH ?? ''}`
 }
 
 const send = async (url: string, key: string) => await fetch(`${url}/sms`, {
@@ -98,4 +114,14 @@ t.test('with API_KEYS of its own, the banner shows no demo key, and the demo key
   t.match(output(), 'Bearer <one of your API_KEYS>')
   t.equal((await send(url, DEMO_KEY)).status, 401)
   t.equal((await send(url, 'my-own-key-0123456789abcdef')).status, 200)
+})
+
+t.test('an ENV_FILE that cannot be read: it stops with exit 78 and the gateway\'s message, no stack trace', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'sms-gateway-quickstart-'))
+  const cases = [[join(dir, 'missing.env'), 'ENOENT'], [dir, 'EISDIR']] as const
+  for (const [envFile, reason] of cases) {
+    const { child, output } = await spawnQuickstart('', { ENV_FILE: envFile, PATH: pathWithStandInNpm() })
+    t.equal(await exitCodeOf(child), 78, output())
+    t.equal(output(), `sms-gateway cannot start:\nENV_FILE=${JSON.stringify(envFile)} is invalid: it cannot be read (${reason}). Set it to a dotenv file this user can read, or to /dev/null to read none.\n`, `ENV_FILE=${envFile} (${reason})`)
+  }
 })

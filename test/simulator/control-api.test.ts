@@ -61,7 +61,7 @@ t.test('the control API drives the simulator over HTTP', async (t) => {
 
     const all = await control('GET', 'received')
     t.equal(all.json.length, 2)
-    t.match(all.json[0], { path: '/messages/send_sms', at: Number, headers: { authorization: /^Bearer / }, body: { text: 'first' } })
+    t.match(all.json[0], { path: '/messages/send_sms', at: Number, headers: { authorization: '[redacted]' }, body: { text: 'first' } })
     t.match((await control('GET', 'received?last=1')).json, [{ body: { text: 'second' } }])
     t.same((await control('GET', 'received?last=0')).json, [])
     t.equal((await control('GET', 'received?last=50')).json.length, 2)
@@ -71,5 +71,23 @@ t.test('the control API drives the simulator over HTTP', async (t) => {
     t.same((await control('POST', 'reset')).json, { ok: true })
     t.same((await control('GET', 'received')).json, [])
     t.match((await control('GET', 'stats')).json, { requests: 0, sendRequests: 0 })
+  })
+
+  // A gateway pointed at a shared simulator by mistake sends it the operator's real token or password.
+  t.test('received serves no credentials, and the in-process records keep them', async (t) => {
+    await control('POST', 'reset')
+    await send(simulator, { ...MESSAGE, username: 'shop-api', password: 'real-password' }, { authorization: 'Bearer real-token' })
+    await send(simulator, { ...MESSAGE, username: 'shop-api', password: 'real-password' }, { form: true, authorization: null, headers: { 'proxy-authorization': 'Basic cHJveHk6cHc=' } })
+    for (const path of ['received', 'received?last=2']) {
+      const served = await control('GET', path)
+      t.notMatch(served.text, /real-token|real-password|cHJveHk6cHc=/, `${path}: neither the token nor the password`)
+      t.match(served.json, [
+        { headers: { authorization: '[redacted]' }, body: { username: 'shop-api', password: '[redacted]', text: 'hello' } },
+        { headers: { 'proxy-authorization': '[redacted]' }, body: { username: 'shop-api', password: '[redacted]' } }
+      ], 'what the credential was is gone, that there was one is kept')
+      t.notOk('authorization' in served.json[1].headers, 'no header appears that was not sent')
+    }
+    t.equal(simulator.received[0]?.headers.authorization, 'Bearer real-token')
+    t.equal(simulator.received[1]?.body.password, 'real-password')
   })
 })
