@@ -57,10 +57,29 @@ function unusable ({ name, source }: Unusable): ReportReading {
 }
 
 /**
- * Reads the report's fields from the sources in order: the signed one (the URL the gateway issued,
- * as the provider filled it in) first, so that a body fills in only what it lacks.
+ * The sources that speak of the first one's message: a later source naming another message id
+ * (one that could be read) is left out whole, so that one report is never made of two (the signed URL's id and state, another
+ * message's reason).
  */
-export function readReportFields (...sources: ReadonlyArray<unknown>): ReportReading {
+function aboutOneMessage (sources: ReadonlyArray<unknown>): ReadonlyArray<unknown> {
+  // Most reports come in one source (a GET's query): nothing to compare.
+  if (sources.length < 2 || sources.slice(1).every((source) => typeof source !== 'object' || source === null)) return sources
+  const first = pick(sources.slice(0, 1), FIELD_NAMES.messageId)
+  if (typeof first !== 'string') return sources
+  return sources.map((source, index) => {
+    if (index === 0) return source
+    const id = pick([source], FIELD_NAMES.messageId)
+    return typeof id === 'string' && id !== first ? undefined : source
+  })
+}
+
+/**
+ * Reads the report's fields from the sources in order: the signed one (the URL the gateway issued,
+ * as the provider filled it in) first, so that a body fills in only what it lacks, and only when
+ * it is about the same message.
+ */
+export function readReportFields (...given: ReadonlyArray<unknown>): ReportReading {
+  const sources = aboutOneMessage(given)
   const messageId = pick(sources, FIELD_NAMES.messageId)
   const state = pick(sources, FIELD_NAMES.state)
   const date = pick(sources, FIELD_NAMES.date)

@@ -253,6 +253,25 @@ function combinedReading (sources: Array<Record<string, unknown>>): boolean {
   return readings.messageId === 'ok' && readings.state === 'ok'
 }
 
+/** A field's first usable value in one source, as the gateway picks it; undefined when absent or unusable. */
+function usableValue (source: Record<string, unknown>, names: readonly string[]): string | undefined {
+  for (const name of names) {
+    if (!Object.hasOwn(source, name)) continue
+    const value = source[name]
+    const { reading } = readValue(value)
+    if (reading === 'broken') return undefined
+    if (reading === 'ok') return typeof value === 'number' ? String(value) : String(value).trim()
+  }
+  return undefined
+}
+
+/** The body joins the signed query only when it names no other message than the query does. */
+function aboutOneMessage (query: Record<string, unknown>, body: Record<string, unknown>): Array<Record<string, unknown>> {
+  const signedId = usableValue(query, FIELD_NAMES.messageId)
+  const bodyId = usableValue(body, FIELD_NAMES.messageId)
+  return signedId !== undefined && bodyId !== undefined && bodyId !== signedId ? [query] : [query, body]
+}
+
 const POLLUTION_BODIES = [
   '{"__proto__":{"polluted":"yes"},"smsid":"abc","stan":"delivered"}',
   '{"constructor":{"prototype":{"polluted":"yes"}},"smsid":"abc","stan":"delivered"}',
@@ -327,7 +346,7 @@ function postCaseFor (query: SignedQuery, values: Fields, posted: Body): DlrCase
         return { description, call: { method: 'POST', url, headers: { 'content-type': 'application/json' }, payload: posted.raw }, expect: { kind: 'problem', status: 400, codes: ['GW_BODY_MALFORMED'] } }
       }
       const sources = typeof posted.parsed === 'object' && posted.parsed !== null && !Array.isArray(posted.parsed)
-        ? [queryObject, posted.parsed as Record<string, unknown>]
+        ? aboutOneMessage(queryObject, posted.parsed as Record<string, unknown>)
         : [queryObject]
       const contentType = posted.kind === 'json' ? 'application/json' : 'application/x-www-form-urlencoded'
       return { description, call: { method: 'POST', url, headers: { 'content-type': contentType }, payload: posted.raw }, expect: expectationFor(query, combinedReading(sources)) }

@@ -229,12 +229,15 @@ t.test('the fields the provider filled into the signed URL beat a body\'s; a bod
   t.equal(blanks.status, 200, 'blank body fields leave the URL\'s values in place')
   const filledIn = await fetch(reportUrl(gw, { stan: 'undelivered', przyczyna: 'wrong_number' }), { method: 'POST', headers: form, body: 'smsid=e8&stan=delivered' })
   t.equal(filledIn.status, 200, 'the message id the URL lacks comes from the body, the state still from the URL')
+  const mixed = await fetch(reportUrl(gw, { smsid: 'e9', stan: 'delivered' }), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"smsid":"f1","stan":"undelivered","przyczyna":"Message expired"}' })
+  t.equal(mixed.status, 200, 'a body about another message is left out whole: no reason of its own is taken')
   const metrics = await scrape(gw)
-  t.equal(sample(metrics, 'sms_gateway_delivery_reports_total{status="delivered",reason="none"}'), 2)
+  t.equal(sample(metrics, 'sms_gateway_delivery_reports_total{status="delivered",reason="none"}'), 3)
   t.equal(sample(metrics, 'sms_gateway_delivery_reports_total{status="undelivered",reason="wrong_number"}'), 1)
   t.equal(sample(metrics, 'sms_gateway_delivery_reports_total{status="other",reason="none"}'), 0, 'the body\'s word not counted')
+  t.equal(sample(metrics, 'sms_gateway_delivery_reports_total{status="delivered",reason="message_expired"}'), 0, 'one report is never made of two')
   const ids = gw.logs.entries.filter((e) => e.route === '/dlr').map((e) => [e.messageId, e.status])
-  t.same(ids, [['e6', 'delivered'], ['e7', 'delivered'], ['e8', 'undelivered']])
+  t.same(ids, [['e6', 'delivered'], ['e7', 'delivered'], ['e8', 'undelivered'], ['e9', 'delivered']])
 })
 
 t.test('a push whose body is neither JSON nor a form (multipart, text) is read from its URL, not refused', async (t) => {

@@ -185,7 +185,7 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
         415: problemResponse({ code: 'GW_MEDIA_TYPE_UNSUPPORTED', detail: 'Send the body as application/json in UTF-8; charset=iso-8859-2 is not supported.' })
       },
       operationId: 'receiveDeliveryReportByPost',
-      description: 'The target of the signed `dlr_url`, posted to. Fields may come in the query string, a form body or a JSON body; those of the signed URL come first, and a body fills in only the fields it lacks; a body of any other type is set aside and the fields read from the query string. Answers the text OK to every authentic report, repeats and unknown ids included.',
+      description: 'The target of the signed `dlr_url`, posted to. Fields may come in the query string, a form body or a JSON body; those of the signed URL come first, and a body fills in only the fields it lacks, when it names no other message; a body of any other type is set aside and the fields read from the query string. Answers the text OK to every authentic report, repeats and unknown ids included.',
       [OPTIONAL_BODY]: true,
       consumes: ['application/x-www-form-urlencoded', 'application/json'],
       body: Type.Unknown({ description: 'report fields (smsid, stan, data, przyczyna) as a form or JSON object', examples: [{ smsid: '1c142d81c7', stan: 'delivered', data: '2026-11-25 12:00:05' }] })
