@@ -251,15 +251,18 @@ export default fp(async function problemsPlugin (app) {
   // The methods of each fixed path, so that a path served for other methods is told apart from
   // one not served at all (405 with Allow, not 404).
   const methodsByPath = new Map<string, Set<string>>()
-  app.addHook('onRoute', ({ url, method }) => {
+  app.addHook('onRoute', ({ url, method, routePath }) => {
     if (/[:*(]/.test(url)) return
-    const methods = methodsByPath.get(url) ?? new Set<string>()
-    for (const name of Array.isArray(method) ? method : [method]) methods.add(name)
-    methodsByPath.set(url, methods)
+    // A plugin's own root ('' under its prefix) is served with and without the trailing slash.
+    for (const path of routePath === '' ? [url, `${url}/`] : [url]) {
+      const methods = methodsByPath.get(path) ?? new Set<string>()
+      for (const name of Array.isArray(method) ? method : [method]) methods.add(name)
+      methodsByPath.set(path, methods)
+    }
   })
   const noRouteFor = (request: FastifyRequest): GatewayError => {
     const path = pathOf(request.url)
-    const methods = methodsByPath.get(path)
+    const methods = methodsByPath.get(path) ?? methodsByPath.get(decodedPath(path))
     if (methods === undefined) return new GatewayError('GW_NOT_FOUND', `No route for ${request.method} ${path}.`)
     const allow = [...methods].sort().join(', ')
     return new GatewayError('GW_METHOD_NOT_ALLOWED', `${path} does not take ${request.method}; it takes ${allow}.`, {}, { allow })
@@ -283,6 +286,15 @@ export default fp(async function problemsPlugin (app) {
     response.writeHead(417, { 'content-type': PROBLEM_CONTENT_TYPE, 'content-length': Buffer.byteLength(body), connection: 'close' }).end(body)
   })
 }, { name: 'problems', fastify: '5.x' })
+
+/** The path as the router matches it, escapes decoded ('' when they are not UTF-8: no route). */
+function decodedPath (path: string): string {
+  try {
+    return decodeURIComponent(path)
+  } catch {
+    return ''
+  }
+}
 
 /** How often a closing server looks for connections that have gone idle since it started closing. */
 const IDLE_CONNECTIONS_SWEEP_MS = 250

@@ -77,6 +77,11 @@ t.test('a path served for other methods is answered 405 with the methods it take
     t.equal(response.headers.get('content-type'), 'application/problem+json; charset=utf-8')
     t.match(await response.json(), { code: 'GW_METHOD_NOT_ALLOWED', status: 405, detail: `${path.split('?')[0]} does not take ${method}; it takes ${allow}.` })
   }
+  for (const [method, path, allow] of [['GET', '/%73ms', 'POST'], ['DELETE', '/docs/', 'GET, HEAD'], ['DELETE', '/docs', 'GET, HEAD']]) {
+    const response = await fetch(`${gw.url}${path}`, { method })
+    t.same([response.status, response.headers.get('allow')], [405, allow], `${method} ${path}: as the router reads the path`)
+  }
   t.equal((await fetch(`${gw.url}/smsx`, { method: 'GET' })).status, 404, 'a path not served at all is still 404')
+  t.equal((await fetch(`${gw.url}/%ff`, { method: 'GET' })).status, 400, 'an escape that is not UTF-8 is no path at all')
   t.equal((await fetch(`${gw.url}/docs/static/nope.js`, { method: 'DELETE' })).status, 404, 'paths under a wildcard are not listed')
 })
