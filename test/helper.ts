@@ -67,17 +67,31 @@ export interface StartOptions {
 export async function startGateway (t: Test, options: StartOptions = {}): Promise<GatewayUnderTest> {
   const simulator = await startSimulator({ credentials: { token: UPSTREAM_TOKEN }, deliveryReports: false, logger: false, ...options.simulator })
   t.teardown(() => simulator.close())
-  const port = options.deliveryReportsToSelf === true ? await freePort() : 0
-  const selfUrl = options.deliveryReportsToSelf === true ? { PUBLIC_URL: `http://127.0.0.1:${port}`, DLR_SECRET } : {}
-  const config = testConfig({ SERWERSMS_API_URL: options.upstreamUrl ?? simulator.url, ...selfUrl, ...options.env })
-  const logs = new LogCapture()
-  const server = Fastify(serverOptions(config, { logger: { ...loggerOptions(config.logLevel, false), stream: logs } }))
-  await server.register(app, { config })
-  t.teardown(() => server.close())
-  await server.listen({ host: '127.0.0.1', port })
-  const { port: listening } = server.server.address() as AddressInfo
-  return { app: server, url: `http://127.0.0.1:${listening}`, simulator, config, logs }
+  // A gateway whose reports come back to it needs its port before it starts (PUBLIC_URL). The
+  // port found free may be taken before the listen (a connection of another test file's may get
+  // it as its own end): then another port, and a gateway built afresh for it.
+  for (let attempt = 1; ; attempt++) {
+    const port = options.deliveryReportsToSelf === true ? await freePort() : 0
+    const selfUrl = options.deliveryReportsToSelf === true ? { PUBLIC_URL: `http://127.0.0.1:${port}`, DLR_SECRET } : {}
+    const config = testConfig({ SERWERSMS_API_URL: options.upstreamUrl ?? simulator.url, ...selfUrl, ...options.env })
+    const logs = new LogCapture()
+    const server = Fastify(serverOptions(config, { logger: { ...loggerOptions(config.logLevel, false), stream: logs } }))
+    await server.register(app, { config })
+    try {
+      await server.listen({ host: '127.0.0.1', port })
+    } catch (error) {
+      await server.close()
+      if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE' && port !== 0 && attempt < PORT_ATTEMPTS) continue
+      throw error
+    }
+    t.teardown(() => server.close())
+    const { port: listening } = server.server.address() as AddressInfo
+    return { app: server, url: `http://127.0.0.1:${listening}`, simulator, config, logs }
+  }
 }
+
+/** How many free-looking ports startGateway tries before it gives up. */
+const PORT_ATTEMPTS = 3
 
 export const authHeader = (key = TEST_API_KEY) => ({ authorization: `Bearer ${key}` })
 
