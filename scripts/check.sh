@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh || { echo "setup failed"; echo "0 passed, 1 failed"; exit 1; }
 # setup.sh has installed every tool the tests drive: from here on a missing one is a failure, not a
-# skip (test/deploy/helpers.ts missingTool), so that no check can pass here by not running.
+# skip (test/deploy/helpers.ts toolFor), so that no check can pass here by not running.
 export CI=true
 
 status=0

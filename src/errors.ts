@@ -56,6 +56,11 @@ export interface FieldError {
   reason: string
 }
 
+/** A name as one JSON-pointer step (RFC 6901): an unknown field "to/0" must not point at the first recipient. */
+export function pointerToken (name: string): string {
+  return name.replaceAll('~', '~0').replaceAll('/', '~1')
+}
+
 /** Problem fields beyond the RFC's own; validation lists its fields, sends their per-recipient outcomes. */
 export type ProblemExtensions = Record<string, unknown> & { errors?: FieldError[] }
 

@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { GatewayError, validationError } from './errors.js'
+import { GatewayError, pointerToken, validationError } from './errors.js'
 
 const CHARSET = /;\s*charset\s*=\s*"?([^";\s]+)"?/i
 const UTF8_NAMES = new Set(['utf-8', 'utf8'])
@@ -32,7 +32,7 @@ const LONGEST_POINTER_STEP = 64
 
 /** A key as one JSON-pointer step (RFC 6901), cut short when long. */
 function pointerStep (key: string): string {
-  const step = key.replaceAll('~', '~0').replaceAll('/', '~1')
+  const step = pointerToken(key)
   return step.length > LONGEST_POINTER_STEP ? `${step.slice(0, LONGEST_POINTER_STEP)}…` : step
 }
 

@@ -1,7 +1,8 @@
 import closeWithGrace from 'close-with-grace'
 import Fastify from 'fastify'
 import app from './app.js'
-import { ConfigError, explainListenError, loadConfig, type Config } from './config.js'
+import { ConfigError, loadConfig, type Config } from './config.js'
+import { explainListenError } from './listen-error.js'
 import { serverOptions } from './server-options.js'
 
 function exitForConfiguration (error: ConfigError): never {

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { ConfigError, explainListenError, loadConfig, loadSimulatorConfig, parseApiKeys, readEnvironment } from '../src/config.js'
+import { ConfigError, loadConfig, loadSimulatorConfig, parseApiKeys, readEnvironment } from '../src/config.js'
 import { testEnvironment } from './helper.js'
 
 const load = (overrides: Record<string, string | undefined>) => loadConfig(testEnvironment(overrides))
@@ -185,18 +185,6 @@ t.test('only the default dotenv file may be missing', async (t) => {
   t.equal(readEnvironment().PORT, saved.PORT, 'no .env here, none named: the environment alone')
   mkdirSync('.env')
   t.throws(() => readEnvironment(), { name: 'ConfigError', message: /^ENV_FILE="\.env" is invalid: it cannot be read \(EISDIR\)\. .*or remove what is at that path\.$/ }, 'a .env that is there must be readable')
-})
-
-t.test('a listen that fails for the configuration names the variable to change', async (t) => {
-  const config = load({ PORT: '80', METRICS_PORT: '9464', HOST: '10.9.8.7' })
-  const failure = (code: string, port?: number) => Object.assign(new Error(`listen ${code}`), { code, syscall: 'listen', port })
-  t.match(explainListenError(failure('EADDRINUSE', 80), config)?.message, /^PORT=80 cannot be listened on: another process already listens there \(HOST="10\.9\.8\.7"\)\. Stop that process, or set PORT to a free port\.$/)
-  t.match(explainListenError(failure('EADDRINUSE', 9464), config)?.message, /^METRICS_PORT=9464 cannot be listened on: .* set METRICS_PORT to a free port/)
-  t.match(explainListenError(failure('EACCES', 80), config)?.message, /^PORT=80 cannot be listened on: this user may not bind it \(ports below 1024 need root or CAP_NET_BIND_SERVICE\)\. Set PORT to 1024 or above/)
-  t.match(explainListenError(failure('EADDRNOTAVAIL', 80), config)?.message, /^HOST="10\.9\.8\.7" cannot be listened on: it is not an address of this machine \(EADDRNOTAVAIL\)\. Set HOST to/)
-  t.match(explainListenError(failure('ENOTFOUND'), config)?.message, /^HOST=.* the name does not resolve \(ENOTFOUND\)\. Set HOST to/)
-  t.equal(explainListenError(failure('EMFILE', 80), config), undefined, 'not a configuration problem: left to fail as it does (exit 1, with its stack)')
-  t.equal(explainListenError(new Error('something else'), config), undefined)
 })
 
 t.test('simulator settings', async (t) => {

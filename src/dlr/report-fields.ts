@@ -58,17 +58,16 @@ function unusable ({ name, source }: Unusable): ReportReading {
 
 /**
  * The sources that speak of the first one's message: a later source naming another message id
- * (one that could be read) is left out whole, so that one report is never made of two (the signed URL's id and state, another
- * message's reason).
+ * (one that could be read) is left out whole, so that one report is never made of two (the signed
+ * URL's id and state, another message's reason).
  */
 function aboutOneMessage (sources: ReadonlyArray<unknown>): ReadonlyArray<unknown> {
-  // Most reports come in one source (a GET's query): nothing to compare.
-  if (sources.length < 2 || sources.slice(1).every((source) => typeof source !== 'object' || source === null)) return sources
-  const first = pick(sources.slice(0, 1), FIELD_NAMES.messageId)
+  // Most reports come in one source (a GET's query, no body): nothing to compare, nothing allocated.
+  if (!sources.some((source, index) => index > 0 && typeof source === 'object' && source !== null)) return sources
+  const first = pick([sources[0]], FIELD_NAMES.messageId)
   if (typeof first !== 'string') return sources
   return sources.map((source, index) => {
-    if (index === 0) return source
-    const id = pick([source], FIELD_NAMES.messageId)
+    const id = index === 0 ? first : pick([source], FIELD_NAMES.messageId)
     return typeof id === 'string' && id !== first ? undefined : source
   })
 }

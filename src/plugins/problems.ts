@@ -5,7 +5,7 @@ import fp from 'fastify-plugin'
 import { addLogFields } from './request-log.js'
 import { reasonForPattern } from '../schemas/patterns.js'
 import { pathOf } from '../url-path.js'
-import { GatewayError, PROBLEM_CONTENT_TYPE, toProblem, validationError, type ErrorCode, type FieldError } from '../errors.js'
+import { GatewayError, pointerToken, PROBLEM_CONTENT_TYPE, toProblem, validationError, type ErrorCode, type FieldError } from '../errors.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -86,11 +86,6 @@ export function describeValidation (errors: readonly AjvError[], part: string): 
     else if (!same.reason.includes(reason)) same.reason += `; or ${reason}`
   }
   return fields
-}
-
-/** A name as one JSON-pointer step (RFC 6901): an unknown field "to/0" must not point at the first recipient. */
-function pointerToken (name: string): string {
-  return name.replaceAll('~', '~0').replaceAll('/', '~1')
 }
 
 const CODE_BY_FASTIFY_ERROR: Record<string, ErrorCode> = {

@@ -10,7 +10,7 @@ import { COMPOSE_SIMULATOR_USERNAME, EnvironmentSchema, loadConfig, loadSimulato
 import { longestCallMsFor } from '../../src/plugins/idempotency.js'
 import { bodyLimitFor } from '../../src/server-options.js'
 import { processSendSms } from '../../src/simulator/send-sms.js'
-import { findTool, missingTool, readYaml, repoPath, run } from './helpers.js'
+import { readYaml, repoPath, run, toolFor } from './helpers.js'
 
 interface Service {
   image?: string
@@ -42,13 +42,8 @@ const svc = (name: string): Service => {
 }
 
 t.test('docker-compose config accepts the file', async (t) => {
-  const bin = findTool('docker-compose')
-  if (bin === undefined) {
-    const m = missingTool('docker-compose', 'docker-compose')
-    if (m.fail) t.fail(m.message)
-    else t.ok(true, m.message, { skip: m.message })
-    return
-  }
+  const bin = toolFor(t, 'docker-compose', 'docker-compose')
+  if (bin === undefined) return
   // Independent of a developer's .env and COMPOSE_* settings: an empty env file.
   const dir = mkdtempSync(join(tmpdir(), 'compose-test-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
@@ -120,13 +115,8 @@ function simulatorAccepts (simulatorEnv: Record<string, string | undefined>, aut
 }
 
 t.test('what compose gives the gateway: the simulator by default, only the operator\'s credentials in front of SerwerSMS', async (t) => {
-  const bin = findTool('docker-compose')
-  if (bin === undefined) {
-    const m = missingTool('docker-compose', 'docker-compose')
-    if (m.fail) t.fail(m.message)
-    else t.ok(true, m.message, { skip: m.message })
-    return
-  }
+  const bin = toolFor(t, 'docker-compose', 'docker-compose')
+  if (bin === undefined) return
   const dir = mkdtempSync(join(tmpdir(), 'compose-test-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
 

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { stringify } from 'yaml'
-import { exportedMetricNames, findTool, missingTool, readText, readYaml, run } from './helpers.js'
+import { exportedMetricNames, readText, readYaml, run, toolFor } from './helpers.js'
 import {
   dashboardQueries,
   metricNamesInPromQL,
@@ -103,13 +103,8 @@ t.test('metrics not only the gateway exports (process_*, nodejs_*, up) are selec
 })
 
 t.test('dashboard queries are valid PromQL (promtool parses them)', async (t) => {
-  const promtool = findTool(process.env.PROMTOOL ?? 'promtool')
-  if (promtool === undefined) {
-    const m = missingTool('promtool', 'prometheus')
-    if (m.fail) t.fail(m.message)
-    else t.ok(true, m.message, { skip: m.message })
-    return
-  }
+  const promtool = toolFor(t, 'promtool', 'prometheus', process.env.PROMTOOL)
+  if (promtool === undefined) return
   const dir = mkdtempSync(join(tmpdir(), 'dashboard-promql-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   const file = join(dir, 'dashboard-rules.yml')

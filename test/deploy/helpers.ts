@@ -59,11 +59,21 @@ export function findTool (name: string): string | undefined {
  * Why a tool is missing, for t.fail / t.skip. In CI (CI=true) a missing tool is
  * a failure, so that the checks can never pass by being skipped there.
  */
-export function missingTool (name: string, debianPackage: string): { fail: boolean, message: string } {
+function missingTool (name: string, debianPackage: string): { fail: boolean, message: string } {
   return {
     fail: process.env.CI === 'true' || process.env.CI === '1',
     message: `${name} not found: apt-get install -y ${debianPackage}`
   }
+}
+
+/** The tool's path; undefined once the test has failed (in CI) or been skipped for want of it. */
+export function toolFor (t: Test, name: string, debianPackage: string, path = name): string | undefined {
+  const found = findTool(path)
+  if (found !== undefined) return found
+  const { fail, message } = missingTool(name, debianPackage)
+  if (fail) t.fail(message)
+  else t.ok(true, message, { skip: message })
+  return undefined
 }
 
 /**

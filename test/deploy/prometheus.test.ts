@@ -2,7 +2,7 @@
 // tests pass, every alert is tested, and the alerts only use metrics the
 // gateway exports.
 import t from 'tap'
-import { exportedMetricNames, findTool, missingTool, readYaml, repoPath, run } from './helpers.js'
+import { exportedMetricNames, readYaml, repoPath, run, toolFor } from './helpers.js'
 import { metricNamesInPromQL, PROMETHEUS_SYNTHETIC_METRICS } from './promql.js'
 
 interface Rule { alert?: string, record?: string, expr: string, for?: string, labels?: Record<string, string>, annotations?: Record<string, string> }
@@ -12,16 +12,11 @@ interface RuleTests {
   tests: Array<{ name?: string, alert_rule_test?: Array<{ alertname: string, exp_alerts?: unknown[] }> }>
 }
 
-const promtool = findTool(process.env.PROMTOOL ?? 'promtool')
 const dir = repoPath('deploy', 'prometheus')
 
 t.test('promtool', async (t) => {
-  if (promtool === undefined) {
-    const m = missingTool('promtool', 'prometheus')
-    if (m.fail) t.fail(m.message)
-    else t.ok(true, m.message, { skip: m.message })
-    return
-  }
+  const promtool = toolFor(t, 'promtool', 'prometheus', process.env.PROMTOOL)
+  if (promtool === undefined) return
   const checks: Array<[string, string[]]> = [
     ['check config', ['check', 'config', 'prometheus.yml']],
     ['check rules', ['check', 'rules', 'alerts.yml']],

@@ -1,19 +1,27 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { Redis } from 'ioredis'
 import { sendKeyed, startGateway, type GatewayUnderTest } from '../helper.js'
 import { startRedis, waitFor } from '../servers.js'
 
 const send = async (gw: GatewayUnderTest, key: string) => sendKeyed(gw.url, key)
 
-t.test('a claim whose request ran past the longest a send can take answers "outcome unknown" and never sends again', async (t) => {
+/**
+ * A gateway on a real Redis with a keyed send held at the provider: the gateway, a connection of the
+ * test's own to Redis, the send's answer to come, and the Redis key of its claim.
+ */
+async function sendHeldAtProvider (t: Test, key: string, env: Record<string, string>) {
   const redisServer = await startRedis(t)
   const redis = new Redis(redisServer.url)
   t.teardown(() => redis.disconnect())
-  const gw = await startGateway(t, { env: { REDIS_URL: redisServer.url, SERWERSMS_TIMEOUT_MS: '10000' }, simulator: { latencyMs: 1500 } })
-  const first = send(gw, 'stopped-1')
+  const gw = await startGateway(t, { env: { REDIS_URL: redisServer.url, ...env }, simulator: { latencyMs: 1500 } })
+  const first = send(gw, key)
   await waitFor('the send to reach the provider', () => gw.simulator.stats.inFlight === 1)
+  return { gw, redis, first, claimKey: `sms-gateway:idempotency:billing:${key}` }
+}
+
+t.test('a claim whose request ran past the longest a send can take answers "outcome unknown" and never sends again', async (t) => {
+  const { gw, redis, first, claimKey: key } = await sendHeldAtProvider(t, 'stopped-1', { SERWERSMS_TIMEOUT_MS: '10000' })
   // What a gateway that stopped mid-send leaves behind: its claim, past its running time.
-  const key = 'sms-gateway:idempotency:billing:stopped-1'
   const claim = JSON.parse((await redis.get(key))!) as { runningUntil: number }
   t.ok(await redis.pttl(key) > 23 * 3600_000, 'the claim holds the key as long as an answer would be kept (IDEMPOTENCY_TTL)')
   await redis.set(key, JSON.stringify({ ...claim, runningUntil: Date.now() - 1 }), 'KEEPTTL')
@@ -36,13 +44,7 @@ t.test('a claim whose request ran past the longest a send can take answers "outc
 })
 
 t.test('with an IDEMPOTENCY_TTL shorter than the running time, a claim still outlives its running time by the TTL', async (t) => {
-  const redisServer = await startRedis(t)
-  const redis = new Redis(redisServer.url)
-  t.teardown(() => redis.disconnect())
-  const gw = await startGateway(t, { env: { REDIS_URL: redisServer.url, IDEMPOTENCY_TTL: '1 minute' }, simulator: { latencyMs: 1500 } })
-  const first = send(gw, 'short-1')
-  await waitFor('the send to reach the provider', () => gw.simulator.stats.inFlight === 1)
-  const key = 'sms-gateway:idempotency:billing:short-1'
+  const { redis, first, claimKey: key } = await sendHeldAtProvider(t, 'short-1', { IDEMPOTENCY_TTL: '1 minute' })
   const [record, pttl] = await Promise.all([redis.get(key), redis.pttl(key)])
   const running = (JSON.parse(record!) as { runningUntil: number }).runningUntil - Date.now()
   // Both count down together; only the milliseconds between the claim's clock and its SET part them.

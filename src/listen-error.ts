@@ -1,0 +1,27 @@
+import { ConfigError, type Config } from './config.js'
+
+/**
+ * The configuration a failed listen points at (PORT or METRICS_PORT taken or privileged, HOST not
+ * an address of this machine), as the boot error to exit 78 with; undefined for any other failure.
+ */
+export function explainListenError (error: unknown, { server, metrics }: Config): ConfigError | undefined {
+  const { code, port } = error as NodeJS.ErrnoException & { port?: number }
+  const portName = metrics.port !== undefined && port === metrics.port ? 'METRICS_PORT' : 'PORT'
+  const portSetting = `${portName}=${portName === 'PORT' ? server.port : port}`
+  const hostSetting = `HOST=${JSON.stringify(server.host)}`
+  switch (code) {
+    case 'EADDRINUSE':
+      return new ConfigError(`${portSetting} cannot be listened on: another process already listens there (${hostSetting}). Stop that process, or set ${portName} to a free port.`)
+    case 'EACCES':
+      return new ConfigError(`${portSetting} cannot be listened on: this user may not bind it (ports below 1024 need root or CAP_NET_BIND_SERVICE). Set ${portName} to 1024 or above, and forward the port in front.`)
+    case 'EADDRNOTAVAIL':
+    case 'EAFNOSUPPORT':
+      return new ConfigError(`${hostSetting} cannot be listened on: it is not an address of this machine (${code}). Set HOST to one of its addresses, or to 0.0.0.0 for all of them.`)
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'EAI_FAIL':
+      return new ConfigError(`${hostSetting} cannot be listened on: the name does not resolve (${code}). Set HOST to an address such as 0.0.0.0 or 127.0.0.1, or to a name that resolves to one of this machine's addresses.`)
+    default:
+      return undefined
+  }
+}
