@@ -23,8 +23,12 @@ export interface DispatchSettings {
   defaultRegion: CountryCode
   /** the zone of the provider's `date`; default Europe/Warsaw */
   timeZone?: string
-  /** the push URL for this call's delivery reports, if the gateway receives them */
-  deliveryReportUrl?: string
+  /**
+   * The push URL for a batch's delivery reports, if the gateway receives them: asked for as each
+   * batch leaves, since the URL carries the send time that delivery latency is measured from, and
+   * a call's later batches leave later (they wait for a slot of `concurrency`).
+   */
+  deliveryReportUrl?: () => string
   /** true once the gateway is shutting down: batches not yet sent are then not sent at all */
   stopping?: () => boolean
 }
@@ -80,6 +84,9 @@ export async function dispatchSms (order: SmsOrder, settings: DispatchSettings, 
       return
     }
     const fields: SendSmsFields = { ...common, phone: indexes.map((i) => messages[i]!.phone) }
+    // Not URL-encoded: the seed's urlencode() is what a form body does to every value, and JSON
+    // needs no such framing. The URL holds nothing a decode would change, so it survives one either way.
+    if (settings.deliveryReportUrl !== undefined) fields.dlr_url = settings.deliveryReportUrl()
     if (order.uniqueIds !== undefined) fields.unique_id = indexes.map((i) => messages[i]!.uniqueId!)
     failures[batchNumber] = applyOutcome(await sendBatch(fields), indexes, messages)
   }
@@ -144,9 +151,6 @@ function providerFields (order: SmsOrder, settings: DispatchSettings): Omit<Send
   const utf = order.utf ?? (order.sender !== undefined && !isGsm7(order.text))
   if (utf) fields.utf = true
   if (order.sendAt !== undefined) fields.date = formatProviderDate(order.sendAt, settings.timeZone)
-  // Not URL-encoded: the seed's urlencode() is what a form body does to every value, and JSON
-  // needs no such framing. The URL holds nothing a decode would change, so it survives one either way.
-  if (settings.deliveryReportUrl !== undefined) fields.dlr_url = settings.deliveryReportUrl
   return fields
 }
 

@@ -1,4 +1,5 @@
-import { request } from 'node:http'
+import { createServer, request } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import { RECIPIENT_ERRORS } from '../../src/errors.js'
 import { authHeader, DLR_SECRET, OTHER_API_KEY, startGateway, UPSTREAM_TOKEN, type GatewayUnderTest } from '../helper.js'
@@ -257,6 +258,14 @@ t.test('with PUBLIC_URL every send carries a signed dlr_url with the provider pl
   t.equal(Number.parseInt(scheduled.get('e') ?? '', 36) - slot, Number.parseInt(new URLSearchParams(url.split('?')[1]).get('e') ?? '', 36) - sentAt, 'valid as long after its slot as an immediate send\'s after its send')
 })
 
+t.test('each batch\'s dlr_url carries the time that batch left, not the call\'s start', async (t) => {
+  // Batches of one, one at a time, 300 ms each: the second waits for the first's answer.
+  const gw = await startGateway(t, { env: { PUBLIC_URL: 'https://sms.example.com/', DLR_SECRET, SMS_BATCH_SIZE: '1', SMS_UPSTREAM_CONCURRENCY: '1' }, simulator: { latencyMs: 300 } })
+  t.equal((await post(gw, { to: ['+48500600700', '+48500600701'], text: 'x' })).status, 200)
+  const [first, second] = gw.simulator.received.slice(-2).map((sent) => Number.parseInt(new URLSearchParams(String((sent.body as Record<string, unknown>).dlr_url).split('?')[1]).get('t') ?? '', 36))
+  t.ok(second! - first! >= 200, `the second batch's reports are measured from when it left (${second! - first!} ms after the first), not from when it waited`)
+})
+
 t.test('provider refusals and faults map onto the documented statuses', async (t) => {
   // Short, for the hang case's 504; long enough for an ordinary answer, and the 150 ms slow one, on a loaded machine.
   const gw = await startGateway(t, { env: { SERWERSMS_TIMEOUT_MS: '1000' } })
@@ -326,6 +335,21 @@ t.test('an unreachable provider is a 502 and nothing counts as sent', async (t) 
   t.match(metrics, /\nsms_gateway_messages_total\{status="failed",client="billing"\} 1\n/)
   t.match(metrics, /\nsms_gateway_messages_total\{status="queued",client="billing"\} 0\n/)
   t.match(metrics, /\nsms_gateway_upstream_requests_total\{outcome="network"\} 1\n/)
+})
+
+t.test('an accepted batch whose answer leaves recipients out is a 207, never a 200 with recipients unknown', async (t) => {
+  // An answer the simulator never gives: success with its counts, but no items (details ignored).
+  const upstream = createServer((_request, response) => {
+    _request.resume()
+    _request.on('end', () => { response.writeHead(200, { 'content-type': 'application/json' }).end('{"success":true,"queued":2,"unsent":0}') })
+  })
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => upstream.close())
+  const gw = await startGateway(t, { upstreamUrl: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/` })
+  const answer = await post(gw, { to: ['+48500600700', '+48500600701'], text: 'x' })
+  t.equal(answer.status, 207)
+  t.match(answer.body, { queued: 0, unknown: 2 })
+  t.match(answer.body.messages, [{ status: 'unknown', error: { code: 'GW_UPSTREAM_BAD_RESPONSE' } }, { status: 'unknown' }])
 })
 
 t.test('a caller who hangs up mid-call still has the outcome logged, counted and timed', async (t) => {

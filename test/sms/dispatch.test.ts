@@ -35,7 +35,7 @@ t.test('per-recipient refusals and unlisted recipients inside an accepted batch'
 t.test('provider fields are built once and shared by every batch', async (t) => {
   const provider = scripted((fields) => accepted(fields.phone.map((p, i) => ({ id: `id${i}${p}`, phone: p, status: 'queued' }))))
   const sendAt = new Date('2026-07-01T10:00:00Z')
-  await dispatchSms({ to: ['500600700', '500600701', '500600702'], uniqueIds: ['a11', 'b22', 'c33'], text: 'Zażółć', sender: 'FIRMA', flash: true, sendAt }, { ...settings, deliveryReportUrl: 'https://x/dlr' }, provider.send)
+  await dispatchSms({ to: ['500600700', '500600701', '500600702'], uniqueIds: ['a11', 'b22', 'c33'], text: 'Zażółć', sender: 'FIRMA', flash: true, sendAt }, { ...settings, deliveryReportUrl: () => 'https://x/dlr' }, provider.send)
   t.equal(provider.calls.length, 2)
   t.match(provider.calls[0], { system: 'sms-gateway', details: true, text: 'Zażółć', sender: 'FIRMA', flash: true, utf: true, date: '2026-07-01 12:00:00', dlr_url: 'https://x/dlr', phone: ['+48500600700', '+48500600701'], unique_id: ['a11', 'b22'] })
   t.match(provider.calls[1], { system: 'sms-gateway', details: true, text: 'Zażółć', sender: 'FIRMA', flash: true, utf: true, date: '2026-07-01 12:00:00', dlr_url: 'https://x/dlr', phone: ['+48500600702'], unique_id: ['c33'] }, 'the second batch carries every field the first does')

@@ -74,8 +74,8 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
       operationId: 'sendSms',
       summary: 'Send an SMS to one or many recipients',
       description: 'Validates the message, normalises and de-duplicates the recipients, sends them to SerwerSMS in batches of SMS_BATCH_SIZE and answers with the fate of every recipient.\n\n' +
-        '- **200**: every batch was accepted (single recipients may still be `unsent`, e.g. for an invalid number).\n' +
-        '- **207**: some batches were not accepted: see each recipient\'s `status`; `failed` ones are safe to retry, `unknown` ones may have been sent.\n' +
+        '- **200**: every batch was accepted and SerwerSMS answered for every recipient (single recipients may still be `unsent`, e.g. for an invalid number).\n' +
+        '- **207**: some batches were not accepted, or an accepted batch left a recipient `unknown` (SerwerSMS\'s answer did not say what became of it): see each recipient\'s `status`; `failed` ones are safe to retry, `unknown` ones may have been sent.\n' +
         '- When no batch was accepted, a problem (422/502/503/504) still carries the counts and per-recipient outcomes in `messages`.\n' +
         '- A gateway that starts shutting down during a call sends no further batches: their recipients come back `failed` (safe to retry elsewhere).\n\n' +
         'Send an `Idempotency-Key` to make retries safe: a repeat with the same key and body replays the first answer without sending again (a first request that provably sent nothing frees its key instead).',
@@ -85,12 +85,12 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
       body: SendSmsBodySchema,
       response: {
         200: {
-          description: 'Every batch was accepted by SerwerSMS',
+          description: 'Every batch was accepted by SerwerSMS, which answered for every recipient',
           headers: { ...RateLimitHeaders, ...IdempotentReplayedHeader },
           content: { 'application/json': { schema: SendSmsResultSchema, example: SEND_SMS_EXAMPLES.accepted } }
         },
         207: {
-          description: 'Some batches were accepted, others failed or may not have been sent',
+          description: 'Some batches were accepted, others failed or may not have been sent; or an accepted batch left a recipient unknown',
           headers: { ...RateLimitHeaders, ...IdempotentReplayedHeader },
           content: { 'application/json': { schema: SendSmsResultSchema, example: SEND_SMS_EXAMPLES.partial } }
         },
@@ -139,7 +139,7 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
       concurrency: sending.upstreamConcurrency,
       defaultRegion,
       timeZone,
-      deliveryReportUrl: deliveryReportUrlFor(order, now),
+      deliveryReportUrl: deliveryReportUrlFor(order),
       stopping: app.isClosing
     }, (fields) => app.upstream.sendSms(fields, request.log))
 
@@ -170,12 +170,17 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
       const extensions = providerError === undefined ? { ...result } : { providerError, ...result }
       throw new GatewayError(code, detail, extensions, code === 'GW_SHUTTING_DOWN' ? { 'retry-after': '1' } : {})
     }
-    return reply.code(report.acceptedBatches === report.batches ? 200 : 207).send(result)
+    // A 200 says every recipient's fate is known. An accepted batch whose answer left some out (or
+    // listed one twice, or in a status the seed does not know) made them `unknown`: the caller must
+    // not read that as success.
+    return reply.code(report.acceptedBatches === report.batches && result.unknown === 0 ? 200 : 207).send(result)
   })
 
-  function deliveryReportUrlFor (order: SmsOrder, now: number): string | undefined {
-    // Latency counts from when the SMS may leave, so scheduled sends are measured from their slot.
-    return deliveryUrls?.urlFor(Math.max(now, order.sendAt?.getTime() ?? now))
+  function deliveryReportUrlFor (order: SmsOrder): (() => string) | undefined {
+    if (deliveryUrls === undefined) return undefined
+    // Latency counts from when the SMS may leave: when its batch goes, or a scheduled send's slot.
+    const sendAt = order.sendAt?.getTime() ?? 0
+    return () => deliveryUrls.urlFor(Math.max(Date.now(), sendAt))
   }
 }
 
