@@ -70,7 +70,6 @@ if [ "$has_public_url" = 0 ] && [ "$uses_simulator" = 1 ]; then
   export PUBLIC_URL="http://127.0.0.1:${port}"
   export DLR_SECRET="$new_dlr_secret"
 fi
-export SIMULATOR_DLR_DELAY_MS=${SIMULATOR_DLR_DELAY_MS:-2000}
 
 cat <<MSG
 quickstart: gateway on http://localhost:${port} — Swagger UI at http://localhost:${port}/docs

@@ -378,13 +378,16 @@ export function parseApiKeys (text: string): ApiKey[] {
 }
 
 /**
- * Keys and secrets printed in this repository — the quickstart's demo key, docker-compose.yml's
- * defaults, the compose simulator's credentials (today's password, an earlier token) — for a
+ * Keys and secrets printed in this repository — the quickstart's demo key, .env.example's sample
+ * keys, docker-compose.yml's defaults, the compose simulator's credentials (today's password, an
+ * earlier token) — for a
  * gateway in front of a simulator. In front of SerwerSMS itself, anyone who has read them could
  * send billed SMS or report any message delivered, and the simulator's would fail every send.
  */
 export const PUBLISHED_SECRETS: ReadonlySet<string> = new Set([
   'demo-key-0123456789abcdef',
+  'change-me-0123456789',
+  'change-me-too-0123456789',
   'dev-api-key-change-me',
   'dev-only-dlr-secret-change-me-0123456789abcdef',
   'dev-simulator-password',
@@ -403,6 +406,10 @@ function sendsToProvider ({ simulator, apiUrl }: Config['upstream']): boolean {
 
 function refusePublishedSecrets ({ upstream, auth, deliveryReports }: Config): void {
   if (!sendsToProvider(upstream)) return
+  // The same exposure as a published key, with no key at all.
+  if (auth.disabled) {
+    throw new ConfigError('AUTH_DISABLED=true, and SERWERSMS_API_URL is SerwerSMS itself: anyone who can reach the gateway could send billed SMS. Set API_KEYS=name:key[,name:key…] (a key: openssl rand -hex 24) and unset AUTH_DISABLED; it is for a gateway in front of a simulator.')
+  }
   if (upstream.auth?.kind === 'token' && PUBLISHED_SECRETS.has(upstream.auth.token)) {
     throw new ConfigError('SERWERSMS_TOKEN is the token docker-compose.yml published for its simulator, and SERWERSMS_API_URL is SerwerSMS itself: it would refuse every send. Set SERWERSMS_TOKEN to the token from your SerwerSMS panel, or unset it and set SERWERSMS_USERNAME and SERWERSMS_PASSWORD.')
   }
@@ -414,7 +421,7 @@ function refusePublishedSecrets ({ upstream, auth, deliveryReports }: Config): v
   }
   const published = auth.apiKeys.findIndex((apiKey) => PUBLISHED_SECRETS.has(apiKey.key))
   if (published >= 0) {
-    throw new ConfigError(`API_KEYS entry ${published + 1} has a key published in this repository (the quickstart's or docker-compose.yml's), and SERWERSMS_API_URL is SerwerSMS itself: anyone could send billed SMS with it. Set a key of your own (openssl rand -hex 24).`)
+    throw new ConfigError(`API_KEYS entry ${published + 1} has a key published in this repository (the quickstart's, .env.example's or docker-compose.yml's), and SERWERSMS_API_URL is SerwerSMS itself: anyone could send billed SMS with it. Set a key of your own (openssl rand -hex 24).`)
   }
   if (deliveryReports.secret !== undefined && PUBLISHED_SECRETS.has(deliveryReports.secret)) {
     throw new ConfigError('DLR_SECRET is the one docker-compose.yml publishes, and SERWERSMS_API_URL is SerwerSMS itself: anyone could sign delivery reports. Set a secret of your own (openssl rand -base64 48).')

@@ -2,7 +2,7 @@ import { ConfigError, type Config } from './config.js'
 
 /**
  * The configuration a failed listen points at (PORT or METRICS_PORT taken or privileged, HOST not
- * an address of this machine), as the boot error to exit 78 with; undefined for any other failure.
+ * an address of this machine, or one that needs its interface), as the boot error to exit 78 with; undefined for any other failure.
  */
 export function explainListenError (error: unknown, { server, metrics }: Config): ConfigError | undefined {
   const { code, port } = error as NodeJS.ErrnoException & { port?: number }
@@ -17,6 +17,9 @@ export function explainListenError (error: unknown, { server, metrics }: Config)
     case 'EADDRNOTAVAIL':
     case 'EAFNOSUPPORT':
       return new ConfigError(`${hostSetting} cannot be listened on: it is not an address of this machine (${code}). Set HOST to one of its addresses, or to 0.0.0.0 for all of them.`)
+    case 'EINVAL':
+      // Linux's answer to a link-local IPv6 address without its interface (fe80::1): valid text, no bindable address.
+      return new ConfigError(`${hostSetting} cannot be listened on: the address cannot be bound as written (EINVAL). A link-local IPv6 address needs its interface (e.g. fe80::1%eth0); otherwise set HOST to one of this machine's addresses, or to 0.0.0.0 for all of them.`)
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
     case 'EAI_FAIL':

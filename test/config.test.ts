@@ -78,6 +78,7 @@ t.test('a bad value names the variable, the problem and the fix', async (t) => {
     // The provider itself (the default SERWERSMS_API_URL) with a key or secret this repository prints.
     [{ API_KEYS: 'ok:0123456789abcdef,demo:dev-api-key-change-me' }, /^API_KEYS entry 2 has a key published in this repository .*SERWERSMS_API_URL is SerwerSMS itself/],
     [{ API_KEYS: 'demo:demo-key-0123456789abcdef', SERWERSMS_API_URL: 'https://API2.SerwerSMS.pl/' }, /API_KEYS entry 1 has a key published/],
+    [{ AUTH_DISABLED: 'true' }, /^AUTH_DISABLED=true, and SERWERSMS_API_URL is SerwerSMS itself: anyone who can reach the gateway could send billed SMS\. Set API_KEYS=/],
     [{ PUBLIC_URL: 'https://sms.example.com', DLR_SECRET: 'dev-only-dlr-secret-change-me-0123456789abcdef' }, /^DLR_SECRET is the one docker-compose\.yml publishes/],
     // The compose simulator's credentials, sent to SerwerSMS, would fail every send (502).
     [{ SERWERSMS_TOKEN: 'dev-simulator-token' }, /^SERWERSMS_TOKEN is the token docker-compose\.yml published for its simulator, and SERWERSMS_API_URL is SerwerSMS itself: it would refuse every send\. Set SERWERSMS_TOKEN to the token from your SerwerSMS panel/],
@@ -123,6 +124,7 @@ t.test('a bad value names the variable, the problem and the fix', async (t) => {
   const published = { API_KEYS: 'demo:dev-api-key-change-me', PUBLIC_URL: 'http://gateway:3000', DLR_SECRET: 'dev-only-dlr-secret-change-me-0123456789abcdef' }
   t.equal(load({ ...published, SERWERSMS_API_URL: 'http://simulator:4010/' }).auth.apiKeys[0]?.key, 'dev-api-key-change-me')
   t.equal(load({ ...published, SERWERSMS_SIMULATOR: 'true' }).auth.apiKeys[0]?.key, 'dev-api-key-change-me')
+  t.equal(load({ AUTH_DISABLED: 'true', SERWERSMS_API_URL: 'http://simulator:4010/' }).auth.disabled, true, 'no keys at all, in front of a simulator')
   t.same(load({ SERWERSMS_TOKEN: 'dev-simulator-token', SERWERSMS_API_URL: 'http://simulator:4010/' }).upstream.auth, { kind: 'token', token: 'dev-simulator-token' }, 'the simulator\'s token, in front of a simulator')
   t.same(load({ SERWERSMS_TOKEN: 'real-token', SERWERSMS_USERNAME: 'compose-simulator', SERWERSMS_PASSWORD: 'dev-simulator-password' }).upstream.auth, { kind: 'token', token: 'real-token' }, 'compose\'s default user beside a token of the operator\'s own: not sent, not refused')
   t.equal(load({ PUBLIC_URL: '', DLR_SECRET: 'x'.repeat(32) }).deliveryReports.publicUrl, undefined, 'an empty PUBLIC_URL in front of SerwerSMS: sends without delivery reports, as the refusal says')

@@ -2,7 +2,11 @@
 // and it has the shape the issue asks for. No Docker engine is needed; the
 // real build and run are scripts/test-container.sh (npm run test:container).
 import t from 'tap'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { existsSync } from 'node:fs'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { readText, repoPath, run } from './helpers.js'
 
 const dockerfile = readText('Dockerfile')
@@ -55,6 +59,27 @@ t.test('runtime stage: non-root, healthcheck, signals, ports, labels', async (t)
   const labels = runtime.filter((l) => /^LABEL\s/.test(l)).join(' ')
   for (const k of ['title', 'description', 'version', 'revision']) t.match(labels, new RegExp(`org\\.opencontainers\\.image\\.${k}=`), `label ${k}`)
   t.ok(runtime.some((l) => /^ENV .*NODE_ENV=production/.test(l)), 'NODE_ENV=production')
+})
+
+t.test('the HEALTHCHECK probes the address the gateway listens on (HOST), loopback when it listens on all', async (t) => {
+  const hc = runtime.find((l) => /^HEALTHCHECK\s/.test(l)) ?? ''
+  const probe = JSON.parse(hc.slice(hc.indexOf('CMD') + 3).trim()) as string[]
+  t.equal(probe[0], 'node')
+  /** The probe's exit code against a /healthz server listening on `address`, with HOST as given. */
+  const exitOf = async (address: string, host: string | undefined): Promise<number | null> => {
+    const server: Server = createServer((request, response) => { response.writeHead(request.url === '/healthz' ? 200 : 404).end() })
+    await new Promise<void>((resolve) => server.listen(0, address, resolve))
+    t.teardown(() => server.close())
+    const env: Record<string, string | undefined> = { PATH: process.env.PATH, PORT: String((server.address() as AddressInfo).port), HOST: host }
+    const child = spawn(process.execPath, probe.slice(1), { env, stdio: 'ignore' })
+    const [code] = await once(child, 'exit') as [number | null]
+    return code
+  }
+  t.equal(await exitOf('127.0.0.1', undefined), 0, 'HOST unset: 127.0.0.1')
+  t.equal(await exitOf('127.0.0.1', '0.0.0.0'), 0, 'HOST=0.0.0.0: 127.0.0.1')
+  t.equal(await exitOf('::1', '::1'), 0, 'HOST=::1: [::1]')
+  t.equal(await exitOf('127.0.0.2', '127.0.0.2'), 0, 'HOST set to one address: that address')
+  t.equal(await exitOf('127.0.0.2', '127.0.0.1'), 1, 'and unhealthy when nothing answers there')
 })
 
 t.test('.dockerignore keeps node_modules, tests and secrets out', async (t) => {

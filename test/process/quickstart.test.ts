@@ -18,7 +18,7 @@ const BUILD_AND_START_MS = 60_000
  * Runs the quickstart script on a port of its own with these dotenv lines; what it printed so far comes with it.
  * `env` adds to (or replaces) what it is started with.
  */
-async function spawnQuickstart (dotenv: string, env: Record<string, string> = {}): Promise<{ child: ChildProcess, port: number, output: () => string }> {
+async function spawnQuickstart (dotenv: string, env: Record<string, string | undefined> = {}): Promise<{ child: ChildProcess, port: number, output: () => string }> {
   const port = await freePort()
   const envFile = join(mkdtempSync(join(tmpdir(), 'sms-gateway-quickstart-')), '.env')
   writeFileSync(envFile, `PORT=${port}\nHOST=127.0.0.1\n${dotenv}`)
@@ -106,6 +106,13 @@ t.test('SERWERSMS_SIMULATOR=false and no account: it stops, and names what is mi
   t.equal(await exitCodeOf(child), 78, output())
   t.match(output(), /SERWERSMS_SIMULATOR is set and not true, but no SerwerSMS account is configured.*Set SERWERSMS_TOKEN .* or remove SERWERSMS_SIMULATOR/)
   t.notMatch(output(), /a SerwerSMS account is configured/)
+})
+
+t.test('the simulator\'s settings in the dotenv file are the gateway\'s to read, not replaced by the script\'s own', async (t) => {
+  // An invalid value, so that what reads it shows: the gateway refuses it by name (exit 78).
+  const { child, output } = await spawnQuickstart('SIMULATOR_DLR_DELAY_MS=soon\n', { SIMULATOR_DLR_DELAY_MS: undefined })
+  t.equal(await exitCodeOf(child), 78, output())
+  t.match(output(), /SIMULATOR_DLR_DELAY_MS/)
 })
 
 t.test('with API_KEYS of its own, the banner shows no demo key, and the demo key is refused', async (t) => {
