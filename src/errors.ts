@@ -56,9 +56,16 @@ export interface FieldError {
   reason: string
 }
 
-/** A name as one JSON-pointer step (RFC 6901): an unknown field "to/0" must not point at the first recipient. */
+/** A step of a pointer is cut to this many characters: a body may hold a key of hundreds of kilobytes. */
+const LONGEST_POINTER_STEP = 64
+
+/**
+ * A name as one JSON-pointer step (RFC 6901): an unknown field "to/0" must not point at the first
+ * recipient. Cut short when long: a problem (and its log line) names the field, it need not copy it.
+ */
 export function pointerToken (name: string): string {
-  return name.replaceAll('~', '~0').replaceAll('/', '~1')
+  const step = name.replaceAll('~', '~0').replaceAll('/', '~1')
+  return step.length > LONGEST_POINTER_STEP ? `${step.slice(0, LONGEST_POINTER_STEP)}…` : step
 }
 
 /** Problem fields beyond the RFC's own; validation lists its fields, sends their per-recipient outcomes. */

@@ -27,15 +27,6 @@ export function unreadableJsonBody (contentType: string | undefined, contentEnco
 
 /** Deeper than this, a refused key is not pointed at: the pointer would be as long as the body. */
 const DEEPEST_POINTER = 32
-/** A key in the pointer is cut to this many characters: a body may hold a key of hundreds of kilobytes. */
-const LONGEST_POINTER_STEP = 64
-
-/** A key as one JSON-pointer step (RFC 6901), cut short when long. */
-function pointerStep (key: string): string {
-  const step = pointerToken(key)
-  return step.length > LONGEST_POINTER_STEP ? `${step.slice(0, LONGEST_POINTER_STEP)}…` : step
-}
-
 /**
  * Where a key secure-json-parse refuses sits: one that would reach an object's prototype (the
  * body itself, '', when it sits deeper than DEEPEST_POINTER). Walked without recursion: a refused
@@ -49,7 +40,7 @@ function forbiddenKeyPointer (root: unknown): string | undefined {
     if (value === null || typeof value !== 'object') continue
     for (const key of Object.keys(value)) {
       const nested = (value as Record<string, unknown>)[key]
-      const step = pointer === undefined || depth >= DEEPEST_POINTER ? undefined : `${pointer}/${pointerStep(key)}`
+      const step = pointer === undefined || depth >= DEEPEST_POINTER ? undefined : `${pointer}/${pointerToken(key)}`
       if (key === '__proto__') return step ?? ''
       if (key === 'constructor' && nested !== null && typeof nested === 'object' && Object.hasOwn(nested, 'prototype')) return step === undefined ? '' : `${step}/prototype`
       stack.push([nested, step, depth + 1])

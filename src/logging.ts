@@ -1,7 +1,7 @@
 import { LogController, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { DestinationStream, LoggerOptions } from 'pino'
 import { LineWriter } from './line-writer.js'
-import { pathOf } from './url-path.js'
+import { shownPath } from './url-path.js'
 
 /**
  * Where a secret could appear in what the gateway logs. Requests are logged through
@@ -58,7 +58,7 @@ function stdoutLines (): DestinationStream {
 
 /** Path only, never the query string. */
 export function serializeRequest (request: FastifyRequest) {
-  return { method: request.method, path: pathOf(request.url), route: request.routeOptions?.url }
+  return { method: request.method, path: shownPath(request.url), route: request.routeOptions?.url }
 }
 
 /** The facts of a request's one log line: who called what, and how it went. */
@@ -67,7 +67,7 @@ export function completionLine (request: FastifyRequest, reply: FastifyReply): R
     client: request.client,
     method: request.method,
     route: request.routeOptions.url,
-    path: pathOf(request.url),
+    path: shownPath(request.url),
     statusCode: reply.statusCode,
     ms: Math.round(reply.elapsedTime * 10) / 10
   }

@@ -85,8 +85,19 @@ export function serverOptions (config: Config, overrides: Partial<FastifyServerO
       customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: true, validateSchema: false }
     },
     schemaController: { compilersFactory: { buildSerializer: compileSerializersOnFirstUse(), buildValidator: boundErrorsOfLongLists() } },
-    // fastify hands `http` to http.createServer but does not type it.
-    ...{ http: { maxHeaderSize: MAX_HEADER_BYTES, connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS } } as Partial<FastifyServerOptions>,
+    // fastify hands `http` to http.createServer but does not type it. The timeouts are given here
+    // too: fastify sets requestTimeout only once the server exists, and Node 20 then holds a
+    // request's headers to it but not its body, so a body trickling in held its connection for
+    // good. A missing Host is the problems plugin's to refuse (Node's own answer is a bare 400).
+    ...{
+      http: {
+        maxHeaderSize: MAX_HEADER_BYTES,
+        connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS,
+        requestTimeout: REQUEST_TIMEOUT_MS,
+        headersTimeout: REQUEST_TIMEOUT_MS,
+        requireHostHeader: false
+      }
+    } as Partial<FastifyServerOptions>,
     ...overrides
   }
 }

@@ -1,10 +1,10 @@
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { addLogFields } from './request-log.js'
 import { reasonForPattern } from '../schemas/patterns.js'
-import { pathOf } from '../url-path.js'
+import { pathOf, shownPath } from '../url-path.js'
 import { GatewayError, pointerToken, PROBLEM_CONTENT_TYPE, toProblem, validationError, type ErrorCode, type FieldError } from '../errors.js'
 
 declare module 'fastify' {
@@ -142,11 +142,17 @@ function publicDetail (code: ErrorCode, error: Error, request: FastifyRequest | 
  * (headers over MAX_HEADER_BYTES, a request that did not arrive within REQUEST_TIMEOUT_MS, bytes
  * that are not HTTP) is answered as a problem too, then the connection is closed, as Node does.
  */
-export function answerClientError (error: NodeJS.ErrnoException, socket: Socket): void {
+export function answerClientError (this: FastifyInstance | void, error: NodeJS.ErrnoException, socket: Socket): void {
   // A reset connection has nobody left to answer.
   if (error.code === 'ECONNRESET' || socket.destroyed) return
   if (answersAllDue(socket as HttpSocket)) {
     closeOnceAnswered(socket)
+    return
+  }
+  // A request answered early (a 404, a 413) whose body then stopped coming: its answer is written,
+  // and another would read as the answer to a next request. Node had dumped its body unread.
+  if ((socket as HttpSocket).parser?.incoming?._dumped === true) {
+    socket.destroy()
     return
   }
   const problem = error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
@@ -154,6 +160,8 @@ export function answerClientError (error: NodeJS.ErrnoException, socket: Socket)
     : error.code === 'HPE_HEADER_OVERFLOW'
       ? toProblem('GW_HEADERS_TOO_LARGE', 'The request headers exceed the gateway\'s limit.')
       : toProblem('GW_HTTP_MALFORMED', 'The request could not be read as HTTP/1.1.')
+  // No route saw it, so no request line is logged for it: this is the trace of a slow or broken client.
+  this?.log.info({ statusCode: problem.status, code: problem.code, reason: error.code, remoteAddress: socket.remoteAddress }, 'connection refused before routing')
   if (socket.writable) {
     const body = JSON.stringify(problem)
     socket.write(`HTTP/1.1 ${problem.status} ${STATUS_CODES[problem.status] ?? ''}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
@@ -165,7 +173,7 @@ export function answerClientError (error: NodeJS.ErrnoException, socket: Socket)
  * Node's own fields on a server socket: the answer being written on it now, if any, and its
  * parser, whose `incoming` is the last request it began to read.
  */
-type HttpSocket = Socket & { _httpMessage?: ServerResponse | null, parser?: { incoming?: IncomingMessage | null } | null }
+type HttpSocket = Socket & { _httpMessage?: ServerResponse | null, parser?: { incoming?: (IncomingMessage & { _dumped?: boolean }) | null } | null }
 
 /**
  * True when answers are still due on this connection and every request it carried has fully
@@ -258,13 +266,17 @@ export default fp(async function problemsPlugin (app) {
   const noRouteFor = (request: FastifyRequest): GatewayError => {
     const path = pathOf(request.url)
     const methods = methodsByPath.get(path) ?? methodsByPath.get(decodedPath(path))
-    if (methods === undefined) return new GatewayError('GW_NOT_FOUND', `No route for ${request.method} ${path}.`)
+    if (methods === undefined) return new GatewayError('GW_NOT_FOUND', `No route for ${request.method} ${shownPath(request.url)}.`)
     const allow = [...methods].sort().join(', ')
     return new GatewayError('GW_METHOD_NOT_ALLOWED', `${path} does not take ${request.method}; it takes ${allow}.`, {}, { allow })
   }
 
   app.addHook('onRequest', (request, _reply, done) => {
     if (closing) return done(new GatewayError('GW_SHUTTING_DOWN', 'The gateway is shutting down; retry on another instance.', {}, { 'retry-after': '1' }))
+    // HTTP/1.1 requires Host (RFC 9112 §3.2); Node's own refusal is a bare 400 nobody logs.
+    if (request.headers.host === undefined && request.raw.httpVersion === '1.1') {
+      return done(new GatewayError('GW_VALIDATION_FAILED', 'Send a Host header: HTTP/1.1 requires one.', { errors: [{ field: 'headers:/host', reason: 'is missing' }] }))
+    }
     // Before its body is read: anyone could otherwise have a body limit's worth of JSON parsed (and
     // a malformed one refused as such) on the way to a 404.
     if (request.is404) return done(noRouteFor(request))

@@ -33,6 +33,41 @@ t.test('what the HTTP parser refuses is answered as a problem', async (t) => {
   t.match(garbage, { status: 400, contentType: 'application/problem+json; charset=utf-8', body: { code: 'GW_HTTP_MALFORMED', status: 400 } })
   const huge = parse(await raw(gw, `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'k'.repeat(20_000)}\r\n\r\n`))
   t.match(huge, { status: 431, contentType: 'application/problem+json; charset=utf-8', body: { code: 'GW_HEADERS_TOO_LARGE', status: 431 } })
+  t.match(gw.logs.entries.filter((e) => e.msg === 'connection refused before routing'), [
+    { level: 30, statusCode: 400, code: 'GW_HTTP_MALFORMED', reason: /^HPE_/, remoteAddress: '127.0.0.1' },
+    { level: 30, statusCode: 431, code: 'GW_HEADERS_TOO_LARGE', reason: 'HPE_HEADER_OVERFLOW' }
+  ], 'each refusal logged: no route, no request line')
+})
+
+t.test('an HTTP/1.1 request without Host is refused as a problem naming the header; HTTP/1.0 needs none', async (t) => {
+  const gw = await startGateway(t)
+  const missing = parse(await raw(gw, 'GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n'))
+  t.match(missing, { status: 400, contentType: 'application/problem+json; charset=utf-8', body: { code: 'GW_VALIDATION_FAILED', errors: [{ field: 'headers:/host', reason: 'is missing' }] } })
+  t.ok(gw.logs.entries.some((e) => e.msg === 'request completed' && e.path === '/healthz' && e.statusCode === 400), 'logged as any request is')
+  t.match(await raw(gw, 'GET /healthz HTTP/1.0\r\n\r\n'), /^HTTP\/1\.1 200 /)
+})
+
+t.test('a body that stops arriving gets a 408 problem after the request timeout; an early answer is not followed by a second', async (t) => {
+  const gw = await startGateway(t)
+  const { port } = new URL(gw.url)
+  /** Sends the head and part of the body, then nothing more: what comes back, once the gateway closes. */
+  const stall = async (head: string): Promise<string> => await new Promise((resolve, reject) => {
+    const socket = connect(Number(port), '127.0.0.1', () => socket.write(`${head}Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nsmsid=`))
+    let text = ''
+    socket.setEncoding('utf8')
+    socket.on('data', (chunk: string) => { text += chunk })
+    socket.on('close', () => resolve(text))
+    socket.on('error', reject)
+  })
+  // Both wait out the 30-s request timeout side by side.
+  const started = Date.now()
+  const [slowBody, earlyAnswer] = await Promise.all([stall('POST /dlr HTTP/1.1\r\nHost: x\r\n'), stall('POST /nowhere HTTP/1.1\r\nHost: x\r\n')])
+  t.match(parse(slowBody), { status: 408, contentType: 'application/problem+json; charset=utf-8', body: { code: 'GW_REQUEST_TIMEOUT' } })
+  // Not a speed goal but the documented limit: REQUEST_TIMEOUT_MS (30 s), where a limit Node never
+  // applied to the body let it run to its own 60-s headers timeout. The margin is for a loaded machine.
+  t.ok(Date.now() - started < 50_000, `refused at the request timeout (${Date.now() - started} ms), not at Node's own 60 s`)
+  t.equal(earlyAnswer.match(/HTTP\/1\.1 /g)?.length, 1, 'one answer')
+  t.match(parse(earlyAnswer), { status: 404, body: { code: 'GW_NOT_FOUND' } })
 })
 
 t.test('bytes that are not HTTP behind a send still running on the connection: the send is answered, then the connection closes', async (t) => {
@@ -122,4 +157,28 @@ t.test('plugins\' own 4xx keep their meaning; unknown field names are escaped as
   t.equal(odd.status, 400)
   const fields = ((await odd.json()) as { errors: Array<{ field: string }> }).errors.map((e) => e.field).sort()
   t.same(fields, ['/a~0b', '/to~10'])
+})
+
+t.test('what a caller sends is quoted back and logged cut short: an unknown field\'s name, a path', async (t) => {
+  const gw = await startGateway(t)
+  const { authHeader } = await import('../helper.js')
+  const key = `k${'x'.repeat(100_000)}`
+  const unknown = await fetch(`${gw.url}/sms`, { method: 'POST', headers: { 'content-type': 'application/json', ...authHeader() }, body: JSON.stringify({ to: '+48500600700', text: 'x', [key]: 1 }) })
+  const text = await unknown.text()
+  t.equal(unknown.status, 400)
+  t.ok(text.length < 2000, `the answer stays small (${text.length} bytes)`)
+  t.match(JSON.parse(text), { errors: [{ field: `/k${'x'.repeat(63)}…`, reason: 'is not a known field' }] })
+
+  const long = `/${'p'.repeat(10_000)}`
+  const notFound = await fetch(`${gw.url}${long}`)
+  const problem = await notFound.json() as { detail: string }
+  t.equal(notFound.status, 404)
+  t.equal(problem.detail, `No route for GET ${long.slice(0, 200)}….`)
+  const line = gw.logs.entries.find((e) => e.msg === 'request completed' && e.statusCode === 404)
+  t.equal(line?.path, `${long.slice(0, 200)}…`, 'the logged path too')
+
+  // The router reads what follows a raw "#" as the query: signatures, not a path to log.
+  t.match(await raw(gw, 'GET /dlr#sig=SECRETSIG&t=x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'), /^HTTP\/1\.1 403 /)
+  t.notMatch(JSON.stringify(gw.logs.entries), /SECRETSIG/)
+  t.ok(gw.logs.entries.some((e) => e.msg === 'request completed' && e.path === '/dlr' && e.statusCode === 403))
 })
