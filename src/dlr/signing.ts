@@ -9,7 +9,7 @@ export interface SignedFields {
 
 export type Verification =
   | { ok: true, sentAt?: number }
-  | { ok: false, reason: 'bad_signature' | 'expired' | 'malformed' }
+  | { ok: false, reason: 'bad_signature' | 'foreign_signature' | 'expired' | 'malformed' }
 
 /** @see SerwerSMS HTTPS API v2, messages/send_sms — `dlr_url` parameters the provider fills in */
 export const DLR_PLACEHOLDERS = { id: '#SMSID#', state: '#STAN#', date: '#DATA#', reason: '#PRZYCZYNA#' }
@@ -17,6 +17,8 @@ export const DLR_PLACEHOLDERS = { id: '#SMSID#', state: '#STAN#', date: '#DATA#'
 const SIGNATURE_VERSION = 'v1'
 const TIME_RADIX = 36
 const BASE36_INTEGER = /^[0-9a-z]+$/
+/** What every signature we issue looks like: an HMAC-SHA256 (32 bytes) in unpadded base64url. */
+const SIGNATURE_SHAPE = /^[\w-]{43}$/
 const TRAILING_SLASHES = /\/+$/
 
 // Built by hand: URLSearchParams would percent-encode the '#' the provider looks for.
@@ -239,6 +241,8 @@ function verifyWith (query: Record<string, unknown>, sign: Signer, now: number, 
     const sentAt = decodeTime(t)
     const expiresAt = decodeTime(e)
     if (sentAt === null || expiresAt === null) return reject('malformed')
+    // Cannot be one of ours: a request from elsewhere, not a URL we issued gone wrong.
+    if (!SIGNATURE_SHAPE.test(sig)) return reject('foreign_signature')
     if (!isSignatureEqual(sig, computeSignature(sign, t ?? '', e ?? ''))) return reject('bad_signature')
     signed = { t, e, sentAt, expiresAt }
     authentic?.add(sig, signed)

@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client'
 import { MAX_REMEMBERED_REPORTS } from '../dlr/report-dedup.js'
+import { DELIVERY_REASONS } from '../dlr/states.js'
 import { FastHistogram } from '../metrics-histogram.js'
 
 const PREFIX = 'sms_gateway_'
@@ -59,12 +60,7 @@ export function createGatewayMetrics () {
       buckets: BATCH_BUCKETS,
       registers
     }),
-    deliveryReports: new Counter({
-      name: `${PREFIX}delivery_reports_total`,
-      help: 'Authentic delivery reports counted (repeats dropped), by state and reason',
-      labelNames: ['status', 'reason'] as const,
-      registers
-    }),
+    deliveryReports: deliveryReportsCounter(registers),
     deliveryReportsRejected: rejectedCounter(registers),
     idempotencyAnswersEvicted: new Counter({
       name: `${PREFIX}idempotency_answers_evicted_total`,
@@ -79,6 +75,12 @@ export function createGatewayMetrics () {
     deliveryReportsDuplicate: new Counter({
       name: `${PREFIX}delivery_reports_duplicate_total`,
       help: 'Authentic delivery reports dropped as repeats of a (message, state) already counted',
+      registers
+    }),
+    deliveryReportsBeforeSend: new Counter({
+      name: `${PREFIX}delivery_reports_before_send_total`,
+      help: 'Authentic delivery reports that came more than a second before the send time their URL was signed with (replicas\' clocks apart, or an early send), by state: counted in delivery_reports_total, left out of delivery_seconds',
+      labelNames: ['status'] as const,
       registers
     }),
     // Without labels, exported at 0 from the start, which its alert's increase() needs.
@@ -115,6 +117,32 @@ export function createGatewayMetrics () {
       registers
     })
   }
+}
+
+/** The final states a report's reason is given for (besides `delivered`, reported with none). */
+export const FINAL_FAILURE_STATES = ['undelivered', 'unsent'] as const
+/** The provider's reasons, and `other` for a word not known. */
+export const FAILURE_REASONS = DELIVERY_REASONS.filter((reason) => reason !== 'none')
+
+/**
+ * Exported at 0 before the first report: a series that first appears at 1 has no increase() in
+ * Prometheus, so the first delivered report after a start would not hold off SmsNoDeliveryReports,
+ * nor the first failure of each reason count in SmsDeliveryRatioLow. The final states' series
+ * only, each failure with a reason (the provider gives one): 31, where all states × reasons would
+ * be 128 mostly never seen.
+ */
+function deliveryReportsCounter (registers: Registry[]): Counter<'status' | 'reason'> {
+  const counter = new Counter({
+    name: `${PREFIX}delivery_reports_total`,
+    help: 'Authentic delivery reports counted (repeats dropped), by state and reason',
+    labelNames: ['status', 'reason'] as const,
+    registers
+  })
+  counter.inc({ status: 'delivered', reason: 'none' }, 0)
+  for (const status of FINAL_FAILURE_STATES) {
+    for (const reason of FAILURE_REASONS) counter.inc({ status, reason }, 0)
+  }
+  return counter
 }
 
 /**

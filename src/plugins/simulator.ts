@@ -18,6 +18,8 @@ export default fp<{ config: Config }>(async function simulatorPlugin (app, { con
     host: '127.0.0.1',
     port: 0,
     latencyMs,
+    // It reads a scheduled send's `date` as the gateway writes it.
+    timeZone: config.upstream.timeZone,
     credentials: { token: IN_PROCESS_TOKEN },
     deliveryReports: { delayMs: deliveryReportDelayMs, mix: { delivered: 8, undelivered: 1, sent: 1 } },
     logger: app.log.child({ component: 'simulator' }) as never

@@ -31,15 +31,18 @@ const FORM_CONTENT_TYPE = 'application/x-www-form-urlencoded'
 const PUSHABLE_PROTOCOLS: ReadonlySet<string> = new Set(['http:', 'https:'])
 const ENCODED_HTTP_URL = /^https?%3a/i
 const QUEUE_COMPACTION_THRESHOLD = 1024
+/** The longest setTimeout Node keeps (2^31 - 1 ms, ~24.8 days); a longer one fires at once. */
+const MAX_TIMER_MS = 2_147_483_647
 const SAMPLE_VALUES: Report = { id: '0123456789', state: 'delivered', date: '2000-01-01 00:00:00', reason: '' }
 
 interface Batch { dueAt: number, template: string, ids: readonly string[], next: number }
 interface Report { id: string, state: SimulatedDeliveryState, date: string, reason: string }
 
 /**
- * Pushes delivery reports to the `dlr_url` of a request, the way the provider does, after a fixed
- * delay. Batches due in FIFO order (the delay is constant), at most DELIVERY_REPORT_CONCURRENCY
- * pushes at once, never following redirects; a failure is counted, never thrown.
+ * Pushes delivery reports to the `dlr_url` of a request, the way the provider does, a fixed delay
+ * after the messages leave: at once, or at the time a scheduled send names. Batches kept in the
+ * order they fall due, at most DELIVERY_REPORT_CONCURRENCY pushes at once, never following
+ * redirects; a failure is counted, never thrown.
  */
 export class DeliveryReportPusher {
   readonly #delayMs: number
@@ -74,8 +77,12 @@ export class DeliveryReportPusher {
     setMaxListeners(0, this.#abort.signal)
   }
 
-  /** Queues one report per id (`ids` must not change afterwards); an unusable URL or a full queue counts them all as failed. */
-  schedule (dlrUrl: string, ids: readonly string[], now: number = Date.now()): void {
+  /**
+   * Queues one report per id (`ids` must not change afterwards), due the delay after `sendAt` (ms
+   * since epoch; a scheduled send's time) or after `now`, whichever is later; an unusable URL or a
+   * full queue counts them all as failed.
+   */
+  schedule (dlrUrl: string, ids: readonly string[], now: number = Date.now(), sendAt?: number): void {
     if (this.#closed || ids.length === 0) return
     const template = toPushableTemplate(dlrUrl)
     if (template === undefined || this.#pending + ids.length > MAX_PENDING_DELIVERY_REPORTS) {
@@ -83,9 +90,30 @@ export class DeliveryReportPusher {
       this.#onOutcome(false, ids.length * this.#copies)
       return
     }
-    this.#batches.push({ dueAt: now + this.#delayMs, template, ids, next: 0 })
+    const dueAt = (sendAt !== undefined && sendAt > now ? sendAt : now) + this.#delayMs
+    const at = this.#insertionPoint(dueAt)
+    this.#batches.splice(at, 0, { dueAt, template, ids, next: 0 })
+    if (at === this.#head) {
+      // Due before the batch the timer waits for.
+      clearTimeout(this.#timer)
+      this.#timer = undefined
+    }
     this.#pending += ids.length
     this.#pump()
+  }
+
+  /** Where a batch due at `dueAt` goes: after every one due no later, so that equal ones keep their order. */
+  #insertionPoint (dueAt: number): number {
+    let low = this.#head
+    let high = this.#batches.length
+    // Sends at once are due in the order they came: the search ends at the first step.
+    if (high === low || this.#batches[high - 1]!.dueAt <= dueAt) return high
+    while (low < high) {
+      const middle = (low + high) >>> 1
+      if (this.#batches[middle]!.dueAt <= dueAt) low = middle + 1
+      else high = middle
+    }
+    return low
   }
 
   /** Resolves once nothing is waiting or being pushed. */
@@ -125,7 +153,7 @@ export class DeliveryReportPusher {
         this.#timer ??= setTimeout(() => {
           this.#timer = undefined
           this.#pump()
-        }, wait)
+        }, Math.min(wait, MAX_TIMER_MS))
         break
       }
       const id = batch.ids[batch.next++] as string

@@ -13,6 +13,7 @@ import {
 import { PROVIDER_ERRORS, providerError } from './provider-errors.js'
 import { RecentEntries } from './recent-requests.js'
 import { processSendSms, type SendSmsOutcome, type SimulatorCredentials } from './send-sms.js'
+import { instantOfProviderDate, PROVIDER_TIME_ZONE } from '../sms/send-date.js'
 import { pathOf } from '../url-path.js'
 
 export type { FaultRule, SimulatedDeliveryState, SimulatorFault }
@@ -36,6 +37,8 @@ export interface SimulatorOptions {
     /** push every report twice, like a provider retrying */
     duplicate?: boolean
   }
+  /** IANA zone in which a scheduled send's `date` is read, as the gateway's SERWERSMS_TIME_ZONE (default Europe/Warsaw) */
+  timeZone?: string
   /** keep the last N send_sms requests for tests (default 1000) */
   recordRequests?: number | false
   /** longer texts get error 3102 (default 10) */
@@ -102,6 +105,7 @@ export async function startSimulator (options: SimulatorOptions = {}): Promise<S
   const closing = new AbortController()
   // every delayed answer listens for close
   setMaxListeners(0, closing.signal)
+  const timeZone = options.timeZone ?? PROVIDER_TIME_ZONE
   let latencyMs = checkLatency(options.latencyMs ?? 0)
   const pusher = options.deliveryReports === false || options.deliveryReports === undefined
     ? undefined
@@ -136,7 +140,7 @@ export async function startSimulator (options: SimulatorOptions = {}): Promise<S
     recent.push({ at: Date.now(), path: pathOf(request.url), headers: request.headers, body })
   }
 
-  const count = (outcome: SendSmsOutcome): void => {
+  const count = (outcome: SendSmsOutcome, body: Record<string, unknown>, now: number): void => {
     if (!outcome.accepted) return
     if (outcome.test) {
       counters.testMessages += outcome.queued
@@ -144,7 +148,9 @@ export async function startSimulator (options: SimulatorOptions = {}): Promise<S
     }
     counters.messagesQueued += outcome.queued
     counters.messagesUnsent += outcome.unsent
-    if (pusher !== undefined && outcome.dlrUrl !== undefined) pusher.schedule(outcome.dlrUrl, outcome.queuedIds)
+    // A scheduled send is reported on after its `date`, as the provider sends it only then.
+    const sendAt = typeof body.date === 'string' && body.date !== '' ? instantOfProviderDate(body.date, timeZone) : undefined
+    if (pusher !== undefined && outcome.dlrUrl !== undefined) pusher.schedule(outcome.dlrUrl, outcome.queuedIds, now, sendAt)
   }
 
   const answer = (reply: FastifyReply, fault: SimulatorFault | undefined, outcome: SendSmsOutcome): FastifyReply => {
@@ -179,8 +185,9 @@ export async function startSimulator (options: SimulatorOptions = {}): Promise<S
       }
       const canned = fault === undefined ? undefined : cannedFaultResponse(fault)
       if (canned !== undefined) return reply.code(canned.status).type(canned.contentType).send(canned.body)
-      const outcome = processSendSms(body, { authorization: request.headers.authorization, credentials, maxParts, now: Date.now() })
-      count(outcome)
+      const now = Date.now()
+      const outcome = processSendSms(body, { authorization: request.headers.authorization, credentials, maxParts, now })
+      count(outcome, body, now)
       return answer(reply, fault, outcome)
     } finally {
       if (!hangs) counters.inFlight--

@@ -78,3 +78,18 @@ export function unsayableInProviderTime (instant: Date, timeZone: string = PROVI
   }
   return undefined
 }
+
+/**
+ * The instant a provider `date` names (`YYYY-MM-DD HH:MM:SS`, wall time in `timeZone` without an
+ * offset), as ms since epoch; NaN when it is no such date. The inverse of formatProviderDate: the
+ * wall time read as UTC, moved by the zone's offset, twice, as the offset at the first guess may
+ * not be the one at the answer (a guess across a daylight-saving change).
+ */
+export function instantOfProviderDate (date: string, timeZone: string): number {
+  const wallTimeAsUtc = (text: string) => Date.parse(`${text.replace(' ', 'T')}Z`)
+  const wanted = wallTimeAsUtc(date)
+  if (Number.isNaN(wanted)) return Number.NaN
+  let instant = wanted
+  for (let guess = 0; guess < 2; guess++) instant += wanted - wallTimeAsUtc(formatProviderDate(new Date(instant), timeZone))
+  return instant
+}

@@ -69,6 +69,16 @@ t.test('dashboard shows what the issue asks for', async (t) => {
   t.ok(has(/http latency .* by route/i, /sum by \(le, route\) \(rate\(sms_gateway_http_request_duration_seconds_bucket/), 'HTTP latency by route')
 })
 
+t.test('dashboard agrees with the alerts and shows the report counters they do not', async (t) => {
+  const rejectedTotals = queries.filter((q) => allPanels.find((p) => p.title === q.panel)?.type === 'stat' && /sms_gateway_delivery_reports_rejected_total/.test(q.expr))
+  t.ok(rejectedTotals.length > 0, 'a stat of rejected reports')
+  for (const q of rejectedTotals) t.match(q.expr, /reason!="unsigned"/, `${q.panel}: what SmsDeliveryReportsRejected counts, without the public route's unsigned noise`)
+  for (const q of queries) t.notMatch(q.expr, /increase\([^()]*\[\$__rate_interval\]\)/, `${q.panel}: no increase() over $__rate_interval, whose points change with the zoom`)
+  for (const name of ['sms_gateway_delivery_reports_duplicate_total', 'sms_gateway_delivery_reports_dedup_evicted_total', 'sms_gateway_delivery_reports_before_send_total']) {
+    t.ok(queries.some((q) => q.expr.includes(name)), `${name} is on the dashboard`)
+  }
+})
+
 t.test('dashboard queries use only metrics the gateway exports', async (t) => {
   const allowed = new Set([...await exportedMetricNames(t), ...PROMETHEUS_SYNTHETIC_METRICS])
   for (const q of queries) {

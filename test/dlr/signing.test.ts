@@ -89,10 +89,27 @@ t.test('tampering with any signed field is a bad signature', async (t) => {
   const sig = query['sig'] as string
   const flipped = sig.slice(0, -1) + (sig.endsWith('A') ? 'B' : 'A')
   t.same(verifyDeliveryQuery({ ...query, sig: flipped }, SECRET, NOW), badSignature, 'sig')
-  t.same(verifyDeliveryQuery({ ...query, sig: sig.slice(1) }, SECRET, NOW), badSignature, 'sig shortened')
-  t.same(verifyDeliveryQuery({ ...query, sig: `${sig}=` }, SECRET, NOW), badSignature, 'sig padded')
-  t.same(verifyDeliveryQuery({ ...query, sig: '' }, SECRET, NOW), badSignature, 'sig empty')
+  t.same(verifyDeliveryQuery({ ...query, sig: sig.toUpperCase() === sig ? sig.toLowerCase() : sig.toUpperCase() }, SECRET, NOW), badSignature, 'sig in another case')
   t.same(verifyDeliveryQuery(query, 'another-secret', NOW), badSignature, 'wrong secret')
+})
+
+t.test('a signature that cannot be one the gateway issued is foreign, not a bad one of ours', async (t) => {
+  const query = deliver(signDeliveryUrl('https://gw.example.com', SECRET, { sentAt: SENT_AT, expiresAt: EXPIRES_AT }))
+  const sig = query['sig'] as string
+  const foreign = { ok: false, reason: 'foreign_signature' }
+  for (const [name, forged] of [
+    ['shortened', sig.slice(1)],
+    ['lengthened', `${sig}A`],
+    ['padded', `${sig}=`],
+    ['empty', ''],
+    ['anyone\'s ?sig=x', 'x'],
+    ['standard base64', `${sig.slice(0, -1)}+`],
+    ['hex of the right length', 'f'.repeat(64)]
+  ] as const) {
+    t.same(verifyDeliveryQuery({ ...query, sig: forged }, SECRET, NOW), foreign, name)
+  }
+  t.same(verifyDeliveryQuery({ sig: 'x' }, SECRET, NOW), foreign, 'without t and e, as a panel URL has none')
+  t.same(verifyDeliveryQuery({ ...query, sig: 'A'.repeat(43) }, SECRET, NOW), { ok: false, reason: 'bad_signature' }, 'our shape, not our signature')
 })
 
 t.test('expired', async (t) => {

@@ -1,12 +1,22 @@
 import { spawnSync } from 'node:child_process'
 import { createServer, type AddressInfo } from 'node:net'
 import t from 'tap'
-import { DROPPED_DEFAULT_METRICS, REJECTION_REASONS } from '../../src/plugins/metrics.js'
+import { signDeliveryUrl } from '../../src/dlr/signing.js'
+import { DROPPED_DEFAULT_METRICS, FAILURE_REASONS, FINAL_FAILURE_STATES, REJECTION_REASONS } from '../../src/plugins/metrics.js'
 import { RECIPIENT_STATUSES } from '../../src/schemas/sms.js'
 import { UPSTREAM_METRIC_OUTCOMES } from '../../src/serwersms/send-sms.js'
-import { authHeader, freePort, startGateway } from '../helper.js'
+import { authHeader, DLR_SECRET, freePort, startGateway, type GatewayUnderTest } from '../helper.js'
 
 const METRICS_TOKEN = 'metrics-token-0123456789'
+
+const scrape = async (gw: GatewayUnderTest) => (await fetch(`${gw.url}/metrics`)).text()
+/** The value of one series in an exposition, 0 when it is absent. */
+const sample = (exposition: string, series: string) => Number(exposition.split('\n').find((line) => line.startsWith(`${series} `))?.split(' ')[1] ?? 0)
+
+/** A report of message `smsid` pushed to a URL the gateway signed with these times. */
+function signedReport (gw: GatewayUnderTest, smsid: string, signed: { sentAt?: number, expiresAt?: number }, state = 'delivered'): string {
+  return signDeliveryUrl(gw.url, DLR_SECRET, signed).replace('#SMSID#', smsid).replace('#STAN#', state).replace('#DATA#', '').replace('#PRZYCZYNA#', '')
+}
 
 t.test('/metrics passes promtool\'s lint with every gateway metric present', async (t) => {
   const gw = await startGateway(t, { deliveryReportsToSelf: true, simulator: { deliveryReports: { delayMs: 10 } } })
@@ -56,6 +66,46 @@ t.test('every reason of a refused report is exported at 0 before the first refus
   t.match(await (await fetch(`${gw.url}/metrics`)).text(), '\nsms_gateway_delivery_reports_rejected_total{reason="unsigned"} 1\n')
 })
 
+t.test('a signature that cannot be one of ours counts as unsigned; only one of our shape that fails is bad_signature', async (t) => {
+  const gw = await startGateway(t, { deliveryReportsToSelf: true })
+  const anyones = await fetch(`${gw.url}/dlr?smsid=1&stan=delivered&sig=x`)
+  t.equal(anyones.status, 403, 'still refused as a signature that does not match')
+  t.match(await anyones.json(), { code: 'GW_DLR_SIGNATURE_INVALID' })
+  const junkBody = await fetch(`${gw.url}/dlr?sig=x`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{' })
+  t.equal(junkBody.status, 400)
+  let metrics = await scrape(gw)
+  t.equal(sample(metrics, 'sms_gateway_delivery_reports_rejected_total{reason="unsigned"}'), 2, 'the forged query, and junk posted to it')
+  t.equal(sample(metrics, 'sms_gateway_delivery_reports_rejected_total{reason="bad_signature"}'), 0, 'nothing the alert on rejected reports looks at')
+
+  const genuine = signedReport(gw, 'm1', { sentAt: Date.now() - 5000, expiresAt: Date.now() + 60_000 })
+  const ourShape = await fetch(genuine.replace(/sig=[\w-]+/, `sig=${'A'.repeat(43)}`))
+  t.equal(ourShape.status, 403)
+  metrics = await scrape(gw)
+  t.equal(sample(metrics, 'sms_gateway_delivery_reports_rejected_total{reason="bad_signature"}'), 1, 'a wrong DLR_SECRET looks like this')
+  t.equal(sample(metrics, 'sms_gateway_delivery_reports_rejected_total{reason="unsigned"}'), 2)
+})
+
+t.test('a report before its send time is counted and logged, never observed as a latency', async (t) => {
+  const gw = await startGateway(t, { deliveryReportsToSelf: true })
+  const expiresAt = Date.now() + 600_000
+  t.equal((await fetch(signedReport(gw, 'early', { sentAt: Date.now() + 60_000, expiresAt }))).status, 200)
+  let metrics = await scrape(gw)
+  t.equal(sample(metrics, 'sms_gateway_delivery_reports_before_send_total{status="delivered"}'), 1)
+  t.equal(sample(metrics, 'sms_gateway_delivery_reports_total{status="delivered",reason="none"}'), 1, 'still a delivery')
+  t.equal(sample(metrics, 'sms_gateway_delivery_seconds_count{status="delivered"}'), 0, 'no latency of 0 s, nor a negative one')
+  const warning = gw.logs.entries.find((entry) => entry.messageId === 'early' && entry.level === 40)
+  t.ok(warning !== undefined, 'a warning')
+  t.ok(Number(warning?.secondsBeforeSend) > 59 && Number(warning?.secondsBeforeSend) <= 60, `with how early: ${String(warning?.secondsBeforeSend)}`)
+
+  // A scheduled send leaves at the second its provider date names: up to a second before the
+  // send time signed in its URL, on the same clock.
+  t.equal((await fetch(signedReport(gw, 'same-second', { sentAt: Date.now() + 500, expiresAt }))).status, 200)
+  metrics = await scrape(gw)
+  t.equal(sample(metrics, 'sms_gateway_delivery_reports_before_send_total{status="delivered"}'), 1, 'not before its send')
+  t.equal(sample(metrics, 'sms_gateway_delivery_seconds_count{status="delivered"}'), 1, 'observed')
+  t.equal(sample(metrics, 'sms_gateway_delivery_seconds_bucket{le="1",status="delivered"}'), 1, 'as at once')
+})
+
 t.test('counters an alert takes increase() of are exported at 0 before their first event', async (t) => {
   const gw = await startGateway(t, { deliveryReportsToSelf: true })
   const before = await (await fetch(`${gw.url}/metrics`)).text()
@@ -66,6 +116,10 @@ t.test('counters an alert takes increase() of are exported at 0 before their fir
   }
   for (const outcome of UPSTREAM_METRIC_OUTCOMES) t.match(before, `\nsms_gateway_upstream_requests_total{outcome="${outcome}"} 0\n`, outcome)
   t.match(before, '\nsms_gateway_delivery_reports_total{status="delivered",reason="none"} 0\n', 'delivered reports')
+  for (const status of FINAL_FAILURE_STATES) {
+    for (const reason of FAILURE_REASONS) t.match(before, `\nsms_gateway_delivery_reports_total{status="${status}",reason="${reason}"} 0\n`, `${status} ${reason}`)
+  }
+  t.equal(before.split('\n').filter((line) => line.startsWith('sms_gateway_delivery_reports_total{')).length, 1 + FINAL_FAILURE_STATES.length * FAILURE_REASONS.length, 'and no other series')
   t.match(before, '\nsms_gateway_delivery_reports_dedup_evicted_total 0\n', 'report pairs forgotten inside their window')
   t.notMatch(before, /sms_gateway_messages_total\{[^}]*client="anonymous"/, 'no series for a client that cannot call')
 

@@ -28,10 +28,15 @@ t.test('numbers are de-duplicated across the whole request before batching, in t
   t.equal(new Set(sent).size, 20, 'no number sent twice, even across batches')
   const ids = answer.body.messages.map((m) => m.id)
   t.equal(new Set(ids).size, 20, 'every recipient has its own message id')
-  // Every batch but its numbers is the first batch: a later one without dlr_url would lose its reports.
-  const [first, ...later] = gw.simulator.received.map((r) => ({ ...r.body, phone: undefined }))
-  t.match(first, { text: 'campaign', dlr_url: /\/dlr\?t=/ })
+  // Every batch but its numbers and its dlr_url is the first batch; each carries a signed dlr_url
+  // (one without would lose its reports), signed with the time it left: none before the first.
+  const sentAt = (url: unknown) => Number.parseInt(new URLSearchParams(String(url).split('?')[1]).get('t') ?? '', 36)
+  const [first, ...later] = gw.simulator.received.map((r) => ({ ...r.body, phone: undefined, dlr_url: undefined }))
+  t.match(first, { text: 'campaign' })
   for (const batch of later) t.same(batch, first)
+  const urls = gw.simulator.received.map((r) => r.body.dlr_url)
+  for (const url of urls) t.match(url, /\/dlr\?t=[0-9a-z]+&e=[0-9a-z]+&sig=[\w-]{43}&/)
+  t.ok(urls.every((url) => sentAt(url) >= sentAt(urls[0])), 'no batch signed before the first left')
 })
 
 t.test('uniqueId stays with its number through de-duplication and batching', async (t) => {

@@ -1,5 +1,7 @@
 import t from 'tap'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { DeliveryReportPusher, UNDELIVERED_REASONS, renderUrl } from '../../src/simulator/delivery-reports.js'
+import { formatProviderDate, instantOfProviderDate } from '../../src/sms/send-date.js'
 import { send, startReceiver, startTestSimulator, waitUntil } from './helper.js'
 
 const WARSAW_TIME = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/
@@ -223,7 +225,35 @@ t.test('close aborts pushes under way without counting them', async (t) => {
   t.match(simulator.stats, { deliveryReportsSent: 0, deliveryReportsFailed: 0 })
 })
 
+t.test('a scheduled send is reported on after its date, read in the zone the simulator is given', async (t) => {
+  const receiver = await startReceiver(t)
+  const delayMs = 50
+  // Nine hours from Warsaw, all year: a date read in the wrong zone would be hours off.
+  const simulator = await startTestSimulator(t, { timeZone: 'Asia/Tokyo', deliveryReports: { delayMs } })
+  const date = formatProviderDate(new Date(Date.now() + 2000), 'Asia/Tokyo')
+  const sendsAt = instantOfProviderDate(date, 'Asia/Tokyo')
+  t.equal((await send(simulator, { phone: '500600700', text: 'x', date, dlr_url: `${receiver.url}/dlr?${PLACEHOLDERS}` })).json.queued, 1)
+  await sleep(Math.max(0, sendsAt - Date.now() - 200))
+  t.equal(receiver.reports.length, 0, 'nothing before the date')
+  await waitUntil(() => receiver.reports.length === 1)
+  t.ok(Date.now() >= sendsAt + delayMs, 'the delay after the date')
+  t.equal(receiver.reports[0]?.query.get('stan'), 'delivered')
+})
+
 t.test('the pusher', async (t) => {
+  t.test('pushes a batch due earlier before one scheduled for later, whatever their order', async (t) => {
+    const receiver = await startReceiver(t)
+    const pusher = new DeliveryReportPusher({ delayMs: 0 }, () => {})
+    t.teardown(() => pusher.close())
+    const now = Date.now()
+    pusher.schedule(`${receiver.url}/?id=#SMSID#`, ['tomorrow'], now, now + 86_400_000)
+    pusher.schedule(`${receiver.url}/?id=#SMSID#`, ['now'], now)
+    await waitUntil(() => receiver.reports.length === 1)
+    t.equal(receiver.reports[0]?.query.get('id'), 'now')
+    await sleep(50)
+    t.equal(receiver.reports.length, 1, 'the scheduled one waits for its time')
+  })
+
   t.test('runs at most 16 pushes at once, in FIFO order', async (t) => {
     const { createServer } = await import('node:http')
     let active = 0

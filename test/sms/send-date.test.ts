@@ -1,6 +1,6 @@
 import t from 'tap'
 import fc from 'fast-check'
-import { formatProviderDate, PROVIDER_TIME_ZONE, unsayableInProviderTime } from '../../src/sms/send-date.js'
+import { formatProviderDate, instantOfProviderDate, PROVIDER_TIME_ZONE, unsayableInProviderTime } from '../../src/sms/send-date.js'
 
 const at = (iso: string): Date => new Date(iso)
 
@@ -45,4 +45,17 @@ t.test('instants the provider\'s local time cannot say', async (t) => {
   t.equal(unsayableInProviderTime(new Date('2030-07-01T12:00:00Z')), undefined)
   t.match(unsayableInProviderTime(new Date('9999-12-31T23:00:00Z')), /beyond the year 9999/, 'already 10000 in Warsaw')
   t.equal(unsayableInProviderTime(new Date('9999-12-31T22:59:59Z')), undefined)
+})
+
+t.test('instantOfProviderDate reads a provider date in its zone', async (t) => {
+  t.equal(instantOfProviderDate('2025-01-15 12:00:00', 'Europe/Warsaw'), Date.UTC(2025, 0, 15, 11, 0, 0), 'winter: UTC+1')
+  t.equal(instantOfProviderDate('2025-07-15 12:00:00', 'Europe/Warsaw'), Date.UTC(2025, 6, 15, 10, 0, 0), 'summer: UTC+2')
+  t.equal(instantOfProviderDate('2025-03-30 03:30:00', 'Europe/Warsaw'), Date.UTC(2025, 2, 30, 1, 30, 0), 'just after the clocks go forward')
+  t.equal(instantOfProviderDate('2025-03-30 01:30:00', 'Europe/Warsaw'), Date.UTC(2025, 2, 30, 0, 30, 0), 'just before')
+  t.equal(instantOfProviderDate('2024-02-29 23:59:59', 'UTC'), Date.UTC(2024, 1, 29, 23, 59, 59))
+  t.equal(instantOfProviderDate('2025-01-01 00:00:00', 'Asia/Tokyo'), Date.UTC(2024, 11, 31, 15, 0, 0))
+  for (const instant of [Date.UTC(2025, 9, 26, 3, 0, 0), Date.UTC(2025, 5, 1, 8, 15, 42)]) {
+    t.equal(instantOfProviderDate(formatProviderDate(new Date(instant)), 'Europe/Warsaw'), instant, 'the inverse of formatProviderDate')
+  }
+  t.ok(Number.isNaN(instantOfProviderDate('tomorrow', 'UTC')))
 })

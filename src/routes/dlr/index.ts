@@ -33,26 +33,23 @@ const OK = 'OK'
 const BODY_ABORTED = 'ECONNRESET'
 const MISSING_ID: ProblemExample = { code: 'GW_VALIDATION_FAILED', detail: 'smsid: the message id is missing', extensions: { errors: [{ field: 'querystring:/smsid', reason: 'the message id is missing' }] } }
 /**
- * Why a report was refused, as the rejected counter labels it; any other refusal (a field, a body)
- * of a report that came to a URL we signed is malformed. A request without a usable signature is
- * not a report from a URL we issued: counted apart, so that what reaches a public /dlr from
- * elsewhere is not taken for the provider's.
- */
-const REJECTION_BY_CODE: Readonly<Record<string, RejectionReason>> = {
-  GW_DLR_SIGNATURE_MISSING: 'unsigned',
-  GW_DLR_SIGNATURE_INVALID: 'bad_signature',
-  GW_DLR_EXPIRED: 'expired'
-}
-/**
  * A report is no bigger than the URL it came in, which the header limit bounds: the gateway's own
  * body limit leaves room for 10,000 recipients, and anyone may post to this public route before
  * its signature is checked (~250 ms of CPU to parse that much form).
  */
 export const REPORT_BODY_LIMIT = MAX_HEADER_BYTES
+const MS_PER_SECOND = 1000
+/**
+ * How much earlier than its signed send time a report may come and still be the same clock's: a
+ * scheduled send leaves at the second its provider `date` names, which drops the milliseconds of
+ * the send time signed in its URL (itself rounded down to ISSUED_TIME_RESOLUTION_MS, which only
+ * ever makes a report look later).
+ */
+const SEND_TIME_UNCERTAINTY_MS = MS_PER_SECOND
 
 const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { config }) => {
   const { secret, dedupWindowMs } = config.deliveryReports
-  const { deliveryReports, deliveryReportsRejected, deliveryReportsDuplicate, deliveryReportsDedupEvicted, deliverySeconds, deliveryReportsEnabled } = app.metrics
+  const { deliveryReports, deliveryReportsRejected, deliveryReportsDuplicate, deliveryReportsDedupEvicted, deliveryReportsBeforeSend, deliverySeconds, deliveryReportsEnabled } = app.metrics
   // Pairs this replica forgets early are counted only where its memory is the only one: with
   // Redis, the shared key still recognises their repeats.
   const dedup: ReportSightings = app.hasDecorator('redis')
@@ -62,10 +59,6 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
     : new ReportDeduplicator(dedupWindowMs, { onEvicted: (pairs) => { deliveryReportsDedupEvicted.inc(pairs) } })
   const verifier = secret === undefined ? undefined : new DeliveryReportVerifier(secret)
   deliveryReportsEnabled.set(verifier === undefined ? 0 : 1)
-  // Delivered reports exported from 0: a series that first appears at 1 has no increase() in
-  // Prometheus, so the first one after a start would not count against SmsNoDeliveryReports. The
-  // (state, reason) pairs of the others are too many to list.
-  deliveryReports.inc({ status: 'delivered', reason: 'none' }, 0)
   await app.register(formbody)
   // The report travels in the URL the gateway issued, whatever a push puts in its body: a body of
   // another type (multipart, as PHP's curl sends an array of fields, or text) is read within the
@@ -77,18 +70,17 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
    * came to a URL this gateway signed; anyone may post junk to the public /dlr, and that must not
    * look like the provider's reports going unread.
    */
-  const rejectionReasonOf = (request: FastifyRequest, code: string): RejectionReason => {
-    const byCode = REJECTION_BY_CODE[code]
-    if (byCode !== undefined) return byCode
+  const rejectionReasonOf = (request: FastifyRequest, error: FastifyError | GatewayError): RejectionReason => {
+    if (error instanceof SignatureRefusal) return error.countedAs
     if (verifier === undefined) return 'bad_signature'
     const verification = verifier.verify(signedFieldsOf(request.query, request.body), Date.now())
-    return verification.ok ? 'malformed' : REJECTION_BY_CODE[REFUSAL_BY_VERIFICATION[verification.reason].code]!
+    return verification.ok ? 'malformed' : REFUSAL_BY_VERIFICATION[verification.reason].countedAs
   }
   // Every refusal is counted here, those of a body fastify could not read included; a body cut off
   // by a caller who went away is no report refused.
   app.addHook('onError', (request, _reply, error: FastifyError | GatewayError, done) => {
     const status = error instanceof GatewayError ? error.status : error.statusCode
-    if (status !== undefined && status >= 400 && status < 500 && error.code !== BODY_ABORTED) deliveryReportsRejected.inc({ reason: rejectionReasonOf(request, error.code) })
+    if (status !== undefined && status >= 400 && status < 500 && error.code !== BODY_ABORTED) deliveryReportsRejected.inc({ reason: rejectionReasonOf(request, error) })
     done()
   })
 
@@ -112,7 +104,8 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
 
   const receive = async (request: FastifyRequest) => {
     if (verifier === undefined) {
-      throw new GatewayError('GW_DLR_SIGNATURE_INVALID', 'This gateway issues no delivery-report URLs (DLR_SECRET is not set).')
+      // Counted as bad_signature, which the alert ignores where no gateway takes reports.
+      throw new SignatureRefusal('GW_DLR_SIGNATURE_INVALID', 'This gateway issues no delivery-report URLs (DLR_SECRET is not set).', 'bad_signature')
     }
     const now = Date.now()
     const { query, body } = request
@@ -134,7 +127,7 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
     const { messageId, state: rawState, reason: rawReason, date } = reading.fields
     const status = mapDeliveryState(rawState)
     const reason = mapDeliveryReason(rawReason)
-    const latencySeconds = verification.sentAt === undefined ? undefined : Math.max(0, now - verification.sentAt) / 1000
+    const sinceSendMs = verification.sentAt === undefined ? undefined : now - verification.sentAt
     const sighting = dedup.firstSighting(messageId, status)
     // Without Redis the answer is at hand: no await, no extra turn of the microtask queue.
     if (!(typeof sighting === 'boolean' ? sighting : await sighting)) {
@@ -148,7 +141,16 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
       return OK
     }
     deliveryReports.inc({ status, reason })
-    if (latencySeconds !== undefined) deliverySeconds.observe({ status }, latencySeconds)
+    let latencySeconds: number | undefined
+    if (sinceSendMs !== undefined) {
+      if (sinceSendMs >= -SEND_TIME_UNCERTAINTY_MS) {
+        latencySeconds = Math.max(0, sinceSendMs) / MS_PER_SECOND
+        deliverySeconds.observe({ status }, latencySeconds)
+      } else {
+        deliveryReportsBeforeSend.inc({ status })
+        request.log.warn({ messageId, status, secondsBeforeSend: -sinceSendMs / MS_PER_SECOND }, 'delivery report arrived before its send time: the replicas\' clocks disagree, or the provider sent early; left out of sms_gateway_delivery_seconds')
+      }
+    }
     const logged: Record<string, unknown> = {
       messageId,
       status,
@@ -207,16 +209,35 @@ function signedFieldsOf (query: unknown, body: unknown): Record<string, unknown>
 
 type VerificationFailure = Extract<Verification, { ok: false }>['reason']
 
-/** How a report whose signature did not verify is refused. */
-const REFUSAL_BY_VERIFICATION: Readonly<Record<VerificationFailure, { code: ErrorCode, detail: string }>> = {
-  malformed: { code: 'GW_DLR_SIGNATURE_MISSING', detail: 'The delivery-report URL carries no valid signature.' },
-  expired: { code: 'GW_DLR_EXPIRED', detail: 'The delivery-report URL has expired.' },
-  bad_signature: { code: 'GW_DLR_SIGNATURE_INVALID', detail: 'The delivery-report URL signature does not match.' }
+/** A refusal for the signature, and how the rejected counter counts it. */
+class SignatureRefusal extends GatewayError {
+  readonly countedAs: RejectionReason
+
+  constructor (code: ErrorCode, detail: string, countedAs: RejectionReason) {
+    super(code, detail)
+    this.countedAs = countedAs
+  }
 }
 
-function rejectionFor (reason: VerificationFailure): GatewayError {
-  const { code, detail } = REFUSAL_BY_VERIFICATION[reason]
-  return new GatewayError(code, detail)
+const FORGED = 'The delivery-report URL signature does not match.'
+
+/**
+ * How a report whose signature did not verify is refused, and counted. A request without a usable
+ * signature, or with one that cannot be one of ours (not the shape of any we issue), is not a
+ * report from a URL we issued: counted as unsigned, apart from the rest, so that what anyone can
+ * send to a public /dlr is not taken for the provider's reports. Only a signature of our shape
+ * that fails is bad_signature: a wrong DLR_SECRET, or someone who has seen our URLs.
+ */
+const REFUSAL_BY_VERIFICATION: Readonly<Record<VerificationFailure, { code: ErrorCode, detail: string, countedAs: RejectionReason }>> = {
+  malformed: { code: 'GW_DLR_SIGNATURE_MISSING', detail: 'The delivery-report URL carries no valid signature.', countedAs: 'unsigned' },
+  foreign_signature: { code: 'GW_DLR_SIGNATURE_INVALID', detail: FORGED, countedAs: 'unsigned' },
+  expired: { code: 'GW_DLR_EXPIRED', detail: 'The delivery-report URL has expired.', countedAs: 'expired' },
+  bad_signature: { code: 'GW_DLR_SIGNATURE_INVALID', detail: FORGED, countedAs: 'bad_signature' }
+}
+
+function rejectionFor (reason: VerificationFailure): SignatureRefusal {
+  const { code, detail, countedAs } = REFUSAL_BY_VERIFICATION[reason]
+  return new SignatureRefusal(code, detail, countedAs)
 }
 
 export default routes
