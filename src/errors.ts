@@ -18,7 +18,7 @@ export const ERROR_CATALOGUE = {
   GW_METHOD_NOT_ALLOWED: { status: 405, title: 'The resource does not take this method' },
   GW_REQUEST_TIMEOUT: { status: 408, title: 'The request took too long to arrive' },
   GW_IDEMPOTENCY_IN_FLIGHT: { status: 409, title: 'A request with this Idempotency-Key is still in progress' },
-  GW_IDEMPOTENCY_OUTCOME_UNKNOWN: { status: 409, title: 'A request with this Idempotency-Key stopped before its outcome was known' },
+  GW_IDEMPOTENCY_OUTCOME_UNKNOWN: { status: 409, title: 'The outcome of the first request with this Idempotency-Key could not be confirmed' },
   GW_BODY_TOO_LARGE: { status: 413, title: 'The request body is too large' },
   GW_RECIPIENTS_TOO_MANY: { status: 413, title: 'Too many recipients in one request' },
   GW_MEDIA_TYPE_UNSUPPORTED: { status: 415, title: 'Unsupported media type' },

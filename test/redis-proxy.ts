@@ -2,32 +2,48 @@ import { once } from 'node:events'
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net'
 import type { Test } from 'tap'
 
-/** What becomes of Redis's answer to the intercepted command: dropped with the connection, or held back. */
-export type AnswerTreatment = 'drop' | { delayMs: number }
+/**
+ * What becomes of Redis's answer to the intercepted command: dropped with the connection, held
+ * back, or held until the sender's next command, which cuts the connection before reaching Redis.
+ */
+export type AnswerTreatment = 'drop' | { delayMs: number } | 'cut-at-next-command'
 
 /**
  * A TCP proxy in front of Redis that, once armed with a key, passes on the next command naming it
  * and then treats Redis's answer as told: drops the connection instead of passing it back (the
- * command was carried out, and its sender never learns so), or holds it — and what follows, so
- * that their order holds — back for a while.
+ * command was carried out, and its sender never learns so), holds it — and what follows, so
+ * that their order holds — back for a while, or holds it until the sender writes again and then
+ * drops the connection with that write (a command sent behind the first one never arrives).
+ * Connections made afterwards pass everything.
  */
 export async function startRedisProxy (t: Test, redisPort: number) {
   let armed: { key: string, treatment: AnswerTreatment } | undefined
   let intercepted = 0
   let dropped = 0
+  let cut = 0
   const sockets = new Set<Socket>()
   const server = createServer((client) => {
     const upstream = connect(redisPort, '127.0.0.1')
     sockets.add(client).add(upstream)
     let dropNextAnswer = false
     let held: Buffer[] | undefined
+    let cutAtNextCommand = false
     client.on('data', (chunk) => {
+      if (cutAtNextCommand) {
+        cut++
+        client.destroy()
+        upstream.destroy()
+        return
+      }
       if (armed !== undefined && chunk.includes(armed.key)) {
         const { treatment } = armed
         armed = undefined
         intercepted++
         if (treatment === 'drop') dropNextAnswer = true
-        else {
+        else if (treatment === 'cut-at-next-command') {
+          held = []
+          cutAtNextCommand = true
+        } else {
           held = []
           setTimeout(() => {
             for (const answer of held!) client.write(answer)
@@ -61,6 +77,8 @@ export async function startRedisProxy (t: Test, redisPort: number) {
     /** commands whose answer was intercepted so far */
     intercepted: () => intercepted,
     /** answers dropped so far */
-    dropped: () => dropped
+    dropped: () => dropped,
+    /** connections cut at a command sent behind an intercepted one */
+    cut: () => cut
   }
 }

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis'
+import { ReplyError, type Redis } from 'ioredis'
 import { claimResultOf, IdempotencyStoreError, type ClaimOptions, type ClaimResult, type IdempotencyStore, type KeyRecord, type StoredResponse } from './store.js'
 
 const KEY_PREFIX = 'sms-gateway:idempotency:'
@@ -15,26 +15,26 @@ if ok and type(record) == 'table' and record.state == 'in_flight' and record.fin
 end
 return 0`
 
+/** What ioredis rejects a command with, without writing it, while its connection is down (enableOfflineQueue false). */
+const NOT_WRITTEN = "Stream isn't writeable and enableOfflineQueue options is false"
+
 /**
- * A command ioredis gave up on because its connection dropped (with maxRetriesPerRequest 0 it
- * flushes what is in flight; "Connection is closed." once it stops reconnecting). Not a refusal
- * by Redis (a ReplyError: nothing was stored), not a timeout (the connection still carries what
- * follows), not a command refused before it was written. ioredis exports no class for these two,
- * so they are told by their messages.
+ * Whether Redis may have carried out a command that failed here: anything but a refusal by Redis
+ * (a ReplyError: nothing was stored) or a command ioredis never wrote. A timeout counts: Redis may
+ * carry the command out late, or have carried it out with its answer lost along with the
+ * connection. ioredis exports no class for these errors, so the unwritten one is told by its message.
  */
-export function lostWithConnection (error: unknown): boolean {
-  if (!(error instanceof Error)) return false
-  return error.message.startsWith('Reached the max retries per request limit') || error.message === 'Connection is closed.'
+export function mayHaveBeenCarriedOut (error: unknown): boolean {
+  return !(error instanceof ReplyError) && !(error instanceof Error && error.message === NOT_WRITTEN)
 }
 
 /**
  * Keys shared by every replica: the claim is one atomic SET NX PX. A claim carries the token of the
- * request that made it, so only that request can release it — and a claim whose SET timed out on
- * this side, yet may still be carried out by Redis, is released right behind it instead of
- * answering 409 to the caller's retry until it lapses (and when the connection dropped under both,
- * the error says the claim may be held, for the caller to release it once Redis is back). Claims
- * say until when their request runs in wall-clock time, as every replica reads them (the running
- * time's margin covers clocks apart).
+ * request that made it, so only that request can release it. A claim whose SET failed here yet may
+ * have been carried out by Redis (timed out, or lost with the connection) makes an error that says
+ * so, for the caller to release it until Redis answers: a release sent only once, right behind the
+ * SET, is lost when the connection drops. Claims say until when their request runs in wall-clock
+ * time, as every replica reads them (the running time's margin covers clocks apart).
  */
 export class RedisIdempotencyStore implements IdempotencyStore {
   readonly #redis: Redis
@@ -50,11 +50,7 @@ export class RedisIdempotencyStore implements IdempotencyStore {
       try {
         won = await this.#redis.set(KEY_PREFIX + key, inFlight, 'PX', keptMs, 'NX')
       } catch (error) {
-        // Queued behind the SET on the same connection: if Redis carries the SET out late (it
-        // timed out here), this undoes it. If the connection dropped with the SET on its way, this
-        // goes nowhere, and the SET may have been carried out: the caller releases it later.
-        this.#redis.eval(RELEASE_SCRIPT, 1, KEY_PREFIX + key, fingerprint, token ?? '').catch(() => {})
-        throw storeError(error, lostWithConnection(error))
+        throw storeError(error, mayHaveBeenCarriedOut(error))
       }
       if (won === 'OK') return { state: 'claimed' }
       const existing = await this.#call(() => this.#redis.get(KEY_PREFIX + key))

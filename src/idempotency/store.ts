@@ -8,7 +8,7 @@ export interface StoredResponse {
 export type ClaimResult =
   | { state: 'claimed' }
   | { state: 'in_flight', fingerprint: string }
-  /** claimed by a request that ran past the longest a send can take without storing an answer: its gateway stopped mid-send */
+  /** claimed by a request that ran past the longest a send can take without storing an answer: its gateway stopped mid-send, or its answer or release never reached the store */
   | { state: 'abandoned', fingerprint: string }
   | { state: 'done', fingerprint: string, response: StoredResponse }
 
@@ -42,9 +42,9 @@ export class IdempotencyStoreError extends Error {
 
   /**
    * @param claimMayBeHeld a claim the store may have carried out though its answer never came
-   * (the connection dropped with the command on its way): the key may be held by this request's
-   * claim, which only a release with its token frees. Never set when the store was not reached or
-   * refused the claim, so that an outage leaves nothing to release.
+   * (it timed out, or the connection dropped with it on its way): the key may be held by this
+   * request's claim, which only a release with its token frees. Never set when the claim provably
+   * never reached the store or the store refused it, so that an outage leaves nothing to release.
    */
   constructor (message: string, readonly claimMayBeHeld = false) {
     super(message)

@@ -12,7 +12,7 @@ import { RedisIdempotencyStore } from '../idempotency/redis-store.js'
 import { IdempotencyStoreError, type IdempotencyStore, type StoredResponse } from '../idempotency/store.js'
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key'
-export const OUTCOME_UNKNOWN_DETAIL = 'The first request with this Idempotency-Key stopped before it could answer (its gateway went down mid-send), so which of its messages went out is unknown. ' +
+export const OUTCOME_UNKNOWN_DETAIL = 'The result of the first request with this Idempotency-Key could not be confirmed (its gateway may have stopped mid-send, or could not record the result), so which of its messages went out, if any, is unknown. ' +
   'This key will not send them again: look them up by uniqueId in delivery reports or the SerwerSMS panel, and send only the missing ones, under a new key.'
 export const REPLAYED_HEADER = 'idempotent-replayed'
 /** How long a caller should wait before asking again about a key still in flight. */
@@ -194,8 +194,9 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
       result = await store.claim(key, fingerprint, { runningMs: inFlightTtlMs, keptMs: claimLifeMs, token })
     } catch (error) {
       request.log.error({ err: { message: (error as Error).message } }, 'idempotency store unavailable')
-      // Redis may have taken the claim though its answer was lost. Nothing was sent: a key left
-      // claimed would answer the caller's retry 409, then "outcome unknown".
+      // Redis may have taken the claim though its answer never came (timed out, or lost with the
+      // connection). Nothing was sent: a key left claimed would answer the caller's retry 409,
+      // then "outcome unknown".
       if (error instanceof IdempotencyStoreError && error.claimMayBeHeld) {
         request.log.warn('the idempotency claim may have been taken though its answer was lost; releasing it in the background')
         // Before answered(): a closing that waits for this request then finds the release waiting.

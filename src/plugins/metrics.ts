@@ -67,6 +67,12 @@ export function createGatewayMetrics () {
       help: 'Answers the in-memory idempotency store dropped before IDEMPOTENCY_TTL to stay within IDEMPOTENCY_MAX_KEYS or 256 MB: a retry with one of those keys sends again',
       registers
     }),
+    // Set by the redis plugin at each connection; 0 without REDIS_URL, where keys live in memory.
+    redisEvictsKeys: new Gauge({
+      name: `${PREFIX}redis_evicts_keys`,
+      help: '1 when Redis has a maxmemory and a maxmemory-policy other than noeviction (idempotency keys may be evicted before IDEMPOTENCY_TTL, and a retry of one sends again), 0 when not or without Redis, -1 when Redis does not tell (INFO refused); read at each connection',
+      registers
+    }),
     deliveryReportsEnabled: new Gauge({
       name: `${PREFIX}delivery_reports_enabled`,
       help: '1 when this gateway takes delivery reports (DLR_SECRET is set), else 0: missing reports are only a fault where it is 1',

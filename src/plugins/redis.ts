@@ -1,17 +1,41 @@
 import fp from 'fastify-plugin'
-import { Redis } from 'ioredis'
+import { Redis, ReplyError } from 'ioredis'
 
 declare module 'fastify' {
   interface FastifyInstance {
     /** present only when REDIS_URL is set: shared state between gateway replicas */
     redis: Redis
+    /** present with `redis`: Redis's eviction settings as read at its last connection */
+    redisEviction: RedisEviction
   }
+}
+
+/**
+ * Whether Redis may evict keys before their TTL: with a `maxmemory` and any policy but
+ * `noeviction`, a full Redis drops keys with an expiry first — every idempotency key has one — and
+ * a retry of a dropped key sends again. Fields absent while not known (not read yet, or INFO refused).
+ */
+export interface RedisEviction {
+  evictsKeys?: boolean
+  maxmemory?: number
+  maxmemoryPolicy?: string
 }
 
 /** A command that cannot be answered this fast means Redis is in trouble; callers fail closed rather than wait. */
 export const REDIS_COMMAND_TIMEOUT_MS = 1000
 const REDIS_CONNECT_TIMEOUT_MS = 2000
 const MAX_RECONNECT_DELAY_MS = 2000
+export const EVICTS_KEYS = 'Redis may evict idempotency keys before they expire (maxmemory is set and maxmemory-policy is not noeviction), and a retry of an evicted key sends again: set maxmemory-policy noeviction (a full Redis then refuses new keyed sends with 503, nothing sent)'
+export const EVICTION_UNREAD = 'could not read Redis\'s eviction settings (INFO memory): make sure its maxmemory-policy is noeviction'
+
+/** Reads `INFO memory`'s answer; nothing when it lacks the settings (a Redis-compatible server may). */
+export function evictionOf (infoMemory: string): RedisEviction {
+  const field = (name: string) => new RegExp(`^${name}:(.*)$`, 'm').exec(infoMemory)?.[1]?.trim()
+  const maxmemory = Number(field('maxmemory'))
+  const maxmemoryPolicy = field('maxmemory_policy')
+  if (maxmemoryPolicy === undefined || !Number.isSafeInteger(maxmemory)) return {}
+  return { evictsKeys: maxmemory > 0 && maxmemoryPolicy !== 'noeviction', maxmemory, maxmemoryPolicy }
+}
 
 /** Owns the one Redis connection; commands fail at once while it is down instead of queueing. */
 export default fp<{ url: string }>(async function redisPlugin (app, { url }) {
@@ -23,6 +47,23 @@ export default fp<{ url: string }>(async function redisPlugin (app, { url }) {
     connectTimeout: REDIS_CONNECT_TIMEOUT_MS,
     retryStrategy: (attempt) => Math.min(attempt * 200, MAX_RECONNECT_DELAY_MS)
   })
+  let eviction: RedisEviction = {}
+  let infoRefusalLogged = false
+  // Read at every connection: a failover or a restart may bring other settings.
+  const readEviction = async () => {
+    try {
+      eviction = evictionOf(await redis.info('memory'))
+    } catch (err) {
+      eviction = {}
+      const refused = err instanceof ReplyError
+      // Managed Redis services may rename or disable INFO: said once, not at every reconnection.
+      if (!refused || !infoRefusalLogged) app.log.warn({ err: { message: (err as Error).message } }, EVICTION_UNREAD)
+      infoRefusalLogged ||= refused
+    }
+    if (eviction.evictsKeys === true) app.log.error({ maxmemory: eviction.maxmemory, maxmemoryPolicy: eviction.maxmemoryPolicy }, EVICTS_KEYS)
+    app.metrics.redisEvictsKeys.set(eviction.evictsKeys === undefined ? -1 : eviction.evictsKeys ? 1 : 0)
+  }
+  let readingEviction = Promise.resolve()
   let healthy = true
   redis.on('error', (err) => {
     if (healthy) app.log.error({ err: { message: err.message, code: (err as NodeJS.ErrnoException).code } }, 'redis connection failed')
@@ -31,13 +72,17 @@ export default fp<{ url: string }>(async function redisPlugin (app, { url }) {
   redis.on('ready', () => {
     if (!healthy) app.log.info('redis connection restored')
     healthy = true
+    readingEviction = readEviction()
   })
   try {
     await redis.connect()
+    // /readyz shows the settings from the start.
+    await readingEviction
   } catch (err) {
     // Start anyway: keyed sends fail closed with 503 until Redis is back, unkeyed ones go ahead.
     app.log.error({ err: { message: (err as Error).message } }, 'redis unreachable at start; keyed requests will be refused until it is back')
   }
   app.decorate('redis', redis)
+  app.decorate('redisEviction', { getter: () => eviction })
   app.addHook('onClose', async () => { redis.disconnect() })
-}, { name: 'redis', fastify: '5.x' })
+}, { name: 'redis', dependencies: ['metrics'], fastify: '5.x' })

@@ -32,7 +32,8 @@ t.test('a claim whose request ran past the longest a send can take answers "outc
   t.equal(retry.headers.get('retry-after'), null, 'waiting will not tell: no Retry-After')
   const problem = await retry.json() as { code: string, detail: string }
   t.equal(problem.code, 'GW_IDEMPOTENCY_OUTCOME_UNKNOWN')
-  t.match(problem.detail, /which of its messages went out is unknown.*will not send them again/)
+  t.match(problem.detail, /could not be confirmed.*which of its messages went out, if any, is unknown.*will not send them again: look them up by uniqueId/)
+  t.notMatch(problem.detail, /went down/, 'the claim may as well be one whose release or answer never reached Redis')
   const otherBody = await sendKeyed(gw.url, 'stopped-1', { body: { to: '+48500600701', text: 'Pay 10 PLN' } })
   t.equal(otherBody.status, 422, 'another body with the key is still refused as a reused key')
 

@@ -9,7 +9,12 @@ const ReadinessSchema = Type.Object({
   upstream: Type.String({ enum: ['serwersms', 'simulator'], description: 'where messages go' }),
   upstreamUrl: Type.String(),
   deliveryReports: Type.Boolean({ description: 'whether sends carry a signed dlr_url' }),
-  idempotencyStore: Type.String({ enum: ['memory', 'redis'] })
+  idempotencyStore: Type.String({ enum: ['memory', 'redis'] }),
+  redis: Type.Optional(Type.Object({
+    evictsKeys: Type.Optional(Type.Boolean({ description: 'true: Redis may evict idempotency keys before they expire, and a retry of an evicted key sends again (set maxmemory-policy noeviction); absent when Redis does not tell (INFO refused)' })),
+    maxmemory: Type.Optional(Type.Integer({ description: 'bytes; 0 for no limit' })),
+    maxmemoryPolicy: Type.Optional(Type.String())
+  }, { description: 'with REDIS_URL: Redis\'s eviction settings as read at its last connection' }))
 })
 
 /** fastify answers HEAD for every GET; probes of load balancers use it here, so the document shows it. */
@@ -24,6 +29,8 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
     deliveryReports: config.deliveryReports.publicUrl !== undefined,
     idempotencyStore: config.redisUrl === undefined ? 'memory' : 'redis'
   }
+  // Shown, not probed: an evicting Redis would take every replica out of service at once.
+  const ready = app.hasDecorator('redisEviction') ? () => ({ ...readiness, redis: app.redisEviction }) : () => readiness
 
   app.get('/healthz', {
     config: DOCUMENTED_HEAD,
@@ -44,7 +51,7 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
     schema: {
       operationId: 'getReadiness',
       summary: 'Readiness: started, configured, and not shutting down',
-      description: 'For orchestrators and operators: how this gateway is configured. 503 once it is shutting down. Redis and SerwerSMS are not probed: an outage of either would take every replica out of service at once, while each send answers with what happened to it.',
+      description: 'For orchestrators and operators: how this gateway is configured. 503 once it is shutting down. Redis and SerwerSMS are not probed: an outage of either would take every replica out of service at once, while each send answers with what happened to it. With Redis, its eviction settings are shown (an evicting Redis is logged as an error) without making the gateway unready, for the same reason.',
       tags: ['operations'],
       response: {
         200: {
@@ -54,7 +61,7 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
         503: shuttingDownResponse()
       }
     }
-  }, async () => readiness)
+  }, async () => ready())
 }
 
 export default routes
