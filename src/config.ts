@@ -46,7 +46,7 @@ export const EnvironmentSchema = Type.Object({
   SERWERSMS_TOKEN: Type.Optional(Type.String({ minLength: 1, description: 'API token from the SerwerSMS panel' })),
   SERWERSMS_USERNAME: Type.Optional(Type.String({ minLength: 1, description: 'API user login' })),
   SERWERSMS_PASSWORD: Type.Optional(Type.String({ minLength: 1, description: 'API user password' })),
-  SERWERSMS_SENDER: Type.Optional(Type.String({ pattern: SENDER_PATTERN, description: 'an approved sender name (up to 11 letters/digits, with a letter) or a 4- or 9-digit number' })),
+  SERWERSMS_SENDER: Type.Optional(Type.String({ pattern: SENDER_PATTERN, description: 'an approved sender name (up to 11 letters, digits, spaces, dots or hyphens, with a letter, no space at either end) or a 4- or 9-digit number' })),
   SERWERSMS_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 300_000, default: 15_000, description: 'upstream request timeout in milliseconds (100–300000)' }),
   SERWERSMS_SIMULATOR: Flag('true to send to the built-in simulator instead of SerwerSMS'),
   SIMULATOR_LATENCY_MS: Type.Integer({ minimum: 0, maximum: 60_000, default: 0, description: 'simulated provider latency in milliseconds' }),

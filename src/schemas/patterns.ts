@@ -13,7 +13,7 @@ const REASON_BY_PATTERN = new Map<string, string>([
   [PRINTABLE_ASCII_PATTERN, 'must be printable ASCII characters only'],
   [UNIQUE_ID_PATTERN, 'must be 3–50 letters and digits'],
   [NOT_BLANK_PATTERN, 'must not be only whitespace'],
-  [SENDER_PATTERN, 'must be an approved sender name (1–11 letters, digits, spaces, dots or hyphens, with at least one letter) or a 4- or 9-digit number']
+  [SENDER_PATTERN, 'must be an approved sender name (1–11 letters, digits, spaces, dots or hyphens, with at least one letter, and no space at either end) or a 4- or 9-digit number']
 ])
 
 export function reasonForPattern (pattern: unknown): string | undefined {

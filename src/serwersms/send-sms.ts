@@ -8,9 +8,10 @@ export const SYSTEM_NAME = 'sms-gateway'
 /**
  * An approved alphanumeric name (up to 11 characters, with a letter) or a 4- or 9-digit number:
  * the seed allows numbers of those two lengths only, so 5 digits is not a name either, and a
- * name of spaces or dots names nothing.
+ * name of spaces or dots names nothing. No space at either end: no approved name has one, and
+ * the provider would refuse the whole batch for a name it does not know.
  */
-export const SENDER_PATTERN = '^(?:(?=.*[A-Za-z])[A-Za-z0-9 .\\-]{1,11}|\\d{4}|\\d{9})$'
+export const SENDER_PATTERN = '^(?:(?=.*[A-Za-z])(?! )[A-Za-z0-9 .\\-]{1,11}(?<! )|\\d{4}|\\d{9})$'
 
 /** The provider's switches, named as it names them. */
 export const PROVIDER_FLAGS = ['flash', 'test', 'speed', 'vcard', 'utf'] as const
@@ -33,15 +34,16 @@ export interface SendSmsRequest extends ProviderFlags {
 /**
  * A recipient's line. Its numbers are typed as the seed shows them; a PHP API may write them as
  * text, and how this one does is not documented, so counts and ids written as digits are taken
- * too, rather than making a whole batch `unknown` over one field's type.
+ * too, and an optional field written `null` is taken as left out, rather than making a whole
+ * batch `unknown` over one field's type.
  */
 export interface SendSmsItem {
-  id?: string | number
+  id?: string | number | null
   phone: string
   status: string
-  parts?: number | string
-  error_code?: number | string
-  error_message?: string
+  parts?: number | string | null
+  error_code?: number | string | null
+  error_message?: string | null
 }
 
 export interface SendSmsSuccess {
@@ -54,14 +56,16 @@ export interface SendSmsSuccess {
 type Shape = Record<string, unknown>
 const isObject = (value: unknown): value is Shape => typeof value === 'object' && value !== null && !Array.isArray(value)
 const isOptionalString = (value: unknown) => value === undefined || typeof value === 'string'
+/** An item's optional field: `null` is taken as left out (see SendSmsItem). */
+const isOptionalItemString = (value: unknown) => value === null || isOptionalString(value)
 const DIGITS = /^\d{1,15}$/
 /**
  * A count the gateway adds up and exports, as a number or as digits: 1e999 parses as Infinity,
  * which no metric or integer field takes.
  */
 const isCount = (value: unknown) => (Number.isSafeInteger(value) && (value as number) >= 0) || (typeof value === 'string' && DIGITS.test(value))
-const isOptionalCount = (value: unknown) => value === undefined || isCount(value)
-const isOptionalId = (value: unknown) => isOptionalString(value) || (Number.isSafeInteger(value) && (value as number) >= 0)
+const isOptionalCount = (value: unknown) => value == null || isCount(value)
+const isOptionalId = (value: unknown) => isOptionalItemString(value) || (Number.isSafeInteger(value) && (value as number) >= 0)
 const isCode = (value: unknown) => typeof value === 'number' || typeof value === 'string'
 
 /** An item's count as a number; call only on what `isCount` took. */
@@ -72,7 +76,7 @@ export function countOf (value: number | string): number {
 function isSendSmsItem (item: unknown): item is SendSmsItem {
   return isObject(item) && typeof item.phone === 'string' && typeof item.status === 'string' &&
     isOptionalId(item.id) && isOptionalCount(item.parts) &&
-    (item.error_code === undefined || isCode(item.error_code)) && isOptionalString(item.error_message)
+    (item.error_code == null || isCode(item.error_code)) && isOptionalItemString(item.error_message)
 }
 
 /** Checked by hand: it runs once per upstream answer, and extra fields are tolerated as the provider may add some. */
@@ -162,7 +166,7 @@ export function readSendSmsResponse (statusCode: number, bodyText: string): Send
   try {
     body = JSON.parse(bodyText)
   } catch {
-    return { outcome: 'bad_response', statusCode, detail: `unparsable body (HTTP ${statusCode})` }
+    return { outcome: 'bad_response', statusCode, detail: `an unparsable body (HTTP ${statusCode})` }
   }
   if (isProviderError(body)) {
     const error = { code: providerCode(body.error.code), type: body.error.type ?? 'UnknownError', message: body.error.message ?? 'no message given' }
@@ -175,7 +179,7 @@ export function readSendSmsResponse (statusCode: number, bodyText: string): Send
     return { outcome: 'bad_response', statusCode, detail: `HTTP ${statusCode} without an error body` }
   }
   if (!isSendSmsSuccess(body)) {
-    return { outcome: 'bad_response', statusCode, detail: 'the body is not a send_sms answer' }
+    return { outcome: 'bad_response', statusCode, detail: 'a body that is not a send_sms answer' }
   }
   return { outcome: 'ok', response: body }
 }

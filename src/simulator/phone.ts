@@ -1,5 +1,6 @@
 const SEPARATORS = /[\s-]+/g
-const INTERNATIONAL = /^\+\d{8,15}$/
+// The shortest numbers in use have 7 digits with their country code (Niue +683 4002, Saint Helena +290 2xxx).
+const INTERNATIONAL = /^\+\d{7,15}$/
 const POLISH_NATIONAL = /^\d{9}$/
 const POLISH_WITH_COUNTRY_CODE = /^48\d{9}$/
 const POLISH_WITH_EXIT_CODE = /^0048\d{9}$/

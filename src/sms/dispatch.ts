@@ -214,14 +214,14 @@ function applyItem (message: RecipientResult, item: SendSmsItem | typeof CONFLIC
   }
   if (item.status === 'unsent') {
     message.status = 'unsent'
-    message.error = { code: item.error_code === undefined ? 'unknown' : providerCode(item.error_code), message: item.error_message ?? 'Not sent' }
+    message.error = { code: item.error_code == null ? 'unknown' : providerCode(item.error_code), message: item.error_message ?? 'Not sent' }
   } else if (item.status === 'queued') {
     message.status = 'queued'
-    if (item.parts !== undefined) message.parts = countOf(item.parts)
+    if (item.parts != null) message.parts = countOf(item.parts)
   } else {
     message.error = { code: 'GW_UPSTREAM_BAD_RESPONSE', message: `The provider gave this recipient the status "${item.status}", which the gateway does not know.` }
   }
-  if (item.id !== undefined) message.id = String(item.id)
+  if (item.id != null) message.id = String(item.id)
 }
 
 export function describeBatchFailure (outcome: Exclude<SendSmsOutcome, { outcome: 'ok' }>): DispatchFailure {

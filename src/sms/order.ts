@@ -45,11 +45,22 @@ export interface OrderLimits {
   timeZone?: string
 }
 
+const NON_ASCII = /[^ -~\t\n\r]/
+
+/**
+ * The text in Unicode's composed form (NFC), the same text to whoever reads it: a "ü" some
+ * keyboards and macOS write as "u" plus a combining diaeresis is then one character GSM-7 has,
+ * and the SMS goes as GSM-7 (160 characters a part), not UCS-2 (70). ASCII is composed already.
+ */
+function composed (text: string): string {
+  return NON_ASCII.test(text) ? text.normalize('NFC') : text
+}
+
 /** Checks what the body's schema cannot express and turns it into an order. */
 export function readOrder (body: SendSmsBody, limits: OrderLimits, now: number): SmsOrder {
   const to = toList(body.to)
   const problems: FieldError[] = []
-  const order: SmsOrder = { to, text: body.text }
+  const order: SmsOrder = { to, text: composed(body.text) }
   if (to.length > limits.maxRecipients) {
     throw new GatewayError('GW_RECIPIENTS_TOO_MANY', `${to.length} recipients exceed this gateway's limit of ${limits.maxRecipients} per request (SMS_MAX_RECIPIENTS); split them over several requests. Nothing was sent.`, { limit: limits.maxRecipients })
   }

@@ -70,7 +70,7 @@ const isWellFormed = (text: string) => !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<!
 const hasNoControl = (text: string) => !/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]/.test(text)
 const validText = fc.string({ unit: textUnit, minLength: 1, maxLength: 120 }).filter((text) => hasVisible(text) && isWellFormed(text) && hasNoControl(text))
 const validSender = fc.oneof(
-  fc.stringMatching(/^[A-Za-z0-9 .-]{1,11}$/).filter((name) => /[A-Za-z]/.test(name)),
+  fc.stringMatching(/^[A-Za-z0-9 .-]{1,11}$/).filter((name) => /[A-Za-z]/.test(name) && !name.startsWith(' ') && !name.endsWith(' ')),
   fc.stringMatching(/^\d{4}$/),
   fc.stringMatching(/^\d{9}$/)
 )
@@ -195,6 +195,8 @@ function badStringFor (field: Field): fc.Arbitrary<string> | undefined {
       fc.stringMatching(/^[A-Za-z]{1,5}[!_@#ąę€/][A-Za-z]{0,4}$/),
       fc.stringMatching(/^\d{12,15}$/),
       fc.stringMatching(/^[ .-]{1,11}$/),
+      // a space at either end: no approved name has one
+      fc.stringMatching(/^[A-Za-z]{1,10}$/).chain((name) => fc.constantFrom(` ${name}`, `${name} `)),
       // digits alone are a number, and the provider takes numbers of 4 or 9 digits only
       fc.stringMatching(/^(?:\d{1,3}|\d{5,8}|\d{10,11})$/)
     ))

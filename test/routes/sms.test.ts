@@ -179,9 +179,11 @@ t.test('bad bodies are refused with problem+json naming the field, never coerced
     t.ok(answer.body.errors.some((e: { field: string }) => e.field === field), `${JSON.stringify(body)} names ${field}: ${JSON.stringify(answer.body.errors)}`)
   }
   const reasons: Array<[unknown, string, string]> = [
-    [{ to: '+48500600700', text: 'x', sender: '12345' }, '/sender', 'must be an approved sender name (1–11 letters, digits, spaces, dots or hyphens, with at least one letter) or a 4- or 9-digit number'],
-    [{ to: '+48500600700', text: 'x', sender: '48500600700' }, '/sender', 'must be an approved sender name (1–11 letters, digits, spaces, dots or hyphens, with at least one letter) or a 4- or 9-digit number'],
-    [{ to: '+48500600700', text: 'x', sender: '           ' }, '/sender', 'must be an approved sender name (1–11 letters, digits, spaces, dots or hyphens, with at least one letter) or a 4- or 9-digit number'],
+    [{ to: '+48500600700', text: 'x', sender: '12345' }, '/sender', 'must be an approved sender name (1–11 letters, digits, spaces, dots or hyphens, with at least one letter, and no space at either end) or a 4- or 9-digit number'],
+    [{ to: '+48500600700', text: 'x', sender: '48500600700' }, '/sender', 'must be an approved sender name (1–11 letters, digits, spaces, dots or hyphens, with at least one letter, and no space at either end) or a 4- or 9-digit number'],
+    [{ to: '+48500600700', text: 'x', sender: '           ' }, '/sender', 'must be an approved sender name (1–11 letters, digits, spaces, dots or hyphens, with at least one letter, and no space at either end) or a 4- or 9-digit number'],
+    [{ to: '+48500600700', text: 'x', sender: 'ACME.PL-1 ' }, '/sender', 'must be an approved sender name (1–11 letters, digits, spaces, dots or hyphens, with at least one letter, and no space at either end) or a 4- or 9-digit number'],
+    [{ to: '+48500600700', text: 'x', sender: ' ACME' }, '/sender', 'must be an approved sender name (1–11 letters, digits, spaces, dots or hyphens, with at least one letter, and no space at either end) or a 4- or 9-digit number'],
     [{ to: '+48500600700', text: ' \t ' }, '/text', 'must not be only whitespace'],
     [{ to: '+48500600700', text: 'a\udc00b' }, '/text', 'contains a lone UTF-16 surrogate, which is no character; send the text as valid Unicode'],
     [{ to: '+48500600700', text: 'ab\u0000c' }, '/text', 'contains the control character U+0000 at 2, which an SMS cannot show; only tab and line breaks are allowed'],

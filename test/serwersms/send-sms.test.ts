@@ -35,16 +35,17 @@ t.test('a code is a number only when sent as one or as digits; any other text st
 t.test('counts and ids written as digits are read as numbers and text', async (t) => {
   const answer = readSendSmsResponse(200, JSON.stringify({ success: true, queued: '1', unsent: '0', items: [{ id: 4711, phone: '48500600700', status: 'queued', parts: '2' }] }))
   t.match(answer, { outcome: 'ok' })
+  t.match(readSendSmsResponse(200, JSON.stringify({ success: true, queued: 1, unsent: 1, items: [{ id: 'a1', phone: '48500600700', status: 'queued', parts: null }, { id: null, phone: '48500600701', status: 'unsent', error_code: null, error_message: null }] })), { outcome: 'ok' }, 'an optional field written null is left out, not a whole batch unknown')
   t.equal(countOf('2'), 2)
   t.equal(countOf(3), 3)
 })
 
 t.test('anything else is a bad response', async (t) => {
   const cases: Array<[number, string, RegExp]> = [
-    [200, 'not json', /unparsable/],
+    [200, 'not json', /^an unparsable body \(HTTP 200\)$/],
     [502, '<html>bad gateway</html>', /unparsable/],
     [500, '{"success":true,"queued":1,"unsent":0}', /HTTP 500 without an error body/],
-    [200, '{"success":false}', /not a send_sms answer/],
+    [200, '{"success":false}', /^a body that is not a send_sms answer$/],
     [200, '[]', /not a send_sms answer/],
     [200, 'null', /not a send_sms answer/],
     [200, '{"success":true,"queued":"1.0","unsent":0}', /not a send_sms answer/],

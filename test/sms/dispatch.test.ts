@@ -109,6 +109,19 @@ t.test('counts and ids the provider writes as digits are answered as the schema 
   t.equal(report.result.parts, 5)
 })
 
+t.test('an optional field written null is read as left out, not as a value', async (t) => {
+  const provider = scripted((fields) => accepted([
+    { id: 'aaa1', phone: fields.phone[0]!, status: 'queued', parts: null },
+    { id: null, phone: fields.phone[1]!, status: 'unsent', error_code: null, error_message: null }
+  ]))
+  const report = await dispatchSms({ to: ['+48500600700', '+48500600701'], text: 'x' }, settings, provider.send)
+  t.same(report.result.messages, [
+    { phone: '+48500600700', status: 'queued', id: 'aaa1' },
+    { phone: '+48500600701', status: 'unsent', error: { code: 'unknown', message: 'Not sent' } }
+  ])
+  t.equal(report.result.parts, 1, 'a part counted for a queued message whose parts were not given')
+})
+
 t.test('a number refused before sending keeps its uniqueId', async (t) => {
   const provider = scripted((fields) => accepted([{ id: 'aaa1', phone: fields.phone[0]!, status: 'queued', parts: 1 }]))
   const report = await dispatchSms({ to: ['+48500600700', 'not a number'], uniqueIds: ['order1', 'order2'], text: 'x' }, settings, provider.send)

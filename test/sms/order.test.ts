@@ -14,6 +14,15 @@ t.test('a body becomes an order; lists and single values alike', async (t) => {
   t.match(readOrder({ to: 'a', text: 'x', sendAt: '2026-11-25T11:57:00Z' }, limits, now), { sendAt: new Date('2026-11-25T11:57:00Z') }, 'a few minutes of clock skew are tolerated')
 })
 
+t.test('a text in decomposed Unicode is sent composed: the same text, and GSM-7 where its characters are', async (t) => {
+  const decomposed = 'Gru\u0308\u00DFe'
+  t.equal(readOrder({ to: 'a', text: decomposed }, limits, now).text, 'Gr\u00FC\u00DFe')
+  t.equal(readOrder({ to: 'a', text: 'Za\u017C\u00F3\u0142\u0107' }, limits, now).text, 'Za\u017C\u00F3\u0142\u0107', 'composed text is left as it is')
+  const { isGsm7 } = await import('../../src/sms/gsm7.js')
+  t.notOk(isGsm7(decomposed), 'decomposed, it would need UCS-2')
+  t.ok(isGsm7(readOrder({ to: 'a', text: decomposed }, limits, now).text), 'composed, GSM-7 has it')
+})
+
 t.test('what the schema cannot say is refused with every field named', async (t) => {
   const tooMany = t.throws(() => readOrder({ to: ['a', 'b', 'c', 'd'], text: 'x' }, limits, now)) as GatewayError
   t.match(tooMany, { code: 'GW_RECIPIENTS_TOO_MANY', extensions: { limit: 3 } })
