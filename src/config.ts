@@ -446,7 +446,9 @@ const UNREACHABLE_NETWORKS: ReadonlyArray<readonly [reason: string, networks: re
   // 0/8 "this network", 192.0.0.0/24 protocol assignments, 198.18/15 benchmarking, 240/4 future use, ::/96 IPv4-compatible.
   ['a reserved address that the internet does not route', [
     ['0.0.0.0', 8, 'ipv4'], ['192.0.0.0', 24, 'ipv4'], ['198.18.0.0', 15, 'ipv4'], ['240.0.0.0', 4, 'ipv4'], ['::', 96, 'ipv6']
-  ]]
+  ]],
+  // A NAT64 prefix (RFC 6052, RFC 8215) names an IPv4 host through this network's own translator.
+  ['a NAT64 address, which only this network\'s translator reaches', [['64:ff9b::', 96, 'ipv6'], ['64:ff9b:1::', 48, 'ipv6']]]
 ]
 const UNREACHABLE_BLOCKS = UNREACHABLE_NETWORKS.map(([reason, networks]) => {
   const block = new BlockList()

@@ -100,7 +100,8 @@ t.test('a bad value names the variable, the problem and the fix', async (t) => {
         'http://[::1]:3000', 'http://[fd00::1]', 'http://[fe80::1]', 'http://[fec0::1]', 'http://[::ffff:10.0.0.1]'].map((url) => [url, 'is a loopback, private or link-local address']),
       ...['http://224.0.0.1', 'http://239.255.255.250', 'http://255.255.255.255', 'http://[ff02::1]', 'http://[ff0e::1]'].map((url) => [url, 'is a multicast or broadcast address']),
       ...['http://0.1.2.3', 'http://192.0.0.8', 'http://198.18.0.1', 'http://198.19.255.254', 'http://240.0.0.1', 'http://254.1.2.3', 'http://[::8.8.8.8]', 'http://[::203.0.113.7]:8443']
-        .map((url) => [url, 'is a reserved address that the internet does not route'])
+        .map((url) => [url, 'is a reserved address that the internet does not route']),
+      ...['http://[64:ff9b::c000:201]', 'http://[64:ff9b:1::a00:1]:8443'].map((url) => [url, 'is a NAT64 address, which only this network\'s translator reaches'])
     ].map(([url, reason]): [Record<string, string>, RegExp] =>
       [{ PUBLIC_URL: url!, DLR_SECRET: 'x'.repeat(32) }, new RegExp(`^PUBLIC_URL=".*" is invalid: SERWERSMS_API_URL is SerwerSMS itself, which pushes delivery reports to PUBLIC_URL from the internet, and \\S+ ${reason}.*: every report would be lost\\. Set it to the public base URL at which SerwerSMS reaches this gateway, e\\.g\\. https://sms\\.example\\.com, or set it empty \\(PUBLIC_URL=\\) to send without delivery reports\\.$`)]),
     [{ API_KEYS: 'billing: change-me-0123456789' }, /entry 1 has whitespace in its key .*no caller could present it/],

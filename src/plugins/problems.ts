@@ -289,7 +289,10 @@ export default fp(async function problemsPlugin (app) {
   // with a bare 417 of its own; this one is a problem, like every other refusal.
   app.server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
     const expectation = request.headers.expect ?? ''
-    const body = JSON.stringify(toProblem('GW_EXPECTATION_FAILED', `Expect: ${quoted(expectation)} is not supported; send the request without it (100-continue is the one expectation served).`))
+    const problem = toProblem('GW_EXPECTATION_FAILED', `Expect: ${quoted(expectation)} is not supported; send the request without it (100-continue is the one expectation served).`)
+    // No route sees it, so no request line is logged for it: this one is.
+    app.log.info({ statusCode: problem.status, code: problem.code, method: request.method, path: shownPath(request.url ?? ''), remoteAddress: request.socket.remoteAddress }, 'request refused before routing')
+    const body = JSON.stringify(problem)
     response.writeHead(417, { 'content-type': PROBLEM_CONTENT_TYPE, 'content-length': Buffer.byteLength(body), connection: 'close' }).end(body)
   })
 }, { name: 'problems', fastify: '5.x' })

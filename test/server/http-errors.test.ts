@@ -103,6 +103,7 @@ t.test('an Expect other than 100-continue gets a 417 problem; 100-continue is se
   const gw = await startGateway(t)
   const refused = await raw(gw, 'GET /healthz HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\n\r\n')
   t.match(parse(refused), { status: 417, contentType: 'application/problem+json; charset=utf-8', body: { code: 'GW_EXPECTATION_FAILED', status: 417, detail: /Expect: "200-ok" is not supported/ } })
+  t.match(gw.logs.entries.filter((e) => e.msg === 'request refused before routing'), [{ level: 30, statusCode: 417, code: 'GW_EXPECTATION_FAILED', method: 'GET', path: '/healthz' }], 'logged: no route, no request line')
 
   const body = JSON.stringify({ to: '+48500600700', text: 'after continue' })
   const { port } = new URL(gw.url)
