@@ -17,6 +17,17 @@ async function post (gw: GatewayUnderTest, body: unknown, headers: Record<string
   return { status: response.status, contentType: response.headers.get('content-type'), body: text === '' ? undefined : JSON.parse(text), headers: response.headers }
 }
 
+/**
+ * 00:30 UTC on the last Sunday of next year's October: 02:30 in Poland, in the hour its clocks
+ * repeat (CEST ends at 01:00 UTC). Next year's, so that it never falls in the past.
+ */
+function repeatedPolishHour (): { iso: string, day: string } {
+  const lastOfOctober = new Date(Date.UTC(new Date().getUTCFullYear() + 1, 9, 31, 0, 30))
+  lastOfOctober.setUTCDate(31 - lastOfOctober.getUTCDay())
+  return { iso: lastOfOctober.toISOString(), day: lastOfOctober.toISOString().slice(0, 10) }
+}
+const REPEATED = repeatedPolishHour()
+
 const lastUpstreamBody = (gw: GatewayUnderTest) => gw.simulator.received.at(-1)?.body as Record<string, unknown>
 
 t.test('a single recipient is sent with the stored token and answered per recipient', async (t) => {
@@ -124,7 +135,7 @@ t.test('the provider\'s zone for date is undocumented (docs: [guess: zone]): SER
   future.setUTCHours(10, 30, 0, 0)
   t.equal((await post(gw, { to: '+48500600700', text: 'later', sendAt: future.toISOString() })).status, 200)
   t.equal(lastUpstreamBody(gw).date, future.toISOString().slice(0, 19).replace('T', ' '), 'the same instant, written in UTC')
-  const repeated = await post(gw, { to: '+48500600700', text: 'x', sendAt: '2030-10-27T00:30:00Z' })
+  const repeated = await post(gw, { to: '+48500600700', text: 'x', sendAt: REPEATED.iso })
   t.equal(repeated.status, 200, 'the hour Polish clocks repeat is a plain hour in UTC')
 })
 
@@ -189,7 +200,7 @@ t.test('bad bodies are refused with problem+json naming the field, never coerced
     [{ to: '+48500600700', text: 'ab\u0000c' }, '/text', 'contains the control character U+0000 at 2, which an SMS cannot show; only tab and line breaks are allowed'],
     [{ to: '+48500600700', text: '\u200b \u2060\u00ad\ufe0f' }, '/text', 'has no visible character, only whitespace and invisible ones such as U+200B (zero-width space); the SMS would arrive looking empty'],
     [{ to: '+48500600700', text: 'x', sendAt: '9999-12-31T23:30:00Z' }, '/sendAt', 'is beyond the year 9999, which the provider\'s date format cannot carry'],
-    [{ to: '+48500600700', text: 'x', sendAt: '2030-10-27T00:30:00Z' }, '/sendAt', 'falls in the hour Polish clocks repeat (02:30 on 2030-10-27 happens twice), and the provider takes its time in Polish local time without an offset; choose a time outside that hour'],
+    [{ to: '+48500600700', text: 'x', sendAt: REPEATED.iso }, '/sendAt', `falls in the hour Polish clocks repeat (02:30 on ${REPEATED.day} happens twice), and the provider takes its time in Polish local time without an offset; choose a time outside that hour`],
     [{ to: '+48500600700', text: 'x', uniqueId: 'a-b' }, '/uniqueId', 'must be 3–50 letters and digits'],
     [{ to: [''], text: 'x' }, '/to/0', 'must NOT have fewer than 1 characters'],
     [{ to: 48500600700, text: 'x' }, '/to', 'must be string; or must be array']
