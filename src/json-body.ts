@@ -5,6 +5,18 @@ import { GatewayError, pointerToken, validationError } from './errors.js'
 const CHARSET = /;\s*charset\s*=\s*"?([^";\s]+)"?/i
 const UTF8_NAMES = new Set(['utf-8', 'utf8'])
 
+/** The charset a Content-Type names; the plain type, as most callers send it, has no parameter to read. */
+export function charsetOf (contentType: string | undefined): string | undefined {
+  return contentType === undefined || !contentType.includes(';') ? undefined : CHARSET.exec(contentType)?.[1]
+}
+
+/** A refusal for a body sent compressed: the gateway reads bodies as sent. */
+export function unsupportedContentCoding (contentEncoding: string | undefined): GatewayError | undefined {
+  // An empty header lists no coding: the body is as sent.
+  if (contentEncoding === undefined || ['identity', ''].includes(contentEncoding.trim().toLowerCase())) return undefined
+  return new GatewayError('GW_MEDIA_TYPE_UNSUPPORTED', `Send the body uncompressed; Content-Encoding ${contentEncoding} is not supported.`)
+}
+
 /**
  * Why a JSON body cannot be read as sent, or undefined when it can. fastify's own parser decodes
  * whatever arrives as UTF-8, replacing what is not with U+FFFD, and ignores both the charset and
@@ -12,15 +24,12 @@ const UTF8_NAMES = new Set(['utf-8', 'utf8'])
  * sent as written, or refused.
  */
 export function unreadableJsonBody (contentType: string | undefined, contentEncoding: string | undefined, body: Buffer): GatewayError | undefined {
-  // The plain type, as most callers send it, has no parameter to read.
-  const charset = contentType === undefined || contentType === 'application/json' ? undefined : CHARSET.exec(contentType)?.[1]
+  const charset = charsetOf(contentType)
   if (charset !== undefined && !UTF8_NAMES.has(charset.toLowerCase())) {
     return new GatewayError('GW_MEDIA_TYPE_UNSUPPORTED', `Send the body as application/json in UTF-8; charset=${charset} is not supported.`)
   }
-  // An empty header lists no coding: the body is as sent.
-  if (contentEncoding !== undefined && !['identity', ''].includes(contentEncoding.trim().toLowerCase())) {
-    return new GatewayError('GW_MEDIA_TYPE_UNSUPPORTED', `Send the body uncompressed; Content-Encoding ${contentEncoding} is not supported.`)
-  }
+  const coded = unsupportedContentCoding(contentEncoding)
+  if (coded !== undefined) return coded
   if (!isUtf8(body)) return new GatewayError('GW_BODY_MALFORMED', 'The body is not valid UTF-8.')
   return undefined
 }

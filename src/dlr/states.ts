@@ -27,26 +27,36 @@ export type DeliveryReason = typeof DELIVERY_REASONS[number]
 /**
  * Older SerwerSMS interfaces reported states in Polish, with or without diacritics: the words are
  * listed without them, and a word that is not found as it came is looked up again without them.
+ * Participles come in both genders: of a message (wiadomość doręczona) and of an SMS (SMS doręczony).
  */
 const POLISH_STATES: ReadonlyArray<[string, DeliveryState]> = [
   ['doreczono', 'delivered'],
   ['doreczona', 'delivered'],
+  ['doreczony', 'delivered'],
   ['dostarczono', 'delivered'],
   ['dostarczona', 'delivered'],
+  ['dostarczony', 'delivered'],
   ['niedoreczono', 'undelivered'],
   ['niedoreczona', 'undelivered'],
+  ['niedoreczony', 'undelivered'],
   ['niedostarczono', 'undelivered'],
   ['niedostarczona', 'undelivered'],
+  ['niedostarczony', 'undelivered'],
   ['wyslano', 'sent'],
   ['wyslana', 'sent'],
+  ['wyslany', 'sent'],
   ['oczekuje', 'pending'],
   ['oczekujaca', 'pending'],
+  ['oczekujacy', 'pending'],
   ['niewyslano', 'unsent'],
   ['niewyslana', 'unsent'],
+  ['niewyslany', 'unsent'],
   ['w_trakcie', 'in_progress'],
   ['kolejka', 'in_progress'],
   ['zapisana', 'saved'],
-  ['zaplanowana', 'saved']
+  ['zapisany', 'saved'],
+  ['zaplanowana', 'saved'],
+  ['zaplanowany', 'saved']
 ]
 const COMBINING_MARKS = /\p{Mn}/gu
 /**

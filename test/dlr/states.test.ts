@@ -39,7 +39,16 @@ t.test('Polish state words from older interfaces', async (t) => {
     wyslana: 'sent',
     niewysłano: 'unsent',
     niewyslana: 'unsent',
-    NIEDORĘCZONO: 'undelivered'
+    NIEDORĘCZONO: 'undelivered',
+    doręczony: 'delivered',
+    dostarczony: 'delivered',
+    niedoręczony: 'undelivered',
+    niedostarczony: 'undelivered',
+    wysłany: 'sent',
+    oczekujący: 'pending',
+    niewysłany: 'unsent',
+    zapisany: 'saved',
+    zaplanowany: 'saved'
   }
   for (const [word, state] of Object.entries(expected)) t.equal(mapDeliveryState(word), state, word)
   t.equal(mapDeliveryState('doręczono'.normalize('NFD')), 'delivered', 'a letter and its combining mark')

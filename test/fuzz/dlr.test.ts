@@ -342,8 +342,9 @@ function postCaseFor (query: SignedQuery, values: Fields, posted: Body): DlrCase
     case 'json':
     case 'form': {
       if (posted.kind === 'json' && PROTOTYPE_POISONING.test(posted.raw)) {
-        // fastify's JSON parser refuses such a body before anything else is looked at.
-        return { description, call: { method: 'POST', url, headers: { 'content-type': 'application/json' }, payload: posted.raw }, expect: { kind: 'problem', status: 400, codes: ['GW_BODY_MALFORMED'] } }
+        // fastify's JSON parser refuses such a body before anything else is looked at; the refusal
+        // names the key as a field (src/json-body.ts).
+        return { description, call: { method: 'POST', url, headers: { 'content-type': 'application/json' }, payload: posted.raw }, expect: { kind: 'problem', status: 400, codes: ['GW_VALIDATION_FAILED'] } }
       }
       const sources = typeof posted.parsed === 'object' && posted.parsed !== null && !Array.isArray(posted.parsed)
         ? aboutOneMessage(queryObject, posted.parsed as Record<string, unknown>)

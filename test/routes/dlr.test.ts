@@ -1,5 +1,6 @@
 import { connect } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { gzipSync } from 'node:zlib'
 import Fastify from 'fastify'
 import t from 'tap'
 import { signDeliveryUrl } from '../../src/dlr/signing.js'
@@ -287,6 +288,59 @@ t.test('a report refused for its body (type, encoding, size) is malformed when i
   t.equal(sample(metrics, 'sms_gateway_delivery_reports_rejected_total{reason="bad_signature"}'), 4)
   t.equal(sample(metrics, 'sms_gateway_delivery_reports_rejected_total{reason="expired"}'), 4)
   t.notMatch(metrics, /sms_gateway_delivery_reports_total\{[^}]*\} [1-9]/, 'no delivery counted')
+})
+
+t.test('a form the gateway cannot read (compressed, or in a charset it cannot decode) is refused with 415, even when its URL carries the report', async (t) => {
+  const gw = await startGateway(t, { deliveryReportsToSelf: true })
+  const signed = signDeliveryUrl(gw.url, DLR_SECRET, { sentAt: Date.now(), expiresAt: Date.now() + 60_000 })
+  const query = signed.slice(signed.indexOf('?') + 1, signed.indexOf('&smsid='))
+  const gzipped = { 'content-type': 'application/x-www-form-urlencoded', 'content-encoding': 'gzip' }
+  const compressed = await fetch(`${gw.url}/dlr?${query}`, { method: 'POST', headers: gzipped, body: gzipSync('smsid=g1&stan=delivered') })
+  t.equal(compressed.status, 415)
+  t.match(await compressed.json(), { code: 'GW_MEDIA_TYPE_UNSUPPORTED', detail: 'Send the body uncompressed; Content-Encoding gzip is not supported.' })
+  const wholeUrl = await fetch(reportUrl(gw, { smsid: 'g2', stan: 'undelivered', przyczyna: 'wrong_number' }), { method: 'POST', headers: gzipped, body: gzipSync('smsid=g2') })
+  t.equal(wholeUrl.status, 415, 'refused even when the signed URL carries every field')
+  const windows1250 = await fetch(`${gw.url}/dlr?${query}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded; charset=windows-1250' }, body: 'smsid=g3&stan=delivered' })
+  t.equal(windows1250.status, 415)
+  t.match(await windows1250.json(), { code: 'GW_MEDIA_TYPE_UNSUPPORTED', detail: 'Send the form in UTF-8 or ISO-8859-2; charset=windows-1250 is not supported.' })
+  const setAside = await fetch(reportUrl(gw, { smsid: 'g4', stan: 'delivered' }), { method: 'POST', headers: { 'content-type': 'text/plain', 'content-encoding': 'gzip' }, body: gzipSync('g4 delivered') })
+  t.equal(setAside.status, 200, 'a body of a type never read is set aside, compressed or not')
+  const metrics = await scrape(gw)
+  t.equal(sample(metrics, 'sms_gateway_delivery_reports_rejected_total{reason="malformed"}'), 3, 'signed: counted as the provider\'s payload gone unread')
+  t.equal(sample(metrics, 'sms_gateway_delivery_reports_total{status="undelivered",reason="wrong_number"}'), 0)
+  t.equal(sample(metrics, 'sms_gateway_delivery_reports_total{status="delivered",reason="none"}'), 1, 'only the report whose body was set aside')
+})
+
+t.test('a report\'s words are read in the charset its form declares, and a value that is not UTF-8 as Latin-2', async (t) => {
+  const gw = await startGateway(t, { deliveryReportsToSelf: true })
+  const signed = signDeliveryUrl(gw.url, DLR_SECRET, { sentAt: Date.now(), expiresAt: Date.now() + 60_000 })
+  const query = signed.slice(signed.indexOf('?') + 1, signed.indexOf('&smsid='))
+  const post = async (contentType: string, body: string | Uint8Array) => await fetch(`${gw.url}/dlr?${query}`, { method: 'POST', headers: { 'content-type': contentType }, body })
+  const latin2 = (text: string) => Buffer.from(text, 'latin1')
+  const form = 'application/x-www-form-urlencoded'
+  // ę is 0xEA and ł 0xB3 in ISO-8859-2; 0xC4 0x99 is ę in UTF-8.
+  t.equal((await post(`${form}; charset=iso-8859-2`, latin2('smsid=l1&stan=dor\xeaczony'))).status, 200)
+  t.equal((await post(`${form}; charset=Latin2`, latin2('smsid=l2&stan=z\xb3y'))).status, 200)
+  t.equal((await fetch(`${gw.url}/dlr?${query}&smsid=l3&stan=dor%EAczona`)).status, 200, 'a Latin-2 escape in the signed URL: the signature still holds')
+  t.equal((await fetch(`${gw.url}/dlr?${query}&smsid=l4&stan=dor%C4%99czona`)).status, 200)
+  t.equal((await post(form, 'smsid=l5&stan=niedor%EAczona')).status, 200)
+  t.equal((await post(`${form}; charset=us-ascii`, latin2('smsid=l6&stan=wys\xb3any'))).status, 200)
+  t.equal((await post(`${form}; charset=utf-8`, 'smsid=l7&stan=dor%C4%99czony')).status, 200)
+  t.equal((await fetch(`${gw.url}/dlr?${query}&smsid=l8&stan=%25EA`)).status, 200, 'an escaped %')
+  const logged = Object.fromEntries(gw.logs.entries.filter((e) => e.route === '/dlr').map((e) => [e.messageId, [e.status, e.rawState]]))
+  t.same(logged, {
+    l1: ['delivered', undefined],
+    l2: ['other', 'zły'],
+    l3: ['delivered', undefined],
+    l4: ['delivered', undefined],
+    l5: ['undelivered', undefined],
+    l6: ['sent', undefined],
+    l7: ['delivered', undefined],
+    l8: ['other', '%EA']
+  })
+  const metrics = await scrape(gw)
+  t.equal(sample(metrics, 'sms_gateway_delivery_reports_total{status="delivered",reason="none"}'), 4)
+  t.equal(sample(metrics, 'sms_gateway_delivery_reports_total{status="other",reason="none"}'), 2)
 })
 
 t.test('a report body larger than any report URL is refused before it is parsed, signed or not', async (t) => {

@@ -1,14 +1,15 @@
-import formbody from '@fastify/formbody'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyError, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import type { Config } from '../../config.js'
-import { readReportFields } from '../../dlr/report-fields.js'
+import { mayHoldUndecodedEscapes, parseReportForm, parseReportQuery, reportCharsetOf } from '../../dlr/report-encoding.js'
+import { readReportFields, type ReportReading } from '../../dlr/report-fields.js'
 import { ReportDeduplicator } from '../../dlr/report-dedup.js'
 import { SharedReportDeduplicator, type ReportSightings } from '../../dlr/shared-report-dedup.js'
 import { DeliveryReportVerifier, type Verification } from '../../dlr/signing.js'
 import { mapDeliveryReason, mapDeliveryState } from '../../dlr/states.js'
 import { GatewayError, validationError, type ErrorCode } from '../../errors.js'
+import { charsetOf, unsupportedContentCoding } from '../../json-body.js'
 import type { RejectionReason } from '../../plugins/metrics.js'
 import { addLogFields } from '../../plugins/request-log.js'
 import { OPTIONAL_BODY } from '../../plugins/swagger.js'
@@ -59,10 +60,26 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
     : new ReportDeduplicator(dedupWindowMs, { onEvicted: (pairs) => { deliveryReportsDedupEvicted.inc(pairs) } })
   const verifier = secret === undefined ? undefined : new DeliveryReportVerifier(secret)
   deliveryReportsEnabled.set(verifier === undefined ? 0 : 1)
-  await app.register(formbody)
+  /**
+   * A form is read in the charset it declares (UTF-8 or Latin-2), or refused with 415, as a JSON
+   * body is: compressed, or in a charset this cannot decode. Refused even when the signed URL
+   * carries the whole report. A body fills in what the URL lacks (the reason of an undelivered
+   * message, say), and taking the URL alone would count that report without it, and its corrected
+   * repeat as a duplicate; one rule for every request keeps the push's breakage in the provider's
+   * log (a 415 naming its cause) and in the malformed count, rather than half of it answered OK.
+   */
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'buffer' }, (request, body, done) => {
+    const declared = charsetOf(request.headers['content-type'])
+    const charset = reportCharsetOf(declared)
+    if (charset === undefined) return done(new GatewayError('GW_MEDIA_TYPE_UNSUPPORTED', `Send the form in UTF-8 or ISO-8859-2; charset=${declared} is not supported.`), undefined)
+    const coded = unsupportedContentCoding(request.headers['content-encoding'])
+    if (coded !== undefined) return done(coded, undefined)
+    done(null, parseReportForm((body as Buffer).toString('latin1'), charset))
+  })
   // The report travels in the URL the gateway issued, whatever a push puts in its body: a body of
   // another type (multipart, as PHP's curl sends an array of fields, or text) is read within the
-  // body limit and set aside, and the report read from the query, rather than refused with 415.
+  // body limit and set aside, and the report read from the query, rather than refused with 415;
+  // whatever its coding or charset, since it is never read.
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, _body, done) => { done(null, undefined) })
   /**
    * Why a refusal is counted as it is. A refusal for a field, or for a body fastify could not read
@@ -114,7 +131,10 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
     if (!verification.ok) throw rejectionFor(verification.reason)
     // The fields the provider filled into the URL the gateway signed come first: a body only adds
     // those the signed source lacks, and never overrides its message id or state.
-    const reading = signedInQuery ? readReportFields(query, body) : readReportFields(body, query)
+    let reading = readReport(signedInQuery, query, body)
+    // Only a value that kept its escapes (not UTF-8: Latin-2, from the provider's older systems)
+    // has the query parsed again; the reports of ASCII queries never are.
+    if (reading.ok && mayHoldUndecodedEscapes(reading.fields)) reading = readReport(signedInQuery, parseReportQuery(request.url), body)
     if (!reading.ok) {
       // Where the refused field was read from; a missing one was looked for in the body when the
       // report came as one, else in the query string.
@@ -184,10 +204,11 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
           { code: 'GW_BODY_MALFORMED', detail: 'The body is not valid JSON: Unexpected end of JSON input.' }
         ]),
         413: problemResponse({ code: 'GW_BODY_TOO_LARGE', detail: `The body exceeds this route's limit of ${REPORT_BODY_LIMIT} bytes.` }),
-        415: problemResponse({ code: 'GW_MEDIA_TYPE_UNSUPPORTED', detail: 'Send the body as application/json in UTF-8; charset=iso-8859-2 is not supported.' })
+        // One example a code; the description lists the other refusals.
+        415: problemResponse({ code: 'GW_MEDIA_TYPE_UNSUPPORTED', detail: 'Send the form in UTF-8 or ISO-8859-2; charset=windows-1250 is not supported.' })
       },
       operationId: 'receiveDeliveryReportByPost',
-      description: 'The target of the signed `dlr_url`, posted to. Fields may come in the query string, a form body or a JSON body; those of the signed URL come first, and a body fills in only the fields it lacks, when it names no other message; a body of any other type is set aside and the fields read from the query string. Answers the text OK to every authentic report, repeats and unknown ids included.',
+      description: 'The target of the signed `dlr_url`, posted to. Fields may come in the query string, a form body or a JSON body; those of the signed URL come first, and a body fills in only the fields it lacks, when it names no other message; a form may be in UTF-8 or ISO-8859-2, and a JSON body in UTF-8, neither compressed (else 415, even when the URL carries every field); a body of any other type is set aside and the fields read from the query string. A query or form value whose bytes are not UTF-8 is read as ISO-8859-2. Answers the text OK to every authentic report, repeats and unknown ids included.',
       [OPTIONAL_BODY]: true,
       consumes: ['application/x-www-form-urlencoded', 'application/json'],
       body: Type.Unknown({ description: 'report fields (smsid, stan, data, przyczyna) as a form or JSON object', examples: [{ smsid: '1c142d81c7', stan: 'delivered', data: '2026-11-25 12:00:05' }] })
@@ -201,6 +222,10 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
  */
 function isSignedInQuery (query: unknown, body: unknown): boolean {
   return Object.hasOwn(query as object, 'sig') || typeof body !== 'object' || body === null
+}
+
+function readReport (signedInQuery: boolean, query: unknown, body: unknown): ReportReading {
+  return signedInQuery ? readReportFields(query, body) : readReportFields(body, query)
 }
 
 function signedFieldsOf (query: unknown, body: unknown): Record<string, unknown> {
