@@ -156,9 +156,27 @@ export function readEnvironment (): EnvSource {
     const fix = named ? 'or to /dev/null to read none' : 'or remove what is at that path'
     throw new ConfigError(`ENV_FILE=${JSON.stringify(file)} is invalid: it cannot be read (${reason}). Set it to a dotenv file this user can read, ${fix}.`)
   }
-  const fromFile = parseEnv(text)
-  for (const [name, value] of Object.entries(fromFile)) env[name] ??= value
+  // A byte-order mark (Windows editors write one) would become part of the first name.
+  const fromFile = parseEnv(text.replace(/^\uFEFF/, ''))
+  for (const [name, value] of Object.entries(fromFile)) {
+    if (!VARIABLE_NAME.test(name)) throw new ConfigError(strayLineError(file, text, name))
+    env[name] ??= value
+  }
   return env
+}
+
+const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
+
+/**
+ * Node's dotenv parser joins a line without "=" onto the next one's name, and that variable is
+ * then silently not set: a REDIS_URL lost so leaves every replica its own idempotency store. The
+ * error gives the line's number, not its text, which may be a secret pasted without its name.
+ */
+function strayLineError (file: string, text: string, name: string): string {
+  const stray = name.split('\n')[0]!.trim()
+  const line = text.split('\n').findIndex((candidate) => candidate.replace(/^\uFEFF/, '').trim() === stray) + 1
+  const where = line > 0 ? `line ${line}` : 'a line'
+  return `ENV_FILE=${JSON.stringify(file)} is invalid: ${where} is not NAME=value (a name of letters, digits and _), so the variable after it would be lost. Fix that line, or start it with # to keep it as a comment.`
 }
 
 export function loadConfig (env: EnvSource = readEnvironment()): Config {

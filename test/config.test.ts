@@ -176,6 +176,24 @@ t.test('a dotenv file fills in what the environment leaves unset', async (t) => 
   t.throws(() => readEnvironment(), { name: 'ConfigError', message: /^ENV_FILE=".*" is invalid: it cannot be read \(EISDIR\)\. Set it to/ }, 'one that cannot be read stops the start (exit 78), naming ENV_FILE')
 })
 
+t.test('a dotenv file with a byte-order mark is read; a line that is not NAME=value stops the start, by its number', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'sms-gateway-env-'))
+  const file = join(dir, '.env')
+  const saved = { ...process.env }
+  t.teardown(() => { process.env = saved })
+  delete process.env.LOG_LEVEL
+  delete process.env.PORT
+  process.env.ENV_FILE = file
+  writeFileSync(file, '\uFEFFPORT=4321\nLOG_LEVEL=warn\n')
+  t.equal(readEnvironment().PORT, '4321', 'the first variable, behind the mark Windows editors write')
+  writeFileSync(file, 'PORT=4321\nS3cr3t-pasted-alone\nLOG_LEVEL=warn\n')
+  const error = t.throws(() => readEnvironment()) as ConfigError
+  t.match(error, { name: 'ConfigError', message: /^ENV_FILE=".*" is invalid: line 2 is not NAME=value \(a name of letters, digits and _\), so the variable after it would be lost\. Fix that line, or start it with # to keep it as a comment\.$/ })
+  t.notMatch(error.message, /S3cr3t/, 'the line\'s text is not shown: it may be a secret')
+  writeFileSync(file, 'PORT=4321\n"quoted"=1\n')
+  t.throws(() => readEnvironment(), { name: 'ConfigError', message: /is not NAME=value/ }, 'a name that is no variable name')
+})
+
 t.test('only the default dotenv file may be missing', async (t) => {
   const saved = { ...process.env }
   const cwd = process.cwd()
