@@ -335,6 +335,8 @@ function readUpstreamAuth (vars: Environment): UpstreamAuth | undefined {
 }
 
 const API_KEY_NAME = /^[A-Za-z0-9_.-]{1,64}$/
+/** The client of a request no key was found for (and of every request with AUTH_DISABLED): no API_KEYS name may be it. */
+export const ANONYMOUS_CLIENT = 'anonymous'
 
 /** Digits and dots are an IPv4 address or nothing: as a host name, 0.0.0.0.0 would fail the listen (exit 1, HOST not named). */
 function readHost (host: string): string {
@@ -388,7 +390,9 @@ export function parseApiKeys (text: string): ApiKey[] {
     if (key.length < MIN_API_KEY_LENGTH) {
       throw new ConfigError(`${place} has a key shorter than ${MIN_API_KEY_LENGTH} characters. Set a longer random key (openssl rand -hex 24).`)
     }
-    if (keys.some((k) => k.name === name)) throw new ConfigError(`${place} has a name an earlier entry has. Give each client its own name.`)
+    // Several keys may share a name: a client's old and new key while it rotates, one budget, one
+    // series, one idempotency scope (a retry with the new key replays what the old one sent).
+    if (name === ANONYMOUS_CLIENT) throw new ConfigError(`${place} is named "${ANONYMOUS_CLIENT}", the name the log and metrics give callers without a key. Give the client another name.`)
     if (keys.some((k) => k.key === key)) throw new ConfigError(`${place} has a key another client already has. Give each client its own key.`)
     keys.push({ name, key })
   }

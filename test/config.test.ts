@@ -54,7 +54,7 @@ t.test('a bad value names the variable, the problem and the fix', async (t) => {
     [{ API_KEYS: undefined }, /API_KEYS is missing.*AUTH_DISABLED=true/],
     [{ API_KEYS: 'nokey' }, /API_KEYS entry 1 has no valid name/],
     [{ API_KEYS: 'app:short' }, /entry 1 has a key shorter than 16/],
-    [{ API_KEYS: 'a:0123456789abcdef,a:0123456789abcdeg' }, /entry 2 has a name an earlier entry has/],
+    [{ API_KEYS: 'ok:0123456789abcdef,anonymous:0123456789abcdeg' }, /^API_KEYS entry 2 is named "anonymous", the name the log and metrics give callers without a key\. Give the client another name\.$/],
     [{ API_KEYS: 'a:0123456789abcdef,b:0123456789abcdef' }, /entry 2 has a key another client already has/],
     // Written key:name: what is before the colon is the key, and is not echoed.
     [{ API_KEYS: 'ok:0123456789abcdef,9f3c2a71d0b84e6f5a1c:billing' }, /^API_KEYS entry 2 has a key shorter than 16 characters/],

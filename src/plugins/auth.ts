@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import fp from 'fastify-plugin'
-import type { ApiKey } from '../config.js'
+import { ANONYMOUS_CLIENT, type ApiKey } from '../config.js'
 import { GatewayError } from '../errors.js'
 import { headerCount } from '../raw-headers.js'
 import { bearerChallenge } from '../schemas/headers.js'
@@ -15,8 +15,6 @@ declare module 'fastify' {
     client: string
   }
 }
-
-export const ANONYMOUS_CLIENT = 'anonymous'
 
 /**
  * Compares a presented secret with a stored one in a time that depends on the stored one's length

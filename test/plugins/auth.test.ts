@@ -48,3 +48,24 @@ t.test('AUTH_DISABLED with API_KEYS set warns that the keys are not checked', as
   const anyone = await fetch(`${gw.url}/sms`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ to: '+48500600700', text: 'x' }) })
   t.equal(anyone.status, 200, 'as it says: no key needed')
 })
+
+t.test('a client rotating its key has two for one name: one client, one budget, one idempotency scope, one series', async (t) => {
+  const OLD = 'billing-old-0123456789abcdef'
+  const NEW = 'billing-new-0123456789abcdef'
+  const gw = await startGateway(t, { env: { API_KEYS: `billing:${OLD},billing:${NEW}`, RATE_LIMIT_MAX: '3' } })
+  const send = async (key: string) => await fetch(`${gw.url}/sms`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}`, 'idempotency-key': 'order-1' },
+    body: JSON.stringify({ to: '+48500600700', text: 'x' })
+  })
+  const first = await send(OLD)
+  t.equal(first.status, 200)
+  const retried = await send(NEW)
+  t.equal(retried.status, 200)
+  t.equal(retried.headers.get('idempotent-replayed'), 'true', 'a retry with the new key replays what the old one sent')
+  t.equal(gw.simulator.stats.sendRequests, 1, 'sent once')
+  t.equal(retried.headers.get('ratelimit-remaining'), '1', 'one budget: the new key\'s call counted after the old one\'s')
+  const metrics = await (await fetch(`${gw.url}/metrics`)).text()
+  t.equal(metrics.match(/^sms_gateway_messages_total\{status="queued",client="billing"\} /gm)?.length, 1, 'one series for the client')
+  t.match(gw.logs.entries.filter((e) => e.msg === 'request completed' && e.route === '/sms'), [{ client: 'billing' }, { client: 'billing' }])
+})

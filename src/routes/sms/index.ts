@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
-import type { Config } from '../../config.js'
+import { ANONYMOUS_CLIENT, type Config } from '../../config.js'
 import { DeliveryUrlIssuer } from '../../dlr/signing.js'
 import { GatewayError } from '../../errors.js'
 import { IdempotentReplayedHeader, RateLimitHeaders, RetryAfterHeader, wwwAuthenticateHeader } from '../../schemas/headers.js'
@@ -9,7 +9,7 @@ import { RECIPIENT_STATUSES, SEND_SMS_EXAMPLES, SendSmsBodySchema, SendSmsHeader
 import { dispatchSms, type SmsOrder } from '../../sms/dispatch.js'
 import { canonicalBody, readOrder } from '../../sms/order.js'
 import { maskPhone } from '../../sms/phone.js'
-import { ANONYMOUS_CLIENT, API_REALM } from '../../plugins/auth.js'
+import { API_REALM } from '../../plugins/auth.js'
 import { addLogFields } from '../../plugins/request-log.js'
 import { OUTCOME_UNKNOWN_DETAIL, STORE_UNAVAILABLE_DETAIL } from '../../plugins/idempotency.js'
 import { bodyLimitFor } from '../../server-options.js'
@@ -38,8 +38,8 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
   const { messages, testMessages, scheduledMessages, messageParts, batchesPerCall } = app.metrics
   // Every client's series exported from 0: one that first appears at 1 has no increase() in
   // Prometheus, so a first call after a start whose recipients all failed would raise no alert.
-  // (Names are unique: loadConfig refuses API_KEYS that repeat one.)
-  const clients = config.auth.disabled ? [ANONYMOUS_CLIENT] : config.auth.apiKeys.map(({ name }) => name)
+  // A name with several keys (a rotation) is one client.
+  const clients = config.auth.disabled ? [ANONYMOUS_CLIENT] : [...new Set(config.auth.apiKeys.map(({ name }) => name))]
   for (const client of clients) {
     for (const status of RECIPIENT_STATUSES) messages.inc({ status, client }, 0)
     messageParts.inc({ client }, 0)
