@@ -236,10 +236,25 @@ export default fp(async function problemsPlugin (app) {
   // The two per-request hooks take a callback: they run on every request, and an async hook
   // costs a promise and a microtask each time even when it has nothing to do.
   let closing = false
-  // fastify closes the connections idle when closing starts; one still receiving the rest of a
-  // body it was answered for early (a 404, a 413) goes idle only later, and would then hold the
-  // close until its keep-alive ran out (72 s), past the grace period. So idle ones are closed
-  // as they come, until the server has closed.
+  // The server's close closes the connections idle when closing starts; one still receiving the
+  // rest of a body it was answered for early (a 404, a 413) goes idle only later, and would then
+  // hold the close until its keep-alive ran out (72 s), past the grace period. So idle ones are
+  // closed as they come, until the server has closed.
+  // Node's own closeIdleConnections (server.close() calls it too) takes an answer for done once it
+  // has ended, not once it has been written: a large one still in the socket's buffers (a bulk
+  // send's megabytes, to a caller reading slowly) was cut short, its recipients' fates lost. So
+  // the server's is replaced by one that waits for every answer to be written.
+  const connections = new Set<HttpSocket>()
+  app.server.on('connection', (socket: HttpSocket) => {
+    connections.add(socket)
+    socket.once('close', () => { connections.delete(socket) })
+  })
+  app.server.closeIdleConnections = () => {
+    for (const socket of connections) {
+      const answer = socket._httpMessage
+      if ((answer == null || answer.writableFinished) && socket.writableLength === 0) socket.destroy()
+    }
+  }
   let closingIdle: NodeJS.Timeout | undefined
   app.addHook('preClose', async () => {
     closing = true

@@ -1,3 +1,4 @@
+import { request, type IncomingMessage } from 'node:http'
 import t from 'tap'
 import { authHeader, startGateway, type GatewayUnderTest } from '../helper.js'
 import { waitFor } from '../servers.js'
@@ -141,4 +142,33 @@ t.test('a gateway shutting down mid-call sends no further batches and answers fo
     t.same(message.error, { code: 'GW_SHUTTING_DOWN', message: 'The gateway shut down before this recipient was sent.' })
   }
   t.same(sentPhones(gw), to.slice(0, 2 * sentBatches), 'the failed ones were never sent')
+})
+
+t.test('an answer still being written when the gateway starts closing reaches its caller whole', async (t) => {
+  // Invalid numbers need no provider: a large answer (60,000 refusals, ~8 MB), at once.
+  const count = 60_000
+  const gw = await startGateway(t, { env: { SMS_MAX_RECIPIENTS: String(count) } })
+  const body = JSON.stringify({ to: Array.from({ length: count }, (_, i) => `1${i}`), text: 'x' })
+  const { port } = new URL(gw.url)
+  const response = await new Promise<IncomingMessage>((resolve, reject) => {
+    const call = request({ host: '127.0.0.1', port, path: '/sms', method: 'POST', headers: { 'content-type': 'application/json', ...authHeader() } }, resolve)
+    call.on('error', reject)
+    call.end(body)
+  })
+  // A caller reading slowly: the answer waits in the gateway's buffers while the close starts.
+  response.pause()
+  const closed = gw.app.close()
+  await new Promise((resolve) => setTimeout(resolve, 1000))
+  const chunks: Buffer[] = []
+  response.on('data', (chunk: Buffer) => { chunks.push(chunk) })
+  const complete = await new Promise<boolean>((resolve) => {
+    response.on('end', () => { resolve(response.complete) })
+    response.on('error', () => { resolve(false) })
+    response.resume()
+  })
+  await closed
+  t.equal(response.statusCode, 200)
+  t.ok(complete, 'the answer arrived to its end')
+  const answer = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Answer['body']
+  t.equal(answer.messages.length, count, 'every recipient answered for')
 })
