@@ -26,7 +26,9 @@ const DESCRIPTION = `REST gateway in front of [SerwerSMS.pl](https://serwersms.p
 
 **Retries**: send an \`Idempotency-Key\` with \`POST /sms\`; repeating it with the same body replays the first answer instead of sending again (unless the first provably sent nothing: then its key is free and the repeat runs afresh).
 
-**Rate limits** are per client; the \`RateLimit-*\` response headers tell how much is left, a 429 tells how long to wait in \`Retry-After\`.`
+**Rate limits** are per client; the \`RateLimit-*\` response headers tell how much is left, a 429 tells how long to wait in \`Retry-After\`.
+
+**Before any route**, every path may answer a problem not listed under its operation: 404 \`GW_NOT_FOUND\`, 405 \`GW_METHOD_NOT_ALLOWED\` (with \`Allow\`), 400 \`GW_HTTP_MALFORMED\` (not HTTP) or \`GW_VALIDATION_FAILED\` (no \`Host\`), 408 \`GW_REQUEST_TIMEOUT\`, 417 \`GW_EXPECTATION_FAILED\`, 431 \`GW_HEADERS_TOO_LARGE\`.`
 
 export const OPENAPI_INFO = { title: 'sms-gateway', description: DESCRIPTION, version }
 
@@ -119,13 +121,15 @@ interface DocumentedSchema { summary?: string, description?: string, response?: 
 
 /**
  * A GET's HEAD twin, documented where the route sets `config.swagger.exposeHeadRoute` (load
- * balancers probe with HEAD): the GET's answers and headers without their bodies. (@fastify/swagger
- * gives it the GET's operationId with `-head`.)
+ * balancers probe with HEAD): the GET's answers and headers without their bodies, under the GET's
+ * operationId with `Head`.
  */
 function headOperation<T> (schema: T): T {
-  const { summary, description, response = {}, ...rest } = schema as DocumentedSchema
+  const { summary, description, response = {}, operationId, ...rest } = schema as DocumentedSchema & { operationId?: string }
   return {
     ...rest,
+    // camelCase like every other id (@fastify/swagger would name it `<id>-head`).
+    ...(operationId === undefined ? {} : { operationId: `${operationId.replace(/-head$/, '')}Head` }),
     summary: `${summary ?? ''} (headers only)`,
     description: `${description ?? ''} HEAD answers as GET does, without a body.`.trim(),
     // A response schema of type null is documented without content.

@@ -16,7 +16,8 @@ export const PROBLEM_FIELDS = {
   status: Type.Integer({ description: 'the HTTP status', examples: [400] }),
   detail: Type.String({ description: 'what went wrong with this request, and what to do about it', examples: ['/sendAt: must match format "date-time"'] }),
   code: Type.String({ enum: Object.keys(ERROR_CATALOGUE), description: 'stable machine-readable error code: switch on this' }),
-  errors: Type.Optional(Type.Array(FieldErrorSchema, { description: 'the failing fields (validation problems only)' }))
+  errors: Type.Optional(Type.Array(FieldErrorSchema, { description: 'the failing fields (validation problems only)' })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, description: 'the limit exceeded: recipients per request (GW_RECIPIENTS_TOO_MANY only)', examples: [10000] }))
 }
 
 export const ProblemSchema = Type.Object(PROBLEM_FIELDS, {

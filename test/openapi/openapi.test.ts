@@ -173,12 +173,12 @@ t.test('operations that are not for callers are tagged apart', async (t) => {
   t.notOk(Object.keys(document.paths).some((path) => path.startsWith('/docs')), 'the docs do not document themselves')
 })
 
-t.test('the health probes document their HEAD twins: the GET\'s answers and headers, no bodies, ids of their own', async (t) => {
+t.test('the probes and /metrics document their HEAD twins: the GET\'s answers and headers, no bodies, ids of their own', async (t) => {
   const heads = operations(document).filter(([label]) => isHead(label)).map(([label]) => label)
-  t.same(heads, ['HEAD /healthz', 'HEAD /readyz'], 'only the probes: the other HEAD twins are left out')
-  for (const path of ['/healthz', '/readyz']) {
+  t.same(heads, ['HEAD /healthz', 'HEAD /readyz', 'HEAD /metrics'], 'only those probed with HEAD: the other HEAD twins are left out')
+  for (const path of ['/healthz', '/readyz', '/metrics']) {
     const { get, head } = document.paths[path]
-    t.equal(head.operationId, `${get.operationId}-head`, `${path}: ${head.operationId}`)
+    t.equal(head.operationId, `${get.operationId}Head`, `${path}: ${head.operationId}, camelCase as every other id`)
     t.same(Object.keys(head.responses), Object.keys(get.responses), `${path}: the same statuses`)
     for (const [status, answer] of Object.entries(head.responses as Json)) {
       t.equal(answer.content, undefined, `${path} ${status}: no body`)
@@ -186,7 +186,7 @@ t.test('the health probes document their HEAD twins: the GET\'s answers and head
     }
   }
   const gw = await startGateway(t)
-  for (const path of ['/healthz', '/readyz']) {
+  for (const path of ['/healthz', '/readyz', '/metrics']) {
     const answer = await fetch(`${gw.url}${path}`, { method: 'HEAD' })
     t.ok(Object.hasOwn(document.paths[path].head.responses, String(answer.status)), `HEAD ${path} answers a documented ${answer.status}`)
     t.equal(await answer.text(), '', `HEAD ${path} has no body`)

@@ -26,6 +26,8 @@ function registerMetricsRoute (target: FastifyInstance, source: FastifyInstance,
   }
   target.get('/metrics', {
     onRequest: checkToken,
+    // Served for HEAD too (a probe of the scrape target), with the token checked: so documented.
+    config: { swagger: { exposeHeadRoute: true } },
     schema: {
       operationId: 'getMetrics',
       summary: 'Prometheus metrics',
@@ -34,7 +36,8 @@ function registerMetricsRoute (target: FastifyInstance, source: FastifyInstance,
       security: token === undefined ? [] : [{ metricsToken: [] }],
       response: {
         200: { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: Type.String(), example: '# HELP sms_gateway_messages_total Recipients handled, by outcome (queued, unsent, failed, unknown) and calling client\n# TYPE sms_gateway_messages_total counter\nsms_gateway_messages_total{status="queued",client="billing"} 42\n' } } },
-        401: problemResponse({ code: 'GW_METRICS_AUTH', detail: 'Send METRICS_TOKEN as "Authorization: Bearer <token>".' }, { headers: wwwAuthenticateHeader(METRICS_REALM) }),
+        // Only with a token: without one, /metrics never answers 401.
+        ...(token === undefined ? {} : { 401: problemResponse({ code: 'GW_METRICS_AUTH', detail: 'Send METRICS_TOKEN as "Authorization: Bearer <token>".' }, { headers: wwwAuthenticateHeader(METRICS_REALM) }) }),
         503: shuttingDownResponse()
       }
     }

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { ANONYMOUS_CLIENT, type Config } from '../../config.js'
 import { DeliveryUrlIssuer } from '../../dlr/signing.js'
@@ -105,7 +106,7 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
         409: problemResponse([
           { code: 'GW_IDEMPOTENCY_IN_FLIGHT', detail: 'The first request with this Idempotency-Key is still being processed; retry shortly to get its result.' },
           { code: 'GW_IDEMPOTENCY_OUTCOME_UNKNOWN', detail: OUTCOME_UNKNOWN_DETAIL }
-        ], { headers: { ...RetryAfterHeader, ...RateLimitHeaders } }),
+        ], { headers: { 'Retry-After': Type.Integer({ minimum: 0, description: 'GW_IDEMPOTENCY_IN_FLIGHT only: seconds to wait before asking again. GW_IDEMPOTENCY_OUTCOME_UNKNOWN has none: asking again will not change it', examples: [1] }), ...RateLimitHeaders } }),
         413: problemResponse([
           { code: 'GW_RECIPIENTS_TOO_MANY', detail: `${config.sending.maxRecipients + 1} recipients exceed this gateway's limit of ${config.sending.maxRecipients} per request (SMS_MAX_RECIPIENTS); split them over several requests. Nothing was sent.`, extensions: { limit: config.sending.maxRecipients } },
           { code: 'GW_BODY_TOO_LARGE', detail: `The body exceeds this route's limit of ${bodyLimitFor(config)} bytes; split the recipients over several requests.` }
