@@ -4,8 +4,25 @@ import { writeSync } from 'node:fs'
 export const RETRY_BUSY_MS = 10
 /** How long the process's exit may wait for a full descriptor before the rest is dropped: a stuck reader must not keep it alive. */
 export const EXIT_WAIT_LIMIT_MS = 2_000
+/**
+ * How much text may wait for a descriptor that takes none before lines are dropped: ~6 s of the
+ * gateway's busiest logging (8,400 delivery reports a second of ~300-byte lines, bench/README.md),
+ * minutes at ordinary rates, so a reader that pauses loses nothing; a reader that stopped costs at
+ * most this much memory (twice it while a partial write is held), not all of it.
+ */
+export const MAX_BACKLOG_BYTES = 16 * 1024 * 1024
 
 type Chunk = string | Buffer
+
+/** What a LineWriter tells about itself; each is called on its own occasion only. */
+export interface LineWriterEvents {
+  /** the descriptor failed for good: no line is written from now on */
+  onFailure?: (error: NodeJS.ErrnoException) => void
+  /** a line was dropped, the first since the backlog was last written out */
+  onBacklogFull?: (maxBacklogBytes: number) => void
+  /** the backlog was written out after lines were dropped; how many were */
+  onBacklogWritten?: (droppedLines: number) => void
+}
 
 /**
  * Text lines to a file descriptor, in batches: the lines of one event-loop turn are kept as they
@@ -18,14 +35,22 @@ type Chunk = string | Buffer
  * opens it so), and a full pipe answers at once with EAGAIN or a partial write. What it did not
  * take is kept, in order, and tried again after RETRY_BUSY_MS; lines written meanwhile wait behind
  * it. Nothing is ever in flight on another thread, so at exit `flushSync` knows exactly what is
- * left and writes it. As with pino's own destination nothing is dropped while the reader is merely
- * slow. When the descriptor fails for good (stdout closed), lines are dropped from then on and the
- * failure is given to `onFailure`, once.
+ * left and writes it. Nothing is dropped while the reader is merely slow; a line that would take
+ * the backlog past `maxBacklogBytes` is dropped and counted, as with sonic-boom's `maxLength`
+ * (which measures string length too: log lines are JSON, nearly all ASCII, and a UTF-8 byte count
+ * would cost every line a scan). The first drop is told, and the count once the backlog is written
+ * out. When the descriptor fails for good (stdout closed), lines are dropped from then on and the
+ * failure is told, once.
  */
 export class LineWriter {
   readonly #fd: number
-  readonly #onFailure: (error: NodeJS.ErrnoException) => void
+  readonly #events: LineWriterEvents
+  readonly #maxBacklogBytes: number
   #pending: string[] = []
+  #pendingLength = 0
+  /** lines dropped since the backlog was last written out */
+  #droppedSinceFull = 0
+  #droppedLines = 0
   /** what the descriptor refused last time, to go before anything pending */
   #refused: Chunk | undefined
   /** the end of this turn's batch, when lines wait for it */
@@ -35,14 +60,25 @@ export class LineWriter {
   #failed = false
   #waiting: Array<() => void> = []
 
-  constructor (fd: number, onFailure: (error: NodeJS.ErrnoException) => void = () => {}) {
+  constructor (fd: number, events: LineWriterEvents = {}, maxBacklogBytes = MAX_BACKLOG_BYTES) {
     this.#fd = fd
-    this.#onFailure = onFailure
+    this.#events = events
+    this.#maxBacklogBytes = maxBacklogBytes
+  }
+
+  /** Lines refused by `write`: beyond the backlog's bound, or after the descriptor failed (not those lost with the failing write). */
+  get droppedLines (): number {
+    return this.#droppedLines
   }
 
   write (line: string): void {
-    if (this.#failed) return
+    if (this.#failed) {
+      this.#droppedLines++
+      return
+    }
+    if (this.#pendingLength + line.length + (this.#refused?.length ?? 0) > this.#maxBacklogBytes) return this.#drop()
     this.#pending.push(line)
+    this.#pendingLength += line.length
     if (this.#endOfTurn === undefined && this.#retry === undefined) this.#endOfTurn = setImmediate(this.#writeOut)
   }
 
@@ -66,7 +102,7 @@ export class LineWriter {
       this.#refused = rest
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, RETRY_BUSY_MS)
     }
-    this.#release()
+    this.#writtenOut()
   }
 
   /** Writes until nothing is left or the descriptor is full; then tries again later. */
@@ -80,7 +116,7 @@ export class LineWriter {
         return
       }
     }
-    this.#release()
+    this.#writtenOut()
   }
 
   #unschedule (): void {
@@ -100,6 +136,7 @@ export class LineWriter {
     if (this.#pending.length === 0) return undefined
     const text = this.#pending.length === 1 ? this.#pending[0]! : this.#pending.join('')
     this.#pending = []
+    this.#pendingLength = 0
     return text
   }
 
@@ -117,6 +154,19 @@ export class LineWriter {
     return written >= Buffer.byteLength(chunk) ? undefined : Buffer.from(chunk).subarray(written)
   }
 
+  #drop (): void {
+    this.#droppedLines++
+    if (this.#droppedSinceFull++ === 0) this.#events.onBacklogFull?.(this.#maxBacklogBytes)
+  }
+
+  /** Everything written so far has reached the descriptor. */
+  #writtenOut (): void {
+    const dropped = this.#droppedSinceFull
+    this.#droppedSinceFull = 0
+    if (dropped > 0) this.#events.onBacklogWritten?.(dropped)
+    this.#release()
+  }
+
   #release (): void {
     const waiting = this.#waiting
     this.#waiting = []
@@ -127,8 +177,9 @@ export class LineWriter {
     if (this.#failed) return
     this.#failed = true
     this.#pending = []
+    this.#pendingLength = 0
     this.#refused = undefined
-    this.#onFailure(error)
+    this.#events.onFailure?.(error)
     this.#release()
   }
 }

@@ -1,6 +1,7 @@
+import { writeSync } from 'node:fs'
 import { LogController, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { DestinationStream, LoggerOptions } from 'pino'
-import { LineWriter } from './line-writer.js'
+import { LineWriter, type LineWriterEvents } from './line-writer.js'
 import { shownPath } from './url-path.js'
 
 /**
@@ -47,13 +48,37 @@ let stdoutWriter: LineWriter | undefined
  */
 function stdoutLines (): DestinationStream {
   if (stdoutWriter === undefined) {
-    const writer = new LineWriter(process.stdout.fd, (error) => {
-      process.stderr.write(`sms-gateway: stdout failed (${error.code ?? error.message}); log lines are dropped from now on\n`)
-    })
+    const writer = new LineWriter(process.stdout.fd, STDOUT_NOTICES)
     process.on('exit', () => { writer.flushSync() })
     stdoutWriter = writer
   }
   return stdoutWriter
+}
+
+/** Log lines the process's stdout writer dropped since the start: for the metric of them. */
+export function droppedLogLines (): number {
+  return stdoutWriter?.droppedLines ?? 0
+}
+
+const MIB = 1024 * 1024
+
+/** What the process tells on stderr about its stdout, where the log goes. */
+export const STDOUT_NOTICES = {
+  onFailure: (error: NodeJS.ErrnoException) => { tellStderr(`stdout failed (${error.code ?? error.message}); log lines are dropped from now on`) },
+  onBacklogFull: (maxBacklogBytes: number) => { tellStderr(`stdout is not reading, and ${maxBacklogBytes / MIB} MiB of log lines wait for it; lines beyond are dropped until it reads them`) },
+  onBacklogWritten: (droppedLines: number) => { tellStderr(`stdout has read the log lines that waited; ${droppedLines} were dropped meanwhile`) }
+} satisfies LineWriterEvents
+
+/**
+ * With fs.writeSync, not process.stderr.write: where stderr shares stdout's pipe and that closes
+ * (`2>&1 | …`, as under runit or s6), the stream would report EPIPE as an 'error' event nobody
+ * listens to, and that uncaught exception would shut the gateway down. A notice stderr cannot take
+ * is lost, as there is nowhere else to tell it; shorter than PIPE_BUF, it goes whole or not at all.
+ */
+function tellStderr (notice: string): void {
+  try {
+    writeSync(2, `sms-gateway: ${notice}\n`)
+  } catch {}
 }
 
 /** Path only, never the query string. */

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { execFile } from 'node:child_process'
@@ -65,10 +65,19 @@ process.stdout.write(JSON.stringify({ codeCache: loaded.codeCache, doubled: load
   return JSON.parse(stdout) as { codeCache: string, doubled: number }
 }
 
-/** A cache file for the bundle as it is now, whose V8 part is not one. */
+const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest()
+
+/** A cache file for the bundle as it is now, undamaged, whose V8 part is not one. */
 function garbledCacheFor (bundle: string): Buffer {
-  const digest = createHash('sha256').update(readFileSync(bundle)).digest()
-  return Buffer.concat([digest, Buffer.from('not a V8 code cache, but long enough to be read as one'.repeat(20))])
+  const notV8 = Buffer.from('not a V8 code cache, but long enough to be read as one'.repeat(20))
+  return Buffer.concat([sha256(readFileSync(bundle)), sha256(notV8), notV8])
+}
+
+/** The cache file with one bit pattern changed in the middle of its V8 part, as a damaged disk or layer would. */
+function flipByteOf (cache: string): void {
+  const bytes = readFileSync(cache)
+  bytes[Math.floor(bytes.length / 2)]! ^= 0x55
+  writeFileSync(cache, bytes)
 }
 
 t.test('the cache written after a start is taken by the next start, and refused where it does not fit', async (t) => {
@@ -85,6 +94,27 @@ t.test('the cache written after a start is taken by the next start, and refused 
 
   writeFileSync(cache, garbledCacheFor(bundle))
   t.same(await loadInFreshProcess(bundle, cache), { codeCache: 'rejected', doubled: 24 }, 'V8 refuses what is no cache of its own')
+})
+
+t.test('a cache damaged after it was written is not given to V8, and the bundle is compiled without it', async (t) => {
+  const { bundle, cache } = bundleDir(t, BODY)
+  await loadInFreshProcess(bundle, cache, { write: true })
+  flipByteOf(cache)
+  // V8 checks no checksum of a cache's bytes: given this one, it may run damaged bytecode or crash.
+  t.same(await loadInFreshProcess(bundle, cache), { codeCache: 'damaged', doubled: 42 })
+})
+
+t.test('the cache is written whole or not at all: beside, then renamed over the old one', async (t) => {
+  const { bundle, cache } = bundleDir(t, BODY)
+  writeFileSync(cache, 'an old cache')
+  runBundle(bundle, cache, COMPILED).writeCodeCache()
+  t.same(readdirSync(join(cache, '..')).sort(), ['bundle.cjs', 'bundle.cjs.cache', 'dependency.cjs'], 'no part file is left')
+  t.not(readFileSync(cache, 'utf8'), 'an old cache')
+
+  rmSync(cache)
+  mkdirSync(cache)
+  t.throws(() => { runBundle(bundle, cache, COMPILED).writeCodeCache() }, { code: 'EISDIR' }, 'a cache that cannot be replaced fails the build')
+  t.same(readdirSync(join(cache, '..')).sort(), ['bundle.cjs', 'bundle.cjs.cache', 'dependency.cjs'], 'and leaves no part file')
 })
 
 t.test('in one process, a cache of other source is stale, and V8 checks one for source never compiled there', async (t) => {

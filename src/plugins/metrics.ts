@@ -3,6 +3,8 @@ import fp from 'fastify-plugin'
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client'
 import { MAX_REMEMBERED_REPORTS } from '../dlr/report-dedup.js'
 import { DELIVERY_REASONS } from '../dlr/states.js'
+import { MAX_BACKLOG_BYTES } from '../line-writer.js'
+import { droppedLogLines } from '../logging.js'
 import { FastHistogram } from '../metrics-histogram.js'
 
 const PREFIX = 'sms_gateway_'
@@ -114,6 +116,16 @@ export function createGatewayMetrics () {
       labelNames: ['outcome'] as const,
       buckets: LATENCY_BUCKETS,
       registers
+    }),
+    logLinesDropped: new Counter({
+      name: `${PREFIX}log_lines_dropped_total`,
+      help: `Log lines never written to stdout: its reader left ${MAX_BACKLOG_BYTES / 1024 / 1024} MiB unread, or it failed (stderr tells when)`,
+      registers,
+      // The process's stdout writer is made before the app and counts for the whole process: read at each scrape.
+      collect () {
+        this.reset()
+        this.inc(droppedLogLines())
+      }
     }),
     httpDuration: new FastHistogram({
       name: `${PREFIX}http_request_duration_seconds`,

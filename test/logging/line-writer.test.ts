@@ -1,5 +1,6 @@
-import { spawn } from 'node:child_process'
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { closeSync, constants, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
@@ -89,10 +90,72 @@ t.test('while the pipe is full, lines wait in order and go out once its reader i
   t.ok(await pipe.contents() === expected, 'every line, whole and in order')
 })
 
+/**
+ * A named pipe nobody reads until `startReading`, which runs `cat` on it into a file: the test
+ * holds it open for reading and writing, so it opens without a reader and is never read meanwhile
+ * (a stopped `cat` has often read ahead). Non-blocking, as libuv opens stdout.
+ */
+function unreadFifo (t: Test) {
+  const directory = mkdtempSync(join(tmpdir(), 'line-writer-'))
+  const fifo = join(directory, 'fifo')
+  execFileSync('mkfifo', [fifo])
+  const fd = openSync(fifo, constants.O_RDWR | constants.O_NONBLOCK)
+  let cat: ChildProcess | undefined
+  t.teardown(async () => {
+    cat?.kill()
+    if (cat !== undefined && cat.exitCode === null) await once(cat, 'close')
+    rmSync(directory, { recursive: true, force: true })
+  })
+  const file = join(directory, 'out.log')
+  return {
+    fd,
+    startReading: () => { cat = spawn('cat', [fifo], { stdio: ['ignore', openSync(file, 'w'), 'ignore'] }) },
+    contents: async () => {
+      const closed = once(cat!, 'close')
+      closeSync(fd)
+      await closed
+      return readFileSync(file, 'utf8')
+    }
+  }
+}
+
+/** The numbers of the lines in the text, each checked to be whole. */
+const numbersOf = (text: string) => text.split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { n: number }).n)
+
+t.test('a reader that takes nothing costs no more than the bound: lines beyond it are dropped, counted and told', async (t) => {
+  const pipe = unreadFifo(t)
+  const told: string[] = []
+  const maxBacklogBytes = 64 * 1024
+  const writer = new LineWriter(pipe.fd, {
+    onBacklogFull: (bytes) => told.push(`full at ${bytes}`),
+    onBacklogWritten: (dropped) => told.push(`${dropped} dropped`)
+  }, maxBacklogBytes)
+  // ~2 MB: more than the pipe (64 KiB) and the backlog hold together.
+  const lines = 8_000
+  for (let n = 0; n < lines; n++) {
+    writer.write(lineAt(n))
+    if (n % 500 === 0) await new Promise((resolve) => setImmediate(resolve))
+  }
+  const dropped = writer.droppedLines
+  t.ok(dropped > 0 && dropped < lines, `lines beyond the bound are dropped (${dropped} of ${lines})`)
+  t.same(told, [`full at ${maxBacklogBytes}`], 'the first drop is told, once')
+
+  pipe.startReading()
+  await new Promise<void>((resolve) => { writer.flush(resolve) })
+  t.same(told, [`full at ${maxBacklogBytes}`, `${dropped} dropped`], 'and how many, once the backlog is written out')
+  writer.write(lineAt(lines))
+  await new Promise<void>((resolve) => { writer.flush(resolve) })
+  const numbers = numbersOf(await pipe.contents())
+  t.equal(numbers.length + dropped, lines + 1, 'every line was written or counted')
+  t.ok(numbers.every((n, i) => i === 0 || n > numbers[i - 1]!), 'those written are whole and in order')
+  t.equal(numbers.at(-1), lines, 'and lines are taken again once it reads')
+  t.equal(writer.droppedLines, dropped)
+})
+
 t.test('flushSync writes what waits, and gives up on a reader that takes nothing', async (t) => {
   const pipe = await pipeToFile(t)
   const failures: string[] = []
-  const writer = new LineWriter(pipe.fd, (error) => failures.push(error.code ?? 'no code'))
+  const writer = new LineWriter(pipe.fd, { onFailure: (error) => failures.push(error.code ?? 'no code') })
   writer.write('one\n')
   writer.write('two\n')
   writer.flushSync()
@@ -112,13 +175,14 @@ t.test('flushSync writes what waits, and gives up on a reader that takes nothing
 
 t.test('a descriptor that fails for good drops lines from then on and reports it once', async (t) => {
   const failures: string[] = []
-  const writer = new LineWriter(987_654, (error) => failures.push(error.code ?? 'no code'))
+  const writer = new LineWriter(987_654, { onFailure: (error) => failures.push(error.code ?? 'no code') })
   writer.write('first\n')
   await new Promise<void>((resolve) => { writer.flush(resolve) })
   writer.write('second\n')
   await new Promise<void>((resolve) => { writer.flush(resolve) })
   writer.flushSync()
   t.same(failures, ['EBADF'], 'one report, naming the error')
+  t.equal(writer.droppedLines, 1, 'the lines refused after the failure are counted')
 })
 
 /**
@@ -149,7 +213,7 @@ const program = (lines: number, ending: 'flush' | 'exit', exitLimitMs?: number) 
   syncBuiltinESMExports()
   process.stdout // makes libuv open fd 1 as a non-blocking pipe, as in a container
   const { LineWriter } = await import('./src/line-writer.ts')
-  const writer = new LineWriter(1, (error) => { counts.failure = error.code })
+  const writer = new LineWriter(1, { onFailure: (error) => { counts.failure = error.code } })
   process.on('exit', () => { writer.flushSync(${exitLimitMs ?? ''}); process.stderr.write(JSON.stringify(counts)) })
   const lineAt = ${lineAt.toString()}
   for (let n = 0; n < ${lines}; n++) {
