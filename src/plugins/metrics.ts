@@ -69,6 +69,11 @@ export function createGatewayMetrics () {
       help: 'Answers the in-memory idempotency store dropped before IDEMPOTENCY_TTL to stay within IDEMPOTENCY_MAX_KEYS or 256 MB: a retry with one of those keys sends again',
       registers
     }),
+    rateLimitFallbacks: new Counter({
+      name: `${PREFIX}rate_limit_fallbacks_total`,
+      help: 'Requests whose rate limit this replica counted alone, as Redis could not: meanwhile a client may get up to its limit from each replica',
+      registers
+    }),
     // Set by the redis plugin at each connection; 0 without REDIS_URL, where keys live in memory.
     redisEvictsKeys: new Gauge({
       name: `${PREFIX}redis_evicts_keys`,
