@@ -158,6 +158,7 @@ t.test('uniqueId stays aligned with its numbers through de-duplication, and ever
   const metrics = await (await fetch(`${gw.url}/metrics`)).text()
   t.match(metrics, /\nsms_gateway_messages_total\{status="unsent",client="billing"\} 2\n/, 'the two invalid numbers, not the repeat: it shares the SMS of the first')
   t.match(metrics, /\nsms_gateway_messages_total\{status="queued",client="billing"\} 2\n/)
+  t.match(gw.logs.entries.find((e) => e.msg === 'request completed' && e.route === '/sms'), { queued: 2, unsent: 3, repeats: 1 }, 'the log line names the repeat among the unsent, so it adds up to the metrics too')
 
   const mismatch = await post(gw, { to: ['+48500600700', '+48500600701'], uniqueId: 'only1', text: 'x' })
   t.equal(mismatch.status, 400)
