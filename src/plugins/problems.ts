@@ -243,16 +243,27 @@ export default fp(async function problemsPlugin (app) {
   // Node's own closeIdleConnections (server.close() calls it too) takes an answer for done once it
   // has ended, not once it has been written: a large one still in the socket's buffers (a bulk
   // send's megabytes, to a caller reading slowly) was cut short, its recipients' fates lost. So
-  // the server's is replaced by one that waits for every answer to be written.
+  // an answer not yet written is shown to it as not ended, for the moment it looks; what it
+  // takes for idle is otherwise its own (a request whose head is still arriving is not).
   const connections = new Set<HttpSocket>()
   app.server.on('connection', (socket: HttpSocket) => {
     connections.add(socket)
     socket.once('close', () => { connections.delete(socket) })
   })
+  const closeIdle = app.server.closeIdleConnections.bind(app.server)
   app.server.closeIdleConnections = () => {
+    const unwritten: ServerResponse[] = []
     for (const socket of connections) {
       const answer = socket._httpMessage
-      if ((answer == null || answer.writableFinished) && socket.writableLength === 0) socket.destroy()
+      if (answer?.finished === true && !answer.writableFinished) {
+        answer.finished = false
+        unwritten.push(answer)
+      }
+    }
+    try {
+      closeIdle()
+    } finally {
+      for (const answer of unwritten) answer.finished = true
     }
   }
   let closingIdle: NodeJS.Timeout | undefined
