@@ -53,6 +53,7 @@ EXPOSE 3000
 STOPSIGNAL SIGTERM
 # Probes the address the gateway listens on (HOST): loopback when it listens on every address,
 # else HOST itself, since a gateway bound to ::1 or to one interface does not answer 127.0.0.1.
+# http.get, not fetch: a URL cannot carry a link-local address's interface (fe80::1%eth0).
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
-  CMD ["node", "-e", "const h = (process.env.HOST || '').trim(); const host = h === '' || h === '0.0.0.0' || h === '::' ? '127.0.0.1' : h.includes(':') ? '[' + h.replace('%', '%25') + ']' : h; fetch('http://' + host + ':' + (process.env.PORT || 3000) + '/healthz', { signal: AbortSignal.timeout(4000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+  CMD ["node", "-e", "const h = (process.env.HOST || '').trim(); const host = h === '' || h === '0.0.0.0' || h === '::' ? '127.0.0.1' : h; require('node:http').get({ host, port: process.env.PORT || 3000, path: '/healthz', timeout: 4000 }, (r) => process.exit(r.statusCode === 200 ? 0 : 1)).on('timeout', () => process.exit(1)).on('error', () => process.exit(1))"]
 CMD ["node", "dist/server.js"]

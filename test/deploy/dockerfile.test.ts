@@ -80,6 +80,13 @@ t.test('the HEALTHCHECK probes the address the gateway listens on (HOST), loopba
   t.equal(await exitOf('::1', '::1'), 0, 'HOST=::1: [::1]')
   t.equal(await exitOf('127.0.0.2', '127.0.0.2'), 0, 'HOST set to one address: that address')
   t.equal(await exitOf('127.0.0.2', '127.0.0.1'), 1, 'and unhealthy when nothing answers there')
+  // A HOST with its interface, the form the listen error advises for a link-local address
+  // (fe80::1%eth0): checked as ::1%lo, where this machine can listen on it.
+  const scoped = await new Promise<boolean>((resolve) => {
+    const server = createServer().once('error', () => { resolve(false) })
+    server.listen(0, '::1%lo', () => { server.close(() => { resolve(true) }) })
+  })
+  if (scoped) t.equal(await exitOf('::1%lo', '::1%lo'), 0, 'HOST with an interface (fe80::1%eth0 in its form): probed as written')
 })
 
 t.test('.dockerignore keeps node_modules, tests and secrets out', async (t) => {
