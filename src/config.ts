@@ -159,24 +159,32 @@ export function readEnvironment (): EnvSource {
   // A byte-order mark (Windows editors write one) would become part of the first name.
   const fromFile = parseEnv(text.replace(/^\uFEFF/, ''))
   for (const [name, value] of Object.entries(fromFile)) {
-    if (!VARIABLE_NAME.test(name)) throw new ConfigError(strayLineError(file, text, name))
+    // Whitespace in a name is the parser's doing, never the file's meaning: see lostVariableError.
+    if (/\s/.test(name)) throw new ConfigError(lostVariableError(file, text, name))
     env[name] ??= value
   }
   return env
 }
 
-const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
-
 /**
- * Node's dotenv parser joins a line without "=" onto the next one's name, and that variable is
- * then silently not set: a REDIS_URL lost so leaves every replica its own idempotency store. The
- * error gives the line's number, not its text, which may be a secret pasted without its name.
+ * Node's dotenv parser reads a line that is not NAME=value (stray words, or only spaces) as the
+ * start of the next line's name, and a tab before a name as part of it: that variable is then
+ * silently not set, and a REDIS_URL lost so leaves every replica its own idempotency store. The
+ * error names the lost variable and its line, never the text of the line before, which may be
+ * a secret pasted without its name.
  */
-function strayLineError (file: string, text: string, name: string): string {
-  const stray = name.split('\n')[0]!.trim()
-  const line = text.split('\n').findIndex((candidate) => candidate.replace(/^\uFEFF/, '').trim() === stray) + 1
-  const where = line > 0 ? `line ${line}` : 'a line'
-  return `ENV_FILE=${JSON.stringify(file)} is invalid: ${where} is not NAME=value (a name of letters, digits and _), so the variable after it would be lost. Fix that line, or start it with # to keep it as a comment.`
+function lostVariableError (file: string, text: string, name: string): string {
+  const lines = name.split('\n')
+  const lost = lines.at(-1)!.trim()
+  const escaped = lost.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+  const line = text.split('\n').findIndex((candidate) => new RegExp(`^\\s*(?:export\\s+)?${escaped}\\s*=`).test(candidate.replace(/^\uFEFF/, ''))) + 1
+  const where = line > 0 ? `${lost} on line ${line}` : lost
+  const cause = lines.length === 1
+    ? 'it is indented with a tab, which is read as part of its name'
+    : lines.slice(0, -1).every((before) => before.trim() === '')
+      ? 'the line before it holds only spaces or tabs, which is read as the start of its name'
+      : 'the line before it is not NAME=value (nor empty, nor a # comment), and is read as the start of its name'
+  return `ENV_FILE=${JSON.stringify(file)} is invalid: ${where} would not be set: ${cause}. Fix or remove that line, or start it with # to keep it as a comment.`
 }
 
 export function loadConfig (env: EnvSource = readEnvironment()): Config {

@@ -176,7 +176,7 @@ t.test('a dotenv file fills in what the environment leaves unset', async (t) => 
   t.throws(() => readEnvironment(), { name: 'ConfigError', message: /^ENV_FILE=".*" is invalid: it cannot be read \(EISDIR\)\. Set it to/ }, 'one that cannot be read stops the start (exit 78), naming ENV_FILE')
 })
 
-t.test('a dotenv file with a byte-order mark is read; a line that is not NAME=value stops the start, by its number', async (t) => {
+t.test('a dotenv file with a byte-order mark is read; a variable Node\'s parser would lose stops the start, named with its line', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'sms-gateway-env-'))
   const file = join(dir, '.env')
   const saved = { ...process.env }
@@ -186,12 +186,21 @@ t.test('a dotenv file with a byte-order mark is read; a line that is not NAME=va
   process.env.ENV_FILE = file
   writeFileSync(file, '\uFEFFPORT=4321\nLOG_LEVEL=warn\n')
   t.equal(readEnvironment().PORT, '4321', 'the first variable, behind the mark Windows editors write')
-  writeFileSync(file, 'PORT=4321\nS3cr3t-pasted-alone\nLOG_LEVEL=warn\n')
-  const error = t.throws(() => readEnvironment()) as ConfigError
-  t.match(error, { name: 'ConfigError', message: /^ENV_FILE=".*" is invalid: line 2 is not NAME=value \(a name of letters, digits and _\), so the variable after it would be lost\. Fix that line, or start it with # to keep it as a comment\.$/ })
-  t.notMatch(error.message, /S3cr3t/, 'the line\'s text is not shown: it may be a secret')
-  writeFileSync(file, 'PORT=4321\n"quoted"=1\n')
-  t.throws(() => readEnvironment(), { name: 'ConfigError', message: /is not NAME=value/ }, 'a name that is no variable name')
+  const cases: Array<[string, RegExp]> = [
+    ['PORT=4321\nS3cr3t-pasted-alone\nLOG_LEVEL=warn\n', /LOG_LEVEL on line 3 would not be set: the line before it is not NAME=value \(nor empty, nor a # comment\), and is read as the start of its name\./],
+    ['PORT=4321\n\nLOG_LEVEL=warn\n  \nREDIS_URL=redis://r\n', /REDIS_URL on line 5 would not be set: the line before it holds only spaces or tabs, which is read as the start of its name\./],
+    ['PORT=4321\n\tREDIS_URL=redis://r\n', /REDIS_URL on line 2 would not be set: it is indented with a tab, which is read as part of its name\./]
+  ]
+  for (const [text, message] of cases) {
+    writeFileSync(file, text)
+    const error = t.throws(() => readEnvironment()) as ConfigError
+    t.match(error, { name: 'ConfigError', message: /^ENV_FILE=".*" is invalid: / })
+    t.match(error.message, message)
+    t.match(error.message, /Fix or remove that line, or start it with # to keep it as a comment\.$/)
+    t.notMatch(error.message, /S3cr3t/, 'the stray line\'s text is not shown: it may be a secret')
+  }
+  writeFileSync(file, 'PORT=4321\nMY-VAR=1\n')
+  t.equal(readEnvironment().PORT, '4321', 'a name that is no variable of the gateway\'s loses nothing: left alone')
 })
 
 t.test('only the default dotenv file may be missing', async (t) => {
