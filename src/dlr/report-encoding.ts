@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer'
 import { parse } from 'node:querystring'
+import { parse as parseQuery } from 'fast-querystring'
 import type { DeliveryReportFields } from './report-fields.js'
 
 /**
@@ -61,7 +62,20 @@ export type ReportForm = Record<string, string | string[]>
  * key gives an array, as fastify's own query parser does.
  */
 export function parseReportForm (text: string, charset: ReportCharset): ReportForm {
+  // The common case first, at fastify's own speed (its query parser, ~2 µs a report where a decoder
+  // of our own on every piece took twice that): ASCII text in UTF-8, every escape decoded.
+  if (charset === 'utf-8' && !BEYOND_ASCII.test(text)) {
+    const form = parseQuery(text) as ReportForm
+    if (!Object.values(form).some(keptEscapes)) return form
+  }
   return parse(text, '&', '=', { maxKeys: 0, decodeURIComponent: DECODERS[charset] }) as ReportForm
+}
+
+const BEYOND_ASCII = /[\x80-\xff]/
+
+/** fast-querystring leaves a value whose escapes are not UTF-8 as it came, escapes and all. */
+function keptEscapes (value: string | string[]): boolean {
+  return typeof value === 'string' ? value.includes('%') : value.some((item) => item.includes('%'))
 }
 
 /** The query of a request URL, parsed as parseReportForm does. */

@@ -17,7 +17,10 @@ t.test('UTF-8 text stays as it was read; a value that is not UTF-8 is Latin-2', 
   t.same({ ...parseReportForm(bytes('stan=z', 0xb3, 'y'), 'utf-8') }, { stan: 'zły' }, 'a raw Latin-2 byte')
   t.same({ ...parseReportForm('a=100%25&b=%25EA&c=%ZZ%&d', 'utf-8') }, { a: '100%', b: '%EA', c: '%ZZ%', d: '' }, 'an escaped %, a stray one, a key alone')
   t.same({ ...parseReportForm('id=a&id=b', 'utf-8') }, { id: ['a', 'b'] }, 'a repeated key')
-  t.equal(Object.getPrototypeOf(parseReportForm('__proto__=x', 'utf-8')), null, 'no prototype to reach')
+  const polluting = parseReportForm('__proto__=x&constructor=y', 'utf-8') as Record<string, unknown>
+  t.ok(Object.hasOwn(polluting, '__proto__') && Object.hasOwn(polluting, 'constructor'), 'such keys are the form\'s own fields')
+  t.equal((polluting as { toString?: unknown }).toString, undefined, 'no Object.prototype behind it to reach')
+  t.equal(({} as Record<string, unknown>).x, undefined)
 })
 
 t.test('a form declared Latin-2 is Latin-2 throughout, escapes included', async (t) => {
@@ -37,4 +40,19 @@ t.test('a field that kept a % may hold escapes fastify left undecoded', async (t
   t.ok(mayHoldUndecodedEscapes({ messageId: 'a%B31', state: 'delivered' }))
   t.ok(mayHoldUndecodedEscapes({ messageId: 'a1', state: 'delivered', date: '%' }))
   t.ok(mayHoldUndecodedEscapes({ messageId: 'a1', state: 'delivered', reason: 'b%B3%B1d' }))
+})
+
+t.test('an ASCII form takes the quick parser, and reads as the thorough one does', async (t) => {
+  const forms = [
+    'smsid=1c142d81c7&stan=delivered&data=2026-11-25+12%3A00%3A05&przyczyna=',
+    't=abc&e=def&sig=AbC-_0123456789abcdefghijklmnopqrstuvwxyzABCDE&smsid=a&smsid=b',
+    'stan=dor%C4%99czona&x=%25literal',
+    'stan=dor%EAczona'
+  ]
+  const { parse } = await import('node:querystring')
+  for (const form of forms) {
+    const thorough = parse(form, '&', '=', { maxKeys: 0, decodeURIComponent: (piece: string) => { try { return decodeURIComponent(piece) } catch { return new TextDecoder('iso-8859-2').decode(Buffer.from(piece.replace(/%([\da-f]{2})/gi, (_m, hex: string) => String.fromCharCode(Number.parseInt(hex, 16))), 'latin1')) } } })
+    t.same({ ...parseReportForm(form, 'utf-8') }, { ...thorough }, form)
+  }
+  t.equal((parseReportForm('__proto__=x&a=1', 'utf-8') as { toString?: unknown }).toString, undefined, 'no Object.prototype behind it to pollute')
 })
