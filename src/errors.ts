@@ -1,3 +1,5 @@
+import { shortened } from './shortened.js'
+
 /**
  * The one catalogue of errors the gateway answers with. Each code is stable: callers may switch
  * on it. Bodies are RFC 9457 problem details (`application/problem+json`).
@@ -64,8 +66,7 @@ const LONGEST_POINTER_STEP = 64
  * recipient. Cut short when long: a problem (and its log line) names the field, it need not copy it.
  */
 export function pointerToken (name: string): string {
-  const step = name.replaceAll('~', '~0').replaceAll('/', '~1')
-  return step.length > LONGEST_POINTER_STEP ? `${step.slice(0, LONGEST_POINTER_STEP)}…` : step
+  return shortened(name.replaceAll('~', '~0').replaceAll('/', '~1'), LONGEST_POINTER_STEP)
 }
 
 /** Problem fields beyond the RFC's own; validation lists its fields, sends their per-recipient outcomes. */

@@ -1,3 +1,5 @@
+import { shortened } from './shortened.js'
+
 /**
  * A request URL's path, without its query string: what may be logged or echoed back, as the query
  * carries delivery-report signatures and phone numbers. `indexOf` rather than `split('?')`, which
@@ -17,6 +19,5 @@ const LONGEST_SHOWN_PATH = 200
 
 /** A request URL's path as logged and quoted in answers: without its query, cut short when long. */
 export function shownPath (url: string): string {
-  const path = pathOf(url)
-  return path.length > LONGEST_SHOWN_PATH ? `${path.slice(0, LONGEST_SHOWN_PATH)}…` : path
+  return shortened(pathOf(url), LONGEST_SHOWN_PATH)
 }

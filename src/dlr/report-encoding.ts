@@ -17,6 +17,7 @@ const LATIN_2 = new TextDecoder('iso-8859-2')
 const ASCII_LABELS = new Set(['us-ascii', 'ascii'])
 /** A piece with neither an escape nor a byte beyond ASCII is its own text. */
 const NEEDS_DECODING = /[%\x80-\xff]/
+const BEYOND_ASCII = /[\x80-\xff]/
 const ESCAPE = /%([\da-f]{2})/gi
 const HEX = 16
 
@@ -70,8 +71,6 @@ export function parseReportForm (text: string, charset: ReportCharset): ReportFo
   }
   return parse(text, '&', '=', { maxKeys: 0, decodeURIComponent: DECODERS[charset] }) as ReportForm
 }
-
-const BEYOND_ASCII = /[\x80-\xff]/
 
 /** fast-querystring leaves a value whose escapes are not UTF-8 as it came, escapes and all. */
 function keptEscapes (value: string | string[]): boolean {

@@ -4,6 +4,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import fp from 'fastify-plugin'
 import { addLogFields } from './request-log.js'
 import { reasonForPattern } from '../schemas/patterns.js'
+import { shortened } from '../shortened.js'
 import { pathOf, shownPath } from '../url-path.js'
 import { GatewayError, pointerToken, PROBLEM_CONTENT_TYPE, toProblem, validationError, type ErrorCode, type FieldError } from '../errors.js'
 
@@ -120,7 +121,7 @@ export function toGatewayError (error: FastifyError | GatewayError | Error, requ
 }
 
 /** A caller's header as quoted in a detail: bounded, and printable. */
-const quoted = (value: string) => JSON.stringify(value.length > 100 ? `${value.slice(0, 100)}…` : value)
+const quoted = (value: string) => JSON.stringify(shortened(value, 100))
 
 function publicDetail (code: ErrorCode, error: Error, request: FastifyRequest | undefined): string {
   switch (code) {

@@ -45,7 +45,7 @@ export interface OrderLimits {
   timeZone?: string
 }
 
-const NON_ASCII = /[^ -~\t\n\r]/
+const NON_ASCII = /[\u0080-\uffff]/
 
 /**
  * The text in Unicode's composed form (NFC), the same text to whoever reads it: a "ü" some

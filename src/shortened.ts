@@ -1,0 +1,7 @@
+/**
+ * Text a caller sent, cut to `maxLength` characters with "…" when longer: what the gateway quotes
+ * back or logs of it names it without copying it (a key, a path or a header may run to kilobytes).
+ */
+export function shortened (text: string, maxLength: number): string {
+  return text.length > maxLength ? `${text.slice(0, maxLength)}…` : text
+}
