@@ -2,6 +2,8 @@ import { request, type IncomingMessage } from 'node:http'
 import t from 'tap'
 import { authHeader, startGateway, type GatewayUnderTest } from '../helper.js'
 import { waitFor } from '../servers.js'
+import { ITEMS_PER_PIECE } from '../../src/list-in-pieces.js'
+import { RecipientResultSchema, SendSmsResultSchema } from '../../src/schemas/sms.js'
 
 interface Message { phone: string, status: string, id?: string, uniqueId?: string, error?: { code: number | string, message: string } }
 interface Answer { status: number, body: { queued: number, unsent: number, failed: number, unknown: number, code?: string, detail?: string, messages: Message[] } }
@@ -121,6 +123,52 @@ t.test('thousands of recipients go out in provider-sized batches', async (t) => 
   t.equal(gw.simulator.stats.sendRequests, 50)
   t.equal(gw.simulator.stats.messagesQueued, 5000)
   t.same(answer.body.messages.map((m) => m.phone), to)
+})
+
+t.test('a long answer, made a piece at a time, is the JSON its schema gives: results and problems alike', async (t) => {
+  const gw = await startGateway(t, { env: { SMS_BATCH_SIZE: '100', SMS_UPSTREAM_CONCURRENCY: '4' }, simulator: { recordRequests: 1 } })
+  const count = 2 * ITEMS_PER_PIECE + 1
+  // Invalid numbers and repeats among them (errors of the gateway's own), and ids for every one.
+  const to = Array.from({ length: count }, (_, i) => i % 250 === 1 ? 'nope' : i % 250 === 2 ? phone(0) : phone(i))
+  const uniqueId = to.map((_, i) => `uid${i}`)
+  const raw = async (body: unknown) => {
+    const response = await fetch(`${gw.url}/sms`, { method: 'POST', headers: { 'content-type': 'application/json', ...authHeader() }, body: JSON.stringify(body) })
+    return { status: response.status, type: response.headers.get('content-type'), text: await response.text() }
+  }
+  const schemaOrder = (keys: string[], order: string[]) => order.filter((key) => keys.includes(key))
+  const messageOrder = Object.keys(RecipientResultSchema.properties)
+  const checkJson = (answer: { text: string }, what: string) => {
+    const parsed = JSON.parse(answer.text) as Answer['body']
+    t.equal(JSON.stringify(parsed), answer.text, `${what}: one JSON document, written compactly`)
+    t.equal(parsed.messages.length, count, `${what}: every recipient`)
+    for (const message of parsed.messages) {
+      if (JSON.stringify(Object.keys(message)) !== JSON.stringify(schemaOrder(Object.keys(message), messageOrder))) t.fail(`${what}: ${JSON.stringify(message)} not in the schema's order`)
+    }
+    t.same(parsed.messages.map((m) => m.uniqueId), uniqueId, `${what}: in the caller's order`)
+    return parsed
+  }
+
+  const accepted = await raw({ to, text: 'x', uniqueId })
+  t.equal(accepted.status, 200)
+  t.equal(accepted.type, 'application/json; charset=utf-8')
+  const result = checkJson(accepted, '200')
+  t.same(Object.keys(result), Object.keys(SendSmsResultSchema.properties), 'the counts first, in the schema\'s order')
+  t.match(result, { queued: count - 16, unsent: 16, failed: 0, unknown: 0 })
+  t.match(result.messages[1], { phone: 'nope', status: 'unsent', error: { code: 'GW_PHONE_INVALID' } })
+  t.match(result.messages[2], { status: 'unsent', error: { code: 'GW_RECIPIENT_REPEATED' } })
+
+  gw.simulator.setFault({ fault: { kind: 'provider-error', code: 3100, message: 'Sending is blocked' }, afterRequests: 3, times: 1 })
+  const partial = await raw({ to, text: 'y', uniqueId })
+  t.equal(partial.status, 207)
+  t.match(checkJson(partial, '207'), { failed: 100 })
+
+  gw.simulator.setFault({ fault: { kind: 'provider-error', code: 3001, message: 'No FULL messages left' } })
+  const refused = await raw({ to, text: 'z', uniqueId })
+  t.equal(refused.status, 422)
+  t.equal(refused.type, 'application/problem+json; charset=utf-8')
+  const problem = checkJson(refused, '422') as Answer['body'] & Record<string, unknown>
+  t.same(Object.keys(problem).slice(0, 5), ['type', 'title', 'status', 'detail', 'code'], 'a problem\'s own fields first')
+  t.match(problem, { status: 422, code: 'GW_PROVIDER_REFUSED', providerError: { code: 3001 }, queued: 0, failed: count - 16, unsent: 16 })
 })
 
 t.test('a gateway shutting down mid-call sends no further batches and answers for every recipient', async (t) => {
