@@ -289,7 +289,7 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
         waitingForStore.delete(waiting)
         // Closing took it over (one last attempt of its own).
         if (!pending.has(claimed.token)) return
-        if (await attempt()) {
+        if (await attemptInTurn(attempt)) {
           log.info({ attempts: round + 2 }, messages.done)
           return
         }
@@ -301,6 +301,24 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
       pending.delete(claimed.token)
       settled?.()
     }).catch(() => {})
+  }
+
+  /**
+   * The retry on its way to the store, while there is one: every keyed request that met a store
+   * not answering (a Redis stalled, each of its commands timing out) has a retry of its own, and
+   * during a long stall they would each send one command a round, piling up in its queue. So one
+   * goes at a time, and the others take its fate for theirs; once one is answered, they go too.
+   */
+  let probe: Promise<boolean> | undefined
+  async function attemptInTurn (attempt: () => Promise<boolean>): Promise<boolean> {
+    if (probe !== undefined) return await probe && await attempt()
+    const mine = attempt()
+    probe = mine
+    try {
+      return await mine
+    } finally {
+      if (probe === mine) probe = undefined
+    }
   }
 
   // Closing (after the upstream client has let its requests finish): the answers of keyed sends
