@@ -69,6 +69,7 @@ export const EnvironmentSchema = Type.Object({
   SMS_BATCH_SIZE: Type.Integer({ minimum: 1, maximum: PROVIDER_MAX_BATCH_SIZE, default: 100, description: `numbers per upstream request (1–${PROVIDER_MAX_BATCH_SIZE})` }),
   SMS_UPSTREAM_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 64, default: 4, description: 'upstream requests in flight per gateway call (1–64)' }),
   SMS_MAX_RECIPIENTS: Type.Integer({ minimum: 1, maximum: PROVIDER_MAX_RECIPIENTS, default: 10_000, description: `recipients per gateway call (1–${PROVIDER_MAX_RECIPIENTS})` }),
+  SMS_MAX_RECIPIENTS_IN_FLIGHT: Type.Integer({ minimum: 1, default: 100_000, description: 'recipients all calls to this replica may have in flight together, at least SMS_MAX_RECIPIENTS; a call that would go past it is refused (503, nothing sent). About 1 KiB of memory each' }),
   SHUTDOWN_GRACE_MS: Type.Integer({ minimum: 0, maximum: 600_000, default: 25_000, description: 'how long in-flight sends may take to finish after SIGTERM, in milliseconds' }),
   ENV_FILE: Type.String({ default: DEFAULT_ENV_FILE, description: `path of a dotenv file read at start; only the default ${DEFAULT_ENV_FILE} may be missing (/dev/null reads none)` })
 })
@@ -120,7 +121,7 @@ export interface Config {
   redisUrl: string | undefined
   rateLimit: { max: number, windowMs: number }
   idempotency: { ttlMs: number, maxKeys: number }
-  sending: { batchSize: number, upstreamConcurrency: number, maxRecipients: number }
+  sending: { batchSize: number, upstreamConcurrency: number, maxRecipients: number, maxRecipientsInFlight: number }
 }
 
 export interface SimulatorConfig {
@@ -220,7 +221,8 @@ export function loadConfig (env: EnvSource = readEnvironment()): Config {
     sending: {
       batchSize: vars.SMS_BATCH_SIZE,
       upstreamConcurrency: vars.SMS_UPSTREAM_CONCURRENCY,
-      maxRecipients: vars.SMS_MAX_RECIPIENTS
+      maxRecipients: vars.SMS_MAX_RECIPIENTS,
+      maxRecipientsInFlight: vars.SMS_MAX_RECIPIENTS_IN_FLIGHT
     }
   }
   checkCombinations(config)
@@ -537,6 +539,9 @@ function checkCombinations (config: Config): void {
   }
   if (deliveryReports.publicUrl !== undefined && deliveryReports.secret === undefined) {
     throw new ConfigError(`DLR_SECRET is missing: PUBLIC_URL is set, so delivery-report URLs must be signed. Set DLR_SECRET to at least ${MIN_DLR_SECRET_LENGTH} random characters (openssl rand -base64 48).`)
+  }
+  if (config.sending.maxRecipientsInFlight < config.sending.maxRecipients) {
+    throw new ConfigError(`SMS_MAX_RECIPIENTS_IN_FLIGHT=${config.sending.maxRecipientsInFlight} is below SMS_MAX_RECIPIENTS=${config.sending.maxRecipients}: a call with as many recipients as it may have would always be refused as busy. Raise SMS_MAX_RECIPIENTS_IN_FLIGHT, or lower SMS_MAX_RECIPIENTS.`)
   }
   refusePublishedSecrets(config)
   refuseUnreachablePublicUrl(config)

@@ -36,6 +36,7 @@ export const ERROR_CATALOGUE = {
   GW_UPSTREAM_BAD_RESPONSE: { status: 502, title: 'SerwerSMS answered with something the gateway does not understand' },
   GW_IDEMPOTENCY_STORE_UNAVAILABLE: { status: 503, title: 'The idempotency store is unavailable' },
   GW_SHUTTING_DOWN: { status: 503, title: 'The gateway is shutting down' },
+  GW_BUSY: { status: 503, title: 'The gateway has as many recipients in flight as it takes' },
   GW_UPSTREAM_TIMEOUT: { status: 504, title: 'SerwerSMS did not answer in time' }
 } as const satisfies Record<string, { status: number, title: string }>
 

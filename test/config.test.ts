@@ -18,7 +18,7 @@ t.test('defaults match the documented table', async (t) => {
     deliveryReports: { publicUrl: undefined, urlTtlMs: 7 * 86_400_000, dedupWindowMs: 3_600_000 },
     rateLimit: { max: 600, windowMs: 60_000 },
     idempotency: { ttlMs: 86_400_000, maxKeys: 100_000 },
-    sending: { batchSize: 100, upstreamConcurrency: 4, maxRecipients: 10_000 },
+    sending: { batchSize: 100, upstreamConcurrency: 4, maxRecipients: 10_000, maxRecipientsInFlight: 100_000 },
     redisUrl: undefined
   })
 })
@@ -45,6 +45,8 @@ t.test('a bad value names the variable, the problem and the fix', async (t) => {
     [{ SERWERSMS_API_URL: 'ftp://x' }, /SERWERSMS_API_URL="ftp:\/\/x" is invalid: has the wrong format/],
     [{ SMS_BATCH_SIZE: '500' }, /SMS_BATCH_SIZE="500" is invalid: must be <= 200/],
     [{ SMS_MAX_RECIPIENTS: '100001' }, /SMS_MAX_RECIPIENTS/],
+    [{ SMS_MAX_RECIPIENTS_IN_FLIGHT: '0' }, /^SMS_MAX_RECIPIENTS_IN_FLIGHT="0" is invalid: must be >= 1/],
+    [{ SMS_MAX_RECIPIENTS: '20000', SMS_MAX_RECIPIENTS_IN_FLIGHT: '19999' }, /^SMS_MAX_RECIPIENTS_IN_FLIGHT=19999 is below SMS_MAX_RECIPIENTS=20000: a call with as many recipients as it may have would always be refused as busy\. Raise SMS_MAX_RECIPIENTS_IN_FLIGHT, or lower SMS_MAX_RECIPIENTS\.$/],
     [{ DLR_SECRET: 'short', PUBLIC_URL: 'https://x.example' }, /DLR_SECRET \(value hidden\) is invalid.*at least 32/],
     [{ PUBLIC_URL: 'https://x.example' }, /DLR_SECRET is missing: PUBLIC_URL is set/],
     ...['https://x.example/?a=b', 'https://x.example/#top', 'https://x.example/sms%20gw', 'https://x.example/a+b'].map((url): [Record<string, string>, RegExp] =>

@@ -64,17 +64,18 @@ export function inFlightTtlFor (config: Config): number {
 }
 
 /**
- * True when a problem body proves no SMS left: no recipient `queued` or `unknown`, or a 4xx that
+ * True when a problem body proves no SMS left: no recipient `queued` or `unknown`; a 4xx that
  * carries no per-recipient counts at all, which only a request refused before its send began gets
- * (validation, too many recipients). A problem comes only when no batch was accepted, so its
- * `unsent` recipients are numbers the gateway refused itself, never sent either. Only then may
- * the key be used again; anything else — a 5xx without counts included — is remembered and
- * replayed.
+ * (validation, too many recipients); or GW_BUSY, a 503 refused before its send began too. A
+ * problem comes only when no batch was accepted, so its `unsent` recipients are numbers the
+ * gateway refused itself, never sent either. Only then may the key be used again; anything else —
+ * a 5xx without counts included — is remembered and replayed.
  */
 export function provesNothingSent (statusCode: number, body: string): boolean {
   if (statusCode < 400) return false
   try {
     const parsed = JSON.parse(body) as Record<string, unknown>
+    if (parsed.code === 'GW_BUSY') return true
     if (statusCode < 500 && !('queued' in parsed) && !('unknown' in parsed) && !('unsent' in parsed) && !('failed' in parsed)) return true
     return parsed.queued === 0 && parsed.unknown === 0
   } catch {

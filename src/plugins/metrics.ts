@@ -64,6 +64,22 @@ export function createGatewayMetrics () {
     }),
     deliveryReports: deliveryReportsCounter(registers),
     deliveryReportsRejected: rejectedCounter(registers),
+    recipientsInFlight: new Gauge({
+      name: `${PREFIX}recipients_in_flight`,
+      help: 'Recipients of the POST /sms calls this replica is sending, counted from a call\'s start to its answer',
+      registers
+    }),
+    recipientsInFlightLimit: new Gauge({
+      name: `${PREFIX}recipients_in_flight_limit`,
+      help: 'SMS_MAX_RECIPIENTS_IN_FLIGHT: a call that would take recipients_in_flight past it is refused (503 GW_BUSY, nothing sent)',
+      registers
+    }),
+    busyRefusals: new Counter({
+      name: `${PREFIX}busy_refusals_total`,
+      help: 'POST /sms calls refused (503 GW_BUSY, nothing sent) because their recipients would have taken this replica past SMS_MAX_RECIPIENTS_IN_FLIGHT, by calling client',
+      labelNames: ['client'] as const,
+      registers
+    }),
     idempotencyAnswersEvicted: new Counter({
       name: `${PREFIX}idempotency_answers_evicted_total`,
       help: 'Answers the in-memory idempotency store dropped before IDEMPOTENCY_TTL to stay within IDEMPOTENCY_MAX_KEYS or 256 MB: a retry with one of those keys sends again',

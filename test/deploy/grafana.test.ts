@@ -74,7 +74,7 @@ t.test('dashboard agrees with the alerts and shows the report counters they do n
   t.ok(rejectedTotals.length > 0, 'a stat of rejected reports')
   for (const q of rejectedTotals) t.match(q.expr, /reason!="unsigned"/, `${q.panel}: what SmsDeliveryReportsRejected counts, without the public route's unsigned noise`)
   for (const q of queries) t.notMatch(q.expr, /increase\([^()]*\[\$__rate_interval\]\)/, `${q.panel}: no increase() over $__rate_interval, whose points change with the zoom`)
-  for (const name of ['sms_gateway_delivery_reports_duplicate_total', 'sms_gateway_delivery_reports_dedup_evicted_total', 'sms_gateway_delivery_reports_before_send_total']) {
+  for (const name of ['sms_gateway_delivery_reports_duplicate_total', 'sms_gateway_delivery_reports_dedup_evicted_total', 'sms_gateway_delivery_reports_before_send_total', 'sms_gateway_busy_refusals_total', 'sms_gateway_recipients_in_flight', 'sms_gateway_recipients_in_flight_limit']) {
     t.ok(queries.some((q) => q.expr.includes(name)), `${name} is on the dashboard`)
   }
 })

@@ -141,7 +141,7 @@ t.test('POST /sms documents authentication, idempotency, rate limits and every f
   t.same(codes('409'), ['GW_IDEMPOTENCY_IN_FLIGHT', 'GW_IDEMPOTENCY_OUTCOME_UNKNOWN'])
   t.same(codes('422'), ['GW_PROVIDER_REFUSED', 'GW_IDEMPOTENCY_KEY_REUSED'])
   t.same(codes('429'), ['GW_RATE_LIMITED'])
-  t.same(codes('503'), ['GW_IDEMPOTENCY_STORE_UNAVAILABLE', 'GW_SHUTTING_DOWN'])
+  t.same(codes('503'), ['GW_IDEMPOTENCY_STORE_UNAVAILABLE', 'GW_SHUTTING_DOWN', 'GW_BUSY'])
   for (const status of ['200', '207']) {
     t.same(Object.keys(send.responses[status].headers), ['RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'Idempotent-Replayed'], `${status} headers`)
     t.same(send.responses[status].content['application/json'].schema, { $ref: '#/components/schemas/SendSmsResult' })

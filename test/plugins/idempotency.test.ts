@@ -179,5 +179,7 @@ t.test('which answers prove that nothing was sent', async (t) => {
   t.ok(provesNothingSent(400, '{"code":"GW_VALIDATION_FAILED","errors":[]}'), 'refused before the send began')
   t.ok(provesNothingSent(413, '{"code":"GW_RECIPIENTS_TOO_MANY","limit":1}'))
   t.notOk(provesNothingSent(500, '{"code":"GW_INTERNAL"}'), 'a failure without counts after the send may have begun is kept')
+  t.ok(provesNothingSent(503, '{"code":"GW_BUSY","limit":100000}'), 'refused as busy before the send began')
+  t.notOk(provesNothingSent(503, '{"code":"GW_IDEMPOTENCY_STORE_UNAVAILABLE"}'), 'another 503 without counts is kept')
   t.notOk(provesNothingSent(400, 'not json'))
 })

@@ -10,6 +10,7 @@ import { ITEMS_PER_PIECE, serializeListInPieces } from '../../list-in-pieces.js'
 import { RECIPIENT_STATUSES, RecipientResultSchema, SEND_SMS_EXAMPLES, SendSmsBodySchema, SendSmsHeadersSchema, SendSmsProblemSchema, SendSmsResultSchema, type SendSmsBody, type SendSmsResult } from '../../schemas/sms.js'
 import { dispatchSms, type SmsOrder } from '../../sms/dispatch.js'
 import { canonicalBody, readOrder } from '../../sms/order.js'
+import { RecipientBudget } from '../../sms/recipient-budget.js'
 import { maskPhone } from '../../sms/phone.js'
 import { API_REALM } from '../../plugins/auth.js'
 import { addLogFields } from '../../plugins/request-log.js'
@@ -25,6 +26,8 @@ declare module 'fastify' {
 
 /** How many of the recipients that were not queued a log line shows, masked, to help whoever reads it. */
 const LOGGED_RECIPIENT_SAMPLE = 5
+/** What a call refused as busy is told to wait: calls in flight free their recipients as they end, most within seconds. */
+const BUSY_RETRY_AFTER_SECONDS = 5
 
 function sampleNotQueued (result: SendSmsResult): string[] {
   const sample: string[] = []
@@ -37,7 +40,7 @@ function sampleNotQueued (result: SendSmsResult): string[] {
 
 const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { config }) => {
   const { deliveryReports, sending, defaultRegion } = config
-  const { messages, testMessages, scheduledMessages, messageParts, batchesPerCall } = app.metrics
+  const { messages, testMessages, scheduledMessages, messageParts, batchesPerCall, recipientsInFlight, recipientsInFlightLimit, busyRefusals } = app.metrics
   // Every client's series exported from 0: one that first appears at 1 has no increase() in
   // Prometheus, so a first call after a start whose recipients all failed would raise no alert.
   // A name with several keys (a rotation) is one client.
@@ -46,7 +49,11 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
     for (const status of RECIPIENT_STATUSES) messages.inc({ status, client }, 0)
     messageParts.inc({ client }, 0)
     scheduledMessages.inc({ client }, 0)
+    busyRefusals.inc({ client }, 0)
   }
+  const budget = new RecipientBudget(sending.maxRecipientsInFlight)
+  recipientsInFlightLimit.set(budget.limit)
+  recipientsInFlight.set(0)
   app.decorateRequest('smsOrder', null)
   const deliveryUrls = deliveryReports.publicUrl === undefined || deliveryReports.secret === undefined
     ? undefined
@@ -79,7 +86,8 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
         '- **200**: every batch was accepted and SerwerSMS answered for every recipient (single recipients may still be `unsent`, e.g. for an invalid number).\n' +
         '- **207**: some batches were not accepted, or an accepted batch left a recipient `unknown` (SerwerSMS\'s answer did not say what became of it): see each recipient\'s `status`; `failed` ones are safe to retry, `unknown` ones may have been sent.\n' +
         '- When no batch was accepted, a problem (422/502/503/504) still carries the counts and per-recipient outcomes in `messages`.\n' +
-        '- A gateway that starts shutting down during a call sends no further batches: their recipients come back `failed` (safe to retry elsewhere).\n\n' +
+        '- A gateway that starts shutting down during a call sends no further batches: their recipients come back `failed` (safe to retry elsewhere).\n' +
+        '- A call whose recipients would take the gateway past SMS_MAX_RECIPIENTS_IN_FLIGHT (its calls\' recipients together) is refused before anything is sent: 503 `GW_BUSY` with Retry-After.\n\n' +
         'Send an `Idempotency-Key` to make retries safe: a repeat with the same key and body replays the first answer without sending again (a first request that provably sent nothing frees its key instead).',
       tags: ['sms'],
       security: [{ apiKey: [] }],
@@ -127,7 +135,8 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
         ], { headers: { ...RateLimitHeaders, ...IdempotentReplayedHeader }, schema: SendSmsProblemSchema }),
         503: problemResponse([
           { code: 'GW_IDEMPOTENCY_STORE_UNAVAILABLE', detail: STORE_UNAVAILABLE_DETAIL },
-          { code: 'GW_SHUTTING_DOWN', detail: 'The gateway shut down before these recipients were sent; nothing was sent to them. Retry on another instance.', extensions: SEND_SMS_EXAMPLES.withdrawn }
+          { code: 'GW_SHUTTING_DOWN', detail: 'The gateway shut down before these recipients were sent; nothing was sent to them. Retry on another instance.', extensions: SEND_SMS_EXAMPLES.withdrawn },
+          { code: 'GW_BUSY', detail: `This gateway is sending to ${sending.maxRecipientsInFlight - 1} recipients of the ${sending.maxRecipientsInFlight} it takes at once (SMS_MAX_RECIPIENTS_IN_FLIGHT), and this call's 2 would go past them. Nothing was sent: retry after the Retry-After seconds, with the same Idempotency-Key.`, extensions: { limit: sending.maxRecipientsInFlight } }
           // Never a replay either: nothing was sent, so the key is free (or was never claimed).
         ], { headers: { ...RetryAfterHeader, ...RateLimitHeaders }, schema: SendSmsProblemSchema }),
         504: problemResponse({ code: 'GW_UPSTREAM_TIMEOUT', detail: 'SerwerSMS did not answer in time; the messages may have been sent.', extensions: SEND_SMS_EXAMPLES.timeout }, { headers: { ...RateLimitHeaders, ...IdempotentReplayedHeader }, schema: SendSmsProblemSchema })
@@ -135,51 +144,63 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
     }
   }, async (request, reply) => {
     const order = request.smsOrder!
-    const now = Date.now()
-    const report = await dispatchSms(order, {
-      batchSize: sending.batchSize,
-      concurrency: sending.upstreamConcurrency,
-      defaultRegion,
-      timeZone,
-      deliveryReportUrl: deliveryReportUrlFor(order),
-      stopping: app.isClosing
-    }, (fields) => app.upstream.sendSms(fields, request.log))
+    const recipients = order.to.length
+    if (!budget.take(recipients)) {
+      busyRefusals.inc({ client: request.client })
+      throw new GatewayError('GW_BUSY', `This gateway is sending to ${budget.inFlight} recipients of the ${budget.limit} it takes at once (SMS_MAX_RECIPIENTS_IN_FLIGHT), and this call's ${recipients} would go past them. Nothing was sent: retry after the Retry-After seconds, with the same Idempotency-Key.`, { limit: budget.limit }, { 'retry-after': String(BUSY_RETRY_AFTER_SECONDS) })
+    }
+    recipientsInFlight.set(budget.inFlight)
+    // Given back however the call ends: a throw, or a caller who hung up (onResponse would miss it).
+    try {
+      const now = Date.now()
+      const report = await dispatchSms(order, {
+        batchSize: sending.batchSize,
+        concurrency: sending.upstreamConcurrency,
+        defaultRegion,
+        timeZone,
+        deliveryReportUrl: deliveryReportUrlFor(order),
+        stopping: app.isClosing
+      }, (fields) => app.upstream.sendSms(fields, request.log))
 
-    const { result } = report
-    const client = request.client
-    // A test send is answered like a real one but never leaves the provider: it is neither a
-    // message (no delivery report will come for it) nor billed parts.
-    const recipients = order.test === true ? testMessages : messages
-    for (const status of RECIPIENT_STATUSES) {
-      // A repeat shares its first occurrence's SMS: counted, it would read as a recipient not sent.
-      const count = status === 'unsent' ? result.unsent - (report.repeats ?? 0) : result[status]
-      if (count > 0) recipients.inc({ status, client }, count)
-    }
-    if (order.test !== true) {
-      if (result.parts > 0) messageParts.inc({ client }, result.parts)
-      // Their reports come after the send time: the alert on missing reports leaves them out.
-      if (result.queued > 0 && order.sendAt !== undefined && order.sendAt.getTime() > now) scheduledMessages.inc({ client }, result.queued)
-    }
-    batchesPerCall.observe(report.batches)
-    const logged: Record<string, unknown> = { queued: result.queued, unsent: result.unsent, failed: result.failed, unknown: result.unknown, batches: report.batches }
-    if (order.test === true) logged.test = true
-    // Repeats are among the unsent the answer counts, not in sms_gateway_messages_total: named, the line adds up to both.
-    if (report.repeats !== undefined) logged.repeats = report.repeats
-    // Only when there is one: pino serialises a list (even an empty one) at ~1.4 µs, a third of the line.
-    if (result.queued < result.messages.length) logged.notQueued = sampleNotQueued(result)
-    addLogFields(request, logged)
-    // A long answer (a result or a problem) holds no other caller up while it is written.
-    if (result.messages.length > ITEMS_PER_PIECE) await serializeListInPieces(reply, 'messages', result.messages, RecipientResultSchema)
+      const { result } = report
+      const client = request.client
+      // A test send is answered like a real one but never leaves the provider: it is neither a
+      // message (no delivery report will come for it) nor billed parts.
+      const outcomes = order.test === true ? testMessages : messages
+      for (const status of RECIPIENT_STATUSES) {
+        // A repeat shares its first occurrence's SMS: counted, it would read as a recipient not sent.
+        const count = status === 'unsent' ? result.unsent - (report.repeats ?? 0) : result[status]
+        if (count > 0) outcomes.inc({ status, client }, count)
+      }
+      if (order.test !== true) {
+        if (result.parts > 0) messageParts.inc({ client }, result.parts)
+        // Their reports come after the send time: the alert on missing reports leaves them out.
+        if (result.queued > 0 && order.sendAt !== undefined && order.sendAt.getTime() > now) scheduledMessages.inc({ client }, result.queued)
+      }
+      batchesPerCall.observe(report.batches)
+      const logged: Record<string, unknown> = { queued: result.queued, unsent: result.unsent, failed: result.failed, unknown: result.unknown, batches: report.batches }
+      if (order.test === true) logged.test = true
+      // Repeats are among the unsent the answer counts, not in sms_gateway_messages_total: named, the line adds up to both.
+      if (report.repeats !== undefined) logged.repeats = report.repeats
+      // Only when there is one: pino serialises a list (even an empty one) at ~1.4 µs, a third of the line.
+      if (result.queued < result.messages.length) logged.notQueued = sampleNotQueued(result)
+      addLogFields(request, logged)
+      // A long answer (a result or a problem) holds no other caller up while it is written.
+      if (result.messages.length > ITEMS_PER_PIECE) await serializeListInPieces(reply, 'messages', result.messages, RecipientResultSchema)
 
-    if (report.failure !== undefined) {
-      const { code, detail, providerError } = report.failure
-      const extensions = providerError === undefined ? { ...result } : { providerError, ...result }
-      throw new GatewayError(code, detail, extensions, code === 'GW_SHUTTING_DOWN' ? { 'retry-after': '1' } : {})
+      if (report.failure !== undefined) {
+        const { code, detail, providerError } = report.failure
+        const extensions = providerError === undefined ? { ...result } : { providerError, ...result }
+        throw new GatewayError(code, detail, extensions, code === 'GW_SHUTTING_DOWN' ? { 'retry-after': '1' } : {})
+      }
+      // A 200 says every recipient's fate is known. An accepted batch whose answer left some out (or
+      // listed one twice, or in a status the seed does not know) made them `unknown`: the caller must
+      // not read that as success.
+      return reply.code(report.acceptedBatches === report.batches && result.unknown === 0 ? 200 : 207).send(result)
+    } finally {
+      budget.giveBack(recipients)
+      recipientsInFlight.set(budget.inFlight)
     }
-    // A 200 says every recipient's fate is known. An accepted batch whose answer left some out (or
-    // listed one twice, or in a status the seed does not know) made them `unknown`: the caller must
-    // not read that as success.
-    return reply.code(report.acceptedBatches === report.batches && result.unknown === 0 ? 200 : 207).send(result)
   })
 
   function deliveryReportUrlFor (order: SmsOrder): (() => string) | undefined {
