@@ -79,6 +79,8 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     this.#records.set(key, { state: 'done', fingerprint, response }, { ttl: ttlMs })
   }
 
+  async ping (): Promise<void> {}
+
   async release (key: string, fingerprint: string, token?: string): Promise<void> {
     const claim = this.#claims.get(key)
     if (claim?.fingerprint === fingerprint && claim.token === token) this.#claims.delete(key)

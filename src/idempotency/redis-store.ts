@@ -68,6 +68,10 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     await this.#call(() => this.#redis.eval(RELEASE_SCRIPT, 1, KEY_PREFIX + key, fingerprint, token ?? ''))
   }
 
+  async ping (): Promise<void> {
+    await this.#call(() => this.#redis.ping())
+  }
+
   async #call<T> (command: () => Promise<T>): Promise<T> {
     try {
       return await command()

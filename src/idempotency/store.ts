@@ -35,6 +35,8 @@ export interface IdempotencyStore {
   complete (key: string, fingerprint: string, response: StoredResponse, ttlMs: number): Promise<void>
   /** Forgets a claim whose request provably sent nothing, so the key may be used again: only the claim with this fingerprint and token. */
   release (key: string, fingerprint: string, token?: string): Promise<void>
+  /** Resolves once the store answers at all; rejects when it does not (down, or stalled past its timeout). */
+  ping (): Promise<void>
 }
 
 export class IdempotencyStoreError extends Error {

@@ -10,6 +10,7 @@ import { fingerprintRequest } from '../idempotency/fingerprint.js'
 import { MemoryIdempotencyStore } from '../idempotency/memory-store.js'
 import { RedisIdempotencyStore } from '../idempotency/redis-store.js'
 import { IdempotencyStoreError, type IdempotencyStore, type StoredResponse } from '../idempotency/store.js'
+import { StoreRetries } from '../idempotency/store-retries.js'
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key'
 export const OUTCOME_UNKNOWN_DETAIL = 'The result of the first request with this Idempotency-Key could not be confirmed (its gateway may have stopped mid-send, or could not record the result), so which of its messages went out, if any, is unknown. ' +
@@ -115,7 +116,7 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
    * for (not by key: two requests of one key may both have something waiting): answers to store,
    * keys to release.
    */
-  const pending = new Map<string, () => Promise<boolean>>()
+  const retries = new StoreRetries({ ping: async () => { await store.ping() }, delaysMs: STORE_RETRY_DELAYS_MS })
   /**
    * Answers this gateway gave but the store has not taken yet, by key: a retry that reaches this
    * gateway meanwhile is answered with them, where the store would say 409 — or, once the claim's
@@ -123,12 +124,7 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
    */
   const unstoredAnswers = new Map<string, { fingerprint: string, response: StoredResponse }>()
   // The store's connection back (Redis): what waits for it is tried at once, not at its next turn.
-  // Each waiting retry's sleep is cut short by its own controller, dropped once it wakes.
-  const waitingForStore = new Set<AbortController>()
-  const onStoreReady = () => {
-    for (const waiting of waitingForStore) waiting.abort()
-    waitingForStore.clear()
-  }
+  const onStoreReady = () => { retries.wake() }
   if (app.hasDecorator('redis')) app.redis.on('ready', onStoreReady)
   /**
    * Keyed requests from their claim being asked for to the storing of their answer. Closing waits
@@ -273,53 +269,10 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
   function retryLater (claimed: Claim, operation: () => Promise<void>, messages: { done: string, gaveUp: string }, settled?: () => void): void {
     const giveUpAt = claimed.claimedAt + claimLifeMs - STORE_RETRY_SAFETY_MS
     const log = app.log.child({ idempotencyKey: claimed.key.slice(claimed.key.indexOf(':') + 1) })
-    const attempt = async (): Promise<boolean> => {
-      try {
-        await operation()
-        return true
-      } catch {
-        return false
-      }
-    }
-    const keepTrying = async (): Promise<void> => {
-      for (let round = 0; performance.now() < giveUpAt; round++) {
-        const delay = STORE_RETRY_DELAYS_MS[Math.min(round, STORE_RETRY_DELAYS_MS.length - 1)]!
-        const waiting = new AbortController()
-        waitingForStore.add(waiting)
-        await sleep(Math.min(delay, Math.max(0, giveUpAt - performance.now())), undefined, { ref: false, signal: waiting.signal }).catch(() => {})
-        waitingForStore.delete(waiting)
-        // Closing took it over (one last attempt of its own).
-        if (!pending.has(claimed.token)) return
-        if (await attemptInTurn(attempt)) {
-          log.info({ attempts: round + 2 }, messages.done)
-          return
-        }
-      }
-      log.error(messages.gaveUp)
-    }
-    pending.set(claimed.token, attempt)
-    keepTrying().finally(() => {
-      pending.delete(claimed.token)
-      settled?.()
-    }).catch(() => {})
-  }
-
-  /**
-   * The retry on its way to the store, while there is one: every keyed request that met a store
-   * not answering (a Redis stalled, each of its commands timing out) has a retry of its own, and
-   * during a long stall they would each send one command a round, piling up in its queue. So one
-   * goes at a time, and the others take its fate for theirs; once one is answered, they go too.
-   */
-  let probe: Promise<boolean> | undefined
-  async function attemptInTurn (attempt: () => Promise<boolean>): Promise<boolean> {
-    if (probe !== undefined) return await probe && await attempt()
-    const mine = attempt()
-    probe = mine
-    try {
-      return await mine
-    } finally {
-      if (probe === mine) probe = undefined
-    }
+    retries.retry(claimed.token, giveUpAt, operation).then((ended) => {
+      if (ended.outcome === 'done') log.info({ attempts: ended.attempts }, messages.done)
+      else if (ended.outcome === 'gave-up') log.error(messages.gaveUp)
+    }).finally(() => settled?.()).catch(() => {})
   }
 
   // Closing (after the upstream client has let its requests finish): the answers of keyed sends
@@ -331,10 +284,7 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
       const drained = new Promise<void>((resolve) => { allAnswered = resolve })
       await Promise.race([drained, sleep(config.server.shutdownGraceMs, undefined, { ref: false })])
     }
-    const waiting = [...pending.values()]
-    pending.clear()
-    const succeeded = await Promise.all(waiting.map(async (attempt) => attempt()))
-    const left = succeeded.filter((ok) => !ok).length
+    const left = await retries.lastAttempts()
     if (left > 0) app.log.error({ keys: left }, 'closing with idempotency keys whose answer is not stored or whose release failed: retries with them get 409, then "outcome unknown"')
   })
 
