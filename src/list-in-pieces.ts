@@ -25,9 +25,11 @@ export async function listItemsInPieces<T> (items: readonly T[], serializeItem: 
 }
 
 /**
- * A document's JSON with `itemsJson` put into its one empty list under `key`. Undefined when it
- * has no such list or more than one: the spelling `"key":[]` is only ever a key's (a quote within a
- * string value is escaped, and only a key is followed by a colon), but it may be one at any depth.
+ * A document's JSON with `itemsJson` put into its one empty list under `key`. Undefined when the
+ * spelling `"key":[]` is not there or more than once: it is only ever a key's and its empty value
+ * (a quote within a string is escaped, and only a key is followed by a colon), but that key may be
+ * at any depth, or be a longer one that ends so (`"a\"key"`). A document that has the list (as
+ * serializeListInPieces makes sure) and another such spelling is therefore never guessed at.
  */
 export function withListItems (documentJson: string, key: string, itemsJson: string): string | undefined {
   const emptyList = `${JSON.stringify(key)}:[]`
@@ -50,7 +52,9 @@ export async function serializeListInPieces (reply: FastifyReply, key: string, l
   const itemsJson = await listItemsInPieces(list as Array<Record<string, unknown>>, serializeItem)
   // A serializer of its own takes fastify's place, which then no longer names the type.
   reply.type('application/json; charset=utf-8')
-  reply.serializer((document: Record<string, unknown>) => {
+  reply.serializer((document: Record<string, unknown> | string) => {
+    // fastify hands a reply's own serializer a string too, which it would otherwise send as it is.
+    if (typeof document === 'string') return document
     const serialize = schemaSerializerOf(reply)
     // Without one fastify writes JSON.stringify's spelling, whose items are not the schema's.
     if (serialize === undefined) return JSON.stringify(document)

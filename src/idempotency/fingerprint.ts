@@ -1,9 +1,9 @@
 import { createHash, type Hash } from 'node:crypto'
 
 /**
- * The canonical text is hashed in pieces of about this many characters. A call to the hash per
+ * The canonical text is hashed in pieces of at least this many characters. A call to the hash per
  * token (two per recipient) made a 100,000-recipient body's fingerprint ~70 ms of one turn of the
- * event loop; a piece this size keeps what is held small and the calls few.
+ * event loop; pieces make the calls few. (A list of plain values is one piece, however long.)
  */
 const HASHED_PIECE_CHARS = 16 * 1024
 
