@@ -1,5 +1,5 @@
 import { request, type IncomingMessage } from 'node:http'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { authHeader, startGateway, type GatewayUnderTest } from '../helper.js'
 import { waitFor } from '../servers.js'
 import { ITEMS_PER_PIECE } from '../../src/list-in-pieces.js'
@@ -192,8 +192,11 @@ t.test('a gateway shutting down mid-call sends no further batches and answers fo
   t.same(sentPhones(gw), to.slice(0, 2 * sentBatches), 'the failed ones were never sent')
 })
 
-t.test('an answer still being written when the gateway starts closing reaches its caller whole', async (t) => {
-  // Invalid numbers need no provider: a large answer (60,000 refusals, ~8 MB), at once.
+/**
+ * A call whose answer is large (60,000 refusals, ~8 MB: more than a connection's buffers take in)
+ * and comes at once (invalid numbers need no provider), its answer's head read, its body not yet.
+ */
+async function callWithLargeAnswer (t: Test) {
   const count = 60_000
   const gw = await startGateway(t, { env: { SMS_MAX_RECIPIENTS: String(count) } })
   const body = JSON.stringify({ to: Array.from({ length: count }, (_, i) => `1${i}`), text: 'x' })
@@ -203,6 +206,11 @@ t.test('an answer still being written when the gateway starts closing reaches it
     call.on('error', reject)
     call.end(body)
   })
+  return { gw, count, response }
+}
+
+t.test('an answer still being written when the gateway starts closing reaches its caller whole', async (t) => {
+  const { gw, count, response } = await callWithLargeAnswer(t)
   // A caller reading slowly: the answer waits in the gateway's buffers while the close starts.
   response.pause()
   const closed = gw.app.close()
@@ -219,4 +227,20 @@ t.test('an answer still being written when the gateway starts closing reaches it
   t.ok(complete, 'the answer arrived to its end')
   const answer = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Answer['body']
   t.equal(answer.messages.length, count, 'every recipient answered for')
+})
+
+t.test('a caller that hangs up part-way through a large answer is logged as such, once', async (t) => {
+  const { gw, count, response } = await callWithLargeAnswer(t)
+  // A caller that reads nothing more, then goes.
+  response.pause()
+  await new Promise((resolve) => setTimeout(resolve, 500))
+  t.notOk(gw.logs.entries.some((entry) => entry.route === '/sms'), 'not logged while its answer is still on its way')
+  response.destroy()
+  await waitFor('its log line', () => gw.logs.entries.some((entry) => entry.route === '/sms'))
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  const lines = gw.logs.entries.filter((entry) => entry.route === '/sms')
+  t.equal(lines.length, 1, 'one line')
+  t.match(lines[0], { level: 40, statusCode: 200, unsent: count, callerLeft: true, msg: 'request completed, but the caller hung up before the whole answer reached it' })
+  const metrics = await (await fetch(`${gw.url}/metrics`)).text()
+  t.match(metrics, /sms_gateway_http_request_duration_seconds_count\{method="POST",route="\/sms",status_code="200"\} 1\n/, 'timed, once')
 })
