@@ -4,6 +4,7 @@ import { useUtf8JsonParser } from './json-body.js'
 import authPlugin from './plugins/auth.js'
 import idempotencyPlugin from './plugins/idempotency.js'
 import metricsPlugin from './plugins/metrics.js'
+import pipeliningPlugin from './plugins/pipelining.js'
 import problemsPlugin from './plugins/problems.js'
 import rateLimitPlugin from './plugins/rate-limit.js'
 import requestLogPlugin from './plugins/request-log.js'
@@ -23,6 +24,8 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
   // JSON only (and forms on /dlr): a text body would reach validation as a string and confuse the caller.
   fastify.removeContentTypeParser('text/plain')
   useUtf8JsonParser(fastify)
+  // First: a connection pipelining past its bound is cut before any other hook runs for it.
+  await fastify.register(pipeliningPlugin)
   await fastify.register(requestLogPlugin)
   await fastify.register(problemsPlugin)
   await fastify.register(swaggerPlugin, { maxRecipients: config.sending.maxRecipients })
