@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http'
 import { SerializerSelector, type SerializerFactory } from '@fastify/fast-json-stringify-compiler'
 import type { FastifyServerOptions } from 'fastify'
 import type { Config } from './config.js'
+import { parseBoundedQuery } from './dlr/report-encoding.js'
 import { GatewayLogController, processLoggerOptions } from './logging.js'
 import { answerClientError, sendProblem, toGatewayError } from './plugins/problems.js'
 import { boundErrorsOfLongLists } from './validation.js'
@@ -67,7 +68,10 @@ export function serverOptions (config: Config, overrides: Partial<FastifyServerO
     bodyLimit: bodyLimitFor(config),
     requestTimeout: REQUEST_TIMEOUT_MS,
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
-    routerOptions: { maxParamLength: 200 },
+    // querystringParser: fastify's own parser for a query of no more fields than a delivery report
+    // has (/dlr is the one route that reads its query); of more, only the signature is read, for
+    // /dlr to check and refuse (src/dlr/report-encoding.ts).
+    routerOptions: { maxParamLength: 200, querystringParser: parseBoundedQuery },
     // The problems plugin answers 503 itself while closing, as a problem document.
     return503OnClosing: false,
     // Errors fastify raises before routing (a malformed URL…) are problems like every other.

@@ -1,8 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { FastifyError, FastifyRequest } from 'fastify'
+import type { FastifyError, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { Type } from 'typebox'
 import type { Config } from '../../config.js'
-import { mayHoldUndecodedEscapes, parseReportForm, parseReportQuery, reportCharsetOf } from '../../dlr/report-encoding.js'
+import {
+  hasMoreFieldsThan, hasTooManyFields, MAX_REPORT_FIELDS, mayHoldUndecodedEscapes, parseReportForm, parseReportQuery, readSignedFields, reportCharsetOf
+} from '../../dlr/report-encoding.js'
 import { readReportFields, type ReportReading } from '../../dlr/report-fields.js'
 import { ReportDeduplicator } from '../../dlr/report-dedup.js'
 import { SharedReportDeduplicator, type ReportSightings } from '../../dlr/shared-report-dedup.js'
@@ -60,6 +62,30 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
     : new ReportDeduplicator(dedupWindowMs, { onEvicted: (pairs) => { deliveryReportsDedupEvicted.inc(pairs) } })
   const verifier = secret === undefined ? undefined : new DeliveryReportVerifier(secret)
   deliveryReportsEnabled.set(verifier === undefined ? 0 : 1)
+  const verify = (signed: Record<string, unknown>): Verification | NotIssued => verifier === undefined ? NOT_ISSUED : verifier.verify(signed, Date.now())
+  /**
+   * The signature found authentic before the report's body was read (in the URL) or its form
+   * decoded (in the form), for the handler and the counting of a later refusal to use.
+   */
+  const verifiedFirst = new WeakMap<FastifyRequest, Verification>()
+  /**
+   * The signature comes before anything else is done with a report: a URL that does not carry one
+   * the gateway issued (or any, where it issues none) is refused before the body is read, parsed
+   * or decoded. Anyone may call this public route, and a 16 KiB form of Latin-2 escapes cost 30
+   * times the CPU of such a refusal to decode. A POST whose URL has no `sig` may carry the
+   * signature in its body, which is read for it (within REPORT_BODY_LIMIT): the form parser checks
+   * it there before it decodes the rest, the handler in a JSON body. Node reads the unread body of
+   * a request answered early and sets it aside, as it does for a 404; the connection stays usable.
+   */
+  const checkSignatureFirst = (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void => {
+    const query = request.query as Record<string, unknown>
+    if (request.method === 'POST' && !Object.hasOwn(query, 'sig')) return done()
+    const verification = verify(query)
+    if (!verification.ok) return done(rejectionFor(verification.reason))
+    verifiedFirst.set(request, verification)
+    if (hasTooManyFields(query)) return done(tooManyFields('querystring'))
+    done()
+  }
   /**
    * A form is read in the charset it declares (UTF-8 or Latin-2), or refused with 415, as a JSON
    * body is: compressed, or in a charset this cannot decode. Refused even when the signed URL
@@ -74,7 +100,18 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
     if (charset === undefined) return done(new GatewayError('GW_MEDIA_TYPE_UNSUPPORTED', `Send the form in UTF-8 or ISO-8859-2; charset=${declared} is not supported.`), undefined)
     const coded = unsupportedContentCoding(request.headers['content-encoding'])
     if (coded !== undefined) return done(coded, undefined)
-    done(null, parseReportForm((body as Buffer).toString('latin1'), charset))
+    const text = (body as Buffer).toString('latin1')
+    // A signature in the URL was checked before the body was read (checkSignatureFirst); one the
+    // form carries is checked on its own fields before the rest of the form is decoded. Such a
+    // refusal is the form's "body", for the handler to give: fastify closes the connection of a
+    // request whose parser fails, and every anonymous caller refused would open another.
+    if (!Object.hasOwn(request.query as object, 'sig')) {
+      const verification = verify(readSignedFields(text, charset))
+      if (!verification.ok) return done(null, rejectionFor(verification.reason))
+      verifiedFirst.set(request, verification)
+    }
+    if (hasMoreFieldsThan(text, MAX_REPORT_FIELDS)) return done(null, tooManyFields('body'))
+    done(null, parseReportForm(text, charset))
   })
   // The report travels in the URL the gateway issued, whatever a push puts in its body: a body of
   // another type (multipart, as PHP's curl sends an array of fields, or text) is read within the
@@ -89,8 +126,7 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
    */
   const rejectionReasonOf = (request: FastifyRequest, error: FastifyError | GatewayError): RejectionReason => {
     if (error instanceof SignatureRefusal) return error.countedAs
-    if (verifier === undefined) return 'bad_signature'
-    const verification = verifier.verify(signedFieldsOf(request.query, request.body), Date.now())
+    const verification = verifiedFirst.get(request) ?? verify(signedFieldsOf(request.query, request.body))
     return verification.ok ? 'malformed' : REFUSAL_BY_VERIFICATION[verification.reason].countedAs
   }
   // Every refusal is counted here, those of a body fastify could not read included; a body cut off
@@ -120,15 +156,17 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
   }
 
   const receive = async (request: FastifyRequest) => {
-    if (verifier === undefined) {
-      // Counted as bad_signature, which the alert ignores where no gateway takes reports.
-      throw new SignatureRefusal('GW_DLR_SIGNATURE_INVALID', 'This gateway issues no delivery-report URLs (DLR_SECRET is not set).', 'bad_signature')
-    }
     const now = Date.now()
     const { query, body } = request
+    // A form refused before it was decoded (no JSON body is ever an Error).
+    if (body instanceof GatewayError) throw body
     const signedInQuery = isSignedInQuery(query, body)
-    const verification = verifier.verify((signedInQuery ? query : body) as Record<string, unknown>, now)
+    // Checked already unless the signature came in a JSON body, or is missing from a POST's URL
+    // and the POST has no body to carry it.
+    const verification = verifiedFirst.get(request) ?? verify((signedInQuery ? query : body) as Record<string, unknown>)
     if (!verification.ok) throw rejectionFor(verification.reason)
+    // A signed body at a URL of too many fields: refused once the signature was found authentic.
+    if (hasTooManyFields(query)) throw tooManyFields('querystring')
     // The fields the provider filled into the URL the gateway signed come first: a body only adds
     // those the signed source lacks, and never overrides its message id or state.
     let reading = readReport(signedInQuery, query, body)
@@ -191,9 +229,10 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
   // refuses), so Ajv has nothing to add on this hot path.
   const acceptAnything = () => () => true
   // No HEAD twin: fastify would run the handler for it, and a HEAD would count a delivery.
-  app.get('/dlr', { schema, validatorCompiler: acceptAnything, exposeHeadRoute: false }, receive)
+  app.get('/dlr', { schema, validatorCompiler: acceptAnything, exposeHeadRoute: false, onRequest: checkSignatureFirst }, receive)
   app.post('/dlr', {
     validatorCompiler: acceptAnything,
+    onRequest: checkSignatureFirst,
     bodyLimit: REPORT_BODY_LIMIT,
     schema: {
       ...schema,
@@ -232,7 +271,10 @@ function signedFieldsOf (query: unknown, body: unknown): Record<string, unknown>
   return (isSignedInQuery(query, body) ? query : body) as Record<string, unknown>
 }
 
-type VerificationFailure = Extract<Verification, { ok: false }>['reason']
+/** A gateway without DLR_SECRET issues no URLs, and every report to it is refused. */
+interface NotIssued { ok: false, reason: 'not_issued' }
+const NOT_ISSUED: NotIssued = { ok: false, reason: 'not_issued' }
+type VerificationFailure = Extract<Verification, { ok: false }>['reason'] | NotIssued['reason']
 
 /** A refusal for the signature, and how the rejected counter counts it. */
 class SignatureRefusal extends GatewayError {
@@ -257,12 +299,24 @@ const REFUSAL_BY_VERIFICATION: Readonly<Record<VerificationFailure, { code: Erro
   malformed: { code: 'GW_DLR_SIGNATURE_MISSING', detail: 'The delivery-report URL carries no valid signature.', countedAs: 'unsigned' },
   foreign_signature: { code: 'GW_DLR_SIGNATURE_INVALID', detail: FORGED, countedAs: 'unsigned' },
   expired: { code: 'GW_DLR_EXPIRED', detail: 'The delivery-report URL has expired.', countedAs: 'expired' },
-  bad_signature: { code: 'GW_DLR_SIGNATURE_INVALID', detail: FORGED, countedAs: 'bad_signature' }
+  bad_signature: { code: 'GW_DLR_SIGNATURE_INVALID', detail: FORGED, countedAs: 'bad_signature' },
+  // Counted as bad_signature, which the alert ignores where no gateway takes reports.
+  not_issued: { code: 'GW_DLR_SIGNATURE_INVALID', detail: 'This gateway issues no delivery-report URLs (DLR_SECRET is not set).', countedAs: 'bad_signature' }
 }
 
 function rejectionFor (reason: VerificationFailure): SignatureRefusal {
   const { code, detail, countedAs } = REFUSAL_BY_VERIFICATION[reason]
   return new SignatureRefusal(code, detail, countedAs)
+}
+
+/** A query or form of more fields than any report has: malformed, refused before it is parsed. */
+function tooManyFields (where: 'querystring' | 'body'): GatewayError {
+  const field = where === 'body' ? '' : 'querystring:'
+  const what = where === 'body' ? 'The form' : 'The query string'
+  return validationError(
+    [{ field, reason: `has more than ${MAX_REPORT_FIELDS} fields` }],
+    `${what} has more than ${MAX_REPORT_FIELDS} fields, more than any delivery report has.`
+  )
 }
 
 export default routes
