@@ -34,6 +34,79 @@ export function unreadableJsonBody (contentType: string | undefined, contentEnco
   return undefined
 }
 
+/**
+ * Most keys one object of a JSON body may have; a body with a bigger one is refused before
+ * JSON.parse builds it. A valid send body has at most 10 (the fields of SendSmsBodySchema, which
+ * takes no others and whose values hold no object), a JSON report a handful; only repeating a key
+ * (JSON.parse keeps its last value) could bring one near this. The default body limit holds one
+ * object of ~100,000 short unknown keys: parsing it, with one Ajv error each, stalled the event loop
+ * ~300 ms (8 MB of them, at SMS_MAX_RECIPIENTS=100000, 3.9 s). As many as LONGEST_LIST_FOR_EVERY_ERROR:
+ * an object brings Ajv no more errors of unknown fields than a list checked item by item does.
+ */
+export const MOST_KEYS_OF_AN_OBJECT = 1000
+/** What one key takes of a valid JSON text, and shares with no other: its two quotes, its colon and its value's first byte. */
+const LEAST_KEY_BYTES = 4
+const QUOTE = 0x22
+const BACKSLASH = 0x5c
+const COLON = 0x3a
+
+/**
+ * The keys of the biggest object of a JSON text, counted up to `most + 1`. A key is a string
+ * followed, past any whitespace, by a colon; it belongs to the innermost object open. The loop
+ * knows where strings are (a quote inside one is escaped, and an escape's next byte is skipped),
+ * so a `:` or `":` in a text, a phone or an id is not counted: for a valid JSON text the count is
+ * that of the members JSON.parse makes, repeats included; for any other, that up to where the text
+ * breaks, where JSON.parse stops too. The bytes of a multi-byte UTF-8 character are all 0x80 or
+ * more: none is read as JSON's punctuation. Per object, not per body: objects nested thousands
+ * deep, one key each, are answered as before (the field they are in is named).
+ */
+export function keysOfBiggestObject (body: Uint8Array, most: number): number {
+  // The key counts of the objects (and lists) around the innermost, outermost first.
+  const around: number[] = []
+  let keys = 0
+  let biggest = 0
+  let inString = false
+  let afterString = false
+  for (let at = 0, end = body.length; at < end; at++) {
+    const byte = body[at]
+    if (inString) {
+      if (byte === BACKSLASH) at++
+      else if (byte === QUOTE) { inString = false; afterString = true }
+      continue
+    }
+    if (byte === QUOTE) {
+      inString = true
+    } else if (byte === COLON && afterString) {
+      if (++keys > biggest) biggest = keys
+      if (biggest > most) return biggest
+    } else if (byte === 0x7b || byte === 0x5b) { // { [
+      around.push(keys)
+      keys = 0
+    } else if (byte === 0x7d || byte === 0x5d) { // } ]
+      keys = around.pop() ?? 0
+    }
+    // Only whitespace may come between a key and its colon.
+    if (byte !== 0x20 && byte !== 0x0a && byte !== 0x0d && byte !== 0x09) afterString = false
+  }
+  return biggest
+}
+
+/**
+ * Whether a JSON body has an object of more than MOST_KEYS_OF_AN_OBJECT keys. Most bodies are told
+ * by their length alone (a valid text of n bytes has n / LEAST_KEY_BYTES keys at most): one POST
+ * /sms pays one comparison. A longer one, by its colons, which every key has one of (a send to many
+ * recipients has two or three, found by a native search); only a body with more colons than that is
+ * read byte by byte, up to the key past the limit.
+ */
+export function hasTooManyKeys (body: Buffer): boolean {
+  if (body.length < LEAST_KEY_BYTES * (MOST_KEYS_OF_AN_OBJECT + 1)) return false
+  let colons = 0
+  for (let at = body.indexOf(COLON); at !== -1; at = body.indexOf(COLON, at + 1)) {
+    if (++colons > MOST_KEYS_OF_AN_OBJECT) return keysOfBiggestObject(body, MOST_KEYS_OF_AN_OBJECT) > MOST_KEYS_OF_AN_OBJECT
+  }
+  return false
+}
+
 /** Deeper than this, a refused key is not pointed at: the pointer would be as long as the body. */
 const DEEPEST_POINTER = 32
 /**
@@ -88,7 +161,7 @@ export function explainJsonRefusal (text: string): GatewayError {
     : { field, reason: 'is not allowed: it would reach an object\'s prototype' }])
 }
 
-/** Replaces fastify's application/json parser with one that first checks what unreadableJsonBody checks. */
+/** Replaces fastify's application/json parser with one that first checks what unreadableJsonBody checks, and counts the keys. */
 export function useUtf8JsonParser (app: FastifyInstance): void {
   // Typed for string bodies, but it hands whatever it gets to secure-json-parse, which takes buffers too.
   const parseJson = app.getDefaultJsonParser('error', 'error') as unknown as (request: FastifyRequest, body: Buffer, done: (error: Error | null, body?: unknown) => void) => void
@@ -96,6 +169,9 @@ export function useUtf8JsonParser (app: FastifyInstance): void {
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
     const unreadable = unreadableJsonBody(request.headers['content-type'], request.headers['content-encoding'], body as Buffer)
     if (unreadable !== undefined) return done(unreadable, undefined)
+    if (hasTooManyKeys(body as Buffer)) {
+      return done(validationError([{ field: '', reason: `has an object of more than ${MOST_KEYS_OF_AN_OBJECT} keys: no request the gateway takes has near that many` }]), undefined)
+    }
     parseJson(request, body as Buffer, (error, parsed) => {
       if (error !== null && (body as Buffer).length > 0) return done(explainJsonRefusal((body as Buffer).toString('utf8')), undefined)
       done(error, parsed)

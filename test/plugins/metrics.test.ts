@@ -1,11 +1,15 @@
 import { spawnSync } from 'node:child_process'
+import { METHODS, request } from 'node:http'
 import { createServer, type AddressInfo } from 'node:net'
+import Fastify from 'fastify'
 import t from 'tap'
+import app from '../../src/app.js'
 import { signDeliveryUrl } from '../../src/dlr/signing.js'
-import { DROPPED_DEFAULT_METRICS, FAILURE_REASONS, FINAL_FAILURE_STATES, REJECTION_REASONS } from '../../src/plugins/metrics.js'
+import { DROPPED_DEFAULT_METRICS, FAILURE_REASONS, FINAL_FAILURE_STATES, LABELLED_METHODS, OTHER_METHOD, REJECTION_REASONS } from '../../src/plugins/metrics.js'
 import { RECIPIENT_STATUSES } from '../../src/schemas/sms.js'
+import { serverOptions } from '../../src/server-options.js'
 import { UPSTREAM_METRIC_OUTCOMES } from '../../src/serwersms/send-sms.js'
-import { authHeader, DLR_SECRET, freePort, startGateway, type GatewayUnderTest } from '../helper.js'
+import { authHeader, DLR_SECRET, freePort, startGateway, testConfig, type GatewayUnderTest } from '../helper.js'
 
 const METRICS_TOKEN = 'metrics-token-0123456789'
 
@@ -72,7 +76,7 @@ t.test('a signature that cannot be one of ours counts as unsigned; only one of o
   t.equal(anyones.status, 403, 'still refused as a signature that does not match')
   t.match(await anyones.json(), { code: 'GW_DLR_SIGNATURE_INVALID' })
   const junkBody = await fetch(`${gw.url}/dlr?sig=x`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{' })
-  t.equal(junkBody.status, 400)
+  t.equal(junkBody.status, 403)
   let metrics = await scrape(gw)
   t.equal(sample(metrics, 'sms_gateway_delivery_reports_rejected_total{reason="unsigned"}'), 2, 'the forged query, and junk posted to it')
   t.equal(sample(metrics, 'sms_gateway_delivery_reports_rejected_total{reason="bad_signature"}'), 0, 'nothing the alert on rejected reports looks at')
@@ -140,6 +144,32 @@ t.test('unmatched routes share one label value', async (t) => {
   const body = await (await fetch(`${gw.url}/metrics`)).text()
   t.notMatch(body, /random-/)
   t.match(body, /route="unmatched",status_code="404"\} 5/)
+})
+
+t.test('the method label is one the routes answer, or other: a caller cannot add series', async (t) => {
+  const config = testConfig()
+  const server = Fastify(serverOptions(config, { logger: false }))
+  const answered = new Set<string>()
+  server.addHook('onRoute', ({ method }) => { for (const name of [method].flat()) answered.add(name) })
+  await server.register(app, { config })
+  await server.ready()
+  await server.close()
+  t.same([...answered].sort(), [...LABELLED_METHODS].sort(), 'every method a route answers has a label of its own, and only those')
+
+  const gw = await startGateway(t)
+  const { port } = new URL(gw.url)
+  const send = async (method: string, path: string) => await new Promise<void>((resolve, reject) => {
+    request({ host: '127.0.0.1', port, method, path }, (response) => { response.resume().on('end', resolve) }).on('error', reject).end()
+  })
+  // Each of Node's methods but CONNECT (a tunnel, never routed), where no route is and where one is.
+  for (const method of METHODS.filter((name) => name !== 'CONNECT')) {
+    for (const path of ['/nowhere', '/sms', '/healthz']) await send(method, path)
+  }
+  const series = (await scrape(gw)).split('\n').filter((line) => line.startsWith('sms_gateway_http_request_duration_seconds_count{'))
+  const labelled = new Set(series.map((line) => /method="([^"]*)"/.exec(line)?.[1]))
+  t.same([...labelled].sort(), [...LABELLED_METHODS, OTHER_METHOD].sort(), 'the methods routes answer, and other')
+  t.ok(series.length <= 12, `${series.length} series`)
+  t.match(series.join('\n'), /\{method="other",route="unmatched",status_code="404"\} \d+/)
 })
 
 t.test('METRICS_TOKEN guards /metrics', async (t) => {

@@ -1,0 +1,139 @@
+import fc from 'fast-check'
+import t from 'tap'
+import { Compile } from 'typebox/compile'
+import { PROVIDER_MAX_RECIPIENTS } from '../../src/config.js'
+import { hasTooManyKeys, keysOfBiggestObject, MOST_KEYS_OF_AN_OBJECT } from '../../src/json-body.js'
+import { bodyLimitFor } from '../../src/server-options.js'
+import { MAX_TEXT_LENGTH, SendSmsBodySchema } from '../../src/schemas/sms.js'
+import { authHeader, startGateway } from '../helper.js'
+
+/** A JSON value with its objects as lists of members, so that a key may repeat. */
+type Tree = null | boolean | number | string | Tree[] | { members: Array<[string, Tree]> }
+
+const awkwardString = fc.oneof(
+  fc.string({ unit: fc.constantFrom('"', '\\', ':', '":', '\\"', ' ', 'a', 'ą', '😀', '\n', '\u0000', '/', '{', '}', ',', '[', '\ud800') }),
+  fc.string({ unit: 'binary' })
+)
+const { tree } = fc.letrec<{ tree: Tree }>((tie) => ({
+  tree: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    fc.oneof(fc.constant(null), fc.boolean(), fc.double({ noNaN: true, noDefaultInfinity: true }), awkwardString),
+    fc.array(tie('tree'), { maxLength: 5 }),
+    fc.array(fc.tuple(fc.oneof(awkwardString, fc.constantFrom('to', 'text')), tie('tree')), { maxLength: 5 }).map((members) => ({ members }))
+  )
+}))
+/** JSON whitespace, put between every two tokens: a key's colon may come after some. */
+const gaps = fc.array(fc.string({ unit: fc.constantFrom(' ', '\t', '\n', '\r'), maxLength: 3 }), { minLength: 1, maxLength: 7 })
+
+function serialise (value: Tree, gap: () => string): string {
+  if (Array.isArray(value)) return `[${gap()}${value.map((item) => serialise(item, gap)).join(`${gap()},${gap()}`)}${gap()}]`
+  if (value !== null && typeof value === 'object') {
+    return `{${gap()}${value.members.map(([key, item]) => `${JSON.stringify(key)}${gap()}:${gap()}${serialise(item, gap)}`).join(`${gap()},${gap()}`)}${gap()}}`
+  }
+  return JSON.stringify(value)
+}
+
+/** The members of the biggest object in a value, repeated keys included. */
+function biggest (value: Tree): number {
+  if (Array.isArray(value)) return Math.max(0, ...value.map(biggest))
+  if (value !== null && typeof value === 'object') return Math.max(value.members.length, ...value.members.map(([, item]) => biggest(item)))
+  return 0
+}
+
+t.test('the keys of a JSON text\'s biggest object are counted exactly: a colon or quote inside a string is not a key', async (t) => {
+  fc.assert(fc.property(tree, gaps, fc.nat({ max: 20 }), (value, spaces, most) => {
+    let next = 0
+    const text = serialise(value, () => spaces[next++ % spaces.length] as string)
+    JSON.parse(text)
+    const body = Buffer.from(text)
+    const count = biggest(value)
+    return keysOfBiggestObject(body, Infinity) === count && keysOfBiggestObject(body, most) === Math.min(count, most + 1)
+  }), { numRuns: 3000 })
+})
+
+/** Whether a schema takes an object anywhere: a value that holds keys of its own. */
+function takesObject (schema: unknown): boolean {
+  if (typeof schema !== 'object' || schema === null) return schema !== false
+  const { type, anyOf, items } = schema as { type?: string, anyOf?: unknown[], items?: unknown }
+  if (anyOf !== undefined) return anyOf.some(takesObject)
+  if (type === 'array') return takesObject(items)
+  return type === undefined || type === 'object'
+}
+
+t.test('no valid send body comes near MOST_KEYS_OF_AN_OBJECT', async (t) => {
+  const fields = Object.keys(SendSmsBodySchema.properties)
+  t.equal(fields.length, 10)
+  t.equal((SendSmsBodySchema as { additionalProperties?: unknown }).additionalProperties, false, 'no other field')
+  t.same(fields.filter((field) => takesObject(SendSmsBodySchema.properties[field as keyof typeof SendSmsBodySchema.properties])), [], 'and no field holds keys of its own: 10 at most, but by repeating one')
+  // Every field, with the most of what a crude count of `":` or of colons would take for keys:
+  // a text of 5000 characters and 100,000 phones of 32, all `":`.
+  const most = {
+    to: Array.from({ length: PROVIDER_MAX_RECIPIENTS }, () => '":'.repeat(16)),
+    text: '":'.repeat(MAX_TEXT_LENGTH / 2),
+    sender: 'INFO',
+    flash: false,
+    test: true,
+    speed: false,
+    vcard: false,
+    utf: true,
+    sendAt: '2026-12-24T18:00:00+01:00',
+    uniqueId: Array.from({ length: PROVIDER_MAX_RECIPIENTS }, (_, i) => `id${i}`)
+  }
+  t.ok(Compile(SendSmsBodySchema).Check(most), 'valid')
+  const body = Buffer.from(JSON.stringify(most, null, 1))
+  t.equal(keysOfBiggestObject(body, Infinity), 10)
+  t.equal(hasTooManyKeys(body), false)
+  t.equal(hasTooManyKeys(Buffer.from(JSON.stringify(most))), false, 'nor as sent compact')
+})
+
+t.test('an object of more than MOST_KEYS_OF_AN_OBJECT keys is told, wherever it is and however spaced', async (t) => {
+  const object = (keys: number, member = (i: number) => `"k${i}":0`) => `{${Array.from({ length: keys }, (_, i) => member(i)).join(',')}}`
+  t.equal(hasTooManyKeys(Buffer.from(object(MOST_KEYS_OF_AN_OBJECT))), false)
+  t.equal(hasTooManyKeys(Buffer.from(object(MOST_KEYS_OF_AN_OBJECT + 1))), true)
+  t.equal(hasTooManyKeys(Buffer.from(object(MOST_KEYS_OF_AN_OBJECT + 1, () => '"k" \n\t:\r0'))), true, 'a key repeated, its colon after whitespace')
+  t.equal(hasTooManyKeys(Buffer.from(`{"to":"x","a":${object(MOST_KEYS_OF_AN_OBJECT + 1)}}`)), true, 'nested')
+  t.equal(hasTooManyKeys(Buffer.from(`{"a":[${object(MOST_KEYS_OF_AN_OBJECT)}],${object(MOST_KEYS_OF_AN_OBJECT).slice(1)}`)), true, 'after a nested object of its own')
+  t.equal(hasTooManyKeys(Buffer.from(`[${Array.from({ length: MOST_KEYS_OF_AN_OBJECT + 1 }, () => '{"a":[]}').join(',')}]`)), false, 'many objects of one key each')
+  t.equal(hasTooManyKeys(Buffer.from(`${'{"a":'.repeat(20_000)}0${'}'.repeat(20_000)}`)), false, 'nor nested deep')
+  t.equal(hasTooManyKeys(Buffer.from(JSON.stringify({ to: ':'.repeat(30), text: ':'.repeat(MAX_TEXT_LENGTH) }))), false, 'colons in strings are no keys')
+  // A valid text of n bytes has n / 4 keys at most; shorter texts are not read. This one is no JSON.
+  const short = Buffer.from('"":'.repeat(MOST_KEYS_OF_AN_OBJECT + 1))
+  t.equal(keysOfBiggestObject(short, MOST_KEYS_OF_AN_OBJECT), MOST_KEYS_OF_AN_OBJECT + 1)
+  t.equal(hasTooManyKeys(short), false)
+  t.equal(keysOfBiggestObject(Buffer.from(']}{"a":0,"b":0}'), MOST_KEYS_OF_AN_OBJECT), 2, 'a text closing more than it opens is counted on')
+})
+
+t.test('the gateway refuses a body of many keys before parsing it, naming why', async (t) => {
+  const gw = await startGateway(t)
+  const send = async (body: string) => {
+    const response = await fetch(`${gw.url}/sms`, { method: 'POST', headers: { 'content-type': 'application/json', ...authHeader() }, body })
+    return { status: response.status, type: response.headers.get('content-type'), body: await response.json() as Record<string, unknown> }
+  }
+  // As many short unknown keys as the default body limit holds (~100,000).
+  const keys: string[] = []
+  for (let i = 0, size = 2; size < bodyLimitFor(gw.config) - 20; i++) {
+    keys.push(`"${i.toString(36)}":0`)
+    size += keys.at(-1)!.length + 1
+  }
+  const refusal = {
+    status: 400,
+    type: /^application\/problem\+json/,
+    body: {
+      code: 'GW_VALIDATION_FAILED',
+      detail: `body: has an object of more than ${MOST_KEYS_OF_AN_OBJECT} keys: no request the gateway takes has near that many`,
+      errors: [{ field: '', reason: `has an object of more than ${MOST_KEYS_OF_AN_OBJECT} keys: no request the gateway takes has near that many` }]
+    }
+  }
+  t.match(await send(`{${keys.join(',')}}`), refusal, `${keys.length} keys`)
+  t.match(await send(`{"to":"+48500600700","text":"x","more":{${keys.slice(0, MOST_KEYS_OF_AN_OBJECT + 1).join(',')}}}`.replaceAll('":', '" :')), refusal, 'nested, spaced')
+  const answered = await send(`{${keys.slice(0, MOST_KEYS_OF_AN_OBJECT).join(',')}}`)
+  t.match(answered, { status: 400, body: { code: 'GW_VALIDATION_FAILED', errors: [{ field: '/to', reason: 'is required' }, { field: '/text', reason: 'is required' }, { field: '/0', reason: 'is not a known field' }] } }, 'up to the limit, validated as before')
+  const deep = await send(`{"text":"x","to":${'{"a":'.repeat(5000)}0${'}'.repeat(5000)}}`)
+  t.match(deep, { status: 400, body: { code: 'GW_VALIDATION_FAILED', errors: [{ field: '/to' }] } }, 'objects nested deep, a key each: the field named as before')
+  t.equal(gw.simulator.received.length, 0)
+  // More colons than MOST_KEYS_OF_AN_OBJECT, in strings only: counted byte by byte.
+  const phones = Array.from({ length: 300 }, (_, i) => `${'":'.repeat(12)}${i}`)
+  const colons = await send(JSON.stringify({ to: ['+48500600700', ...phones], text: 'a":b\\":' }))
+  t.match(colons, { status: 200, body: { queued: 1, unsent: 300 } }, 'a valid body of colons and quotes is sent')
+  t.equal(gw.simulator.received[0]?.body.text, 'a":b\\":', 'as written')
+})
