@@ -17,6 +17,8 @@ export const MAX_RECIPIENTS = 100_000
 export const MAX_IDEAL_RATIO = 1.1
 export const MAX_PEAK_RSS_MB = 200
 const WARMUP_RECIPIENTS = 2000
+/** Between another caller's requests while a bulk call runs. */
+const PING_GAP_MS = 5
 const TEXT = 'Benchmark message'
 /**
  * Memory is read in MiB (2^20 bytes, as ps, top and /proc count it), and the issue's targets in
@@ -44,6 +46,9 @@ export async function measureBulk (settings: BenchSettings): Promise<Row> {
     await sendBulk(gateway, simulator, WARMUP_RECIPIENTS)
     const bulk = await sendBulk(gateway, simulator, recipients)
     const memory = await gateway.memory()
+    // Another call of the same size, with another caller's requests alongside: they would slow the
+    // one measured above a little, so they come with this one.
+    const waits = await callerWaitsDuring(gateway, async () => { await sendBulk(gateway, simulator, recipients) })
 
     const single = combine(await runLoad({
       url: gateway.url,
@@ -68,6 +73,8 @@ export async function measureBulk (settings: BenchSettings): Promise<Row> {
         { measure: 'upstream requests', unit: 'count', subject: bulk.upstreamRequests, baseline: direct.requests },
         { measure: 'recipients queued', unit: 'count', subject: bulk.queued, baseline: direct.queued },
         { measure: 'gateway peak RSS', unit: 'MiB', subject: memory.peakRss / MB },
+        { measure: `another caller's longest wait during a second such call (GET /healthz, ${PING_GAP_MS} ms apart)`, unit: 'ms', subject: waits.longestMs },
+        { measure: 'another caller\'s median wait meanwhile', unit: 'ms', subject: waits.medianMs },
         { measure: `one per request (${CONCURRENCY} connections): rate`, unit: 'req/s', subject: single.rate },
         { measure: `one per request: projected for ${recipients.toLocaleString('en-US')}`, unit: 'ms', subject: singleProjectedMs, baseline: bulk.ms },
         { measure: 'one per request: upstream requests', unit: 'count', subject: recipients, baseline: bulk.upstreamRequests }
@@ -79,6 +86,7 @@ export async function measureBulk (settings: BenchSettings): Promise<Row> {
       notes: [
         `the ideal is measured: the same ${batches} batches sent straight to the simulator, ${CONCURRENCY} at a time, by a plain undici client; the formula ignores each request's own cost`,
         `peak RSS is the gateway process's VmHWM after the call (it includes start-up and the ${WARMUP_RECIPIENTS}-recipient warm-up call)`,
+        `another caller's wait: ${waits.count} GET /healthz one after another, ${PING_GAP_MS} ms apart, for as long as a second call of ${recipients.toLocaleString('en-US')} recipients ran; its longest against its median shows how long the call held the gateway's event loop at once`,
         `one per request ran ${single.seconds.toFixed(1)} s (${single.ok} sends); its time for all recipients is projected from that rate, batching saves ${(singleProjectedMs / bulk.ms).toFixed(0)}×`
       ]
     }
@@ -92,6 +100,29 @@ async function sendDirect (simulator: SimulatorProcess, recipients: number): Pro
   const direct = await forkProcess<DirectBulkResult>(builtPath('bench/procs/direct-bulk.ts'), { BENCH_DIRECT_BULK: JSON.stringify(spec) })
   await direct.stop()
   return direct.ready
+}
+
+/** How long another caller's requests wait while a call runs: its longest and its median, in ms. */
+async function callerWaitsDuring (gateway: ServerProcess, call: () => Promise<void>): Promise<{ longestMs: number, medianMs: number, count: number }> {
+  const waits: number[] = []
+  const state = { running: true }
+  const pinging = (async () => {
+    while (state.running) {
+      const started = performance.now()
+      const response = await request(`${gateway.url}/healthz`)
+      await response.body.dump()
+      waits.push(performance.now() - started)
+      await new Promise((resolve) => setTimeout(resolve, PING_GAP_MS))
+    }
+  })()
+  try {
+    await call()
+  } finally {
+    state.running = false
+    await pinging
+  }
+  const sorted = waits.sort((a, b) => a - b)
+  return { longestMs: sorted.at(-1) ?? 0, medianMs: sorted[Math.floor(sorted.length / 2)] ?? 0, count: sorted.length }
 }
 
 async function sendBulk (gateway: ServerProcess, simulator: SimulatorProcess, recipients: number): Promise<{ ms: number, upstreamRequests: number, queued: number }> {
