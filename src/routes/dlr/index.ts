@@ -50,6 +50,16 @@ const MS_PER_SECOND = 1000
  */
 const SEND_TIME_UNCERTAINTY_MS = MS_PER_SECOND
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /**
+     * The report's signature, found authentic before its body was read (in the URL) or its form
+     * decoded (in the form), for the handler and the counting of a later refusal to use.
+     */
+    reportVerification: Verification | null
+  }
+}
+
 const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { config }) => {
   const { secret, dedupWindowMs } = config.deliveryReports
   const { deliveryReports, deliveryReportsRejected, deliveryReportsDuplicate, deliveryReportsDedupEvicted, deliveryReportsBeforeSend, deliverySeconds, deliveryReportsEnabled } = app.metrics
@@ -63,11 +73,7 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
   const verifier = secret === undefined ? undefined : new DeliveryReportVerifier(secret)
   deliveryReportsEnabled.set(verifier === undefined ? 0 : 1)
   const verify = (signed: Record<string, unknown>): Verification | NotIssued => verifier === undefined ? NOT_ISSUED : verifier.verify(signed, Date.now())
-  /**
-   * The signature found authentic before the report's body was read (in the URL) or its form
-   * decoded (in the form), for the handler and the counting of a later refusal to use.
-   */
-  const verifiedFirst = new WeakMap<FastifyRequest, Verification>()
+  app.decorateRequest('reportVerification', null)
   /**
    * The signature comes before anything else is done with a report: a URL that does not carry one
    * the gateway issued (or any, where it issues none) is refused before the body is read, parsed
@@ -82,7 +88,7 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
     if (request.method === 'POST' && !Object.hasOwn(query, 'sig')) return done()
     const verification = verify(query)
     if (!verification.ok) return done(rejectionFor(verification.reason))
-    verifiedFirst.set(request, verification)
+    request.reportVerification = verification
     if (hasTooManyFields(query)) return done(tooManyFields('querystring'))
     done()
   }
@@ -108,7 +114,7 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
     if (!Object.hasOwn(request.query as object, 'sig')) {
       const verification = verify(readSignedFields(text, charset))
       if (!verification.ok) return done(null, rejectionFor(verification.reason))
-      verifiedFirst.set(request, verification)
+      request.reportVerification = verification
     }
     if (hasMoreFieldsThan(text, MAX_REPORT_FIELDS)) return done(null, tooManyFields('body'))
     done(null, parseReportForm(text, charset))
@@ -126,7 +132,7 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
    */
   const rejectionReasonOf = (request: FastifyRequest, error: FastifyError | GatewayError): RejectionReason => {
     if (error instanceof SignatureRefusal) return error.countedAs
-    const verification = verifiedFirst.get(request) ?? verify(signedFieldsOf(request.query, request.body))
+    const verification = request.reportVerification ?? verify(signedFieldsOf(request.query, request.body))
     return verification.ok ? 'malformed' : REFUSAL_BY_VERIFICATION[verification.reason].countedAs
   }
   // Every refusal is counted here, those of a body fastify could not read included; a body cut off
@@ -163,7 +169,7 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
     const signedInQuery = isSignedInQuery(query, body)
     // Checked already unless the signature came in a JSON body, or is missing from a POST's URL
     // and the POST has no body to carry it.
-    const verification = verifiedFirst.get(request) ?? verify((signedInQuery ? query : body) as Record<string, unknown>)
+    const verification = request.reportVerification ?? verify((signedInQuery ? query : body) as Record<string, unknown>)
     if (!verification.ok) throw rejectionFor(verification.reason)
     // A signed body at a URL of too many fields: refused once the signature was found authentic.
     if (hasTooManyFields(query)) throw tooManyFields('querystring')
