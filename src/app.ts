@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { Config } from './config.js'
 import { useUtf8JsonParser } from './json-body.js'
+import answerTimeoutPlugin from './plugins/answer-timeout.js'
 import authPlugin from './plugins/auth.js'
 import idempotencyPlugin from './plugins/idempotency.js'
 import metricsPlugin from './plugins/metrics.js'
@@ -26,6 +27,8 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
   useUtf8JsonParser(fastify)
   // First: a connection pipelining past its bound is cut before any other hook runs for it.
   await fastify.register(pipeliningPlugin)
+  // Its onSend hook before any route's: the routes' may wait (idempotency stores the answer).
+  await fastify.register(answerTimeoutPlugin)
   await fastify.register(requestLogPlugin)
   await fastify.register(problemsPlugin)
   await fastify.register(swaggerPlugin, { maxRecipients: config.sending.maxRecipients })

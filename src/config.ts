@@ -69,7 +69,7 @@ export const EnvironmentSchema = Type.Object({
   SMS_BATCH_SIZE: Type.Integer({ minimum: 1, maximum: PROVIDER_MAX_BATCH_SIZE, default: 100, description: `numbers per upstream request (1–${PROVIDER_MAX_BATCH_SIZE})` }),
   SMS_UPSTREAM_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 64, default: 4, description: 'upstream requests in flight per gateway call (1–64)' }),
   SMS_MAX_RECIPIENTS: Type.Integer({ minimum: 1, maximum: PROVIDER_MAX_RECIPIENTS, default: 10_000, description: `recipients per gateway call (1–${PROVIDER_MAX_RECIPIENTS})` }),
-  SMS_MAX_RECIPIENTS_IN_FLIGHT: Type.Integer({ minimum: 1, default: 100_000, description: 'recipients all calls to this replica may have in flight together, at least SMS_MAX_RECIPIENTS; a call that would go past it is refused (503, nothing sent). About 1 KiB of memory each' }),
+  SMS_MAX_RECIPIENTS_IN_FLIGHT: Type.Integer({ minimum: 1, default: 100_000, description: 'recipients all calls to this replica may have in flight together, until their answers are taken, at least SMS_MAX_RECIPIENTS; a call that would go past it is refused (503, nothing sent). About 1 KiB of memory each' }),
   SHUTDOWN_GRACE_MS: Type.Integer({ minimum: 0, maximum: 600_000, default: 25_000, description: 'how long in-flight sends may take to finish after SIGTERM, in milliseconds' }),
   ENV_FILE: Type.String({ default: DEFAULT_ENV_FILE, description: `path of a dotenv file read at start; only the default ${DEFAULT_ENV_FILE} may be missing (/dev/null reads none)` })
 })

@@ -103,6 +103,8 @@ export function completionLine (request: FastifyRequest, reply: FastifyReply): R
 
 /** One completion line per request, written when it completes: who called what, and how it went. */
 export const CALLER_LEFT_MID_ANSWER = 'request completed, but the caller hung up before the whole answer reached it'
+/** The line of an answer whose connection the answer-timeout plugin closed (it set answerTimeoutMs). */
+export const ANSWER_NOT_TAKEN = 'request completed, but the caller took none of its answer in time: connection closed'
 
 export class GatewayLogController extends LogController {
   override incomingRequest (): void {}
@@ -110,9 +112,11 @@ export class GatewayLogController extends LogController {
   override requestCompleted (error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
     const line = completionLine(request, reply)
     if (error) request.log.error({ ...line, err: error }, 'request errored')
-    // Node ends an answer also when its caller hangs up before taking the whole of it (a large one,
-    // read slowly): its connection is gone by then, where after an answer written whole it is not.
-    else if (request.raw.socket?.destroyed === true) request.log.warn({ ...line, callerLeft: true }, CALLER_LEFT_MID_ANSWER)
-    else request.log.info(line, 'request completed')
+    // Node ends an answer also when its connection goes before the whole of it was taken (a large
+    // one, read slowly or not at all): the connection is gone by then, where after an answer
+    // written whole it is not.
+    else if (request.raw.socket?.destroyed !== true) request.log.info(line, 'request completed')
+    else if (request.logFields?.answerTimeoutMs !== undefined) request.log.warn(line, ANSWER_NOT_TAKEN)
+    else request.log.warn({ ...line, callerLeft: true }, CALLER_LEFT_MID_ANSWER)
   }
 }

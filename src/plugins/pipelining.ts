@@ -1,8 +1,9 @@
-import type { ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import { Readable } from 'node:stream'
+import type { FastifyReply } from 'fastify'
 import fp from 'fastify-plugin'
 import { shownPath } from '../url-path.js'
+import { logCallerLeft } from './request-log.js'
 
 /**
  * Requests one connection may have waiting for their answers (HTTP/1.1 pipelining). Node reads a
@@ -16,7 +17,7 @@ export const MAX_UNANSWERED_PER_CONNECTION = 16
 const kConnection = Symbol('pipelining state')
 interface ConnectionState {
   /** answers not yet written whole, in the order of their requests */
-  unanswered: ServerResponse[]
+  unanswered: FastifyReply[]
   /** true once the connection was cut for pipelining too deep */
   cut: boolean
 }
@@ -36,10 +37,15 @@ export default fp(async function pipeliningPlugin (app) {
     // After Node's own listeners (added when the connection came), which close the answer being
     // written; the ones queued behind it are closed here, so that what feeds them is let go.
     socket.once('close', () => {
-      for (const response of state.unanswered) {
+      for (const reply of state.unanswered) {
+        const response = reply.raw
         if (response.destroyed) continue
+        // An answer made but queued would have had its line once Node finished writing it, which it
+        // never will: it gets the line of a caller who left. One not yet made gets it when it is.
+        const madeUnwritten = response.writableEnded && !response.writableFinished
         response.destroy()
         response.emit('close')
+        if (madeUnwritten) logCallerLeft(reply.request, reply)
       }
     })
   })
@@ -60,14 +66,14 @@ export default fp(async function pipeliningPlugin (app) {
       reply.hijack()
       return done()
     }
-    state.unanswered.push(reply.raw)
+    state.unanswered.push(reply)
     done()
   })
   app.addHook('onResponse', (request, reply, done) => {
     const unanswered = (request.raw.socket as TrackedSocket)[kConnection]?.unanswered
     if (unanswered !== undefined) {
       // In order, as HTTP/1.1 answers are: the first one, unless a connection was cut meanwhile.
-      const at = unanswered[0] === reply.raw ? 0 : unanswered.indexOf(reply.raw)
+      const at = unanswered[0] === reply ? 0 : unanswered.indexOf(reply)
       if (at !== -1) unanswered.splice(at, 1)
     }
     done()

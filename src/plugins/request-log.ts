@@ -14,13 +14,15 @@ export function addLogFields (request: FastifyRequest, fields: Record<string, un
   request.logFields = request.logFields === null ? fields : Object.assign(request.logFields, fields)
 }
 
+export const CALLER_LEFT = 'request completed, but the caller had hung up'
+
 /**
  * The line of a request whose answer will never be written, as its caller hung up: fastify writes
  * a request's line once its answer has gone out, so a send whose caller left would leave no trace
  * of its outcome.
  */
 export function logCallerLeft (request: FastifyRequest, reply: FastifyReply): void {
-  request.log.warn({ ...completionLine(request, reply), callerLeft: true }, 'request completed, but the caller had hung up')
+  request.log.warn({ ...completionLine(request, reply), callerLeft: true }, CALLER_LEFT)
 }
 
 export default fp(async function requestLogPlugin (app) {

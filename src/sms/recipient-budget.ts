@@ -1,6 +1,6 @@
 /**
  * The recipients one replica's calls may have in flight together. A call holds about 1 KiB a
- * recipient from its body to its answer (a 100,000-recipient call peaked ~100 MiB above idle),
+ * recipient from its body until its answer is taken (a 100,000-recipient call peaked ~100 MiB above idle),
  * and nothing else bounds how many calls run at once: five such calls took the process to 470 MiB,
  * and enough of them would pass its heap or its container's memory limit, ending every call in
  * flight with its answer. A call that would go past the budget is refused before it sends

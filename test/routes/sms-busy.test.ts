@@ -1,5 +1,6 @@
+import { connect } from 'node:net'
 import t from 'tap'
-import { authHeader, sendKeyed, startGateway, type GatewayUnderTest } from '../helper.js'
+import { authHeader, sendKeyed, startGateway, TEST_API_KEY, type GatewayUnderTest } from '../helper.js'
 import { waitFor } from '../servers.js'
 
 const phones = (from: number, count: number) => Array.from({ length: count }, (_, i) => `+4850${String(from + i).padStart(7, '0')}`)
@@ -62,4 +63,24 @@ t.test('a call gives its recipients back however it ends: refused upstream, or i
   t.type(await hungUp, Error)
   await waitFor('the call its caller left to end', async () => await metric(gw, 'sms_gateway_recipients_in_flight') === 0)
   t.equal((await send(gw, phones(0, 5))).status, 200, 'the whole budget is there again')
+})
+
+t.test('a call holds its recipients until its answer is taken: an answer left unread holds the call', async (t) => {
+  const gw = await startGateway(t, { env: { SMS_MAX_RECIPIENTS: '5', SMS_MAX_RECIPIENTS_IN_FLIGHT: '5' } })
+  // Pipelined behind answers larger than loopback's buffers take, on a connection that reads
+  // nothing, the call's answer is made but never written.
+  const body = JSON.stringify({ to: phones(0, 5), text: 'x' })
+  const connection = connect(Number(new URL(gw.url).port), '127.0.0.1')
+  connection.on('error', () => {})
+  connection.pause()
+  connection.write('GET /docs/static/swagger-ui-bundle.js HTTP/1.1\r\nHost: gw\r\n\r\n'.repeat(14) +
+    `POST /sms HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer ${TEST_API_KEY}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
+  // Counted once the provider has answered, in the same turn as the answer is made.
+  await waitFor('the call to be sent and answered', async () => (await (await fetch(`${gw.url}/metrics`)).text()).includes('sms_gateway_messages_total{status="queued",client="billing"} 5\n'))
+  t.equal(await metric(gw, 'sms_gateway_recipients_in_flight'), 5, 'its recipients are still held')
+  t.equal((await send(gw, phones(10, 1))).status, 503, 'another call is refused meanwhile')
+
+  connection.destroy()
+  await waitFor('the recipients to be given back once the connection goes', async () => await metric(gw, 'sms_gateway_recipients_in_flight') === 0)
+  t.equal((await send(gw, phones(10, 5))).status, 200)
 })

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
+import { whenAnswerClosed } from '../../answer-closed.js'
 import { ANONYMOUS_CLIENT, type Config } from '../../config.js'
 import { DeliveryUrlIssuer } from '../../dlr/signing.js'
 import { GatewayError } from '../../errors.js'
@@ -150,7 +151,10 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
       throw new GatewayError('GW_BUSY', `This gateway is sending to ${budget.inFlight} recipients of the ${budget.limit} it takes at once (SMS_MAX_RECIPIENTS_IN_FLIGHT), and this call's ${recipients} would go past them. Nothing was sent: retry after the Retry-After seconds, with the same Idempotency-Key.`, { limit: budget.limit }, { 'retry-after': String(BUSY_RETRY_AFTER_SECONDS) })
     }
     recipientsInFlight.set(budget.inFlight)
-    // Given back however the call ends: a throw, or a caller who hung up (onResponse would miss it).
+    // Held until the call is over and its answer gone too (taken, or its connection closed): an
+    // answer its caller has not read yet holds the whole call's memory. Given back however the
+    // call ends: a throw, or a caller who hung up (onResponse would miss it).
+    const answerGone = whenAnswerClosed(reply.raw)
     try {
       const now = Date.now()
       const report = await dispatchSms(order, {
@@ -198,8 +202,10 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
       // not read that as success.
       return reply.code(report.acceptedBatches === report.batches && result.unknown === 0 ? 200 : 207).send(result)
     } finally {
-      budget.giveBack(recipients)
-      recipientsInFlight.set(budget.inFlight)
+      answerGone.then(() => {
+        budget.giveBack(recipients)
+        recipientsInFlight.set(budget.inFlight)
+      })
     }
   })
 

@@ -1,0 +1,152 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { AddressInfo } from 'node:net'
+import { connect, type Socket } from 'node:net'
+import Fastify, { type FastifyInstance } from 'fastify'
+import t, { type Test } from 'tap'
+import { ANSWER_NOT_TAKEN, CALLER_LEFT_MID_ANSWER, GatewayLogController } from '../../src/logging.js'
+import answerTimeoutPlugin, { ANSWER_TIMEOUT_MS } from '../../src/plugins/answer-timeout.js'
+import pipeliningPlugin from '../../src/plugins/pipelining.js'
+import requestLogPlugin, { CALLER_LEFT } from '../../src/plugins/request-log.js'
+import { REQUEST_TIMEOUT_MS } from '../../src/server-options.js'
+import { LogCapture, startGateway } from '../helper.js'
+
+const TIMEOUT_MS = 300
+/** Far more than loopback's socket buffers take on both ends: an answer that is not read stays unwritten. */
+const BIG = 'x'.repeat(32 * 1024 * 1024)
+/** Longer than TIMEOUT_MS, so that a timeout wrongly set on the connection would cut it first. */
+const WAIT_MS = 3 * TIMEOUT_MS
+
+interface Served { url: URL, logs: LogCapture, app: FastifyInstance }
+
+async function serve (t: Test): Promise<Served> {
+  const logs = new LogCapture()
+  const app = Fastify({ logger: { level: 'info', stream: logs }, logController: new GatewayLogController() })
+  await app.register(pipeliningPlugin)
+  await app.register(answerTimeoutPlugin, { timeoutMs: TIMEOUT_MS })
+  await app.register(requestLogPlugin)
+  app.get('/big', async () => BIG)
+  app.get('/small', async () => 'small')
+  app.get('/slow', async () => { await sleep(WAIT_MS); return 'slow' })
+  // As idempotency's onSend does while it stores an answer: nothing is written meanwhile.
+  app.get('/stored', { onSend: async (_request, _reply, payload) => { await sleep(WAIT_MS); return payload } }, async () => 'stored')
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  t.teardown(() => app.close())
+  return { url: new URL(`http://127.0.0.1:${(app.server.address() as AddressInfo).port}`), logs, app }
+}
+
+/** One connection that writes a GET for each path at once (HTTP/1.1 pipelining). */
+function requestOn ({ url }: Served, paths: string[]): Socket {
+  const socket = connect(Number(url.port), '127.0.0.1')
+  socket.on('error', () => {})
+  socket.write(paths.map((path) => `GET ${path} HTTP/1.1\r\nHost: gw\r\n\r\n`).join(''))
+  return socket
+}
+
+/** The answers read whole (bodies of up to 1 KiB kept, longer ones only measured), until `count` came or the connection closed. */
+async function read (socket: Socket, count: number): Promise<{ bodies: string[], lengths: number[], closed: boolean }> {
+  return await new Promise((resolve) => {
+    const bodies: string[] = []
+    const lengths: number[] = []
+    let head = ''
+    let bodyLeft = -1
+    let body = ''
+    const feed = (chunk: Buffer): void => {
+      if (bodyLeft < 0) {
+        head += chunk.toString('latin1')
+        const end = head.indexOf('\r\n\r\n')
+        if (end === -1) return
+        bodyLeft = Number(/content-length: (\d+)/i.exec(head.slice(0, end))![1])
+        lengths.push(bodyLeft)
+        const rest = Buffer.from(head.slice(end + 4), 'latin1')
+        head = ''
+        body = ''
+        return feed(rest)
+      }
+      const taken = Math.min(bodyLeft, chunk.length)
+      if (lengths.at(-1)! <= 1024) body += chunk.toString('latin1', 0, taken)
+      bodyLeft -= taken
+      if (bodyLeft > 0) return
+      bodies.push(body)
+      bodyLeft = -1
+      if (bodies.length === count) resolve({ bodies, lengths, closed: false })
+      else if (taken < chunk.length) feed(chunk.subarray(taken))
+    }
+    socket.on('data', feed)
+    socket.on('close', () => { resolve({ bodies, lengths, closed: true }) })
+  })
+}
+
+const closed = async (socket: Socket) => await new Promise<void>((resolve) => {
+  if (socket.destroyed) resolve()
+  else socket.on('close', () => { resolve() })
+})
+
+t.test('as long as a caller has to send its request', async (t) => {
+  t.equal(ANSWER_TIMEOUT_MS, REQUEST_TIMEOUT_MS)
+})
+
+/** The first log line with this message, once written. */
+async function lineOf (served: Served, msg: string, path: string): Promise<Record<string, unknown>> {
+  for (let tries = 0; ; tries++) {
+    const line = served.logs.entries.find((entry) => entry.msg === msg && entry.path === path)
+    if (line !== undefined) return line
+    if (tries === 250) throw new Error(`no line "${msg}" for ${path}`)
+    await sleep(20)
+  }
+}
+
+t.test('a caller that takes none of its answer has its connection closed, and the line says why', async (t) => {
+  const served = await serve(t)
+  const socket = requestOn(served, ['/big'])
+  // A paused socket reads nothing from the kernel: it learns that it was closed once it reads again.
+  socket.pause()
+  const started = Date.now()
+  const line = await lineOf(served, ANSWER_NOT_TAKEN, '/big')
+  t.ok(Date.now() - started >= TIMEOUT_MS, 'not before the timeout')
+  t.match(line, { level: 40, statusCode: 200, answerTimeoutMs: TIMEOUT_MS })
+  t.notOk('callerLeft' in line, 'the caller did not hang up: the gateway closed the connection')
+  t.notOk(served.logs.entries.some((entry) => entry.msg === CALLER_LEFT_MID_ANSWER))
+  socket.resume()
+  await closed(socket)
+  t.ok(socket.bytesRead < BIG.length, 'the caller got the start of the answer at most')
+})
+
+t.test('a caller that reads its answer gets all of it, and may use the connection again after the timeout', async (t) => {
+  const served = await serve(t)
+  const socket = requestOn(served, ['/big'])
+  const { lengths, closed: cut } = await read(socket, 1)
+  t.notOk(cut, 'not closed')
+  t.same(lengths, [BIG.length], 'the whole answer came')
+  // Idle for longer than the timeout: only Node's keep-alive timeout (72 s) applies now.
+  await sleep(WAIT_MS)
+  socket.write('GET /small HTTP/1.1\r\nHost: gw\r\n\r\n')
+  t.same((await read(socket, 1)).bodies, ['small'])
+  socket.destroy()
+})
+
+t.test('a request waits for its answer as long as it takes: the timeout is set only once an answer is written', async (t) => {
+  const served = await serve(t)
+  // After an answer on the same connection too (pipelined, it has the connection at once).
+  await Promise.all([['/slow'], ['/small', '/slow'], ['/small', '/stored'], ['/stored']].map(async (paths) => {
+    const socket = requestOn(served, paths)
+    const { bodies, closed: cut } = await read(socket, paths.length)
+    t.notOk(cut, `${paths.join(', ')}: the connection is kept`)
+    t.same(bodies, paths.map((path) => path.slice(1)), `${paths.join(', ')}: answered`)
+    socket.destroy()
+  }))
+})
+
+t.test('an answer queued behind one its caller does not take is closed with it', async (t) => {
+  const served = await serve(t)
+  const socket = requestOn(served, ['/big', '/small'])
+  socket.pause()
+  await lineOf(served, ANSWER_NOT_TAKEN, '/big')
+  t.match(await lineOf(served, CALLER_LEFT, '/small'), { level: 40, statusCode: 200, callerLeft: true }, 'the one queued behind it has its line too')
+  t.equal(served.logs.entries.filter((entry) => entry.msg === ANSWER_NOT_TAKEN).length, 1, 'the connection is closed once, for the answer being written')
+  socket.destroy()
+})
+
+t.test('the gateway closes connections whose callers do not take their answers', async (t) => {
+  const gw = await startGateway(t)
+  t.match(gw.app.printPlugins(), /answer-timeout/)
+})
