@@ -10,10 +10,15 @@ bash scripts/setup.sh || { echo "setup failed"; echo "0 passed, 1 failed"; exit 
 export CI=true
 
 status=0
-npm run --silent typecheck || { echo "check: typecheck failed"; status=1; }
-npm run --silent lint || { echo "check: lint failed"; status=1; }
-
 mkdir -p test-output
+# Side by side (two cores): each prints what it found only when it fails.
+npm run --silent typecheck > test-output/typecheck.log 2>&1 &
+typecheck=$!
+npm run --silent lint > test-output/lint.log 2>&1 &
+lint=$!
+wait "$typecheck" || { cat test-output/typecheck.log; echo "check: typecheck failed"; status=1; }
+wait "$lint" || { cat test-output/lint.log; echo "check: lint failed"; status=1; }
+
 npx tap --reporter=tap 2>&1 | tee test-output/tap.log
 tap_status=${PIPESTATUS[0]}
 [ "$tap_status" -eq 0 ] || status=1
