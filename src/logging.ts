@@ -1,4 +1,5 @@
 import { writeSync } from 'node:fs'
+import type { Socket } from 'node:net'
 import { LogController, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { DestinationStream, LoggerOptions } from 'pino'
 import { LineWriter, type LineWriterEvents } from './line-writer.js'
@@ -103,8 +104,18 @@ export function completionLine (request: FastifyRequest, reply: FastifyReply): R
 
 /** One completion line per request, written when it completes: who called what, and how it went. */
 export const CALLER_LEFT_MID_ANSWER = 'request completed, but the caller hung up before the whole answer reached it'
-/** The line of an answer whose connection the answer-timeout plugin closed (it set answerTimeoutMs). */
+/** The line of an answer whose connection the gateway closed as its caller did not take it (src/plugins/answer-timeout.ts). */
 export const ANSWER_NOT_TAKEN = 'request completed, but the caller took none of its answer in time: connection closed'
+const kAnswerNotTaken = Symbol('closed: an answer not taken for so many ms')
+
+/** Marks a connection about to be closed as its caller did not take an answer for `timeoutMs`: its requests' lines say so. */
+export function markAnswerNotTaken (socket: Socket, timeoutMs: number): void {
+  (socket as Socket & { [kAnswerNotTaken]?: number })[kAnswerNotTaken] = timeoutMs
+}
+
+function answerNotTakenFor (request: FastifyRequest): number | undefined {
+  return (request.raw.socket as (Socket & { [kAnswerNotTaken]?: number }) | null)?.[kAnswerNotTaken]
+}
 
 export class GatewayLogController extends LogController {
   override incomingRequest (): void {}
@@ -116,7 +127,10 @@ export class GatewayLogController extends LogController {
     // one, read slowly or not at all): the connection is gone by then, where after an answer
     // written whole it is not.
     else if (request.raw.socket?.destroyed !== true) request.log.info(line, 'request completed')
-    else if (request.logFields?.answerTimeoutMs !== undefined) request.log.warn(line, ANSWER_NOT_TAKEN)
-    else request.log.warn({ ...line, callerLeft: true }, CALLER_LEFT_MID_ANSWER)
+    else {
+      const answerTimeoutMs = answerNotTakenFor(request)
+      if (answerTimeoutMs !== undefined) request.log.warn({ ...line, answerTimeoutMs }, ANSWER_NOT_TAKEN)
+      else request.log.warn({ ...line, callerLeft: true }, CALLER_LEFT_MID_ANSWER)
+    }
   }
 }

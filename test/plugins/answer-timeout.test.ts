@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { AddressInfo } from 'node:net'
 import { connect, type Socket } from 'node:net'
@@ -13,6 +14,7 @@ import { LogCapture, startGateway } from '../helper.js'
 const TIMEOUT_MS = 300
 /** Far more than loopback's socket buffers take on both ends: an answer that is not read stays unwritten. */
 const BIG = 'x'.repeat(32 * 1024 * 1024)
+const CHUNK = 64 * 1024
 /** Longer than TIMEOUT_MS, so that a timeout wrongly set on the connection would cut it first. */
 const WAIT_MS = 3 * TIMEOUT_MS
 
@@ -25,6 +27,8 @@ async function serve (t: Test): Promise<Served> {
   await app.register(answerTimeoutPlugin, { timeoutMs: TIMEOUT_MS })
   await app.register(requestLogPlugin)
   app.get('/big', async () => BIG)
+  // Written a chunk at a time: Node completes a write per chunk the caller takes.
+  app.get('/streamed', async (_request, reply) => reply.header('content-length', BIG.length).send(Readable.from((function * () { for (let at = 0; at < BIG.length; at += CHUNK) yield Buffer.from(BIG.slice(at, at + CHUNK)) })())))
   app.get('/small', async () => 'small')
   app.get('/slow', async () => { await sleep(WAIT_MS); return 'slow' })
   // As idempotency's onSend does while it stores an answer: nothing is written meanwhile.
@@ -124,7 +128,33 @@ t.test('a caller that reads its answer gets all of it, and may use the connectio
   socket.destroy()
 })
 
-t.test('a request waits for its answer as long as it takes: the timeout is set only once an answer is written', async (t) => {
+t.test('a caller that takes a streamed answer slowly, a little at a time, keeps its connection', async (t) => {
+  const served = await serve(t)
+  const socket = requestOn(served, ['/streamed'])
+  // ~20 MB/s: the whole answer takes several timeouts to come, far more than the connection's
+  // buffers hold (the gateway waits on the caller all along).
+  const started = Date.now()
+  let taken = 0
+  socket.on('data', (chunk: Buffer) => { if ((taken += chunk.length) >= 400_000) socket.pause() })
+  const steady = setInterval(() => { taken = 0; socket.resume() }, 20)
+  t.teardown(() => { clearInterval(steady) })
+  const { closed: cut, bodies } = await read(socket, 1)
+  clearInterval(steady)
+  t.ok(Date.now() - started > 3 * TIMEOUT_MS, `it took a while (${Date.now() - started} ms)`)
+  t.notOk(cut, 'not closed')
+  t.equal(bodies.length, 1, 'the whole answer came')
+  t.notOk(served.logs.entries.some((entry) => entry.msg === ANSWER_NOT_TAKEN))
+  socket.destroy()
+})
+
+t.test('requests made with inject, which have no connection, are let be', async (t) => {
+  const served = await serve(t)
+  t.equal((await served.app.inject('/small')).body, 'small')
+  await sleep(3 * TIMEOUT_MS)
+  t.equal((await served.app.inject('/small')).body, 'small', 'the gateway goes on')
+})
+
+t.test('a request waits for its answer as long as it takes: the clock runs only while an answer waits to be written', async (t) => {
   const served = await serve(t)
   // After an answer on the same connection too (pipelined, it has the connection at once).
   await Promise.all([['/slow'], ['/small', '/slow'], ['/small', '/stored'], ['/stored']].map(async (paths) => {
