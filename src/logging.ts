@@ -105,7 +105,7 @@ export function completionLine (request: FastifyRequest, reply: FastifyReply): R
 /** One completion line per request, written when it completes: who called what, and how it went. */
 export const CALLER_LEFT_MID_ANSWER = 'request completed, but the caller hung up before the whole answer reached it'
 /** The line of an answer whose connection the gateway closed as its caller did not take it (src/plugins/answer-timeout.ts). */
-export const ANSWER_NOT_TAKEN = 'request completed, but the caller took none of its answer in time: connection closed'
+export const ANSWER_NOT_TAKEN = 'request completed, but the caller did not take its answer in time: connection closed'
 const kAnswerNotTaken = Symbol('closed: an answer not taken for so many ms')
 
 /** Marks a connection about to be closed as its caller did not take an answer for `timeoutMs`: its requests' lines say so. */

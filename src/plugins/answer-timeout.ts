@@ -2,19 +2,28 @@ import { Socket } from 'node:net'
 import fp from 'fastify-plugin'
 import { markAnswerNotTaken } from '../logging.js'
 import { REQUEST_TIMEOUT_MS } from '../server-options.js'
+import { hasUnfinishedAnswers } from './pipelining.js'
 
 /**
  * Longest a connection may hold part of an answer that its caller does not take: as long as a
  * caller has to send its request. Counted from when the answer is written to the connection, and
- * again from each write Node completes (each chunk of a streamed answer); the largest answer
+ * again from each write Node completes (each chunk of a streamed answer). The largest answer
  * (~7 MB for 100,000 recipients) is one write, taken whole in this time by a caller reading
- * ~250 KB/s.
+ * ~250 KB/s: a slower one loses it (written in slices, a long answer would show progress, but
+ * fastify then writes no completion line for it when its caller leaves).
  */
 export const ANSWER_TIMEOUT_MS = REQUEST_TIMEOUT_MS
 
+/**
+ * The same once the gateway is closing: it then waits for answers being taken, up to
+ * SHUTDOWN_GRACE_MS (25 s by default), not for callers that stopped taking them.
+ */
+export const ANSWER_TIMEOUT_WHILE_CLOSING_MS = 5000
+
 export interface AnswerTimeoutOptions {
-  /** ANSWER_TIMEOUT_MS unless given (the tests' own, shorter) */
+  /** ANSWER_TIMEOUT_MS and ANSWER_TIMEOUT_WHILE_CLOSING_MS unless given (the tests' own, shorter) */
   timeoutMs?: number
+  closingTimeoutMs?: number
 }
 
 /** What was last seen waiting to be written on a connection, and since when. */
@@ -24,15 +33,18 @@ interface Waiting { length: number, written: number, since: number }
  * Closes a connection that holds part of an answer its caller does not take for ANSWER_TIMEOUT_MS.
  * A caller that stops reading (or never does) otherwise has the answer held for it for as long as
  * its connection stays open (for good, on a keep-alive one), and with it the whole call: a
- * 100,000-recipient answer left unread kept ~50 MB.
+ * 100,000-recipient answer left unread kept ~50 MB, and its recipients' share of
+ * SMS_MAX_RECIPIENTS_IN_FLIGHT.
  *
  * The connections that answers went to are looked at a few times per timeout, not timed one by one:
- * a timer per answer cost every request ~4% more CPU. A connection with nothing waiting to be
- * written is let go of: one whose request waits on SerwerSMS, or whose answer is still being
- * stored for its Idempotency-Key, has written nothing yet, and is looked at again once it has.
+ * a timer per answer cost every send 4.6% more CPU (bench/README.md, twenty-first round). The clock
+ * runs only while bytes wait to be written: not while a request waits on SerwerSMS, nor while its
+ * answer is stored for its Idempotency-Key, nor between the chunks of a streamed answer. A
+ * connection is let go of once nothing waits on it and its every answer is written whole.
  */
-export default fp<AnswerTimeoutOptions>(async function answerTimeoutPlugin (app, { timeoutMs = ANSWER_TIMEOUT_MS }) {
+export default fp<AnswerTimeoutOptions>(async function answerTimeoutPlugin (app, { timeoutMs = ANSWER_TIMEOUT_MS, closingTimeoutMs = ANSWER_TIMEOUT_WHILE_CLOSING_MS }) {
   const watched = new Map<Socket, Waiting | undefined>()
+  let limitMs = timeoutMs
 
   // A callback hook: it runs on every request. Only real connections: fastify's inject has none.
   app.addHook('onSend', (request, _reply, payload, done) => {
@@ -44,23 +56,30 @@ export default fp<AnswerTimeoutOptions>(async function answerTimeoutPlugin (app,
   const look = (): void => {
     const now = Date.now()
     for (const [socket, seen] of watched) {
-      const length = socket.writableLength
-      if (socket.destroyed || length === 0) {
+      if (socket.destroyed) {
         watched.delete(socket)
+        continue
+      }
+      const length = socket.writableLength
+      if (length === 0) {
+        // Nothing waits: an answer still being made or stored, or between two chunks.
+        if (hasUnfinishedAnswers(socket)) watched.set(socket, undefined)
+        else watched.delete(socket)
         continue
       }
       // A write completed (the length fell) or another began (more was written): the caller takes.
       const written = socket.bytesWritten
       if (seen === undefined || seen.length !== length || seen.written !== written) {
         watched.set(socket, { length, written, since: now })
-      } else if (now - seen.since >= timeoutMs) {
+      } else if (now - seen.since >= limitMs) {
         watched.delete(socket)
-        markAnswerNotTaken(socket, timeoutMs)
+        markAnswerNotTaken(socket, limitMs)
         socket.destroy()
       }
     }
   }
-  const lookout = setInterval(look, Math.max(10, Math.min(1000, Math.floor(timeoutMs / 4))))
+  const lookout = setInterval(look, Math.max(10, Math.min(1000, Math.floor(Math.min(timeoutMs, closingTimeoutMs) / 4))))
   lookout.unref()
+  app.addHook('preClose', async () => { limitMs = Math.min(timeoutMs, closingTimeoutMs) })
   app.addHook('onClose', async () => { clearInterval(lookout) })
 }, { name: 'answer-timeout', fastify: '5.x' })

@@ -10,6 +10,7 @@ import pipeliningPlugin from '../../src/plugins/pipelining.js'
 import requestLogPlugin, { CALLER_LEFT } from '../../src/plugins/request-log.js'
 import { REQUEST_TIMEOUT_MS } from '../../src/server-options.js'
 import { LogCapture, startGateway } from '../helper.js'
+import { waitFor } from '../servers.js'
 
 const TIMEOUT_MS = 300
 /** Far more than loopback's socket buffers take on both ends: an answer that is not read stays unwritten. */
@@ -20,11 +21,11 @@ const WAIT_MS = 3 * TIMEOUT_MS
 
 interface Served { url: URL, logs: LogCapture, app: FastifyInstance }
 
-async function serve (t: Test): Promise<Served> {
+async function serve (t: Test, closingTimeoutMs = TIMEOUT_MS): Promise<Served> {
   const logs = new LogCapture()
   const app = Fastify({ logger: { level: 'info', stream: logs }, logController: new GatewayLogController() })
   await app.register(pipeliningPlugin)
-  await app.register(answerTimeoutPlugin, { timeoutMs: TIMEOUT_MS })
+  await app.register(answerTimeoutPlugin, { timeoutMs: TIMEOUT_MS, closingTimeoutMs })
   await app.register(requestLogPlugin)
   app.get('/big', async () => BIG)
   // Written a chunk at a time: Node completes a write per chunk the caller takes.
@@ -32,6 +33,7 @@ async function serve (t: Test): Promise<Served> {
   app.get('/small', async () => 'small')
   app.get('/slow', async () => { await sleep(WAIT_MS); return 'slow' })
   // As idempotency's onSend does while it stores an answer: nothing is written meanwhile.
+  app.get('/stored-big', { onSend: async (_request, _reply, payload) => { await sleep(WAIT_MS); return payload } }, async () => BIG)
   app.get('/stored', { onSend: async (_request, _reply, payload) => { await sleep(WAIT_MS); return payload } }, async () => 'stored')
   await app.listen({ host: '127.0.0.1', port: 0 })
   t.teardown(() => app.close())
@@ -80,6 +82,8 @@ async function read (socket: Socket, count: number): Promise<{ bodies: string[],
   })
 }
 
+const connections = async ({ app }: Served) => await new Promise<number>((resolve) => { app.server.getConnections((_error, count) => { resolve(count) }) })
+
 const closed = async (socket: Socket) => await new Promise<void>((resolve) => {
   if (socket.destroyed) resolve()
   else socket.on('close', () => { resolve() })
@@ -113,6 +117,34 @@ t.test('a caller that takes none of its answer has its connection closed, and th
   socket.resume()
   await closed(socket)
   t.ok(socket.bytesRead < BIG.length, 'the caller got the start of the answer at most')
+})
+
+t.test('a caller that takes none of an answer stored first, or that stops part-way through a streamed one, has its connection closed', async (t) => {
+  const served = await serve(t)
+  const stored = requestOn(served, ['/stored-big'])
+  stored.pause()
+  t.match(await lineOf(served, ANSWER_NOT_TAKEN, '/stored-big'), { answerTimeoutMs: TIMEOUT_MS }, 'stored first')
+  stored.destroy()
+  await waitFor('the connection to go', async () => await connections(served) === 0)
+  const streamed = requestOn(served, ['/streamed'])
+  streamed.once('data', () => { streamed.pause() })
+  await waitFor('the connection to be taken', async () => await connections(served) === 1)
+  // fastify writes no completion line for a streamed answer whose connection goes before its end.
+  await waitFor('a streamed answer whose caller stopped taking it to be closed', async () => await connections(served) === 0, 5000)
+  streamed.destroy()
+})
+
+t.test('once the gateway is closing, a connection that takes nothing of its answer is closed sooner', async (t) => {
+  const served = await serve(t, 50)
+  const socket = requestOn(served, ['/stored-big'])
+  socket.pause()
+  await sleep(100)
+  const started = Date.now()
+  await served.app.close()
+  const line = await lineOf(served, ANSWER_NOT_TAKEN, '/stored-big')
+  t.equal(line.answerTimeoutMs, 50)
+  t.ok(Date.now() - started < WAIT_MS + TIMEOUT_MS, `closed in ${Date.now() - started} ms`)
+  socket.destroy()
 })
 
 t.test('a caller that reads its answer gets all of it, and may use the connection again after the timeout', async (t) => {
