@@ -27,7 +27,6 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
   useUtf8JsonParser(fastify)
   // First: a connection pipelining past its bound is cut before any other hook runs for it.
   await fastify.register(pipeliningPlugin)
-  // Its onSend hook before any route's: the routes' may wait (idempotency stores the answer).
   await fastify.register(answerTimeoutPlugin)
   await fastify.register(requestLogPlugin)
   await fastify.register(problemsPlugin)

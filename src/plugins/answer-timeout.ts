@@ -1,8 +1,7 @@
-import { Socket } from 'node:net'
+import type { Socket } from 'node:net'
 import fp from 'fastify-plugin'
 import { markAnswerNotTaken } from '../logging.js'
 import { REQUEST_TIMEOUT_MS } from '../server-options.js'
-import { hasUnfinishedAnswers } from './pipelining.js'
 
 /**
  * Longest a connection may hold part of an answer that its caller does not take: as long as a
@@ -36,43 +35,33 @@ interface Waiting { length: number, written: number, since: number }
  * 100,000-recipient answer left unread kept ~50 MB, and its recipients' share of
  * SMS_MAX_RECIPIENTS_IN_FLIGHT.
  *
- * The connections that answers went to are looked at a few times per timeout, not timed one by one:
- * a timer per answer cost every send 4.6% more CPU (bench/README.md, twenty-first round). The clock
- * runs only while bytes wait to be written: not while a request waits on SerwerSMS, nor while its
- * answer is stored for its Idempotency-Key, nor between the chunks of a streamed answer. A
- * connection is let go of once nothing waits on it and its every answer is written whole.
+ * The server's connections are looked at a few times per timeout, not timed answer by answer: a
+ * timer per answer cost every send 4.6% more CPU (bench/README.md, twenty-first round), and this
+ * costs a request nothing. The clock runs only while bytes wait to be written: not while a request
+ * waits on SerwerSMS, nor while its answer is stored for its Idempotency-Key, nor between the
+ * chunks of a streamed answer, nor on an idle keep-alive connection (Node's keep-alive timeout's).
  */
 export default fp<AnswerTimeoutOptions>(async function answerTimeoutPlugin (app, { timeoutMs = ANSWER_TIMEOUT_MS, closingTimeoutMs = ANSWER_TIMEOUT_WHILE_CLOSING_MS }) {
-  const watched = new Map<Socket, Waiting | undefined>()
+  // Every open connection, and what was last seen waiting on it (undefined: nothing yet).
+  const open = new Map<Socket, Waiting | undefined>()
   let limitMs = timeoutMs
 
-  // A callback hook: it runs on every request. Only real connections: fastify's inject has none.
-  app.addHook('onSend', (request, _reply, payload, done) => {
-    const socket = request.raw.socket
-    if (socket instanceof Socket && !watched.has(socket)) watched.set(socket, undefined)
-    done(null, payload)
+  app.server.on('connection', (socket: Socket) => {
+    open.set(socket, undefined)
+    socket.once('close', () => { open.delete(socket) })
   })
 
   const look = (): void => {
     const now = Date.now()
-    for (const [socket, seen] of watched) {
-      if (socket.destroyed) {
-        watched.delete(socket)
-        continue
-      }
+    for (const [socket, seen] of open) {
       const length = socket.writableLength
-      if (length === 0) {
-        // Nothing waits: an answer still being made or stored, or between two chunks.
-        if (hasUnfinishedAnswers(socket)) watched.set(socket, undefined)
-        else watched.delete(socket)
-        continue
-      }
+      // Nothing waits. Once something does, more has been written than was seen, and the clock starts afresh.
+      if (length === 0) continue
       // A write completed (the length fell) or another began (more was written): the caller takes.
       const written = socket.bytesWritten
       if (seen === undefined || seen.length !== length || seen.written !== written) {
-        watched.set(socket, { length, written, since: now })
-      } else if (now - seen.since >= limitMs) {
-        watched.delete(socket)
+        open.set(socket, { length, written, since: now })
+      } else if (now - seen.since >= limitMs && !socket.destroyed) {
         markAnswerNotTaken(socket, limitMs)
         socket.destroy()
       }

@@ -23,11 +23,6 @@ interface ConnectionState {
 }
 type TrackedSocket = Socket & { [kConnection]?: ConnectionState }
 
-/** Whether a connection of this server has a request whose answer is not yet written whole (made, being made, or waited for). */
-export function hasUnfinishedAnswers (socket: Socket): boolean {
-  return ((socket as TrackedSocket)[kConnection]?.unanswered.length ?? 0) > 0
-}
-
 /**
  * Bounds pipelining, and ends the answers a connection still has queued when it closes. Node emits
  * nothing on an answer queued behind another when their connection goes: a file streamed into one
