@@ -6,12 +6,20 @@ import { REQUEST_TIMEOUT_MS } from '../server-options.js'
 /**
  * Longest a connection may hold part of an answer that its caller does not take: as long as a
  * caller has to send its request. Counted from when the answer is written to the connection, and
- * again from each write Node completes (each chunk of a streamed answer). The largest answer
- * (~7 MB for 100,000 recipients) is one write, taken whole in this time by a caller reading
- * ~250 KB/s: a slower one loses it (written in slices, a long answer would show progress, but
- * fastify then writes no completion line for it when its caller leaves).
+ * again from each write Node completes (each chunk of a streamed answer); a long write adds
+ * ANSWER_MIN_TAKE_RATE's allowance.
  */
 export const ANSWER_TIMEOUT_MS = REQUEST_TIMEOUT_MS
+
+/**
+ * The slowest a caller may take a long answer, in bytes per second: a write's bytes at this rate
+ * are added to its timeout. Node reports no progress within one write, and the largest answer
+ * (~7 MB for 100,000 recipients) is one: without this, a caller reading it slower than ~250 KB/s
+ * lost it after 30 s of reading (written in slices, a long answer would show progress, but fastify
+ * then writes no completion line for it when its caller leaves). 64 KiB/s gives that answer
+ * 30 + 110 s, and a 1 MB one 30 + 16 s; a caller that takes nothing loses its connection then too.
+ */
+export const ANSWER_MIN_TAKE_RATE = 64 * 1024
 
 /**
  * The same once the gateway is closing: it then waits for answers being taken, up to
@@ -20,9 +28,10 @@ export const ANSWER_TIMEOUT_MS = REQUEST_TIMEOUT_MS
 export const ANSWER_TIMEOUT_WHILE_CLOSING_MS = 5000
 
 export interface AnswerTimeoutOptions {
-  /** ANSWER_TIMEOUT_MS and ANSWER_TIMEOUT_WHILE_CLOSING_MS unless given (the tests' own, shorter) */
+  /** ANSWER_TIMEOUT_MS, ANSWER_TIMEOUT_WHILE_CLOSING_MS and ANSWER_MIN_TAKE_RATE unless given (the tests' own) */
   timeoutMs?: number
   closingTimeoutMs?: number
+  minTakeRate?: number
 }
 
 /** What was last seen waiting to be written on a connection, and since when. */
@@ -41,7 +50,7 @@ interface Waiting { length: number, written: number, since: number }
  * waits on SerwerSMS, nor while its answer is stored for its Idempotency-Key, nor between the
  * chunks of a streamed answer, nor on an idle keep-alive connection (Node's keep-alive timeout's).
  */
-export default fp<AnswerTimeoutOptions>(async function answerTimeoutPlugin (app, { timeoutMs = ANSWER_TIMEOUT_MS, closingTimeoutMs = ANSWER_TIMEOUT_WHILE_CLOSING_MS }) {
+export default fp<AnswerTimeoutOptions>(async function answerTimeoutPlugin (app, { timeoutMs = ANSWER_TIMEOUT_MS, closingTimeoutMs = ANSWER_TIMEOUT_WHILE_CLOSING_MS, minTakeRate = ANSWER_MIN_TAKE_RATE }) {
   // Every open connection, and what was last seen waiting on it (undefined: nothing yet).
   const open = new Map<Socket, Waiting | undefined>()
   let limitMs = timeoutMs
@@ -61,8 +70,11 @@ export default fp<AnswerTimeoutOptions>(async function answerTimeoutPlugin (app,
       const written = socket.bytesWritten
       if (seen === undefined || seen.length !== length || seen.written !== written) {
         open.set(socket, { length, written, since: now })
-      } else if (now - seen.since >= limitMs && !socket.destroyed) {
-        markAnswerNotTaken(socket, limitMs)
+      } else if (!socket.destroyed) {
+        // What waits may be one long write, taken in part by now without Node saying so.
+        const allowedMs = limitMs + Math.ceil(length / minTakeRate * 1000)
+        if (now - seen.since < allowedMs) continue
+        markAnswerNotTaken(socket, allowedMs)
         socket.destroy()
       }
     }

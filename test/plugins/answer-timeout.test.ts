@@ -5,7 +5,7 @@ import { connect, type Socket } from 'node:net'
 import Fastify, { type FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
 import { ANSWER_NOT_TAKEN, CALLER_LEFT_MID_ANSWER, GatewayLogController } from '../../src/logging.js'
-import answerTimeoutPlugin, { ANSWER_TIMEOUT_MS } from '../../src/plugins/answer-timeout.js'
+import answerTimeoutPlugin, { ANSWER_MIN_TAKE_RATE, ANSWER_TIMEOUT_MS } from '../../src/plugins/answer-timeout.js'
 import pipeliningPlugin from '../../src/plugins/pipelining.js'
 import requestLogPlugin, { CALLER_LEFT } from '../../src/plugins/request-log.js'
 import { REQUEST_TIMEOUT_MS } from '../../src/server-options.js'
@@ -21,11 +21,12 @@ const WAIT_MS = 3 * TIMEOUT_MS
 
 interface Served { url: URL, logs: LogCapture, app: FastifyInstance }
 
-async function serve (t: Test, closingTimeoutMs = TIMEOUT_MS): Promise<Served> {
+/** `minTakeRate` Infinity: no allowance for a long write, so that tests of the timeout itself need not wait it out. */
+async function serve (t: Test, { closingTimeoutMs = TIMEOUT_MS, minTakeRate = Infinity } = {}): Promise<Served> {
   const logs = new LogCapture()
   const app = Fastify({ logger: { level: 'info', stream: logs }, logController: new GatewayLogController() })
   await app.register(pipeliningPlugin)
-  await app.register(answerTimeoutPlugin, { timeoutMs: TIMEOUT_MS, closingTimeoutMs })
+  await app.register(answerTimeoutPlugin, { timeoutMs: TIMEOUT_MS, closingTimeoutMs, minTakeRate })
   await app.register(requestLogPlugin)
   app.get('/big', async () => BIG)
   // Written a chunk at a time: Node completes a write per chunk the caller takes.
@@ -135,7 +136,7 @@ t.test('a caller that takes none of an answer stored first, or that stops part-w
 })
 
 t.test('once the gateway is closing, a connection that takes nothing of its answer is closed sooner', async (t) => {
-  const served = await serve(t, 50)
+  const served = await serve(t, { closingTimeoutMs: 50 })
   const socket = requestOn(served, ['/stored-big'])
   socket.pause()
   await sleep(100)
@@ -160,23 +161,50 @@ t.test('a caller that reads its answer gets all of it, and may use the connectio
   socket.destroy()
 })
 
-t.test('a caller that takes a streamed answer slowly, a little at a time, keeps its connection', async (t) => {
-  const served = await serve(t)
-  const socket = requestOn(served, ['/streamed'])
-  // ~20 MB/s: the whole answer takes several timeouts to come, far more than the connection's
-  // buffers hold (the gateway waits on the caller all along).
+/**
+ * Reads one answer at ~20 MB/s (400 kB at most every 20 ms): the 32 MiB one takes several timeouts
+ * to come, far more than the connection's buffers hold (the gateway waits on the caller all along).
+ */
+async function readSlowly (t: Test, served: Served, path: string): Promise<void> {
+  const socket = requestOn(served, [path])
   const started = Date.now()
   let taken = 0
   socket.on('data', (chunk: Buffer) => { if ((taken += chunk.length) >= 400_000) socket.pause() })
   const steady = setInterval(() => { taken = 0; socket.resume() }, 20)
   t.teardown(() => { clearInterval(steady) })
-  const { closed: cut, bodies } = await read(socket, 1)
+  const { closed: cut, lengths } = await read(socket, 1)
   clearInterval(steady)
-  t.ok(Date.now() - started > 3 * TIMEOUT_MS, `it took a while (${Date.now() - started} ms)`)
+  t.ok(Date.now() - started > 3 * TIMEOUT_MS, `it took several timeouts (${Date.now() - started} ms)`)
   t.notOk(cut, 'not closed')
-  t.equal(bodies.length, 1, 'the whole answer came')
+  t.same(lengths, [BIG.length], 'the whole answer came')
   t.notOk(served.logs.entries.some((entry) => entry.msg === ANSWER_NOT_TAKEN))
   socket.destroy()
+}
+
+t.test('a caller that takes a streamed answer slowly, a little at a time, keeps its connection', async (t) => {
+  await readSlowly(t, await serve(t), '/streamed')
+})
+
+t.test('a long answer, one write, has the time its length needs at the slowest rate a caller may take it', async (t) => {
+  t.equal(ANSWER_MIN_TAKE_RATE, 64 * 1024, '64 KiB/s: ~110 s more for the largest answer (~7 MB)')
+
+  t.test('a caller that takes it slowly gets all of it, though Node reports no progress until the write ends', async (t) => {
+    // 8 MiB/s: the 32 MiB answer has the timeout and 4 s more.
+    await readSlowly(t, await serve(t, { minTakeRate: 8 * 1024 * 1024 }), '/big')
+  })
+
+  t.test('a caller that takes none of it has its connection closed once that time is out, and the line says how long it had', async (t) => {
+    // 32 MiB/s: the 32 MiB answer (and its head) has the timeout and a second more.
+    const served = await serve(t, { minTakeRate: 32 * 1024 * 1024 })
+    const socket = requestOn(served, ['/big'])
+    socket.pause()
+    const started = Date.now()
+    const line = await lineOf(served, ANSWER_NOT_TAKEN, '/big')
+    const allowedMs = line.answerTimeoutMs as number
+    t.ok(allowedMs > TIMEOUT_MS + 1000 && allowedMs < TIMEOUT_MS + 1010, `${allowedMs} ms: the timeout, and the answer's bytes at the rate`)
+    t.ok(Date.now() - started >= allowedMs, 'not before')
+    socket.destroy()
+  })
 })
 
 t.test('requests made with inject, which have no connection, are let be', async (t) => {
