@@ -60,6 +60,7 @@ export const EnvironmentSchema = Type.Object({
   DLR_URL_TTL: Duration('7 days', 'how long a signed delivery-report URL stays valid after the send, e.g. 7 days'),
   DLR_DEDUP_WINDOW: Duration('1 hour', 'how long a (message id, state) report is remembered to drop repeats, e.g. 1 hour'),
   METRICS_PORT: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, description: 'separate port for /metrics (1–65535); unset serves it on PORT' })),
+  METRICS_HOST: Type.Optional(Type.String({ minLength: 1, pattern: HOST_PATTERN, description: 'address the METRICS_PORT listener binds, e.g. 127.0.0.1 or an internal interface; unset: HOST' })),
   METRICS_TOKEN: Type.Optional(Type.String({ minLength: MIN_API_KEY_LENGTH, pattern: PRINTABLE_ASCII, description: `bearer token required on /metrics, at least ${MIN_API_KEY_LENGTH} printable ASCII characters without spaces (openssl rand -hex 24)` })),
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://', description: 'redis://host:6379/0 to share idempotency keys, rate limits and repeated-report recognition between replicas' })),
   RATE_LIMIT_MAX: Type.Integer({ minimum: 1, default: 600, description: 'requests per client per window' }),
@@ -117,7 +118,8 @@ export interface Config {
   defaultRegion: CountryCode
   auth: { disabled: boolean, apiKeys: ApiKey[] }
   deliveryReports: { publicUrl: string | undefined, secret: string | undefined, urlTtlMs: number, dedupWindowMs: number }
-  metrics: { port: number | undefined, token: string | undefined }
+  /** host: METRICS_HOST, undefined to bind the METRICS_PORT listener to server.host */
+  metrics: { port: number | undefined, host: string | undefined, token: string | undefined }
   redisUrl: string | undefined
   rateLimit: { max: number, windowMs: number }
   idempotency: { ttlMs: number, maxKeys: number }
@@ -192,7 +194,7 @@ export function loadConfig (env: EnvSource = readEnvironment()): Config {
   const vars = parseEnvironment(EnvironmentSchema, env)
   const windowMs = readDuration('RATE_LIMIT_WINDOW', vars.RATE_LIMIT_WINDOW)
   const config: Config = {
-    server: { host: readHost(vars.HOST), port: vars.PORT, shutdownGraceMs: vars.SHUTDOWN_GRACE_MS },
+    server: { host: readHost('HOST', vars.HOST), port: vars.PORT, shutdownGraceMs: vars.SHUTDOWN_GRACE_MS },
     logLevel: vars.LOG_LEVEL as LogLevel,
     upstream: {
       apiUrl: vars.SERWERSMS_API_URL.endsWith('/') ? vars.SERWERSMS_API_URL : `${vars.SERWERSMS_API_URL}/`,
@@ -214,7 +216,7 @@ export function loadConfig (env: EnvSource = readEnvironment()): Config {
       urlTtlMs: readDuration('DLR_URL_TTL', vars.DLR_URL_TTL),
       dedupWindowMs: readDuration('DLR_DEDUP_WINDOW', vars.DLR_DEDUP_WINDOW)
     },
-    metrics: { port: vars.METRICS_PORT, token: vars.METRICS_TOKEN },
+    metrics: { port: vars.METRICS_PORT, host: vars.METRICS_HOST === undefined ? undefined : readHost('METRICS_HOST', vars.METRICS_HOST), token: vars.METRICS_TOKEN },
     redisUrl: vars.REDIS_URL === undefined ? undefined : readRedisUrl(vars.REDIS_URL),
     rateLimit: { max: vars.RATE_LIMIT_MAX, windowMs },
     idempotency: { ttlMs: readDuration('IDEMPOTENCY_TTL', vars.IDEMPOTENCY_TTL), maxKeys: vars.IDEMPOTENCY_MAX_KEYS },
@@ -349,9 +351,9 @@ const API_KEY_NAME = /^[A-Za-z0-9_.-]{1,64}$/
 export const ANONYMOUS_CLIENT = 'anonymous'
 
 /** Digits and dots are an IPv4 address or nothing: as a host name, 0.0.0.0.0 would fail the listen (exit 1, HOST not named). */
-function readHost (host: string): string {
+function readHost (name: 'HOST' | 'METRICS_HOST', host: string): string {
   if (/^[\d.]+$/.test(host) && !isIPv4(host)) {
-    throw new ConfigError(`HOST="${host}" is invalid: it is not an IPv4 address. Set it to address to listen on, without a port, e.g. 0.0.0.0, 127.0.0.1, :: or a host name.`)
+    throw new ConfigError(`${name}="${host}" is invalid: it is not an IPv4 address. Set it to address to listen on, without a port, e.g. 0.0.0.0, 127.0.0.1, :: or a host name.`)
   }
   return host
 }
@@ -533,6 +535,9 @@ function checkCombinations (config: Config): void {
   }
   if (deliveryReports.publicUrl?.endsWith('/dlr') === true) {
     throw new ConfigError('PUBLIC_URL ends in /dlr: it is the base URL callers and SerwerSMS reach the gateway at, and the gateway appends /dlr to it itself (reports would go to …/dlr/dlr). Set it without /dlr.')
+  }
+  if (metrics.host !== undefined && metrics.port === undefined) {
+    throw new ConfigError(`METRICS_HOST=${JSON.stringify(metrics.host)} is set without METRICS_PORT: /metrics is then served on PORT, at HOST, and METRICS_HOST would bind nothing. Set METRICS_PORT too, or unset METRICS_HOST.`)
   }
   if (metrics.port === server.port) {
     throw new ConfigError(`METRICS_PORT=${metrics.port} is the port the API listens on (PORT): both listeners cannot bind it. Set METRICS_PORT to another port, or unset it to serve /metrics on PORT.`)

@@ -69,6 +69,9 @@ t.test('a bad value names the variable, the problem and the fix', async (t) => {
     [{ DLR_DEDUP_WINDOW: '500ms' }, /DLR_DEDUP_WINDOW="500ms" is invalid: 500 ms is shorter than 1 second/],
     [{ DEFAULT_REGION: 'XX' }, /DEFAULT_REGION="XX" is invalid: not a country/],
     [{ SERWERSMS_TIME_ZONE: 'Poland/Warsaw' }, /SERWERSMS_TIME_ZONE="Poland\/Warsaw" is invalid: not an IANA time zone/],
+    [{ METRICS_HOST: '127.0.0.1' }, /^METRICS_HOST="127\.0\.0\.1" is set without METRICS_PORT: \/metrics is then served on PORT, at HOST, and METRICS_HOST would bind nothing\. Set METRICS_PORT too, or unset METRICS_HOST\.$/],
+    [{ METRICS_PORT: '9464', METRICS_HOST: '127.0.0.1:9464' }, /^METRICS_HOST="127\.0\.0\.1:9464" is invalid: has the wrong format\. Set it to address the METRICS_PORT listener binds/],
+    [{ METRICS_PORT: '9464', METRICS_HOST: '10.0.0.256' }, /^METRICS_HOST="10\.0\.0\.256" is invalid: it is not an IPv4 address\./],
     [{ PORT: '8080', METRICS_PORT: '8080' }, /METRICS_PORT=8080 is the port the API listens on \(PORT\).*Set METRICS_PORT to another port, or unset it/],
     [{ SERWERSMS_SENDER: 'much too long name' }, /SERWERSMS_SENDER/],
     [{ REDIS_URL: 'localhost:6379' }, /REDIS_URL/],
@@ -121,6 +124,8 @@ t.test('a bad value names the variable, the problem and the fix', async (t) => {
     if (overrides.API_KEYS !== undefined) t.notMatch(error.message, /9f3c2a71d0b84e6f5a1c|0123456789abcde/, 'no key is echoed, one written where its name belongs neither')
   }
   for (const host of ['0.0.0.0', '127.0.0.1', '::', '::1', 'fe80::1%eth0', 'gateway', 'my_service.internal', 'gw-1.svc']) t.equal(load({ HOST: host }).server.host, host, `HOST=${host} is taken`)
+  t.equal(load({ METRICS_PORT: '9464', METRICS_HOST: '10.1.2.3' }).metrics.host, '10.1.2.3', 'METRICS_HOST is taken')
+  t.equal(load({ METRICS_PORT: '9464' }).metrics.host, undefined, 'unset: the METRICS_PORT listener binds HOST')
   for (const url of ['redis://redis', 'redis://redis:6379/', 'redis://:pw@redis:6379/3', 'rediss://redis/15']) t.equal(load({ REDIS_URL: url }).redisUrl, url, `REDIS_URL=${url} is taken`)
   t.equal(load({ METRICS_TOKEN: 'm3tr!cs-T0ken_0123' }).metrics.token, 'm3tr!cs-T0ken_0123', 'ASCII punctuation in a token is fine')
   // The published demo keys and secret are fine in front of a simulator, as the quickstart and compose use them.

@@ -1,10 +1,12 @@
 import { spawnSync } from 'node:child_process'
 import { METHODS, request } from 'node:http'
-import { createServer, type AddressInfo } from 'node:net'
+import { once } from 'node:events'
+import { connect, createServer, type AddressInfo } from 'node:net'
 import Fastify from 'fastify'
 import t from 'tap'
 import app from '../../src/app.js'
 import { signDeliveryUrl } from '../../src/dlr/signing.js'
+import { MAX_UNANSWERED_PER_CONNECTION } from '../../src/plugins/pipelining.js'
 import { DROPPED_DEFAULT_METRICS, FAILURE_REASONS, FINAL_FAILURE_STATES, LABELLED_METHODS, OTHER_METHOD, REJECTION_REASONS } from '../../src/plugins/metrics.js'
 import { RECIPIENT_STATUSES } from '../../src/schemas/sms.js'
 import { serverOptions } from '../../src/server-options.js'
@@ -187,6 +189,23 @@ t.test('a METRICS_PORT that cannot be bound stops the start instead of leaving t
   t.teardown(() => taken.close())
   const { port } = taken.address() as AddressInfo
   await t.rejects(startGateway(t, { env: { METRICS_PORT: String(port) } }), { code: 'EADDRINUSE' })
+})
+
+t.test('METRICS_HOST binds the METRICS_PORT listener to another address than HOST; it bounds pipelining as the main one does', async (t) => {
+  const port = await freePort()
+  // 127.0.0.2 is this machine's too (all of 127/8 is loopback), and not HOST.
+  const gw = await startGateway(t, { env: { HOST: '127.0.0.1', METRICS_PORT: String(port), METRICS_HOST: '127.0.0.2' } })
+  t.equal((await fetch(`http://127.0.0.2:${port}/metrics`)).status, 200, 'served at METRICS_HOST')
+  await t.rejects(fetch(`http://127.0.0.1:${port}/metrics`), 'and not at HOST')
+  t.match(gw.logs.entries.find((entry) => entry.msg === 'metrics served on their own port'), { host: '127.0.0.2', port })
+  const socket = connect(port, '127.0.0.2')
+  socket.on('error', () => {})
+  socket.write('GET /metrics HTTP/1.1\r\nHost: gw\r\n\r\n'.repeat(MAX_UNANSWERED_PER_CONNECTION + 24))
+  let answers = 0
+  socket.on('data', (chunk: Buffer) => { answers += chunk.toString('latin1').match(/HTTP\/1\.1 200 OK\r\n/g)?.length ?? 0 })
+  await once(socket, 'close')
+  t.ok(answers <= MAX_UNANSWERED_PER_CONNECTION, `a connection pipelining past the bound is cut (${answers} answers)`)
+  t.ok(gw.logs.entries.some((entry) => entry.component === 'metrics-server' && /HTTP pipelining/.test(String(entry.msg))), 'and the metrics listener says so')
 })
 
 t.test('METRICS_PORT serves /metrics on a port of its own, and not on the main one', async (t) => {

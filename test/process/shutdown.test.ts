@@ -323,12 +323,13 @@ async function takenPort (t: Test): Promise<number> {
   return (holder.address() as { port: number }).port
 }
 
-t.test('a listen that fails for the configuration exits 78 naming PORT, METRICS_PORT or HOST, without a stack trace', async (t) => {
+t.test('a listen that fails for the configuration exits 78 naming PORT, METRICS_PORT, HOST or METRICS_HOST, without a stack trace', async (t) => {
   const cases = [
     { name: 'PORT taken', env: { PORT: String(await takenPort(t)) }, names: /^PORT=\d+ cannot be listened on: another process already listens there \(HOST="127\.0\.0\.1"\)\. Stop that process, or set PORT to a free port\.$/m },
     { name: 'METRICS_PORT taken', env: { PORT: String(await freePort()), METRICS_PORT: String(await takenPort(t)) }, names: /^METRICS_PORT=\d+ cannot be listened on: .* set METRICS_PORT to a free port\.$/m },
     // 192.0.2.0/24 is TEST-NET-1: never an address of this machine.
-    { name: 'HOST not of this machine', env: { PORT: String(await freePort()), HOST: '192.0.2.1' }, names: /^HOST="192\.0\.2\.1" cannot be listened on: it is not an address of this machine \(EADDRNOTAVAIL\)\. Set HOST to/m }
+    { name: 'HOST not of this machine', env: { PORT: String(await freePort()), HOST: '192.0.2.1' }, names: /^HOST="192\.0\.2\.1" cannot be listened on: it is not an address of this machine \(EADDRNOTAVAIL\)\. Set HOST to/m },
+    { name: 'METRICS_HOST not of this machine', env: { PORT: String(await freePort()), METRICS_PORT: String(await freePort()), METRICS_HOST: '192.0.2.1' }, names: /^METRICS_HOST="192\.0\.2\.1" cannot be listened on: it is not an address of this machine \(EADDRNOTAVAIL\)\. Set METRICS_HOST to/m }
   ]
   await Promise.all(cases.map(async ({ name, env, names }) => {
     const gateway = spawnGateway(t, { SERWERSMS_API_URL: 'http://127.0.0.1:9/', ...env })

@@ -4,7 +4,10 @@ import { GatewayLogController } from '../../logging.js'
 import { Type } from 'typebox'
 import type { Config } from '../../config.js'
 import { GatewayError } from '../../errors.js'
+import { markMetricsListenError } from '../../listen-error.js'
+import answerTimeoutPlugin from '../../plugins/answer-timeout.js'
 import { isSameSecret, readBearer } from '../../plugins/auth.js'
+import pipeliningPlugin from '../../plugins/pipelining.js'
 import { headerCount } from '../../raw-headers.js'
 import problemsPlugin from '../../plugins/problems.js'
 import requestLogPlugin from '../../plugins/request-log.js'
@@ -49,10 +52,11 @@ function registerMetricsRoute (target: FastifyInstance, source: FastifyInstance,
 }
 
 /**
- * Serves /metrics on the app's port, or — with METRICS_PORT — on a port of its own, so scrapers
- * can be kept off the public listener. That port is bound while the app gets ready, before the
- * main one: a failure there must stop the start (fastify only logs an onListen hook's error,
- * which left a gateway answering sends with nothing for Prometheus to scrape).
+ * Serves /metrics on the app's port, or — with METRICS_PORT — on a port of its own (at
+ * METRICS_HOST, else HOST), so scrapers can be kept off the public listener. That port is bound
+ * while the app gets ready, before the main one: a failure there must stop the start (fastify only
+ * logs an onListen hook's error, which left a gateway answering sends with nothing for Prometheus
+ * to scrape).
  */
 export default async function metricsRoutes (app: FastifyInstance, { config }: { config: Config }): Promise<void> {
   const { port, token } = config.metrics
@@ -60,16 +64,24 @@ export default async function metricsRoutes (app: FastifyInstance, { config }: {
     registerMetricsRoute(app, app, token)
     return
   }
-  // The same HTTP rules as the app's own listener (timeouts, header limit, problems for what the
-  // parser refuses); only the logger is the app's, so both write one stream.
+  // The same HTTP rules as the app's own listener (timeouts, header limit, pipelining bound, answers
+  // not taken, problems for what the parser refuses); only the logger is the app's, so both write
+  // one stream.
   const { logger: _ownLogger, ...sameRules } = serverOptions(config)
   const metricsServer = Fastify({ ...sameRules, loggerInstance: app.log.child({ component: 'metrics-server' }), logController: new GatewayLogController() })
+  await metricsServer.register(pipeliningPlugin)
+  await metricsServer.register(answerTimeoutPlugin)
   await metricsServer.register(requestLogPlugin)
   await metricsServer.register(problemsPlugin)
   registerMetricsRoute(metricsServer, app, token)
+  const host = config.metrics.host ?? config.server.host
   app.addHook('onReady', async () => {
-    await metricsServer.listen({ host: config.server.host, port })
-    app.log.info({ port }, 'metrics served on their own port')
+    try {
+      await metricsServer.listen({ host, port })
+    } catch (error) {
+      throw markMetricsListenError(error)
+    }
+    app.log.info({ host, port }, 'metrics served on their own port')
   })
   app.addHook('onClose', async () => metricsServer.close())
 }
