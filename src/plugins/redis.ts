@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
 import { Redis, ReplyError } from 'ioredis'
+import { ConfigError } from '../config.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -27,6 +28,20 @@ const REDIS_CONNECT_TIMEOUT_MS = 2000
 const MAX_RECONNECT_DELAY_MS = 2000
 export const EVICTS_KEYS = 'Redis may evict idempotency keys before they expire (maxmemory is set and maxmemory-policy is not noeviction), and a retry of an evicted key sends again: set maxmemory-policy noeviction (a full Redis then refuses new keyed sends with 503, nothing sent)'
 export const EVICTION_UNREAD = 'could not read Redis\'s eviction settings (INFO memory): make sure its maxmemory-policy is noeviction'
+
+export const DATABASE_REFUSED = 'Redis refused the database REDIS_URL names (SELECT): not used until it takes it, and keyed requests are refused meanwhile'
+
+/**
+ * Redis's refusal of the SELECT of REDIS_URL's database (past its `databases`, or a server that
+ * has only one). ioredis only reports it, and goes on in database 0: with keys other replicas (on
+ * a Redis that took the database) do not see, or that something else keeps there.
+ */
+function isDatabaseRefusal (err: Error): boolean {
+  return err instanceof ReplyError && (err as Error & { command?: { name?: string } }).command?.name === 'select'
+}
+
+/** The database a REDIS_URL names (0 when it names none). */
+const databaseOf = (url: string): number => Number(new URL(url).pathname.slice(1) || '0')
 
 /** Reads `INFO memory`'s answer; nothing when it lacks the settings (a Redis-compatible server may). */
 export function evictionOf (infoMemory: string): RedisEviction {
@@ -65,7 +80,16 @@ export default fp<{ url: string }>(async function redisPlugin (app, { url }) {
   }
   let readingEviction = Promise.resolve()
   let healthy = true
+  let databaseRefused: Error | undefined
   redis.on('error', (err) => {
+    if (isDatabaseRefusal(err)) {
+      databaseRefused = err
+      if (healthy) app.log.error({ err: { message: err.message }, database: databaseOf(url) }, DATABASE_REFUSED)
+      healthy = false
+      // Before the connection is ready: it is dropped, and tried again as after an outage.
+      redis.disconnect(true)
+      return
+    }
     if (healthy) app.log.error({ err: { message: err.message, code: (err as NodeJS.ErrnoException).code } }, 'redis connection failed')
     healthy = false
   })
@@ -79,6 +103,10 @@ export default fp<{ url: string }>(async function redisPlugin (app, { url }) {
     // /readyz shows the settings from the start.
     await readingEviction
   } catch (err) {
+    if (databaseRefused !== undefined) {
+      redis.disconnect()
+      throw new ConfigError(`REDIS_URL names database ${databaseOf(url)}, which Redis refused (${databaseRefused.message}); its keys would have gone to database 0. Set REDIS_URL's database to one that Redis has (0 to its "databases" setting less one, 0–15 by default), or leave it out for 0.`)
+    }
     // Start anyway: keyed sends fail closed with 503 until Redis is back, unkeyed ones go ahead.
     app.log.error({ err: { message: (err as Error).message } }, 'redis unreachable at start; keyed requests will be refused until it is back')
   }

@@ -6,7 +6,7 @@ import t, { type Test } from 'tap'
 import { Agent, Client, request } from 'undici'
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/simulator.js'
 import { freePort, TEST_API_KEY, UPSTREAM_TOKEN } from '../helper.js'
-import { NO_CHILD_COVERAGE, waitFor } from '../servers.js'
+import { NO_CHILD_COVERAGE, startRedis, waitFor } from '../servers.js'
 
 /**
  * The gateway as operators run it: a real `node src/server.ts` process, stopped with SIGTERM.
@@ -323,13 +323,16 @@ async function takenPort (t: Test): Promise<number> {
   return (holder.address() as { port: number }).port
 }
 
-t.test('a listen that fails for the configuration exits 78 naming PORT, METRICS_PORT, HOST or METRICS_HOST, without a stack trace', async (t) => {
+t.test('a start that fails for the configuration (a port, an address, a Redis database) exits 78 naming PORT, METRICS_PORT, HOST, METRICS_HOST or REDIS_URL, without a stack trace', async (t) => {
+  const redis = await startRedis(t)
   const cases = [
     { name: 'PORT taken', env: { PORT: String(await takenPort(t)) }, names: /^PORT=\d+ cannot be listened on: another process already listens there \(HOST="127\.0\.0\.1"\)\. Stop that process, or set PORT to a free port\.$/m },
     { name: 'METRICS_PORT taken', env: { PORT: String(await freePort()), METRICS_PORT: String(await takenPort(t)) }, names: /^METRICS_PORT=\d+ cannot be listened on: .* set METRICS_PORT to a free port\.$/m },
     // 192.0.2.0/24 is TEST-NET-1: never an address of this machine.
     { name: 'HOST not of this machine', env: { PORT: String(await freePort()), HOST: '192.0.2.1' }, names: /^HOST="192\.0\.2\.1" cannot be listened on: it is not an address of this machine \(EADDRNOTAVAIL\)\. Set HOST to/m },
-    { name: 'METRICS_HOST not of this machine', env: { PORT: String(await freePort()), METRICS_PORT: String(await freePort()), METRICS_HOST: '192.0.2.1' }, names: /^METRICS_HOST="192\.0\.2\.1" cannot be listened on: it is not an address of this machine \(EADDRNOTAVAIL\)\. Set METRICS_HOST to/m }
+    { name: 'METRICS_HOST not of this machine', env: { PORT: String(await freePort()), METRICS_PORT: String(await freePort()), METRICS_HOST: '192.0.2.1' }, names: /^METRICS_HOST="192\.0\.2\.1" cannot be listened on: it is not an address of this machine \(EADDRNOTAVAIL\)\. Set METRICS_HOST to/m },
+    // Redis has databases 0–15: ioredis would go on in database 0.
+    { name: 'REDIS_URL database refused', env: { PORT: String(await freePort()), REDIS_URL: `redis://127.0.0.1:${redis.port}/16` }, names: /^REDIS_URL names database 16, which Redis refused \(ERR DB index is out of range\); its keys would have gone to database 0\. Set REDIS_URL's database to one that Redis has/m }
   ]
   await Promise.all(cases.map(async ({ name, env, names }) => {
     const gateway = spawnGateway(t, { SERWERSMS_API_URL: 'http://127.0.0.1:9/', ...env })

@@ -1,4 +1,5 @@
 import t, { type Test } from 'tap'
+import { DATABASE_REFUSED } from '../../src/plugins/redis.js'
 import { authHeader, freePort, startGateway } from '../helper.js'
 import { startRedis, waitFor } from '../servers.js'
 
@@ -39,6 +40,34 @@ t.test('a gateway whose Redis is down at start still starts and fails keyed send
   t.equal(keyed.headers.get('retry-after'), '5')
   t.equal((await send(gw.url)).status, 200)
   t.equal(gw.simulator.stats.sendRequests, 1)
+})
+
+t.test('a Redis that refuses the database REDIS_URL names is not used in database 0 instead', async (t) => {
+  const redis = await startRedis(t)
+  await t.rejects(startGateway(t, { env: { REDIS_URL: `redis://127.0.0.1:${redis.port}/16` } }), { name: 'ConfigError', message: /^REDIS_URL names database 16, which Redis refused/ }, 'at start: the start stops (exit 78 from the process)')
+
+  // Later, at a reconnection: a Redis restarted with fewer databases.
+  const gw = await startGateway(t, { env: { REDIS_URL: `redis://127.0.0.1:${redis.port}/5` } })
+  t.equal((await send(gw.url, 'd1')).status, 200)
+  await redis.stop()
+  const fewer = await startRedis(t, redis.port, ['--save', '', '--appendonly', 'no', '--databases', '4'])
+  await waitFor('the refusal to be noticed', async () => gw.logs.entries.some((e) => e.msg === DATABASE_REFUSED))
+  t.match(gw.logs.entries.find((e) => e.msg === DATABASE_REFUSED), { level: 50, database: 5, err: { message: 'ERR DB index is out of range' } })
+  // Long enough for ioredis to have reconnected a few times (and gone on in database 0, before).
+  await new Promise((resolve) => setTimeout(resolve, 1000))
+  t.equal((await send(gw.url, 'd2')).status, 503, 'keyed sends are refused, as while Redis is down')
+  t.equal((await send(gw.url)).status, 200, 'unkeyed ones go ahead')
+  const { Redis } = await import('ioredis')
+  const admin = new Redis(`redis://127.0.0.1:${redis.port}/0`)
+  t.teardown(() => admin.disconnect())
+  t.same(await admin.keys('*'), [], 'nothing was written to database 0')
+  t.notOk(gw.logs.entries.some((e) => e.msg === 'redis connection restored'), 'the connection is not said to be back')
+  await fewer.stop()
+
+  const again = await startRedis(t, redis.port)
+  await waitFor('the reconnection', async () => gw.logs.entries.some((e) => e.msg === 'redis connection restored'))
+  t.equal((await send(gw.url, 'd2')).status, 200, 'keyed sends work again once Redis takes the database')
+  await again.stop()
 })
 
 /**
