@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { GatewayError, pointerToken, validationError } from './errors.js'
+import { repeatedKey } from './json-repeated-keys.js'
 
 const CHARSET = /;\s*charset\s*=\s*"?([^";\s]+)"?/i
 const UTF8_NAMES = new Set(['utf-8', 'utf8'])
@@ -161,7 +162,7 @@ export function explainJsonRefusal (text: string): GatewayError {
     : { field, reason: 'is not allowed: it would reach an object\'s prototype' }])
 }
 
-/** Replaces fastify's application/json parser with one that first checks what unreadableJsonBody checks, and counts the keys. */
+/** Replaces fastify's application/json parser with one that first checks what unreadableJsonBody checks, and counts the keys, and then refuses a key repeated in an object. */
 export function useUtf8JsonParser (app: FastifyInstance): void {
   // Typed for string bodies, but it hands whatever it gets to secure-json-parse, which takes buffers too.
   const parseJson = app.getDefaultJsonParser('error', 'error') as unknown as (request: FastifyRequest, body: Buffer, done: (error: Error | null, body?: unknown) => void) => void
@@ -174,6 +175,8 @@ export function useUtf8JsonParser (app: FastifyInstance): void {
     }
     parseJson(request, body as Buffer, (error, parsed) => {
       if (error !== null && (body as Buffer).length > 0) return done(explainJsonRefusal((body as Buffer).toString('utf8')), undefined)
+      const repeated = error === null ? repeatedKey(body as Buffer, parsed) : undefined
+      if (repeated !== undefined) return done(validationError([repeated]), undefined)
       done(error, parsed)
     })
   })

@@ -3,6 +3,8 @@ import t from 'tap'
 import { Compile } from 'typebox/compile'
 import { PROVIDER_MAX_RECIPIENTS } from '../../src/config.js'
 import { hasTooManyKeys, keysOfBiggestObject, MOST_KEYS_OF_AN_OBJECT } from '../../src/json-body.js'
+import { REPEATED_KEY_REASON, repeatedKey } from '../../src/json-repeated-keys.js'
+import { pointerToken } from '../../src/errors.js'
 import { bodyLimitFor } from '../../src/server-options.js'
 import { MAX_TEXT_LENGTH, SendSmsBodySchema } from '../../src/schemas/sms.js'
 import { authHeader, startGateway } from '../helper.js'
@@ -136,4 +138,65 @@ t.test('the gateway refuses a body of many keys before parsing it, naming why', 
   const colons = await send(JSON.stringify({ to: ['+48500600700', ...phones], text: 'a":b\\":' }))
   t.match(colons, { status: 200, body: { queued: 1, unsent: 300 } }, 'a valid body of colons and quotes is sent')
   t.equal(gw.simulator.received[0]?.body.text, 'a":b\\":', 'as written')
+})
+
+/** The pointer to the first key repeated in an object of a value, in the order of its text; undefined if none is. */
+function firstRepeat (value: Tree, pointer = ''): string | undefined {
+  if (Array.isArray(value)) {
+    for (const [index, item] of value.entries()) {
+      const found = firstRepeat(item, `${pointer}/${index}`)
+      if (found !== undefined) return found
+    }
+  } else if (value !== null && typeof value === 'object') {
+    const seen = new Set<string>()
+    for (const [key, item] of value.members) {
+      if (seen.has(key)) return `${pointer}/${pointerToken(key)}`
+      seen.add(key)
+      const found = firstRepeat(item, `${pointer}/${pointerToken(key)}`)
+      if (found !== undefined) return found
+    }
+  }
+  return undefined
+}
+
+t.test('a key repeated in an object of a JSON text is told, and the first one pointed at; colons and quotes in strings are no keys', async (t) => {
+  fc.assert(fc.property(tree, gaps, (value, spaces) => {
+    let next = 0
+    const text = serialise(value, () => spaces[next++ % spaces.length] as string)
+    const expected = firstRepeat(value)
+    const found = repeatedKey(Buffer.from(text), JSON.parse(text))
+    return expected === undefined ? found === undefined : found?.field === expected && found.reason === REPEATED_KEY_REASON
+  }), { numRuns: 3000 })
+})
+
+t.test('a repeated key hidden by a colon written as an escape is told too', async (t) => {
+  // Three colon bytes, and three colons in what JSON.parse keeps: "a:" (escaped), and "b" once.
+  for (const escape of ['\\u003a', '\\u003A']) {
+    const text = `{"a${escape}":1,"b":2,"b":3}`
+    t.same(repeatedKey(Buffer.from(text), JSON.parse(text)), { field: '/b', reason: REPEATED_KEY_REASON }, escape)
+    const alone = `{"a${escape}":1,"b":"c:d"}`
+    t.equal(repeatedKey(Buffer.from(alone), JSON.parse(alone)), undefined, `${escape}, nothing repeated`)
+  }
+  const spelled = '{"text":"a","te\\u0078t":"b"}'
+  t.same(repeatedKey(Buffer.from(spelled), JSON.parse(spelled)), { field: '/text', reason: REPEATED_KEY_REASON }, 'keys compared as decoded')
+  const deep = `${'{"a":'.repeat(40)}{"b":1,"b":2}${'}'.repeat(40)}`
+  t.same(repeatedKey(Buffer.from(deep), JSON.parse(deep)), { field: '', reason: REPEATED_KEY_REASON }, 'nested deeper than a pointer is kept: the body')
+  t.equal(repeatedKey(Buffer.from('[1,2]'), [1, 2]), undefined, 'a list of no objects')
+})
+
+t.test('the gateway refuses a send with a key repeated, naming it, and sends nothing', async (t) => {
+  const gw = await startGateway(t)
+  const send = async (body: string) => {
+    const response = await fetch(`${gw.url}/sms`, { method: 'POST', headers: { 'content-type': 'application/json', ...authHeader() }, body })
+    return { status: response.status, type: response.headers.get('content-type'), body: await response.json() as Record<string, unknown> }
+  }
+  t.match(await send('{"to":"+48500600700","text":"Pay 10 PLN","text":"Pay 1000 PLN"}'), {
+    status: 400,
+    type: /^application\/problem\+json/,
+    body: { code: 'GW_VALIDATION_FAILED', detail: `/text: ${REPEATED_KEY_REASON}`, errors: [{ field: '/text', reason: REPEATED_KEY_REASON }] }
+  })
+  t.equal(gw.simulator.received.length, 0, 'nothing sent')
+  // 2,000 numbers and a link: the colon of the text is found before the numbers are looked at.
+  const many = { to: Array.from({ length: 2000 }, (_, i) => `+48500${String(i).padStart(6, '0')}`), text: 'See https://example.com/a:b' }
+  t.match(await send(JSON.stringify(many)), { status: 200, body: { queued: 2000 } }, 'colons in strings are no repeats')
 })
