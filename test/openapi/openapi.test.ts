@@ -269,6 +269,18 @@ t.test('the served document gives the lists of POST /sms the configured SMS_MAX_
   t.equal(six.status, 413, 'one more is refused, as documented')
 })
 
+t.test('with AUTH_DISABLED, the served document asks POST /sms for no key and lists no 401, as the gateway then answers', async (t) => {
+  const gw = await startGateway(t, { env: { AUTH_DISABLED: 'true', API_KEYS: undefined } })
+  const served = await (await fetch(`${gw.url}/docs/json`)).json() as Json
+  const send = served.paths['/sms'].post as Json
+  t.same(send.security, [], 'no key')
+  t.notOk('401' in send.responses, 'no 401')
+  t.same(document.paths['/sms'].post.security, [{ apiKey: [] }], 'the checked-in document (keys required, the default) asks for one')
+  t.ok('401' in document.paths['/sms'].post.responses)
+  const unkeyed = await fetch(`${gw.url}/sms`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(MESSAGE) })
+  t.equal(unkeyed.status, 200, 'sent without one')
+})
+
 t.test('real answers of POST /sms are what the document says', async (t) => {
   const gw = await startGateway(t, { env: { SMS_BATCH_SIZE: '1', SMS_UPSTREAM_CONCURRENCY: '1' } })
   const url = gw.url

@@ -91,7 +91,8 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
         '- A call whose recipients would take the gateway past SMS_MAX_RECIPIENTS_IN_FLIGHT (its calls\' recipients together) is refused before anything is sent: 503 `GW_BUSY` with Retry-After.\n\n' +
         'Send an `Idempotency-Key` to make retries safe: a repeat with the same key and body replays the first answer without sending again (a first request that provably sent nothing frees its key instead).',
       tags: ['sms'],
-      security: [{ apiKey: [] }],
+      // As the gateway runs: with AUTH_DISABLED, no key is asked for and no 401 answered.
+      security: config.auth.disabled ? [] : [{ apiKey: [] }],
       headers: SendSmsHeadersSchema,
       body: SendSmsBodySchema,
       response: {
@@ -109,10 +110,14 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
           { code: 'GW_VALIDATION_FAILED', detail: '/sendAt: must match format "date-time"', extensions: { errors: [{ field: '/sendAt', reason: 'must match format "date-time"' }] } },
           { code: 'GW_BODY_MALFORMED', detail: 'The body is not valid JSON: Expected \',\' or \'}\' after property value in JSON at position 27.' }
         ], { headers: RateLimitHeaders }),
-        401: problemResponse([
-          { code: 'GW_AUTH_MISSING', detail: 'Send your API key as "Authorization: Bearer <key>".' },
-          { code: 'GW_AUTH_INVALID', detail: 'No client has this API key.' }
-        ], { headers: wwwAuthenticateHeader(API_REALM) }),
+        ...(config.auth.disabled
+          ? {}
+          : {
+              401: problemResponse([
+                { code: 'GW_AUTH_MISSING', detail: 'Send your API key as "Authorization: Bearer <key>".' },
+                { code: 'GW_AUTH_INVALID', detail: 'No client has this API key.' }
+              ], { headers: wwwAuthenticateHeader(API_REALM) })
+            }),
         409: problemResponse([
           { code: 'GW_IDEMPOTENCY_IN_FLIGHT', detail: 'The first request with this Idempotency-Key is still being processed; retry shortly to get its result.' },
           { code: 'GW_IDEMPOTENCY_OUTCOME_UNKNOWN', detail: OUTCOME_UNKNOWN_DETAIL }
