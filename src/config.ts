@@ -81,6 +81,8 @@ export const SimulatorEnvironmentSchema = Type.Object({
   SIMULATOR_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 4010, description: 'port the simulator listens on' }),
   SIMULATOR_LATENCY_MS: EnvironmentSchema.properties.SIMULATOR_LATENCY_MS,
   SIMULATOR_DLR_DELAY_MS: EnvironmentSchema.properties.SIMULATOR_DLR_DELAY_MS,
+  // The gateway's own variable: one .env tells both in which zone SerwerSMS reads a send's date.
+  SERWERSMS_TIME_ZONE: EnvironmentSchema.properties.SERWERSMS_TIME_ZONE,
   SIMULATOR_DLR: Type.Boolean({ default: true, description: 'false to stop the simulator pushing delivery reports' }),
   SIMULATOR_TOKEN: Type.Optional(Type.String({ minLength: 1, description: 'the only API token the simulator accepts; unset, any token is accepted unless SIMULATOR_USERNAME is set (then only that user)' })),
   SIMULATOR_USERNAME: Type.Optional(Type.String({ minLength: 1, description: 'the only API user the simulator accepts' })),
@@ -135,6 +137,8 @@ export interface SimulatorConfig {
   token?: string
   username?: string
   password?: string
+  /** the zone in which it reads a send's `date`, as the gateway writes it (SERWERSMS_TIME_ZONE) */
+  timeZone: string
   logLevel: LogLevel
 }
 
@@ -242,6 +246,7 @@ export function loadSimulatorConfig (env: EnvSource = readEnvironment()): Simula
     token: vars.SIMULATOR_TOKEN,
     username: vars.SIMULATOR_USERNAME,
     password: vars.SIMULATOR_PASSWORD,
+    timeZone: readTimeZone(vars.SERWERSMS_TIME_ZONE),
     logLevel: vars.LOG_LEVEL as LogLevel
   }
 }

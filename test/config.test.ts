@@ -228,6 +228,9 @@ t.test('simulator settings', async (t) => {
   t.match(loadSimulatorConfig({}), { host: '127.0.0.1', port: 4010, latencyMs: 0, deliveryReportDelayMs: 1000, deliveryReports: true, logLevel: 'info' })
   t.match(loadSimulatorConfig({ SIMULATOR_PORT: '5000', SIMULATOR_TOKEN: 'tok', SIMULATOR_DLR: 'false' }), { port: 5000, token: 'tok', deliveryReports: false })
   t.throws(() => loadSimulatorConfig({ SIMULATOR_LATENCY_MS: '-1' }), /SIMULATOR_LATENCY_MS/)
+  t.equal(loadSimulatorConfig({}).timeZone, 'Europe/Warsaw')
+  t.equal(loadSimulatorConfig({ SERWERSMS_TIME_ZONE: 'UTC' }).timeZone, 'UTC', 'the gateway\'s own variable')
+  t.throws(() => loadSimulatorConfig({ SERWERSMS_TIME_ZONE: 'Mars/Olympus' }), /^SERWERSMS_TIME_ZONE="Mars\/Olympus" is invalid: not an IANA time zone/)
 })
 
 t.test('the default time zone is taken without loading ICU\'s zone data (8 MB of idle memory)', async (t) => {

@@ -31,6 +31,7 @@ if (config !== undefined) {
     host: config.host,
     port: config.port,
     latencyMs: config.latencyMs,
+    timeZone: config.timeZone,
     credentials,
     deliveryReports: config.deliveryReports ? { delayMs: config.deliveryReportDelayMs } : false,
     logger
@@ -45,6 +46,7 @@ if (config !== undefined) {
   logger.info({
     url: simulator.url,
     latencyMs: config.latencyMs,
+    timeZone: config.timeZone,
     deliveryReports: config.deliveryReports ? { delayMs: config.deliveryReportDelayMs } : false,
     auth: credentials === undefined ? 'any non-empty credentials' : 'configured credentials only'
   }, `SerwerSMS simulator listening at ${simulator.url}`)

@@ -32,7 +32,7 @@ interface Compose { services: Record<string, Service>, volumes?: Record<string, 
 // variable cannot be left out of compose unnoticed. ENV_FILE and the built-in simulator's
 // SIMULATOR_* are not needed in compose.
 const GATEWAY_ENV = new Set(Object.keys(EnvironmentSchema.properties).filter((name) => name !== 'ENV_FILE' && !name.startsWith('SIMULATOR_')))
-const SIMULATOR_ENV = new Set(['SIMULATOR_PORT', 'SIMULATOR_HOST', 'SIMULATOR_LATENCY_MS', 'SIMULATOR_DLR_DELAY_MS', 'SIMULATOR_DLR', 'SIMULATOR_TOKEN', 'SIMULATOR_USERNAME', 'SIMULATOR_PASSWORD', 'LOG_LEVEL'])
+const SIMULATOR_ENV = new Set(['SIMULATOR_PORT', 'SIMULATOR_HOST', 'SIMULATOR_LATENCY_MS', 'SIMULATOR_DLR_DELAY_MS', 'SIMULATOR_DLR', 'SIMULATOR_TOKEN', 'SIMULATOR_USERNAME', 'SIMULATOR_PASSWORD', 'SERWERSMS_TIME_ZONE', 'LOG_LEVEL'])
 
 const compose = readYaml<Compose>('docker-compose.yml')
 const svc = (name: string): Service => {

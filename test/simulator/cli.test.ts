@@ -1,9 +1,12 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { createInterface } from 'node:readline'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { request } from 'undici'
+import { formatProviderDate } from '../../src/sms/send-date.js'
 
 const CLI = fileURLToPath(new URL('../../src/cli/simulator.ts', import.meta.url))
 
@@ -24,7 +27,7 @@ t.test('starts, logs its URL as JSON, serves send_sms and stops on SIGTERM', asy
     const entry = JSON.parse(line)
     if (typeof entry.url === 'string') {
       url = entry.url
-      t.match(entry, { level: 30, name: 'serwersms-simulator', latencyMs: 5, deliveryReports: { delayMs: 1000 }, auth: 'configured credentials only' })
+      t.match(entry, { level: 30, name: 'serwersms-simulator', latencyMs: 5, timeZone: 'Europe/Warsaw', deliveryReports: { delayMs: 1000 }, auth: 'configured credentials only' })
       break
     }
   }
@@ -44,6 +47,35 @@ t.test('starts, logs its URL as JSON, serves send_sms and stops on SIGTERM', asy
   child.kill('SIGTERM')
   const [code] = await once(child, 'exit')
   t.equal(code, 0)
+})
+
+t.test('it reads a send\'s date in SERWERSMS_TIME_ZONE, the gateway\'s own variable', async (t) => {
+  // UTC+14: its wall time now, read as Polish time, would be 12 or 13 hours ahead.
+  const zone = 'Pacific/Kiritimati'
+  const child = startCli({ SERWERSMS_TIME_ZONE: zone, SIMULATOR_DLR_DELAY_MS: '0', LOG_LEVEL: 'info' })
+  t.teardown(() => child.kill('SIGKILL'))
+  let url = ''
+  for await (const line of createInterface({ input: child.stdout })) {
+    const entry = JSON.parse(line)
+    if (typeof entry.url !== 'string') continue
+    t.equal(entry.timeZone, zone)
+    url = entry.url
+    break
+  }
+  const reported = new Promise<string>((resolve) => {
+    const receiver = createServer((incoming, answer) => { answer.end('OK'); resolve(incoming.url ?? '') })
+    t.teardown(() => { receiver.close() })
+    receiver.listen(0, '127.0.0.1', () => {
+      const { port } = receiver.address() as AddressInfo
+      request(`${url}messages/send_sms`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: 'Bearer any' },
+        body: JSON.stringify({ phone: '500600700', text: 'hi', date: formatProviderDate(new Date(), zone), dlr_url: `http://127.0.0.1:${port}/dlr` })
+      }).then(async (response) => { await response.body.dump() }, (error: Error) => { resolve(`send failed: ${error.message}`) })
+    })
+  })
+  const timeout = new Promise<string>((resolve) => setTimeout(() => { resolve('none within 10 s') }, 10_000).unref())
+  t.match(await Promise.race([reported, timeout]), /^\/dlr/, 'due now, not in half a day: its report comes at once')
 })
 
 t.test('a bad setting stops it with a message naming the variable', async (t) => {
