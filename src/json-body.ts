@@ -108,6 +108,75 @@ export function hasTooManyKeys (body: Buffer): boolean {
   return false
 }
 
+/**
+ * Most objects and lists a JSON body may hold, together; a body with more is refused before
+ * JSON.parse builds them. A valid send has three at most (itself, and its two lists), a JSON report
+ * one. Every one costs JSON.parse far more than its two bytes: the default body limit (~860 KB)
+ * holds ~290,000 empty objects, 70–100 ms of parsing that stalled every other request, and a
+ * client may send 600 such bodies a minute; at SMS_MAX_RECIPIENTS=100000, ~1.1 s each.
+ */
+export const MOST_CONTAINERS = 1000
+const OPEN_OBJECT = 0x7b
+const OPEN_LIST = 0x5b
+
+/** How many objects and lists a JSON text holds, and where they passed a bound. */
+export interface Containers {
+  /** counted up to `most + 1` */
+  count: number
+  /** the pointer to the member of the outermost object that holds the one past `most` ('' if none does) */
+  field: string
+}
+
+/**
+ * The objects and lists of a JSON text: its `{` and `[` outside its strings (found as
+ * keysOfBiggestObject finds them). While inside a member of the outermost object, the last string
+ * read at its level is that member's key: the one named when the count passes `most`.
+ */
+export function containersOf (body: Uint8Array, most: number): Containers {
+  let count = 0
+  let depth = 0
+  let outermostIsObject = false
+  let keyStart = -1
+  let keyEnd = -1
+  for (let at = 0, end = body.length; at < end; at++) {
+    const byte = body[at]
+    if (byte === QUOTE) {
+      const start = at
+      for (at++; at < end && body[at] !== QUOTE; at++) if (body[at] === BACKSLASH) at++
+      if (depth === 1) { keyStart = start; keyEnd = at + 1 }
+    } else if (byte === OPEN_OBJECT || byte === OPEN_LIST) {
+      if (depth++ === 0) outermostIsObject = byte === OPEN_OBJECT
+      if (++count > most) {
+        const key = outermostIsObject && depth >= 2 && keyStart !== -1 ? JSON.parse(Buffer.from(body.subarray(keyStart, keyEnd)).toString('utf8')) as string : undefined
+        return { count, field: key === undefined ? '' : `/${pointerToken(key)}` }
+      }
+    } else if (byte === 0x7d || byte === 0x5d) { // } ]
+      depth--
+    }
+  }
+  return { count, field: '' }
+}
+
+/**
+ * Where a JSON body holds more than MOST_CONTAINERS objects and lists (a pointer, '' for the body
+ * itself), or undefined when it holds no more. A body shorter than two bytes each cannot; a longer
+ * one is told by its brackets, found by a native search (a send to many recipients has three), and
+ * read byte by byte only when it has more than that, some of them perhaps inside its strings.
+ */
+export function tooManyContainersAt (body: Buffer): string | undefined {
+  if (body.length < 2 * (MOST_CONTAINERS + 1)) return undefined
+  let brackets = 0
+  for (const open of [OPEN_OBJECT, OPEN_LIST]) {
+    for (let at = body.indexOf(open); at !== -1; at = body.indexOf(open, at + 1)) {
+      if (++brackets > MOST_CONTAINERS) {
+        const { count, field } = containersOf(body, MOST_CONTAINERS)
+        return count > MOST_CONTAINERS ? field : undefined
+      }
+    }
+  }
+  return undefined
+}
+
 /** Deeper than this, a refused key is not pointed at: the pointer would be as long as the body. */
 const DEEPEST_POINTER = 32
 /**
@@ -172,6 +241,10 @@ export function useUtf8JsonParser (app: FastifyInstance): void {
     if (unreadable !== undefined) return done(unreadable, undefined)
     if (hasTooManyKeys(body as Buffer)) {
       return done(validationError([{ field: '', reason: `has an object of more than ${MOST_KEYS_OF_AN_OBJECT} keys: no request the gateway takes has near that many` }]), undefined)
+    }
+    const crowded = tooManyContainersAt(body as Buffer)
+    if (crowded !== undefined) {
+      return done(validationError([{ field: crowded, reason: `holds more than ${MOST_CONTAINERS} objects and lists: no request the gateway takes has near that many` }]), undefined)
     }
     parseJson(request, body as Buffer, (error, parsed) => {
       if (error !== null && (body as Buffer).length > 0) return done(explainJsonRefusal((body as Buffer).toString('utf8')), undefined)

@@ -2,7 +2,7 @@ import fc from 'fast-check'
 import t from 'tap'
 import { Compile } from 'typebox/compile'
 import { PROVIDER_MAX_RECIPIENTS } from '../../src/config.js'
-import { hasTooManyKeys, keysOfBiggestObject, MOST_KEYS_OF_AN_OBJECT } from '../../src/json-body.js'
+import { containersOf, hasTooManyKeys, keysOfBiggestObject, MOST_CONTAINERS, MOST_KEYS_OF_AN_OBJECT, tooManyContainersAt } from '../../src/json-body.js'
 import { REPEATED_KEY_REASON, repeatedKey } from '../../src/json-repeated-keys.js'
 import { pointerToken } from '../../src/errors.js'
 import { bodyLimitFor } from '../../src/server-options.js'
@@ -53,6 +53,33 @@ t.test('the keys of a JSON text\'s biggest object are counted exactly: a colon o
   }), { numRuns: 3000 })
 })
 
+/** The objects and lists in a value, itself included. */
+function containers (value: Tree): number {
+  if (Array.isArray(value)) return 1 + value.reduce((sum: number, item) => sum + containers(item), 0)
+  if (value !== null && typeof value === 'object') return 1 + value.members.reduce((sum, [, item]) => sum + containers(item), 0)
+  return 0
+}
+
+t.test('the objects and lists of a JSON text are counted exactly: a bracket inside a string is none', async (t) => {
+  fc.assert(fc.property(tree, gaps, fc.nat({ max: 20 }), (value, spaces, most) => {
+    let next = 0
+    const body = Buffer.from(serialise(value, () => spaces[next++ % spaces.length] as string))
+    const count = containers(value)
+    return containersOf(body, Infinity).count === count && containersOf(body, most).count === Math.min(count, most + 1)
+  }), { numRuns: 3000 })
+})
+
+t.test('a body of more than MOST_CONTAINERS objects and lists is told, and only such a body, with the member that holds them', async (t) => {
+  const list = (items: number, item = '{}') => `[${Array.from({ length: items }, () => item).join(',')}]`
+  t.equal(tooManyContainersAt(Buffer.from(list(MOST_CONTAINERS - 1))), undefined, 'as many as the bound, the list included')
+  t.equal(tooManyContainersAt(Buffer.from(list(MOST_CONTAINERS))), '', 'one more: the body itself, a list')
+  t.equal(tooManyContainersAt(Buffer.from(`{"text":"x","to":${list(MOST_CONTAINERS, '[]')}}`)), '/to', 'lists too, in a member')
+  t.equal(tooManyContainersAt(Buffer.from(`{"a":{},"text":"[{","t~/o":${'['.repeat(MOST_CONTAINERS)}${']'.repeat(MOST_CONTAINERS)},"b":1}`)), '/t~0~1o', 'nested, after a string value with brackets: the member\'s key, as a pointer')
+  t.equal(tooManyContainersAt(Buffer.from(`{"a":{},"to":${list(MOST_CONTAINERS / 2)},"te\\u0078t":${list(MOST_CONTAINERS / 2)}}`)), '/text', 'the member the bound is passed in, its key decoded')
+  t.equal(tooManyContainersAt(Buffer.from(JSON.stringify({ to: '+48500600700', text: '{['.repeat(MAX_TEXT_LENGTH / 2) }))), undefined, 'brackets in strings are none')
+  t.equal(tooManyContainersAt(Buffer.from(JSON.stringify({ to: Array.from({ length: 2000 }, (_, i) => `[${i}]`), text: '"{\\"' }))), undefined, 'nor in a list of strings, quotes and escapes among them')
+})
+
 /** Whether a schema takes an object anywhere: a value that holds keys of its own. */
 function takesObject (schema: unknown): boolean {
   if (typeof schema !== 'object' || schema === null) return schema !== false
@@ -86,6 +113,7 @@ t.test('no valid send body comes near MOST_KEYS_OF_AN_OBJECT', async (t) => {
   t.equal(keysOfBiggestObject(body, Infinity), 10)
   t.equal(hasTooManyKeys(body), false)
   t.equal(hasTooManyKeys(Buffer.from(JSON.stringify(most))), false, 'nor as sent compact')
+  t.equal(tooManyContainersAt(body), undefined, 'nor too many objects and lists')
 })
 
 t.test('an object of more than MOST_KEYS_OF_AN_OBJECT keys is told, wherever it is and however spaced', async (t) => {
@@ -130,8 +158,18 @@ t.test('the gateway refuses a body of many keys before parsing it, naming why', 
   t.match(await send(`{"to":"+48500600700","text":"x","more":{${keys.slice(0, MOST_KEYS_OF_AN_OBJECT + 1).join(',')}}}`.replaceAll('":', '" :')), refusal, 'nested, spaced')
   const answered = await send(`{${keys.slice(0, MOST_KEYS_OF_AN_OBJECT).join(',')}}`)
   t.match(answered, { status: 400, body: { code: 'GW_VALIDATION_FAILED', errors: [{ field: '/to', reason: 'is required' }, { field: '/text', reason: 'is required' }, { field: '/0', reason: 'is not a known field' }] } }, 'up to the limit, validated as before')
-  const deep = await send(`{"text":"x","to":${'{"a":'.repeat(5000)}0${'}'.repeat(5000)}}`)
-  t.match(deep, { status: 400, body: { code: 'GW_VALIDATION_FAILED', errors: [{ field: '/to' }] } }, 'objects nested deep, a key each: the field named as before')
+  const deep = await send(`{"text":"x","to":${'{"a":'.repeat(MOST_CONTAINERS - 1)}0${'}'.repeat(MOST_CONTAINERS - 1)}}`)
+  t.match(deep, { status: 400, body: { code: 'GW_VALIDATION_FAILED', errors: [{ field: '/to' }] } }, 'objects nested deep, a key each, within MOST_CONTAINERS: the field named as before')
+  const crowded = (field: string) => ({
+    status: 400,
+    type: /^application\/problem\+json/,
+    body: { code: 'GW_VALIDATION_FAILED', errors: [{ field, reason: `holds more than ${MOST_CONTAINERS} objects and lists: no request the gateway takes has near that many` }] }
+  })
+  t.match(await send(`{"text":"x","to":${'{"a":'.repeat(5000)}0${'}'.repeat(5000)}}`), crowded('/to'), 'deeper: refused before parsing, the field named')
+  // As many empty objects as the default body limit holds (~290,000): 70–100 ms of JSON.parse each.
+  const empties = `[${Array.from({ length: Math.floor((bodyLimitFor(gw.config) - 2) / 3) }, () => '{}').join(',')}]`
+  t.match(await send(empties), crowded(''), 'a body of empty objects')
+  t.match(await send(`{"text":"x","to":${empties}}`.slice(0, bodyLimitFor(gw.config) - 2) + ']}'), crowded('/to'), 'in a send\'s list')
   t.equal(gw.simulator.received.length, 0)
   // More colons than MOST_KEYS_OF_AN_OBJECT, in strings only: counted byte by byte.
   const phones = Array.from({ length: 300 }, (_, i) => `${'":'.repeat(12)}${i}`)
