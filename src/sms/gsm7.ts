@@ -40,8 +40,9 @@ function measureCharWidth (text: string, index: number): number {
 }
 
 /**
- * A character outside the alphabet costs one septet: the provider transliterates it
- * (e.g. 'ą' → 'a') rather than switching the message to UCS-2.
+ * A character outside the alphabet costs one septet, as if SerwerSMS put one GSM-7 character in
+ * its place (e.g. 'ą' → 'a'), which is what is assumed of one sent without `utf` (an ECO+ SMS, or
+ * `utf: false`): SerwerSMS does not document it.
  */
 const costInSeptets: CharCost = (code, width) =>
   width === 1 && EXTENSION_CODES.has(code) ? EXTENSION_SEPTETS : 1
