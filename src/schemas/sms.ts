@@ -136,8 +136,12 @@ export const SEND_SMS_EXAMPLES = {
   }
 }
 
+/** Present, true, only in the answer of a test send: nothing in it reached a phone. */
+const TestField = Type.Optional(Type.Literal(true, { description: 'only in the answer of a call with `test: true`: SerwerSMS checked it and sent nothing. Its `queued` recipients and their ids have no SMS behind them, and no delivery report will come for them' }))
+
 export const SendSmsResultSchema = Type.Object({
   ...SendSmsCountsSchema,
+  test: TestField,
   messages: MessagesSchema
 }, {
   $id: 'SendSmsResult',
@@ -150,6 +154,7 @@ export type SendSmsResult = Static<typeof SendSmsResultSchema>
 export const SendSmsProblemSchema = Type.Object({
   ...PROBLEM_FIELDS,
   ...Type.Partial(Type.Object(SendSmsCountsSchema)).properties,
+  test: TestField,
   messages: Type.Optional(MessagesSchema),
   providerError: Type.Optional(Type.Object({
     code: Type.Unsafe<number | string>({ type: ['integer', 'string'], description: 'SerwerSMS error code (a code it sends as text stays text)', examples: [3102] }),

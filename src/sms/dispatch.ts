@@ -119,7 +119,7 @@ export async function dispatchSms (order: SmsOrder, settings: DispatchSettings, 
   await pool?.drain()
 
   const acceptedBatches = failures.filter((failure) => failure === undefined).length
-  const report: DispatchReport = { result: summarise(messages), batches: failures.length, acceptedBatches }
+  const report: DispatchReport = { result: summarise(messages, order.test === true), batches: failures.length, acceptedBatches }
   if (acceptedBatches === 0 && failures.length > 0) report.failure = callFailure(failures as DispatchFailure[])
   if (repeats > 0) report.repeats = repeats
   return report
@@ -241,8 +241,10 @@ export function describeBatchFailure (outcome: Exclude<SendSmsOutcome, { outcome
   }
 }
 
-function summarise (messages: RecipientResult[]): SendSmsResult {
-  const result: SendSmsResult = { queued: 0, unsent: 0, failed: 0, unknown: 0, parts: 0, messages }
+function summarise (messages: RecipientResult[], test: boolean): SendSmsResult {
+  const result: SendSmsResult = test
+    ? { queued: 0, unsent: 0, failed: 0, unknown: 0, parts: 0, test, messages }
+    : { queued: 0, unsent: 0, failed: 0, unknown: 0, parts: 0, messages }
   for (const message of messages) {
     result[message.status as RecipientStatus]++
     if (message.status === 'queued') result.parts += message.parts ?? 1
