@@ -91,7 +91,7 @@ export function provesNothingSent (statusCode: number, body: string): boolean {
 export const STORE_UNAVAILABLE_DETAIL = 'The Idempotency-Key cannot be checked right now, so this request sent nothing. An earlier request with this key may have sent: retry later with the same key, never without it.'
 
 function keyReused (): GatewayError {
-  return new GatewayError('GW_IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used with a different request body. A retry must repeat the first body unchanged (the first request may have been sent); a new request needs a new key.')
+  return new GatewayError('GW_IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used with a different request body. A retry must repeat the first body unchanged: the first request may have been sent. Use a new key only for a new message, never for this one written differently (its numbers or date spelt another way), which would send it again.')
 }
 
 /**

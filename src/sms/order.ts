@@ -26,14 +26,18 @@ const ofOne = (value: string | string[]) => typeof value !== 'string' && value.l
 
 /**
  * The one spelling of a body that its Idempotency-Key fingerprint is taken of: a list of one
- * recipient (or id) asks for what that single value asks for, so a retry that writes one as the
- * other is the same request, not one to refuse with "use a new key" — which would send again.
+ * recipient (or id) asks for what that single value asks for, and a text the same text whether its
+ * "ó" is one character or "o" and a combining accent (it is sent composed, NFC), so a retry that
+ * writes one as the other is the same request, not one to refuse with 422 — after which a caller
+ * may send it again under a new key. Numbers and dates are left as written: reading them costs
+ * what the order's reading costs, after the claim.
  */
 export function canonicalBody (body: SendSmsBody): SendSmsBody {
   const to = ofOne(body.to)
   const uniqueId = body.uniqueId === undefined ? undefined : ofOne(body.uniqueId)
-  if (to === body.to && uniqueId === body.uniqueId) return body
-  const canonical = { ...body, to }
+  const text = composed(body.text)
+  if (to === body.to && uniqueId === body.uniqueId && text === body.text) return body
+  const canonical = { ...body, to, text }
   if (uniqueId !== undefined) canonical.uniqueId = uniqueId
   return canonical
 }

@@ -60,14 +60,21 @@ t.test('a retry that writes one recipient as a list of one is the same request; 
   const listFirst = await send(gw, { to: [single.to], text: 'Pay 20 PLN' }, 'spelt-2')
   t.equal((await send(gw, { to: single.to, text: 'Pay 20 PLN' }, 'spelt-2')).headers.get('idempotent-replayed'), 'true', 'and the other way round')
   t.equal(listFirst.status, 200)
-  t.equal(gw.simulator.stats.sendRequests, 2, 'each sent once')
+  // The same text, its accents composed or not: sent composed (NFC) either way.
+  const composedFirst = await send(gw, { to: single.to, text: 'Zapłać za zamówienie' }, 'spelt-3')
+  const decomposed = await send(gw, { to: single.to, text: 'Zapłać za zamówienie'.normalize('NFD') }, 'spelt-3')
+  t.equal(decomposed.headers.get('idempotent-replayed'), 'true', 'a text written decomposed is the same request')
+  t.equal(decomposed.text, composedFirst.text)
+  t.equal(gw.simulator.stats.sendRequests, 3, 'each sent once')
   // Tomorrow at 10:30 UTC: a valid sendAt whatever the date (never in the hour Polish clocks repeat).
   const later = new Date(Date.now() + 86_400_000)
   later.setUTCHours(10, 30, 0, 0)
   for (const other of [{ ...single, to: [single.to, '+48500600701'], uniqueId: [single.uniqueId, 'order4712'] }, { ...single, flash: true }, { ...single, sendAt: later.toISOString() }]) {
-    t.equal((await send(gw, other, 'spelt-1')).status, 422, JSON.stringify(Object.keys(other)))
+    const refused = await send(gw, other, 'spelt-1')
+    t.equal(refused.status, 422, JSON.stringify(Object.keys(other)))
+    t.match(JSON.parse(refused.text).detail, /may have been sent\. Use a new key only for a new message, never for this one written differently/, 'a new key is not said to be safe')
   }
-  t.equal(gw.simulator.stats.sendRequests, 2)
+  t.equal(gw.simulator.stats.sendRequests, 3)
 })
 
 t.test('a repeat while the first is in flight gets 409 and is not sent', async (t) => {

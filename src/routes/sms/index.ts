@@ -129,7 +129,7 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
         415: problemResponse({ code: 'GW_MEDIA_TYPE_UNSUPPORTED', detail: 'Send the body as application/json, or as a form to /dlr; Content-Type "text/plain" is not accepted.' }, { headers: RateLimitHeaders }),
         422: problemResponse([
           { code: 'GW_PROVIDER_REFUSED', detail: 'SerwerSMS refused the request (3102): Message too long', extensions: SEND_SMS_EXAMPLES.refused },
-          { code: 'GW_IDEMPOTENCY_KEY_REUSED', detail: 'This Idempotency-Key was used with a different request body. A retry must repeat the first body unchanged (the first request may have been sent); a new request needs a new key.' }
+          { code: 'GW_IDEMPOTENCY_KEY_REUSED', detail: 'This Idempotency-Key was used with a different request body. A retry must repeat the first body unchanged: the first request may have been sent. Use a new key only for a new message, never for this one written differently (its numbers or date spelt another way), which would send it again.' }
           // Never a replay: a refusal sent nothing and frees its key; a reused key is refused before any claim.
         ], { headers: RateLimitHeaders, schema: SendSmsProblemSchema }),
         429: problemResponse({ code: 'GW_RATE_LIMITED', detail: 'This client may make 600 requests per 60 s (RATE_LIMIT_WINDOW); retry after the Retry-After seconds.' }, { headers: { ...RetryAfterHeader, ...RateLimitHeaders } }),
