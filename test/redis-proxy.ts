@@ -4,9 +4,11 @@ import type { Test } from 'tap'
 
 /**
  * What becomes of Redis's answer to the intercepted command: dropped with the connection, held
- * back, or held until the sender's next command, which cuts the connection before reaching Redis.
+ * back, or held until the sender's next command, which cuts the connection before reaching Redis;
+ * or of the command itself: 'late', held on its way while the sender's side of the connection is
+ * cut, for deliverLate to pass on (on its own connection to Redis, which stays open) after.
  */
-export type AnswerTreatment = 'drop' | { delayMs: number } | 'cut-at-next-command'
+export type AnswerTreatment = 'drop' | { delayMs: number } | 'cut-at-next-command' | 'late'
 
 /**
  * A TCP proxy in front of Redis that, once armed with a key, passes on the next command naming it
@@ -21,6 +23,7 @@ export async function startRedisProxy (t: Test, redisPort: number) {
   let intercepted = 0
   let dropped = 0
   let cut = 0
+  let late: { command: Buffer, upstream: Socket } | undefined
   const sockets = new Set<Socket>()
   const server = createServer((client) => {
     const upstream = connect(redisPort, '127.0.0.1')
@@ -39,6 +42,11 @@ export async function startRedisProxy (t: Test, redisPort: number) {
         const { treatment } = armed
         armed = undefined
         intercepted++
+        if (treatment === 'late') {
+          late = { command: chunk, upstream }
+          client.destroy()
+          return
+        }
         if (treatment === 'drop') dropNextAnswer = true
         else if (treatment === 'cut-at-next-command') {
           held = []
@@ -61,7 +69,13 @@ export async function startRedisProxy (t: Test, redisPort: number) {
       } else if (held !== undefined) held.push(chunk)
       else client.write(chunk)
     })
-    const close = () => { client.destroy(); upstream.destroy(); sockets.delete(client); sockets.delete(upstream) }
+    const close = () => {
+      client.destroy()
+      sockets.delete(client)
+      if (late?.upstream === upstream) return
+      upstream.destroy()
+      sockets.delete(upstream)
+    }
     client.on('close', close).on('error', close)
     upstream.on('close', close).on('error', close)
   })
@@ -79,6 +93,16 @@ export async function startRedisProxy (t: Test, redisPort: number) {
     /** answers dropped so far */
     dropped: () => dropped,
     /** connections cut at a command sent behind an intercepted one */
-    cut: () => cut
+    cut: () => cut,
+    /** Passes the command held 'late' on to Redis, at last; Redis's answer, which nobody else reads. */
+    deliverLate: async (): Promise<string> => {
+      if (late === undefined) throw new Error('no command held late')
+      const { command, upstream } = late
+      late = undefined
+      upstream.write(command)
+      const [answer] = await once(upstream, 'data') as [Buffer]
+      upstream.destroy()
+      return answer.toString('latin1')
+    }
   }
 }

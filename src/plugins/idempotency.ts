@@ -100,9 +100,6 @@ function keyReused (): GatewayError {
  * is refused (422); while the first is still running it is refused (409) rather than waiting.
  */
 export default fp<{ config: Config }>(async function idempotencyPlugin (app, { config }) {
-  const store: IdempotencyStore = app.hasDecorator('redis')
-    ? new RedisIdempotencyStore(app.redis)
-    : new MemoryIdempotencyStore({ maxKeys: config.idempotency.maxKeys, onEarlyEviction: () => { app.metrics.idempotencyAnswersEvicted.inc() } })
   const ttlMs = config.idempotency.ttlMs
   const inFlightTtlMs = inFlightTtlFor(config)
   // A claim whose request stopped mid-send (a crash, a kill) holds its key, once its running time
@@ -110,6 +107,9 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
   // (Counted from the end of the running time: with a TTL shorter than that, a claim would lapse
   // the moment it could have said "outcome unknown".)
   const claimLifeMs = inFlightTtlMs + ttlMs
+  const store: IdempotencyStore = app.hasDecorator('redis')
+    ? new RedisIdempotencyStore(app.redis, claimLifeMs)
+    : new MemoryIdempotencyStore({ maxKeys: config.idempotency.maxKeys, onEarlyEviction: () => { app.metrics.idempotencyAnswersEvicted.inc() } })
   app.decorateRequest('idempotencyClaim', null)
   /**
    * What the store refused and is retried in the background, by the token of the request it is

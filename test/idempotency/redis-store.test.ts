@@ -53,7 +53,7 @@ t.test('the Redis store against a real redis-server', async (t) => {
   redis.on('error', () => {})
   t.teardown(() => redis.disconnect())
   await new Promise((resolve) => redis.once('ready', resolve))
-  const store = new RedisIdempotencyStore(redis)
+  const store = new RedisIdempotencyStore(redis, 120_000)
   await exerciseStore(t, store)
   t.ok(await redis.pttl('sms-gateway:idempotency:c:k1') > 0, 'keys carry a TTL')
   await store.claim('c:kept', 'fp', { runningMs: 1000, keptMs: 60_000 })
@@ -66,10 +66,20 @@ t.test('the Redis store against a real redis-server', async (t) => {
   await store.release('c:junk', 'fp', '')
   t.equal(await redis.exists('sms-gateway:idempotency:c:junk'), 1, 'a value that is not a claim is never released')
 
-  const otherReplica = new RedisIdempotencyStore(redis)
+  const otherReplica = new RedisIdempotencyStore(redis, 120_000)
   t.same(await store.claim('c:mine', 'fp', { runningMs: 10_000, token: 'token-a' }), { state: 'claimed' })
   await otherReplica.release('c:mine', 'fp', 'token-b')
   t.same(await otherReplica.claim('c:mine', 'fp', { runningMs: 10_000, token: 'token-c' }), { state: 'in_flight', fingerprint: 'fp' }, 'another request\'s release, same body, leaves the claim')
+
+  // A claim released before it reached Redis (its command late on a connection lost here) cannot take the key after.
+  await store.release('c:late', 'fp', 'late-token')
+  t.ok(await redis.pttl('sms-gateway:idempotency:c:late:released:late-token') > 110_000, 'the release remembers the token as long as a claim may last')
+  await t.rejects(store.claim('c:late', 'fp', { runningMs: 10_000, token: 'late-token' }), { name: 'IdempotencyStoreError', message: /released already/ }, 'the late claim is refused')
+  t.equal(await redis.exists('sms-gateway:idempotency:c:late'), 0, 'and the key stays free')
+  t.same(await store.claim('c:late', 'fp', { runningMs: 10_000, token: 'retry-token' }), { state: 'claimed' }, 'for the retry, a request of its own')
+  await store.release('c:late', 'fp', 'retry-token')
+  t.equal(await redis.exists('sms-gateway:idempotency:c:late:released:retry-token'), 0, 'a claim found and released leaves no marker')
+  t.same(await store.claim('c:late', 'fp', { runningMs: 10_000 }), { state: 'claimed' }, 'nor does a claim without a token meet one')
 
   await server.stop()
   await t.rejects(store.claim('c:k3', 'fp', { runningMs: 1000 }), { name: 'IdempotencyStoreError' }, 'an unreachable Redis is an error, never a claim')

@@ -40,6 +40,19 @@ t.test('a claim Redis carried out but whose answer was lost is released once Red
   await releasedThenSent(t, gw, admin, 'lost-1')
 })
 
+t.test('a claim that reaches Redis after the gateway released it (late, on a connection lost here) cannot take the key', async (t) => {
+  const { proxy, gw, admin } = await gatewayBehindProxy(t)
+  proxy.interceptAnswerTo(`${KEY_PREFIX}late-1`, 'late')
+  const first = await sendKeyed(gw.url, 'late-1')
+  t.match(await first.json(), { code: 'GW_IDEMPOTENCY_STORE_UNAVAILABLE' }, 'the claim\'s connection lost: nothing sent')
+  await waitFor('the release to be logged', () => gw.logs.entries.some((entry) => entry.msg === RELEASED))
+  t.equal(await proxy.deliverLate(), ':0\r\n', 'the claim, at last at Redis, is refused there')
+  t.equal(await admin.exists(`${KEY_PREFIX}late-1`), 0, 'the key stays free')
+  const retry = await sendKeyed(gw.url, 'late-1')
+  t.equal(retry.status, 200, 'the retry with the same key sends, instead of 409 and then "outcome unknown" for the key\'s whole life')
+  t.equal(gw.simulator.stats.sendRequests, 1, 'sent once')
+})
+
 t.test('while Redis is down, refused claims leave nothing to release', async (t) => {
   const redisServer = await startRedis(t)
   const gw = await startGateway(t, { env: { REDIS_URL: redisServer.url } })
@@ -109,9 +122,9 @@ t.test('during a long stall, the background releases wait for Redis to answer a 
   t.same(answers.map((answer) => answer.status), Array(requests).fill(503), 'nothing sent')
   await waitFor('every claim to be released', () => gw.logs.entries.filter((entry) => entry.msg === RELEASED).length === requests, 30_000)
   for (let i = 0; i < requests; i++) t.equal(await admin.exists(`${KEY_PREFIX}stalled-${i}`), 0)
-  // Each release is one EVAL once Redis answers; while it did not, only pings went (a release of
-  // each request each round made ~60 EVALs in all here).
+  // Each claim is one EVAL, and each release one once Redis answers; while it did not, only pings
+  // went (a release of each request each round made ~60 EVALs of releases in all here).
   const evals = Number(/cmdstat_eval:calls=(\d+)/.exec(await admin.info('commandstats'))?.[1] ?? 0)
-  t.ok(evals >= requests && evals < 2 * requests, `${evals} EVALs for ${requests} releases`)
+  t.ok(evals >= 2 * requests && evals < 3 * requests, `${evals} EVALs for ${requests} claims and ${requests} releases`)
   t.equal(gw.simulator.stats.sendRequests, 0)
 })
