@@ -147,7 +147,7 @@ export function containersOf (body: Uint8Array, most: number): Containers {
     } else if (byte === OPEN_OBJECT || byte === OPEN_LIST) {
       if (depth++ === 0) outermostIsObject = byte === OPEN_OBJECT
       if (++count > most) {
-        const key = outermostIsObject && depth >= 2 && keyStart !== -1 ? JSON.parse(Buffer.from(body.subarray(keyStart, keyEnd)).toString('utf8')) as string : undefined
+        const key = outermostIsObject && depth >= 2 && keyStart !== -1 ? decodedKey(body.subarray(keyStart, keyEnd)) : undefined
         return { count, field: key === undefined ? '' : `/${pointerToken(key)}` }
       }
     } else if (byte === 0x7d || byte === 0x5d) { // } ]
@@ -155,6 +155,15 @@ export function containersOf (body: Uint8Array, most: number): Containers {
     }
   }
   return { count, field: '' }
+}
+
+/** A key as JSON.parse reads it, or undefined when it is no JSON string: the body is not parsed yet, and may be no JSON. */
+function decodedKey (quoted: Uint8Array): string | undefined {
+  try {
+    return JSON.parse(Buffer.from(quoted).toString('utf8')) as string
+  } catch {
+    return undefined
+  }
 }
 
 /**

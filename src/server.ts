@@ -41,10 +41,15 @@ closeWithGrace({ delay: config.server.shutdownGraceMs, logger: server.log }, asy
 async function start (): Promise<typeof server> {
   try {
     await server.register(app, { config })
+  } catch (error) {
+    // A Redis database refused is the operator's to fix, like a bad value: no stack trace.
+    if (error instanceof ConfigError) exitForConfiguration(error)
+    throw error
+  }
+  try {
     await server.listen({ host: config.server.host, port: config.server.port })
   } catch (error) {
-    // A port taken, a HOST not of this machine or a Redis database refused is the operator's to
-    // fix, like a bad value: no stack trace.
+    // A port taken or a HOST not of this machine is the operator's to fix, like a bad value: no stack trace.
     if (error instanceof ConfigError) exitForConfiguration(error)
     const problem = explainListenError(error, config)
     if (problem === undefined) throw error

@@ -18,6 +18,7 @@ export const ANSWER_TIMEOUT_MS = REQUEST_TIMEOUT_MS
  * lost it after 30 s of reading (written in slices, a long answer would show progress, but fastify
  * then writes no completion line for it when its caller leaves). 64 KiB/s gives that answer
  * 30 + 110 s, and a 1 MB one 30 + 16 s; a caller that takes nothing loses its connection then too.
+ * Not once the gateway is closing: shutdown waits ANSWER_TIMEOUT_WHILE_CLOSING_MS, no more.
  */
 export const ANSWER_MIN_TAKE_RATE = 64 * 1024
 
@@ -54,6 +55,7 @@ export default fp<AnswerTimeoutOptions>(async function answerTimeoutPlugin (app,
   // Every open connection, and what was last seen waiting on it (undefined: nothing yet).
   const open = new Map<Socket, Waiting | undefined>()
   let limitMs = timeoutMs
+  let closing = false
 
   app.server.on('connection', (socket: Socket) => {
     open.set(socket, undefined)
@@ -71,8 +73,9 @@ export default fp<AnswerTimeoutOptions>(async function answerTimeoutPlugin (app,
       if (seen === undefined || seen.length !== length || seen.written !== written) {
         open.set(socket, { length, written, since: now })
       } else if (!socket.destroyed) {
-        // What waits may be one long write, taken in part by now without Node saying so.
-        const allowedMs = limitMs + Math.ceil(length / minTakeRate * 1000)
+        // What waits may be one long write, taken in part by now without Node saying so; once
+        // closing, shutdown does not wait for it (a ~7 MB answer would have 110 s more).
+        const allowedMs = closing ? limitMs : limitMs + Math.ceil(length / minTakeRate * 1000)
         if (now - seen.since < allowedMs) continue
         markAnswerNotTaken(socket, allowedMs)
         socket.destroy()
@@ -81,6 +84,9 @@ export default fp<AnswerTimeoutOptions>(async function answerTimeoutPlugin (app,
   }
   const lookout = setInterval(look, Math.max(10, Math.min(1000, Math.floor(Math.min(timeoutMs, closingTimeoutMs) / 4))))
   lookout.unref()
-  app.addHook('preClose', async () => { limitMs = Math.min(timeoutMs, closingTimeoutMs) })
+  app.addHook('preClose', async () => {
+    limitMs = Math.min(timeoutMs, closingTimeoutMs)
+    closing = true
+  })
   app.addHook('onClose', async () => { clearInterval(lookout) })
 }, { name: 'answer-timeout', fastify: '5.x' })

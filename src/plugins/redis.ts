@@ -37,11 +37,14 @@ export const DATABASE_REFUSED = 'Redis refused the database REDIS_URL names (SEL
  * a Redis that took the database) do not see, or that something else keeps there.
  */
 function isDatabaseRefusal (err: Error): boolean {
-  return err instanceof ReplyError && (err as Error & { command?: { name?: string } }).command?.name === 'select'
+  return err instanceof ReplyError && (err as Error & { command?: { name?: string } }).command?.name === 'select' && DATABASE_REFUSALS.test(err.message)
 }
 
-/** The database a REDIS_URL names (0 when it names none). */
-const databaseOf = (url: string): number => Number(new URL(url).pathname.slice(1) || '0')
+/**
+ * Redis's words (and Valkey's, KeyDB's) for a database it does not have, or will not select. Any
+ * other refusal of the SELECT (NOAUTH: a password missing) is not the database's fault.
+ */
+const DATABASE_REFUSALS = /DB index is out of range|invalid DB index|SELECT is not allowed/i
 
 /** Reads `INFO memory`'s answer; nothing when it lacks the settings (a Redis-compatible server may). */
 export function evictionOf (infoMemory: string): RedisEviction {
@@ -84,7 +87,7 @@ export default fp<{ url: string }>(async function redisPlugin (app, { url }) {
   redis.on('error', (err) => {
     if (isDatabaseRefusal(err)) {
       databaseRefused = err
-      if (healthy) app.log.error({ err: { message: err.message }, database: databaseOf(url) }, DATABASE_REFUSED)
+      if (healthy) app.log.error({ err: { message: err.message }, database: redis.options.db }, DATABASE_REFUSED)
       healthy = false
       // Before the connection is ready: it is dropped, and tried again as after an outage.
       redis.disconnect(true)
@@ -105,7 +108,7 @@ export default fp<{ url: string }>(async function redisPlugin (app, { url }) {
   } catch (err) {
     if (databaseRefused !== undefined) {
       redis.disconnect()
-      throw new ConfigError(`REDIS_URL names database ${databaseOf(url)}, which Redis refused (${databaseRefused.message}); its keys would have gone to database 0. Set REDIS_URL's database to one that Redis has (0 to its "databases" setting less one, 0–15 by default), or leave it out for 0.`)
+      throw new ConfigError(`REDIS_URL names database ${redis.options.db ?? 0}, which Redis refused (${databaseRefused.message}); its keys would have gone to database 0. Set REDIS_URL's database to one that Redis has (0 to its "databases" setting less one, 0–15 by default), or leave it out for 0.`)
     }
     // Start anyway: keyed sends fail closed with 503 until Redis is back, unkeyed ones go ahead.
     app.log.error({ err: { message: (err as Error).message } }, 'redis unreachable at start; keyed requests will be refused until it is back')

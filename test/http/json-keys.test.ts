@@ -77,6 +77,10 @@ t.test('a body of more than MOST_CONTAINERS objects and lists is told, and only 
   t.equal(tooManyContainersAt(Buffer.from(`{"a":{},"text":"[{","t~/o":${'['.repeat(MOST_CONTAINERS)}${']'.repeat(MOST_CONTAINERS)},"b":1}`)), '/t~0~1o', 'nested, after a string value with brackets: the member\'s key, as a pointer')
   t.equal(tooManyContainersAt(Buffer.from(`{"a":{},"to":${list(MOST_CONTAINERS / 2)},"te\\u0078t":${list(MOST_CONTAINERS / 2)}}`)), '/text', 'the member the bound is passed in, its key decoded')
   t.equal(tooManyContainersAt(Buffer.from(JSON.stringify({ to: '+48500600700', text: '{['.repeat(MAX_TEXT_LENGTH / 2) }))), undefined, 'brackets in strings are none')
+  // Looked at before the body is parsed: a key that is no JSON string names nothing, and throws nothing.
+  for (const key of ['"a\\x"', '"a\nb"', '"\\u12"']) {
+    t.equal(tooManyContainersAt(Buffer.from(`{"ok":1,${key}:${'['.repeat(MOST_CONTAINERS)}${']'.repeat(MOST_CONTAINERS)}}`)), '', `a key that is no JSON: ${key}`)
+  }
   t.equal(tooManyContainersAt(Buffer.from(JSON.stringify({ to: Array.from({ length: 2000 }, (_, i) => `[${i}]`), text: '"{\\"' }))), undefined, 'nor in a list of strings, quotes and escapes among them')
 })
 
@@ -169,6 +173,7 @@ t.test('the gateway refuses a body of many keys before parsing it, naming why', 
   // As many empty objects as the default body limit holds (~290,000): 70–100 ms of JSON.parse each.
   const empties = `[${Array.from({ length: Math.floor((bodyLimitFor(gw.config) - 2) / 3) }, () => '{}').join(',')}]`
   t.match(await send(empties), crowded(''), 'a body of empty objects')
+  t.match(await send(`{"ok":1,"a\\x":${'['.repeat(MOST_CONTAINERS)}${']'.repeat(MOST_CONTAINERS)}}`), crowded(''), 'a key that is no JSON: 400, not 500')
   t.match(await send(`{"text":"x","to":${empties}}`.slice(0, bodyLimitFor(gw.config) - 2) + ']}'), crowded('/to'), 'in a send\'s list')
   t.equal(gw.simulator.received.length, 0)
   // More colons than MOST_KEYS_OF_AN_OBJECT, in strings only: counted byte by byte.

@@ -135,8 +135,9 @@ t.test('a caller that takes none of an answer stored first, or that stops part-w
   streamed.destroy()
 })
 
-t.test('once the gateway is closing, a connection that takes nothing of its answer is closed sooner', async (t) => {
-  const served = await serve(t, { closingTimeoutMs: 50 })
+t.test('once the gateway is closing, a connection that takes nothing of its answer is closed sooner, a long answer\'s allowance gone', async (t) => {
+  // 1 MiB/s: the 32 MiB answer would have 32 s more.
+  const served = await serve(t, { closingTimeoutMs: 50, minTakeRate: 1024 * 1024 })
   const socket = requestOn(served, ['/stored-big'])
   socket.pause()
   await sleep(100)

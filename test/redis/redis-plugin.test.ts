@@ -45,6 +45,7 @@ t.test('a gateway whose Redis is down at start still starts and fails keyed send
 t.test('a Redis that refuses the database REDIS_URL names is not used in database 0 instead', async (t) => {
   const redis = await startRedis(t)
   await t.rejects(startGateway(t, { env: { REDIS_URL: `redis://127.0.0.1:${redis.port}/16` } }), { name: 'ConfigError', message: /^REDIS_URL names database 16, which Redis refused/ }, 'at start: the start stops (exit 78 from the process)')
+  await t.rejects(startGateway(t, { env: { REDIS_URL: `redis://127.0.0.1:${redis.port}?db=17` } }), { name: 'ConfigError', message: /^REDIS_URL names database 17,/ }, 'named as a query parameter too')
 
   // Later, at a reconnection: a Redis restarted with fewer databases.
   const gw = await startGateway(t, { env: { REDIS_URL: `redis://127.0.0.1:${redis.port}/5` } })
@@ -68,6 +69,18 @@ t.test('a Redis that refuses the database REDIS_URL names is not used in databas
   await waitFor('the reconnection', async () => gw.logs.entries.some((e) => e.msg === 'redis connection restored'))
   t.equal((await send(gw.url, 'd2')).status, 200, 'keyed sends work again once Redis takes the database')
   await again.stop()
+})
+
+t.test('a SELECT refused for another reason than the database (a password missing) is no database refusal', async (t) => {
+  const redis = await startRedis(t)
+  const { Redis } = await import('ioredis')
+  const admin = new Redis(redis.url)
+  await admin.config('SET', 'requirepass', 'S3cret-pw')
+  admin.disconnect()
+  const gw = await startGateway(t, { env: { REDIS_URL: `redis://127.0.0.1:${redis.port}/5` } })
+  t.notOk(gw.logs.entries.some((e) => e.msg === DATABASE_REFUSED), 'not blamed on the database')
+  t.ok(gw.logs.entries.some((e) => e.msg === 'redis connection failed' && /NOAUTH/.test(String((e.err as { message?: string } | undefined)?.message))), 'said as what it is')
+  t.equal((await send(gw.url, 'p1')).status, 503, 'keyed sends fail closed, as with Redis unreachable')
 })
 
 /**
