@@ -8,6 +8,8 @@ export interface DeliveryReportFields {
   state: string
   date?: string
   reason?: string
+  /** the optional fields sent but unreadable (as named when sent): the report is taken without them */
+  setAside?: string[]
 }
 
 const FIELD_NAMES = {
@@ -25,14 +27,14 @@ const PLACEHOLDER_MARK = '#'.charCodeAt(0)
 /** `source`: the position, among the sources given, of the one the refused field was read from */
 export type ReportReading = { ok: true, fields: DeliveryReportFields } | { ok: false, field: string, problem: string, source?: number }
 
-/** A field that is there but cannot be used: the name it came under and its source's position. */
-interface Unusable { name: string, source: number }
+/** A field that is there but cannot be used: the name it came under, its source's position, and its text when it was only too long. */
+interface Unusable { name: string, source: number, tooLong?: string }
 
 /**
  * A field's value from the first source that has it: its text, undefined when absent, or — when it
  * is there but unusable — where it was found, so that the refusal names the field as it was sent.
- * A blank value or an unfilled placeholder is no value: the next name, then the next source, is
- * looked at.
+ * A blank value, a JSON null or an unfilled placeholder is no value: the next name, then the next
+ * source, is looked at.
  */
 function pick (sources: ReadonlyArray<unknown>, names: readonly string[]): string | undefined | Unusable {
   for (let index = 0; index < sources.length; index++) {
@@ -41,9 +43,11 @@ function pick (sources: ReadonlyArray<unknown>, names: readonly string[]): strin
     for (const name of names) {
       if (!Object.hasOwn(source, name)) continue
       const value = (source as Record<string, unknown>)[name]
+      if (value === null) continue
       // A JSON number is taken only when its text is exact: 1.2e22 would name another message.
       if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0 ? String(value) : { name, source: index }
-      if (typeof value !== 'string' || value.length > MAX_FIELD_LENGTH) return { name, source: index }
+      if (typeof value !== 'string') return { name, source: index }
+      if (value.length > MAX_FIELD_LENGTH) return { name, source: index, tooLong: value }
       const trimmed = value.trim()
       // The pattern is tried only on what could be a placeholder: this runs for every field of every report.
       if (trimmed !== '' && !(trimmed.charCodeAt(0) === PLACEHOLDER_MARK && UNREPLACED_PLACEHOLDER.test(trimmed))) return trimmed
@@ -85,12 +89,15 @@ export function readReportFields (...given: ReadonlyArray<unknown>): ReportReadi
   const reason = pick(sources, FIELD_NAMES.reason)
   if (typeof messageId === 'object') return unusable(messageId)
   if (typeof state === 'object') return unusable(state)
-  if (typeof date === 'object') return unusable(date)
-  if (typeof reason === 'object') return unusable(reason)
   if (messageId === undefined) return { ok: false, field: 'smsid', problem: 'the message id is missing' }
   if (state === undefined) return { ok: false, field: 'stan', problem: 'the delivery state is missing' }
   const fields: DeliveryReportFields = { messageId, state }
-  if (date !== undefined) fields.date = date
-  if (reason !== undefined) fields.reason = reason
+  // The message and its state are the report; a date (only logged) or a reason that cannot be read
+  // does not lose it. A reason too long is read from its start: its words are mapped as any other's.
+  if (typeof date === 'string') fields.date = date
+  else if (date !== undefined) fields.setAside = [date.name]
+  if (typeof reason === 'string') fields.reason = reason
+  else if (reason?.tooLong !== undefined) fields.reason = reason.tooLong.slice(0, MAX_FIELD_LENGTH).trim()
+  else if (reason !== undefined) (fields.setAside ??= []).push(reason.name)
   return { ok: true, fields }
 }

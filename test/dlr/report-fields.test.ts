@@ -21,19 +21,15 @@ t.test('what is missing or broken is named', async (t) => {
   t.same(readReportFields({ smsid: 'a' }), { ok: false, field: 'stan', problem: 'the delivery state is missing' })
   t.match(readReportFields({ smsid: ['a', 'b'], stan: 'x' }), { ok: false, field: 'smsid' })
   t.match(readReportFields({ smsid: 'a', stan: 'x'.repeat(201) }), { ok: false, field: 'stan' })
-  t.match(readReportFields({ smsid: 'a', stan: 'x', data: {} }), { ok: false, field: 'data' })
-  t.match(readReportFields({ smsid: 'a', stan: 'x', przyczyna: true }), { ok: false, field: 'przyczyna' })
-  t.match(readReportFields({ smsid: 'a', stan: 'x', data: {} }), { source: 0 }, 'where the unusable field was read')
+  t.match(readReportFields({ smsid: 'a', stan: 'x', data: {} }, { smsid: ['a', 'b'] }), { ok: true }, 'where the unusable field was read: a later source\'s unreadable id is not the report\'s')
   t.match(readReportFields({ stan: 'x' }, { smsid: ['a', 'b'] }), { ok: false, field: 'smsid', source: 1 })
   t.match(readReportFields(undefined, { smsid: 1.5, stan: 'x' }), { ok: false, field: 'smsid', source: 1 })
 })
 
 t.test('an unusable field is named as it was sent, an older name too', async (t) => {
-  t.same(readReportFields({ id: null, stan: 'x' }), { ok: false, field: 'id', problem: 'is repeated, not text (or a whole number), or too long', source: 0 })
+  t.same(readReportFields({ id: true, stan: 'x' }), { ok: false, field: 'id', problem: 'is repeated, not text (or a whole number), or too long', source: 0 })
   t.match(readReportFields(undefined, { id: ['a3', 'a4'], stan: 'x' }), { ok: false, field: 'id', source: 1 })
   t.match(readReportFields({ smsid: 'a', status: ['5', '6'] }), { ok: false, field: 'status' })
-  t.match(readReportFields({ smsid: 'a', stan: 'x', date: 12.5 }), { ok: false, field: 'date' })
-  t.match(readReportFields({ smsid: 'a', stan: 'x', reason: {} }), { ok: false, field: 'reason' })
   t.same(readReportFields({ status: 'delivered' }), { ok: false, field: 'smsid', problem: 'the message id is missing' }, 'a missing one under its first name')
 })
 
@@ -41,4 +37,19 @@ t.test('a blank value or an unfilled placeholder is no value: the next name, the
   t.same(readReportFields({ smsid: '', stan: '#STAN#', data: ' ' }, { smsid: 'e6', stan: 'delivered', data: '2026-11-25 12:00:00' }), { ok: true, fields: { messageId: 'e6', state: 'delivered', date: '2026-11-25 12:00:00' } })
   t.same(readReportFields({ smsid: '', id: 'e7', stan: 'sent' }), { ok: true, fields: { messageId: 'e7', state: 'sent' } }, 'an older name in the same source')
   t.same(readReportFields({ smsid: '#SMSID#', stan: 'delivered' }, { smsid: '' }), { ok: false, field: 'smsid', problem: 'the message id is missing' }, 'blank everywhere is missing')
+})
+
+t.test('a date or a reason that cannot be read does not lose the report: it is taken without them, and says which', async (t) => {
+  t.same(readReportFields({ smsid: 'a', stan: 'delivered', data: {}, przyczyna: true }), { ok: true, fields: { messageId: 'a', state: 'delivered', setAside: ['data', 'przyczyna'] } })
+  t.same(readReportFields({ smsid: 'a', stan: 'x', date: 12.5, reason: ['p', 'q'] }), { ok: true, fields: { messageId: 'a', state: 'x', setAside: ['date', 'reason'] } }, 'under their other names too')
+  t.same(readReportFields({ smsid: 'a', stan: 'x', data: 'x'.repeat(201) }), { ok: true, fields: { messageId: 'a', state: 'x', setAside: ['data'] } }, 'a date too long')
+  const long = `Wiadomość wygasła ${'ą'.repeat(200)}`
+  t.same(readReportFields({ smsid: 'a', stan: 'undelivered', przyczyna: long }), { ok: true, fields: { messageId: 'a', state: 'undelivered', reason: long.slice(0, 200) } }, 'a reason too long is read from its start')
+})
+
+t.test('a JSON null is no value, as a blank one is', async (t) => {
+  t.same(readReportFields({ smsid: 'j1', stan: 'delivered', przyczyna: null, data: null }), { ok: true, fields: { messageId: 'j1', state: 'delivered' } })
+  t.same(readReportFields({ smsid: 'j2', stan: 'delivered' }, { przyczyna: null }), { ok: true, fields: { messageId: 'j2', state: 'delivered' } }, 'in a body adding to the signed URL\'s fields')
+  t.same(readReportFields({ smsid: null, id: 'j3', stan: 'sent' }), { ok: true, fields: { messageId: 'j3', state: 'sent' } }, 'the next name is read')
+  t.same(readReportFields({ smsid: null, stan: 'sent' }), { ok: false, field: 'smsid', problem: 'the message id is missing' })
 })

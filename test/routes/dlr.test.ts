@@ -219,8 +219,33 @@ t.test('refusals of a report name where the field was looked for, and what to se
   t.same(((await text.json()) as { errors: unknown }).errors, [{ field: 'querystring:/smsid', reason: 'the message id is missing' }])
   const repeatedOlderName = await fetch(`${gw.url}/dlr?${query}&id=a3&id=a4&stan=delivered`)
   t.match(await repeatedOlderName.json(), { detail: /^id: /, errors: [{ field: 'querystring:/id' }] }, 'an unusable field named as sent, an older name too')
+  const trueInJson = await fetch(`${gw.url}/dlr?${query}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"id":true,"stan":"delivered"}' })
+  t.match(await trueInJson.json(), { errors: [{ field: '/id' }] })
   const nullInJson = await fetch(`${gw.url}/dlr?${query}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"id":null,"stan":"delivered"}' })
-  t.match(await nullInJson.json(), { errors: [{ field: '/id' }] })
+  t.match(await nullInJson.json(), { errors: [{ field: '/smsid', reason: 'the message id is missing' }] }, 'a JSON null is no value')
+})
+
+t.test('a report whose date or reason cannot be read is taken without them; a null is no value; a long reason is cut', async (t) => {
+  const gw = await startGateway(t, { deliveryReportsToSelf: true })
+  const json = { 'content-type': 'application/json' }
+  const query = new URL(reportUrl(gw, {})).search.slice(1)
+  const nullReason = await fetch(`${gw.url}/dlr?${query}`, { method: 'POST', headers: json, body: '{"smsid":"n1","stan":"delivered","data":"2026-11-25 12:00:05","przyczyna":null}' })
+  t.equal(nullReason.status, 200, 'a JSON report with "przyczyna": null')
+  const nullDate = await fetch(reportUrl(gw, { smsid: 'n2', stan: 'delivered' }), { method: 'POST', headers: json, body: '{"data":null,"przyczyna":null}' })
+  t.equal(nullDate.status, 200, 'a body adding nulls to the signed URL\'s fields')
+  const unreadable = await fetch(`${gw.url}/dlr?${query}`, { method: 'POST', headers: json, body: '{"smsid":"n3","stan":"undelivered","data":{},"przyczyna":["a","b"]}' })
+  t.equal(unreadable.status, 200, 'a date and a reason that cannot be read')
+  // (The signed URL here carries a date of its own: only the reason is the body's.)
+  t.match(gw.logs.entries.find((entry) => entry.messageId === 'n3'), { status: 'undelivered', reason: 'none', setAside: ['przyczyna'] }, 'the line says what was set aside')
+  const long = `Message expired ${'ą'.repeat(200)}`
+  const longReason = await fetch(reportUrl(gw, { smsid: 'n4', stan: 'undelivered', przyczyna: long }))
+  t.equal(longReason.status, 200, `a reason of ${long.length} characters`)
+  const metrics = await (await fetch(`${gw.url}/metrics`)).text()
+  t.equal(sample(metrics, 'sms_gateway_delivery_reports_total{status="delivered",reason="none"}'), 2)
+  t.equal(sample(metrics, 'sms_gateway_delivery_reports_total{status="undelivered",reason="none"}'), 1)
+  t.equal(sample(metrics, 'sms_gateway_delivery_reports_total{status="undelivered",reason="other"}'), 1, 'words not known: other, the state kept')
+  t.equal((gw.logs.entries.find((entry) => entry.messageId === 'n4')?.rawReason as string).length, 200, 'its first 200 characters logged')
+  t.equal(sample(metrics, 'sms_gateway_delivery_reports_rejected_total{reason="malformed"}'), 0, 'none refused')
 })
 
 t.test('the fields the provider filled into the signed URL beat a body\'s; a body fills in only what the URL lacks', async (t) => {

@@ -188,7 +188,7 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
       const field = inBody ? `/${reading.field}` : `querystring:/${reading.field}`
       throw validationError([{ field, reason: reading.problem }], `${reading.field}: ${reading.problem}`)
     }
-    const { messageId, state: rawState, reason: rawReason, date } = reading.fields
+    const { messageId, state: rawState, reason: rawReason, date, setAside } = reading.fields
     const status = mapDeliveryState(rawState)
     const reason = mapDeliveryReason(rawReason)
     const sinceSendMs = verification.sentAt === undefined ? undefined : now - verification.sentAt
@@ -227,6 +227,7 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
     // literal above: V8 copies a spread through its runtime, on every report.)
     if (status === 'other') logged.rawState = rawState
     if (reason === 'other') logged.rawReason = rawReason
+    if (setAside !== undefined) logged.setAside = setAside
     addLogFields(request, logged)
     return OK
   }
