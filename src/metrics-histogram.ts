@@ -79,6 +79,14 @@ export class FastHistogram<Label extends string = never> {
     series.count += 1
   }
 
+  /**
+   * Exports the series of these labels from now on, at 0 until its first observation (prom-client's
+   * `zero`): one that first appears with a count has no increase() in Prometheus for it.
+   */
+  zero (labels: Readonly<Record<Label, string>>): void {
+    this.#seriesFor(labels as Readonly<Record<string, string>>)
+  }
+
   /** What prom-client's Registry formats: per series its buckets, +Inf, sum and count, as prom-client's Histogram gives them. */
   async get (): Promise<{ name: string, help: string, type: 'histogram', aggregator: 'sum', values: ExportedValue[] }> {
     const values: ExportedValue[] = []

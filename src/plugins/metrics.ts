@@ -118,13 +118,7 @@ export function createGatewayMetrics () {
       help: `Delivery-report (message, state) pairs a replica without REDIS_URL forgot before DLR_DEDUP_WINDOW ended, to remember no more than ${MAX_REMEMBERED_REPORTS}: a repeat of one is counted again`,
       registers
     }),
-    deliverySeconds: new FastHistogram({
-      name: `${PREFIX}delivery_seconds`,
-      help: 'Time from the send to the delivery report, by reported state',
-      labelNames: ['status'] as const,
-      buckets: DELIVERY_BUCKETS,
-      registers
-    }),
+    deliverySeconds: deliverySecondsHistogram(registers),
     upstreamRequests: new Counter({
       name: `${PREFIX}upstream_requests_total`,
       help: 'Requests to SerwerSMS, by outcome (refused: the provider refused the caller\'s number or text)',
@@ -167,8 +161,8 @@ export const FAILURE_REASONS = DELIVERY_REASONS.filter((reason) => reason !== 'n
  * Exported at 0 before the first report: a series that first appears at 1 has no increase() in
  * Prometheus, so the first delivered report after a start would not hold off SmsNoDeliveryReports,
  * nor the first failure of each reason count in SmsDeliveryRatioLow. The final states' series
- * only, each failure with a reason (the provider gives one): 31, where all states × reasons would
- * be 128 mostly never seen.
+ * only, each failure with each reason or none: 33, where all states × reasons would be 128 mostly
+ * never seen.
  */
 function deliveryReportsCounter (registers: Registry[]): Counter<'status' | 'reason'> {
   const counter = new Counter({
@@ -179,9 +173,31 @@ function deliveryReportsCounter (registers: Registry[]): Counter<'status' | 'rea
   })
   counter.inc({ status: 'delivered', reason: 'none' }, 0)
   for (const status of FINAL_FAILURE_STATES) {
-    for (const reason of FAILURE_REASONS) counter.inc({ status, reason }, 0)
+    // A failure without a reason too (none given, or one set aside): SmsDeliveryRatioLow counts it.
+    for (const reason of ['none', ...FAILURE_REASONS]) counter.inc({ status, reason }, 0)
   }
   return counter
+}
+
+/** The states whose delivery latencies are exported at 0 from the start: the final ones, and `sent` (on its way). */
+export const LATENCY_STATES_FROM_ZERO = ['delivered', ...FINAL_FAILURE_STATES, 'sent'] as const
+
+/**
+ * Exported at 0 before the first report, for the states reports mostly come in: a series that first
+ * appears with a count has no increase() in Prometheus, and SmsNoDeliveryReports is held off by the
+ * increase of these series. After a restart, a batch whose reports all came before the next scrape
+ * fired it, every report received.
+ */
+function deliverySecondsHistogram (registers: Registry[]): FastHistogram<'status'> {
+  const histogram = new FastHistogram({
+    name: `${PREFIX}delivery_seconds`,
+    help: 'Time from the send to the delivery report, by reported state',
+    labelNames: ['status'] as const,
+    buckets: DELIVERY_BUCKETS,
+    registers
+  })
+  for (const status of LATENCY_STATES_FROM_ZERO) histogram.zero({ status })
+  return histogram
 }
 
 /**

@@ -73,6 +73,13 @@ t.test('with one label and with none (exported with zeros before any observation
   const none = pair([], [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000])
   const before = await none.text()
   t.equal(before.subject, before.oracle, 'no observation yet')
+  for (const status of ['undelivered', 'sent']) {
+    one.oracle.zero({ status })
+    one.subject.zero({ status })
+  }
+  const zeroed = await one.text()
+  t.equal(zeroed.subject, zeroed.oracle, 'series exported at zero before their first observation, as prom-client\'s zero() does')
+  t.match(zeroed.subject, /\nsms_gateway_test_seconds_count\{status="sent"\} 0\n/)
   for (const value of valuesAround(buckets, () => random() * 4000)) {
     const status = ['delivered', 'undelivered', 'other'][Math.floor(random() * 3)]!
     one.oracle.observe({ status }, value)

@@ -7,7 +7,7 @@ import t from 'tap'
 import app from '../../src/app.js'
 import { signDeliveryUrl } from '../../src/dlr/signing.js'
 import { MAX_UNANSWERED_PER_CONNECTION } from '../../src/plugins/pipelining.js'
-import { DROPPED_DEFAULT_METRICS, FAILURE_REASONS, FINAL_FAILURE_STATES, LABELLED_METHODS, OTHER_METHOD, REJECTION_REASONS } from '../../src/plugins/metrics.js'
+import { DROPPED_DEFAULT_METRICS, FAILURE_REASONS, FINAL_FAILURE_STATES, LABELLED_METHODS, LATENCY_STATES_FROM_ZERO, OTHER_METHOD, REJECTION_REASONS } from '../../src/plugins/metrics.js'
 import { RECIPIENT_STATUSES } from '../../src/schemas/sms.js'
 import { serverOptions } from '../../src/server-options.js'
 import { UPSTREAM_METRIC_OUTCOMES } from '../../src/serwersms/send-sms.js'
@@ -123,9 +123,15 @@ t.test('counters an alert takes increase() of are exported at 0 before their fir
   for (const outcome of UPSTREAM_METRIC_OUTCOMES) t.match(before, `\nsms_gateway_upstream_requests_total{outcome="${outcome}"} 0\n`, outcome)
   t.match(before, '\nsms_gateway_delivery_reports_total{status="delivered",reason="none"} 0\n', 'delivered reports')
   for (const status of FINAL_FAILURE_STATES) {
-    for (const reason of FAILURE_REASONS) t.match(before, `\nsms_gateway_delivery_reports_total{status="${status}",reason="${reason}"} 0\n`, `${status} ${reason}`)
+    for (const reason of ['none', ...FAILURE_REASONS]) t.match(before, `\nsms_gateway_delivery_reports_total{status="${status}",reason="${reason}"} 0\n`, `${status} ${reason}`)
   }
-  t.equal(before.split('\n').filter((line) => line.startsWith('sms_gateway_delivery_reports_total{')).length, 1 + FINAL_FAILURE_STATES.length * FAILURE_REASONS.length, 'and no other series')
+  t.equal(before.split('\n').filter((line) => line.startsWith('sms_gateway_delivery_reports_total{')).length, 1 + FINAL_FAILURE_STATES.length * (1 + FAILURE_REASONS.length), 'and no other series')
+  // SmsNoDeliveryReports is held off by the increase of these: a batch whose reports all came before the first scrape counts.
+  for (const status of LATENCY_STATES_FROM_ZERO) {
+    t.match(before, `\nsms_gateway_delivery_seconds_bucket{le="3600",status="${status}"} 0\n`, `${status} latencies`)
+    t.match(before, `\nsms_gateway_delivery_seconds_count{status="${status}"} 0\n`)
+  }
+  t.notMatch(before, /sms_gateway_delivery_seconds_count\{status="(?:pending|other)"\}/, 'not the states reports seldom come in')
   t.match(before, '\nsms_gateway_delivery_reports_dedup_evicted_total 0\n', 'report pairs forgotten inside their window')
   t.notMatch(before, /sms_gateway_messages_total\{[^}]*client="anonymous"/, 'no series for a client that cannot call')
 
