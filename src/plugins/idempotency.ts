@@ -40,6 +40,12 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** a route's one spelling of its body: bodies that ask the same, written differently, get one fingerprint */
     idempotentBody?: (body: unknown) => unknown
+    /**
+     * The spelling an earlier version of the gateway took this body's fingerprint of, where it
+     * differs from today's (else undefined): a key it stored still matches a retry of the same
+     * body. Read only when the stored fingerprint is not today's.
+     */
+    formerIdempotentBody?: (body: unknown) => unknown
   }
 }
 
@@ -173,12 +179,17 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
     }
     const key = `${request.client}:${header}`
     // A getter that builds a new object on every read: read once.
-    const { url, config: { idempotentBody: spell } } = request.routeOptions
+    const { url, config: { idempotentBody: spell, formerIdempotentBody: formerSpelling } } = request.routeOptions
     const fingerprint = fingerprintRequest(request.method, url ?? '', spell === undefined ? request.body : spell(request.body))
+    const isThisRequest = (stored: string): boolean => {
+      if (stored === fingerprint) return true
+      const former = formerSpelling?.(request.body)
+      return former !== undefined && stored === fingerprintRequest(request.method, url ?? '', former)
+    }
     // This gateway's own answer, which the store has yet to take: it needs no store to be replayed.
     const unstored = unstoredAnswers.get(key)
     if (unstored !== undefined) {
-      if (unstored.fingerprint !== fingerprint) throw keyReused()
+      if (!isThisRequest(unstored.fingerprint)) throw keyReused()
       replay(request, reply, unstored.response)
       return true
     }
@@ -208,7 +219,7 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
       return false
     }
     answered()
-    if (result.fingerprint !== fingerprint) throw keyReused()
+    if (!isThisRequest(result.fingerprint)) throw keyReused()
     if (result.state === 'in_flight') {
       throw new GatewayError('GW_IDEMPOTENCY_IN_FLIGHT', 'The first request with this Idempotency-Key is still being processed; retry shortly to get its result.', {}, { 'retry-after': String(IN_FLIGHT_RETRY_AFTER_SECONDS) })
     }

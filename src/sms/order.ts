@@ -42,6 +42,17 @@ export function canonicalBody (body: SendSmsBody): SendSmsBody {
   return canonical
 }
 
+/**
+ * The spelling fingerprints were taken of before the text was composed for them (until the
+ * gateway of 2026-11-27), where it differs from today's: a key stored then, retried with the same
+ * body, is still that request, not refused with 422. Needed only while such keys can be alive
+ * (IDEMPOTENCY_TTL after that deploy, and while older replicas run beside newer ones).
+ */
+export function formerCanonicalBody (body: SendSmsBody): SendSmsBody | undefined {
+  const canonical = canonicalBody(body)
+  return canonical.text === body.text ? undefined : { ...canonical, text: body.text }
+}
+
 export interface OrderLimits {
   maxRecipients: number
   defaultSender: string | undefined

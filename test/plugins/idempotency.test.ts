@@ -1,6 +1,8 @@
+import { Redis } from 'ioredis'
 import t from 'tap'
+import { fingerprintRequest } from '../../src/idempotency/fingerprint.js'
 import { authHeader, OTHER_API_KEY, startGateway, type GatewayUnderTest } from '../helper.js'
-import { waitFor } from '../servers.js'
+import { startRedis, waitFor } from '../servers.js'
 
 async function send (gw: GatewayUnderTest, body: unknown, key?: string, apiKey?: string) {
   const response = await fetch(`${gw.url}/sms`, {
@@ -75,6 +77,24 @@ t.test('a retry that writes one recipient as a list of one is the same request; 
     t.match(JSON.parse(refused.text).detail, /may have been sent\. Use a new key only for a new message, never for this one written differently/, 'a new key is not said to be safe')
   }
   t.equal(gw.simulator.stats.sendRequests, 3)
+})
+
+t.test('a key stored before texts were composed for fingerprints still replays the same body, byte for byte as sent', async (t) => {
+  const redis = await startRedis(t)
+  const gw = await startGateway(t, { env: { REDIS_URL: redis.url } })
+  const admin = new Redis(redis.url)
+  t.teardown(() => admin.disconnect())
+  // As the gateway before 2026-11-27 stored it: the fingerprint of the text as written (here decomposed).
+  const body = { to: '+48500600700', text: 'Zapłać za zamówienie'.normalize('NFD') }
+  const answer = { statusCode: 200, contentType: 'application/json; charset=utf-8', body: '{"queued":1,"unsent":0,"failed":0,"unknown":0,"parts":1,"messages":[{"phone":"+48500600700","status":"queued","id":"older1","parts":1}]}' }
+  const store = async (key: string, stored: typeof body) => await admin.set(`sms-gateway:idempotency:billing:${key}`, JSON.stringify({ state: 'done', fingerprint: fingerprintRequest('POST', '/sms', stored), response: answer }), 'PX', 60_000)
+  await store('older-1', body)
+  const retry = await send(gw, body, 'older-1')
+  t.equal(retry.headers.get('idempotent-replayed'), 'true', 'replayed')
+  t.equal(retry.text, answer.body)
+  await store('older-3', body)
+  t.equal((await send(gw, { ...body, text: 'Zapłać za coś innego'.normalize('NFD') }, 'older-3')).status, 422, 'another text is another request')
+  t.equal(gw.simulator.stats.sendRequests, 0, 'nothing sent')
 })
 
 t.test('a repeat while the first is in flight gets 409 and is not sent', async (t) => {

@@ -10,7 +10,7 @@ import { problemResponse } from '../../schemas/problem.js'
 import { ITEMS_PER_PIECE, serializeListInPieces } from '../../list-in-pieces.js'
 import { RECIPIENT_STATUSES, RecipientResultSchema, SEND_SMS_EXAMPLES, SendSmsBodySchema, SendSmsHeadersSchema, SendSmsProblemSchema, SendSmsResultSchema, type SendSmsBody, type SendSmsResult } from '../../schemas/sms.js'
 import { dispatchSms, type SmsOrder } from '../../sms/dispatch.js'
-import { canonicalBody, readOrder } from '../../sms/order.js'
+import { canonicalBody, formerCanonicalBody, readOrder } from '../../sms/order.js'
 import { RecipientBudget } from '../../sms/recipient-budget.js'
 import { maskPhone } from '../../sms/phone.js'
 import { API_REALM } from '../../plugins/auth.js'
@@ -79,7 +79,7 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
     // fits the body limit, which fastify checks before any hook). A refused order releases its key.
     preHandler: [app.idempotency.claim, readOrderHook],
     onSend: app.idempotency.remember,
-    config: { rateLimit: {}, idempotentBody: (body) => canonicalBody(body as SendSmsBody) },
+    config: { rateLimit: {}, idempotentBody: (body) => canonicalBody(body as SendSmsBody), formerIdempotentBody: (body) => formerCanonicalBody(body as SendSmsBody) },
     schema: {
       operationId: 'sendSms',
       summary: 'Send an SMS to one or many recipients',
