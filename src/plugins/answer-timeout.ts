@@ -2,6 +2,7 @@ import type { Socket } from 'node:net'
 import fp from 'fastify-plugin'
 import { markAnswerNotTaken } from '../logging.js'
 import { REQUEST_TIMEOUT_MS } from '../server-options.js'
+import { hasRequestInHand } from './pipelining.js'
 
 /**
  * Longest a connection may hold part of an answer that its caller does not take: as long as a
@@ -38,6 +39,11 @@ export interface AnswerTimeoutOptions {
 /** What was last seen waiting to be written on a connection, and since when. */
 interface Waiting { length: number, written: number, since: number }
 
+/** How much a quiet connection had read and written when last looked at while closing, and since when. */
+interface Quiet { read: number, written: number, since: number }
+
+export const CLOSED_QUIET_AT_SHUTDOWN = 'connection closed at shutdown: no request in hand, and nothing came or went on it'
+
 /**
  * Closes a connection that holds part of an answer its caller does not take for ANSWER_TIMEOUT_MS.
  * A caller that stops reading (or never does) otherwise has the answer held for it for as long as
@@ -54,20 +60,49 @@ interface Waiting { length: number, written: number, since: number }
 export default fp<AnswerTimeoutOptions>(async function answerTimeoutPlugin (app, { timeoutMs = ANSWER_TIMEOUT_MS, closingTimeoutMs = ANSWER_TIMEOUT_WHILE_CLOSING_MS, minTakeRate = ANSWER_MIN_TAKE_RATE }) {
   // Every open connection, and what was last seen waiting on it (undefined: nothing yet).
   const open = new Map<Socket, Waiting | undefined>()
+  // Once closing: what was last seen on each connection with nothing waiting to be written.
+  const quiet = new Map<Socket, Quiet>()
   let limitMs = timeoutMs
   let closing = false
 
   app.server.on('connection', (socket: Socket) => {
     open.set(socket, undefined)
-    socket.once('close', () => { open.delete(socket) })
+    socket.once('close', () => {
+      open.delete(socket)
+      quiet.delete(socket)
+    })
   })
+
+  /**
+   * Once closing, connections with nothing in hand: one that sent nothing yet (a browser's
+   * preconnect, a client pool's spare), or only part of a request (headers, or a body that
+   * stalled). Node's closeIdleConnections leaves them open (a connection counts as busy from its
+   * start until its first request is answered), and the request timeout (30 s) outlasts the
+   * shutdown grace (25 s): one such connection held every stop the whole grace, then exit 1.
+   * Closed once nothing came or went on them for the closing limit; a request that came whole
+   * (its handler may be sending) is waited for.
+   */
+  const closeIfQuiet = (socket: Socket, now: number): void => {
+    const read = socket.bytesRead
+    const written = socket.bytesWritten
+    const seen = quiet.get(socket)
+    if (seen === undefined || seen.read !== read || seen.written !== written || hasRequestInHand(socket)) {
+      quiet.set(socket, { read, written, since: now })
+    } else if (now - seen.since >= limitMs && !socket.destroyed) {
+      app.log.info({ bytesRead: read, quietMs: now - seen.since }, CLOSED_QUIET_AT_SHUTDOWN)
+      socket.destroy()
+    }
+  }
 
   const look = (): void => {
     const now = Date.now()
     for (const [socket, seen] of open) {
       const length = socket.writableLength
       // Nothing waits. Once something does, more has been written than was seen, and the clock starts afresh.
-      if (length === 0) continue
+      if (length === 0) {
+        if (closing) closeIfQuiet(socket, now)
+        continue
+      }
       // A write completed (the length fell) or another began (more was written): the caller takes.
       const written = socket.bytesWritten
       if (seen === undefined || seen.length !== length || seen.written !== written) {
@@ -89,4 +124,4 @@ export default fp<AnswerTimeoutOptions>(async function answerTimeoutPlugin (app,
     closing = true
   })
   app.addHook('onClose', async () => { clearInterval(lookout) })
-}, { name: 'answer-timeout', fastify: '5.x' })
+}, { name: 'answer-timeout', fastify: '5.x', dependencies: ['pipelining'] })

@@ -24,6 +24,16 @@ interface ConnectionState {
 type TrackedSocket = Socket & { [kConnection]?: ConnectionState }
 
 /**
+ * Whether a request on this connection has come whole and is not answered yet: its handler may
+ * be running (a send at SerwerSMS). True for a connection this plugin does not know, so that
+ * nothing is taken for idle that might not be.
+ */
+export function hasRequestInHand (socket: Socket): boolean {
+  const state = (socket as TrackedSocket)[kConnection]
+  return state === undefined || state.unanswered.some((reply) => reply.request.raw.complete)
+}
+
+/**
  * Bounds pipelining, and ends the answers a connection still has queued when it closes. Node emits
  * nothing on an answer queued behind another when their connection goes: a file streamed into one
  * (a Swagger UI asset) kept its descriptor open for good, so a client that pipelined a few hundred

@@ -5,7 +5,7 @@ import { connect, type Socket } from 'node:net'
 import Fastify, { type FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
 import { ANSWER_NOT_TAKEN, CALLER_LEFT_MID_ANSWER, GatewayLogController } from '../../src/logging.js'
-import answerTimeoutPlugin, { ANSWER_MIN_TAKE_RATE, ANSWER_TIMEOUT_MS } from '../../src/plugins/answer-timeout.js'
+import answerTimeoutPlugin, { ANSWER_MIN_TAKE_RATE, ANSWER_TIMEOUT_MS, CLOSED_QUIET_AT_SHUTDOWN } from '../../src/plugins/answer-timeout.js'
 import pipeliningPlugin from '../../src/plugins/pipelining.js'
 import requestLogPlugin, { CALLER_LEFT } from '../../src/plugins/request-log.js'
 import { REQUEST_TIMEOUT_MS } from '../../src/server-options.js'
@@ -147,6 +147,34 @@ t.test('once the gateway is closing, a connection that takes nothing of its answ
   t.equal(line.answerTimeoutMs, 50)
   t.ok(Date.now() - started < WAIT_MS + TIMEOUT_MS, `closed in ${Date.now() - started} ms`)
   socket.destroy()
+})
+
+t.test('once closing, a connection with nothing in hand is closed when nothing came on it for the closing limit; a request in hand is answered', async (t) => {
+  const served = await serve(t, { closingTimeoutMs: 50 })
+  const { port } = served.url
+  const raw = (text: string) => {
+    const socket = connect(Number(port), '127.0.0.1')
+    socket.on('error', () => {})
+    if (text !== '') socket.write(text)
+    return socket
+  }
+  const silent = raw('')
+  const halfHead = raw('GET /small HTTP/1.1\r\nHo')
+  const stalledBody = raw('POST /small HTTP/1.1\r\nHost: gw\r\ncontent-type: text/plain\r\ncontent-length: 10\r\n\r\nabc')
+  const inHand = requestOn(served, ['/slow'])
+  const answered = read(inHand, 1)
+  await waitFor('the connections to be taken', async () => await connections(served) === 4)
+  const started = Date.now()
+  // Node's server.close() waits for every connection: these would hold it (fastify sets no request timeout here).
+  await served.app.close()
+  t.ok(Date.now() - started < 5000, `closed in ${Date.now() - started} ms`)
+  t.same((await answered).bodies, ['slow'], 'the request in hand is answered')
+  for (const socket of [silent, halfHead, stalledBody]) await closed(socket)
+  const quietLines = served.logs.entries.filter((entry) => entry.msg === CLOSED_QUIET_AT_SHUTDOWN)
+  // And the answered one's, quiet in its turn once its answer was written.
+  t.ok(quietLines.length >= 3, `each quiet one closed, and said so (${quietLines.length} lines)`)
+  t.same(quietLines.slice(0, 3).map((line) => line.bytesRead).sort((a, b) => Number(a) - Number(b)), [0, 23, 83], 'the silent one, the half head and the stalled body')
+  inHand.destroy()
 })
 
 t.test('a caller that reads its answer gets all of it, and may use the connection again after the timeout', async (t) => {

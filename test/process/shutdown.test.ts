@@ -252,6 +252,27 @@ t.test('SIGTERM while a client still sends a body it was answered for: its conne
   t.equal(exit.code, 0, `a clean exit, not the grace period running out (${exit.at - signalledAt} ms after SIGTERM; the grace period is ${graceMs} ms)`)
 })
 
+t.test('SIGTERM with connections that sent nothing, or half a request: closed once quiet, and the process exits 0 well inside the grace', async (t) => {
+  const simulator = await startTestSimulator(t)
+  const graceMs = 20_000
+  const gateway = await startGatewayProcess(t, simulator, { SHUTDOWN_GRACE_MS: String(graceMs) })
+  // A browser's preconnect, and a client that stopped half-way through its headers.
+  const sockets = ['', 'POST /sms HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Ty'].map((text) => {
+    const socket = connect(gateway.port, '127.0.0.1')
+    socket.on('error', () => {})
+    if (text !== '') socket.write(text)
+    return socket
+  })
+  t.teardown(() => { for (const socket of sockets) socket.destroy() })
+  await Promise.all(sockets.map(async (socket) => await once(socket, 'connect')))
+  const signalledAt = Date.now()
+  gateway.kill('SIGTERM')
+  const exit = await gateway.exited
+  // Node counts such a connection busy until the request timeout (30 s), past the grace: exit 1 after it.
+  t.equal(exit.code, 0, `a clean exit (${exit.at - signalledAt} ms after SIGTERM; the grace period is ${graceMs} ms)`)
+  t.equal(logEntries(gateway).filter((e) => e.msg === 'connection closed at shutdown: no request in hand, and nothing came or went on it').length, 2, 'both closed, and said so')
+})
+
 t.test('an upstream timeout shorter than the grace period: the hung send is answered 504 before a clean exit', async (t) => {
   const simulator = await startTestSimulator(t)
   simulator.setFault({ fault: { kind: 'hang' } })
