@@ -46,6 +46,9 @@ function isDatabaseRefusal (err: Error): boolean {
  */
 const DATABASE_REFUSALS = /DB index is out of range|invalid DB index|SELECT is not allowed/i
 
+/** Redis's refusals of a connection's credentials: a wrong or missing password, or a user without the rights. */
+const CREDENTIALS_REFUSALS = /^(?:WRONGPASS|NOAUTH|NOPERM)\b/
+
 /** Reads `INFO memory`'s answer; nothing when it lacks the settings (a Redis-compatible server may). */
 export function evictionOf (infoMemory: string): RedisEviction {
   const field = (name: string) => new RegExp(`^${name}:(.*)$`, 'm').exec(infoMemory)?.[1]?.trim()
@@ -84,7 +87,9 @@ export default fp<{ url: string }>(async function redisPlugin (app, { url }) {
   let readingEviction = Promise.resolve()
   let healthy = true
   let databaseRefused: Error | undefined
+  let credentialsRefused: Error | undefined
   redis.on('error', (err) => {
+    if (err instanceof ReplyError && CREDENTIALS_REFUSALS.test(err.message)) credentialsRefused ??= err
     if (isDatabaseRefusal(err)) {
       databaseRefused = err
       if (healthy) app.log.error({ err: { message: err.message }, database: redis.options.db }, DATABASE_REFUSED)
@@ -106,6 +111,11 @@ export default fp<{ url: string }>(async function redisPlugin (app, { url }) {
     // /readyz shows the settings from the start.
     await readingEviction
   } catch (err) {
+    if (credentialsRefused !== undefined) {
+      redis.disconnect()
+      // Its message names no password: Redis's own words, e.g. "WRONGPASS invalid username-password pair or user is disabled."
+      throw new ConfigError(`REDIS_URL's credentials were refused by Redis (${credentialsRefused.message}): every keyed send would be refused. Set the password (and user) that Redis expects in REDIS_URL, redis://[user]:password@host:port[/db] (its value is not shown).`)
+    }
     if (databaseRefused !== undefined) {
       redis.disconnect()
       throw new ConfigError(`REDIS_URL names database ${redis.options.db ?? 0}, which Redis refused (${databaseRefused.message}); its keys would have gone to database 0. Set REDIS_URL's database to one that Redis has (0 to its "databases" setting less one, 0–15 by default), or leave it out for 0.`)

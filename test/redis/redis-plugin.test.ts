@@ -71,16 +71,19 @@ t.test('a Redis that refuses the database REDIS_URL names is not used in databas
   await again.stop()
 })
 
-t.test('a SELECT refused for another reason than the database (a password missing) is no database refusal', async (t) => {
+t.test('credentials Redis refuses stop the start, whatever the database (a password missing is not the database\'s fault)', async (t) => {
   const redis = await startRedis(t)
   const { Redis } = await import('ioredis')
   const admin = new Redis(redis.url)
   await admin.config('SET', 'requirepass', 'S3cret-pw')
   admin.disconnect()
-  const gw = await startGateway(t, { env: { REDIS_URL: `redis://127.0.0.1:${redis.port}/5` } })
-  t.notOk(gw.logs.entries.some((e) => e.msg === DATABASE_REFUSED), 'not blamed on the database')
-  t.ok(gw.logs.entries.some((e) => e.msg === 'redis connection failed' && /NOAUTH/.test(String((e.err as { message?: string } | undefined)?.message))), 'said as what it is')
-  t.equal((await send(gw.url, 'p1')).status, 503, 'keyed sends fail closed, as with Redis unreachable')
+  for (const [url, words] of [[`redis://127.0.0.1:${redis.port}/5`, /NOAUTH/], [`redis://127.0.0.1:${redis.port}/0`, /NOAUTH/], [`redis://:wrong-pw@127.0.0.1:${redis.port}/0`, /WRONGPASS/]] as const) {
+    const refused = await startGateway(t, { env: { REDIS_URL: url } }).then(() => undefined, (error: Error) => error)
+    t.match(refused, { name: 'ConfigError', message: /^REDIS_URL's credentials were refused by Redis \(/ }, url)
+    t.match(refused?.message, words)
+    t.notMatch(refused?.message, /wrong-pw|S3cret/, 'no password echoed')
+  }
+  t.ok(await startGateway(t, { env: { REDIS_URL: `redis://:S3cret-pw@127.0.0.1:${redis.port}/5` } }), 'the right one starts')
 })
 
 /**
