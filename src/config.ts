@@ -307,6 +307,13 @@ const MIN_DURATIONS = {
   IDEMPOTENCY_TTL: [MINUTE_MS, '1 minute', '24 hours']
 } as const satisfies Record<string, readonly [number, string, string]>
 
+/**
+ * The longest any duration may be: a year. Longer ones are no setting anyone means, and some broke
+ * later: a DLR_URL_TTL of 9e15 ms put every signed URL's expiry past what a safe integer holds, and
+ * every send with PUBLIC_URL failed.
+ */
+const LONGEST_DURATION_MS = 366 * 24 * 60 * MINUTE_MS
+
 /** Whole milliseconds: Redis refuses a fractional PX, and "1.2345 s" is 1235 ms to anyone. */
 function readDuration (name: keyof typeof MIN_DURATIONS, text: string): number {
   const parsed = /^\d+$/.test(text) ? Number(text) : parseDuration(text)
@@ -317,6 +324,9 @@ function readDuration (name: keyof typeof MIN_DURATIONS, text: string): number {
   const [minimumMs, minimum, example] = MIN_DURATIONS[name]
   if (ms < minimumMs) {
     throw new ConfigError(`${name}=${JSON.stringify(text)} is invalid: ${ms} ms is shorter than ${minimum} (a number alone is milliseconds). Set it to a duration with its unit, such as "${example}".`)
+  }
+  if (ms > LONGEST_DURATION_MS) {
+    throw new ConfigError(`${name}=${JSON.stringify(text)} is invalid: ${ms} ms is longer than a year, the most any duration may be. Set it to a duration such as "${example}".`)
   }
   return ms
 }

@@ -32,6 +32,7 @@ t.test('values are converted and validated', async (t) => {
   t.equal(load({ IDEMPOTENCY_TTL: '1.0000123 min' }).idempotency.ttlMs, 60_001, 'whole milliseconds (Redis refuses a fractional PX)')
   t.equal(config.deliveryReports.publicUrl, 'https://sms.example.com')
   t.equal(load({ PORT: '' }).server.port, 3000, 'an empty value counts as unset')
+  t.equal(load({ DLR_URL_TTL: '366 days' }).deliveryReports.urlTtlMs, 366 * 86_400_000, 'a year, a leap one too, is the longest')
 })
 
 t.test('a bad value names the variable, the problem and the fix', async (t) => {
@@ -64,6 +65,8 @@ t.test('a bad value names the variable, the problem and the fix', async (t) => {
     [{ IDEMPOTENCY_TTL: '0.4ms' }, /IDEMPOTENCY_TTL="0.4ms" is invalid: not a duration/],
     [{ DLR_URL_TTL: '7' }, /^DLR_URL_TTL="7" is invalid: 7 ms is shorter than 1 minute \(a number alone is milliseconds\)\. Set it to a duration with its unit, such as "7 days"\.$/],
     [{ IDEMPOTENCY_TTL: '24' }, /IDEMPOTENCY_TTL="24" is invalid: 24 ms is shorter than 1 minute/],
+    [{ DLR_URL_TTL: '9006000000000000' }, /^DLR_URL_TTL="9006000000000000" is invalid: 9006000000000000 ms is longer than a year, the most any duration may be\. Set it to a duration such as "7 days"\.$/],
+    [{ IDEMPOTENCY_TTL: '367 days' }, /^IDEMPOTENCY_TTL="367 days" is invalid: \d+ ms is longer than a year/],
     [{ IDEMPOTENCY_TTL: '59 seconds' }, /IDEMPOTENCY_TTL="59 seconds" is invalid: 59000 ms is shorter than 1 minute/],
     [{ RATE_LIMIT_WINDOW: '60' }, /RATE_LIMIT_WINDOW="60" is invalid: 60 ms is shorter than 1 second/],
     [{ DLR_DEDUP_WINDOW: '500ms' }, /DLR_DEDUP_WINDOW="500ms" is invalid: 500 ms is shorter than 1 second/],
