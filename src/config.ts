@@ -170,7 +170,35 @@ export function readEnvironment (): EnvSource {
     if (/\s/.test(name)) throw new ConfigError(lostVariableError(file, text, name))
     env[name] ??= value
   }
+  const stray = strayLine(text, Object.values(fromFile))
+  if (stray !== undefined) throw new ConfigError(strayLineError(file, stray))
   return env
+}
+
+/**
+ * The first line (1-based, and the variable it seems to set) that is neither NAME=value, nor
+ * empty, nor a # comment, nor part of a quoted value running over several lines: one the parser
+ * drops without a word when no NAME=value follows it (at the end of the file, or before a
+ * comment). "REDIS_URL redis://redis:6379" there left every replica its own idempotency store.
+ */
+function strayLine (text: string, values: ReadonlyArray<string | undefined>): { line: number, name?: string } | undefined {
+  const lines = text.replace(/^\uFEFF/, '').split('\n')
+  for (let index = 0; index < lines.length; index++) {
+    const line = lines[index]!.trim()
+    if (line === '' || line.startsWith('#') || line.includes('=')) continue
+    // The last line of a quoted value ends with its quote.
+    const inValue = line.replace(/["'`]$/, '')
+    if (values.some((value) => value?.includes('\n') === true && value.split('\n').some((part) => part.trim() === inValue))) continue
+    const first = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)/.exec(line)?.[1]
+    return { line: index + 1, ...(first !== undefined && KNOWN_VARIABLES.has(first) ? { name: first } : {}) }
+  }
+  return undefined
+}
+
+/** Names the line, and the variable when it starts with a known one's name; never the rest of the line, which may be a secret. */
+function strayLineError (file: string, { line, name }: { line: number, name?: string }): string {
+  const what = name === undefined ? `line ${line}` : `line ${line} (${name}, without "=")`
+  return `ENV_FILE=${JSON.stringify(file)} is invalid: ${what} is not NAME=value (nor empty, nor a # comment), and nothing on it would be set. Write it as NAME=value, or start it with # to keep it as a comment.`
 }
 
 /**
@@ -193,6 +221,9 @@ function lostVariableError (file: string, text: string, name: string): string {
       : 'the line before it is not NAME=value (nor empty, nor a # comment), and is read as the start of its name'
   return `ENV_FILE=${JSON.stringify(file)} is invalid: ${where} would not be set: ${cause}. Fix or remove that line, or start it with # to keep it as a comment.`
 }
+
+/** Every variable the gateway or the stand-alone simulator reads. */
+const KNOWN_VARIABLES: ReadonlySet<string> = new Set([...Object.keys(EnvironmentSchema.properties), ...Object.keys(SimulatorEnvironmentSchema.properties)])
 
 export function loadConfig (env: EnvSource = readEnvironment()): Config {
   const vars = parseEnvironment(EnvironmentSchema, env)

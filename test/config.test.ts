@@ -211,6 +211,20 @@ t.test('a dotenv file with a byte-order mark is read; a variable Node\'s parser 
   }
   writeFileSync(file, 'PORT=4321\nMY-VAR=1\n')
   t.equal(readEnvironment().PORT, '4321', 'a name that is no variable of the gateway\'s loses nothing: left alone')
+
+  // A stray line with no NAME=value after it: the parser drops it without a word.
+  const strays: Array<[string, RegExp]> = [
+    ['LOG_LEVEL=info\nREDIS_URL redis://127.0.0.1:6379/0\n', /^ENV_FILE=".*" is invalid: line 2 \(REDIS_URL, without "="\) is not NAME=value \(nor empty, nor a # comment\), and nothing on it would be set\. Write it as NAME=value, or start it with # to keep it as a comment\.$/],
+    ['LOG_LEVEL=info\nREDIS_URL: redis://127.0.0.1:6379/0\n# a comment\n', /line 2 \(REDIS_URL, without "="\)/],
+    ['PORT=4321\nS3cr3t-pasted-alone', /line 2 is not NAME=value/]
+  ]
+  for (const [text, message] of strays) {
+    writeFileSync(file, text)
+    const error = t.throws(() => readEnvironment(), { name: 'ConfigError', message }) as Error
+    t.notMatch(error.message, /S3cr3t|127\.0\.0\.1/, 'the line\'s text is not shown')
+  }
+  writeFileSync(file, 'PORT=4321\nAPI_KEYS="billing:key-one-0123456789abcdef\nshop key two"\n')
+  t.equal(readEnvironment().PORT, '4321', 'a quoted value over several lines is no stray line')
 })
 
 t.test('only the default dotenv file may be missing', async (t) => {
