@@ -77,7 +77,7 @@ export const EnvironmentSchema = Type.Object({
 export type Environment = Static<typeof EnvironmentSchema>
 
 export const SimulatorEnvironmentSchema = Type.Object({
-  SIMULATOR_HOST: Type.String({ minLength: 1, default: '127.0.0.1', description: 'address the simulator listens on' }),
+  SIMULATOR_HOST: Type.String({ minLength: 1, pattern: HOST_PATTERN, default: '127.0.0.1', description: 'address the simulator listens on, without a port, e.g. 127.0.0.1 or 0.0.0.0' }),
   SIMULATOR_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 4010, description: 'port the simulator listens on' }),
   SIMULATOR_LATENCY_MS: EnvironmentSchema.properties.SIMULATOR_LATENCY_MS,
   SIMULATOR_DLR_DELAY_MS: EnvironmentSchema.properties.SIMULATOR_DLR_DELAY_MS,
@@ -269,7 +269,7 @@ export function loadConfig (env: EnvSource = readEnvironment()): Config {
 export function loadSimulatorConfig (env: EnvSource = readEnvironment()): SimulatorConfig {
   const vars = parseEnvironment(SimulatorEnvironmentSchema, env)
   return {
-    host: vars.SIMULATOR_HOST,
+    host: readHost('SIMULATOR_HOST', vars.SIMULATOR_HOST),
     port: vars.SIMULATOR_PORT,
     latencyMs: vars.SIMULATOR_LATENCY_MS,
     deliveryReportDelayMs: vars.SIMULATOR_DLR_DELAY_MS,
@@ -397,7 +397,7 @@ const API_KEY_NAME = /^[A-Za-z0-9_.-]{1,64}$/
 export const ANONYMOUS_CLIENT = 'anonymous'
 
 /** Digits and dots are an IPv4 address or nothing: as a host name, 0.0.0.0.0 would fail the listen (exit 1, HOST not named). */
-function readHost (name: 'HOST' | 'METRICS_HOST', host: string): string {
+function readHost (name: 'HOST' | 'METRICS_HOST' | 'SIMULATOR_HOST', host: string): string {
   if (/^[\d.]+$/.test(host) && !isIPv4(host)) {
     throw new ConfigError(`${name}="${host}" is invalid: it is not an IPv4 address. Set it to address to listen on, without a port, e.g. 0.0.0.0, 127.0.0.1, :: or a host name.`)
   }

@@ -17,12 +17,22 @@ export function markMetricsListenError (error: unknown): unknown {
  * to exit 78 with; undefined for any other failure.
  */
 export function explainListenError (error: unknown, { server, metrics }: Config): ConfigError | undefined {
-  const { code } = error as NodeJS.ErrnoException
   const ofMetrics = (error as { [kMetricsListener]?: true })[kMetricsListener] === true
-  const portName = ofMetrics ? 'METRICS_PORT' : 'PORT'
-  const portSetting = `${portName}=${ofMetrics ? metrics.port : server.port}`
   const hostName = ofMetrics && metrics.host !== undefined ? 'METRICS_HOST' : 'HOST'
-  const hostSetting = `${hostName}=${JSON.stringify(hostName === 'HOST' ? server.host : metrics.host)}`
+  return explainListen(error, {
+    port: ofMetrics ? { name: 'METRICS_PORT', value: metrics.port } : { name: 'PORT', value: server.port },
+    host: { name: hostName, value: hostName === 'HOST' ? server.host : metrics.host }
+  })
+}
+
+/** A setting a listen was made with: its variable's name and value. */
+interface ListenSetting<T> { name: string, value: T }
+
+/** The boot error a failed listen made with these settings points at; undefined when it is not theirs. */
+export function explainListen (error: unknown, { port: { name: portName, value: port }, host: { name: hostName, value: host } }: { port: ListenSetting<number | undefined>, host: ListenSetting<string | undefined> }): ConfigError | undefined {
+  const { code } = error as NodeJS.ErrnoException
+  const portSetting = `${portName}=${port}`
+  const hostSetting = `${hostName}=${JSON.stringify(host)}`
   switch (code) {
     case 'EADDRINUSE':
       return new ConfigError(`${portSetting} cannot be listened on: another process already listens there (${hostSetting}). Stop that process, or set ${portName} to a free port.`)

@@ -5,6 +5,7 @@
 import closeWithGrace from 'close-with-grace'
 import { pino } from 'pino'
 import { ConfigError, loadSimulatorConfig, type SimulatorConfig } from '../config.js'
+import { explainListen } from '../listen-error.js'
 import { startSimulator } from '../simulator/simulator.js'
 
 const EX_CONFIG = 78
@@ -27,6 +28,7 @@ if (config !== undefined) {
   const credentials = config.token === undefined && config.username === undefined
     ? undefined
     : { token: config.token, username: config.username, password: config.password }
+  // A port taken or a SIMULATOR_HOST not of this machine is the operator's to fix: exit 78, no stack trace.
   const simulator = await startSimulator({
     host: config.host,
     port: config.port,
@@ -35,6 +37,11 @@ if (config !== undefined) {
     credentials,
     deliveryReports: config.deliveryReports ? { delayMs: config.deliveryReportDelayMs } : false,
     logger
+  }).catch((error: unknown) => {
+    const problem = explainListen(error, { port: { name: 'SIMULATOR_PORT', value: config.port }, host: { name: 'SIMULATOR_HOST', value: config.host } })
+    if (problem === undefined) throw error
+    process.stderr.write(`serwersms simulator cannot start:\n${problem.message}\n`)
+    process.exit(EX_CONFIG)
   })
 
   closeWithGrace({ delay: SHUTDOWN_GRACE_MS, logger }, async ({ signal, err }) => {

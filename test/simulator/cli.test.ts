@@ -78,12 +78,25 @@ t.test('it reads a send\'s date in SERWERSMS_TIME_ZONE, the gateway\'s own varia
   t.match(await Promise.race([reported, timeout]), /^\/dlr/, 'due now, not in half a day: its report comes at once')
 })
 
-t.test('a bad setting stops it with a message naming the variable', async (t) => {
-  const child = startCli({ SIMULATOR_PORT: 'ninety' })
-  let stderr = ''
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk })
-  // 'close', not 'exit': only then has all of stderr been read.
-  const [code] = await once(child, 'close')
-  t.equal(code, 78)
-  t.match(stderr, /SIMULATOR_PORT/)
+t.test('a bad setting, or a port taken, stops it with exit 78 and a message naming the variable, without a stack trace', async (t) => {
+  const taken = createServer()
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { taken.close() })
+  const takenPort = String((taken.address() as AddressInfo).port)
+  const cases: Array<[Record<string, string>, RegExp]> = [
+    [{ SIMULATOR_PORT: 'ninety' }, /SIMULATOR_PORT="ninety" is invalid/],
+    [{ SIMULATOR_HOST: '127.0.0.1:4010' }, /SIMULATOR_HOST="127\.0\.0\.1:4010" is invalid: has the wrong format/],
+    [{ SIMULATOR_PORT: takenPort }, new RegExp(`SIMULATOR_PORT=${takenPort} cannot be listened on: another process already listens there \\(SIMULATOR_HOST="127\\.0\\.0\\.1"\\)\\. Stop that process, or set SIMULATOR_PORT to a free port\\.`)]
+  ]
+  await Promise.all(cases.map(async ([env, message]) => {
+    const child = startCli(env)
+    let stderr = ''
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk })
+    // 'close', not 'exit': only then has all of stderr been read.
+    const [code] = await once(child, 'close')
+    t.equal(code, 78, JSON.stringify(env))
+    t.match(stderr, /^serwersms simulator cannot start:\n/)
+    t.match(stderr, message)
+    t.notMatch(stderr, /\n\s+at /, 'no stack trace')
+  }))
 })
