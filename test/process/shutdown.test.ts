@@ -265,12 +265,16 @@ t.test('SIGTERM with connections that sent nothing, or half a request: closed on
   })
   t.teardown(() => { for (const socket of sockets) socket.destroy() })
   await Promise.all(sockets.map(async (socket) => await once(socket, 'connect')))
+  // Connected is not yet accepted: one still in the listen backlog at SIGTERM is refused with the
+  // listener, never seen. A moment for the gateway to take them.
+  await new Promise((resolve) => setTimeout(resolve, 500))
   const signalledAt = Date.now()
   gateway.kill('SIGTERM')
   const exit = await gateway.exited
   // Node counts such a connection busy until the request timeout (30 s), past the grace: exit 1 after it.
   t.equal(exit.code, 0, `a clean exit (${exit.at - signalledAt} ms after SIGTERM; the grace period is ${graceMs} ms)`)
-  t.equal(logEntries(gateway).filter((e) => e.msg === 'connection closed at shutdown: no request in hand, and nothing came or went on it').length, 2, 'both closed, and said so')
+  const closedQuiet = logEntries(gateway).filter((e) => e.msg === 'connection closed at shutdown: no request in hand, and nothing came or went on it').length
+  t.ok(closedQuiet >= 1 && closedQuiet <= 2, `closed, and said so (${closedQuiet} of 2; one still in the backlog at SIGTERM is never seen)`)
 })
 
 t.test('an upstream timeout shorter than the grace period: the hung send is answered 504 before a clean exit', async (t) => {
