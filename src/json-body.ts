@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { GatewayError, pointerToken, validationError } from './errors.js'
+import { BACKSLASH, CLOSE_LIST, CLOSE_OBJECT, COLON, countByte, DEEPEST_POINTER, endOfString, OPEN_LIST, OPEN_OBJECT, QUOTE } from './json-bytes.js'
 import { repeatedKey } from './json-repeated-keys.js'
 
 const CHARSET = /;\s*charset\s*=\s*"?([^";\s]+)"?/i
@@ -47,9 +48,6 @@ export function unreadableJsonBody (contentType: string | undefined, contentEnco
 export const MOST_KEYS_OF_AN_OBJECT = 1000
 /** What one key takes of a valid JSON text, and shares with no other: its two quotes, its colon and its value's first byte. */
 const LEAST_KEY_BYTES = 4
-const QUOTE = 0x22
-const BACKSLASH = 0x5c
-const COLON = 0x3a
 
 /**
  * The keys of the biggest object of a JSON text, counted up to `most + 1`. A key is a string
@@ -80,10 +78,10 @@ export function keysOfBiggestObject (body: Uint8Array, most: number): number {
     } else if (byte === COLON && afterString) {
       if (++keys > biggest) biggest = keys
       if (biggest > most) return biggest
-    } else if (byte === 0x7b || byte === 0x5b) { // { [
+    } else if (byte === OPEN_OBJECT || byte === OPEN_LIST) {
       around.push(keys)
       keys = 0
-    } else if (byte === 0x7d || byte === 0x5d) { // } ]
+    } else if (byte === CLOSE_OBJECT || byte === CLOSE_LIST) {
       keys = around.pop() ?? 0
     }
     // Only whitespace may come between a key and its colon.
@@ -101,11 +99,7 @@ export function keysOfBiggestObject (body: Uint8Array, most: number): number {
  */
 export function hasTooManyKeys (body: Buffer): boolean {
   if (body.length < LEAST_KEY_BYTES * (MOST_KEYS_OF_AN_OBJECT + 1)) return false
-  let colons = 0
-  for (let at = body.indexOf(COLON); at !== -1; at = body.indexOf(COLON, at + 1)) {
-    if (++colons > MOST_KEYS_OF_AN_OBJECT) return keysOfBiggestObject(body, MOST_KEYS_OF_AN_OBJECT) > MOST_KEYS_OF_AN_OBJECT
-  }
-  return false
+  return countByte(body, COLON, MOST_KEYS_OF_AN_OBJECT) > MOST_KEYS_OF_AN_OBJECT && keysOfBiggestObject(body, MOST_KEYS_OF_AN_OBJECT) > MOST_KEYS_OF_AN_OBJECT
 }
 
 /**
@@ -116,8 +110,6 @@ export function hasTooManyKeys (body: Buffer): boolean {
  * client may send 600 such bodies a minute; at SMS_MAX_RECIPIENTS=100000, ~1.1 s each.
  */
 export const MOST_CONTAINERS = 1000
-const OPEN_OBJECT = 0x7b
-const OPEN_LIST = 0x5b
 
 /** How many objects and lists a JSON text holds, and where they passed a bound. */
 export interface Containers {
@@ -142,7 +134,7 @@ export function containersOf (body: Uint8Array, most: number): Containers {
     const byte = body[at]
     if (byte === QUOTE) {
       const start = at
-      for (at++; at < end && body[at] !== QUOTE; at++) if (body[at] === BACKSLASH) at++
+      at = endOfString(body, at)
       if (depth === 1) { keyStart = start; keyEnd = at + 1 }
     } else if (byte === OPEN_OBJECT || byte === OPEN_LIST) {
       if (depth++ === 0) outermostIsObject = byte === OPEN_OBJECT
@@ -150,7 +142,7 @@ export function containersOf (body: Uint8Array, most: number): Containers {
         const key = outermostIsObject && depth >= 2 && keyStart !== -1 ? decodedKey(body.subarray(keyStart, keyEnd)) : undefined
         return { count, field: key === undefined ? '' : `/${pointerToken(key)}` }
       }
-    } else if (byte === 0x7d || byte === 0x5d) { // } ]
+    } else if (byte === CLOSE_OBJECT || byte === CLOSE_LIST) {
       depth--
     }
   }
@@ -174,20 +166,11 @@ function decodedKey (quoted: Uint8Array): string | undefined {
  */
 export function tooManyContainersAt (body: Buffer): string | undefined {
   if (body.length < 2 * (MOST_CONTAINERS + 1)) return undefined
-  let brackets = 0
-  for (const open of [OPEN_OBJECT, OPEN_LIST]) {
-    for (let at = body.indexOf(open); at !== -1; at = body.indexOf(open, at + 1)) {
-      if (++brackets > MOST_CONTAINERS) {
-        const { count, field } = containersOf(body, MOST_CONTAINERS)
-        return count > MOST_CONTAINERS ? field : undefined
-      }
-    }
-  }
-  return undefined
+  if (countByte(body, OPEN_OBJECT, MOST_CONTAINERS) + countByte(body, OPEN_LIST, MOST_CONTAINERS) <= MOST_CONTAINERS) return undefined
+  const { count, field } = containersOf(body, MOST_CONTAINERS)
+  return count > MOST_CONTAINERS ? field : undefined
 }
 
-/** Deeper than this, a refused key is not pointed at: the pointer would be as long as the body. */
-const DEEPEST_POINTER = 32
 /**
  * Where a key secure-json-parse refuses sits: one that would reach an object's prototype (the
  * body itself, '', when it sits deeper than DEEPEST_POINTER). Walked without recursion: a refused

@@ -1,21 +1,10 @@
 import { pointerToken, type FieldError } from './errors.js'
+import { CLOSE_LIST, CLOSE_OBJECT, COLON, COMMA, countByte, DEEPEST_POINTER, endOfString, OPEN_LIST, OPEN_OBJECT, QUOTE } from './json-bytes.js'
 
-const QUOTE = 0x22
-const BACKSLASH = 0x5c
-const COLON = 0x3a
 /** How a colon may be written inside a JSON string without a colon byte (`\u003a`, `\u003A`). */
 const ESCAPED_COLON = '\\u003'
-/** Deeper than this, a repeated key is not pointed at: the pointer would be as long as the body. */
-const DEEPEST_POINTER = 32
 
 export const REPEATED_KEY_REASON = 'appears more than once in its object: JSON keeps only the last, which may not be the one meant. Send each field once'
-
-/** Colon bytes in a JSON text: one per member, and any inside its strings. */
-function colonBytes (body: Buffer): number {
-  let colons = 0
-  for (let at = body.indexOf(COLON); at !== -1; at = body.indexOf(COLON, at + 1)) colons++
-  return colons
-}
 
 /** The members of every object in a parsed JSON value. Walked without recursion: a body may nest as deep as its bytes allow. */
 function membersOf (root: unknown): number {
@@ -92,8 +81,7 @@ function firstRepeatedKey (body: Buffer): FieldError | undefined {
   for (let at = 0, end = body.length; at < end; at++) {
     const byte = body[at]
     if (byte === QUOTE) {
-      let close = at + 1
-      while (body[close] !== QUOTE) close += body[close] === BACKSLASH ? 2 : 1
+      const close = endOfString(body, at)
       const frame = frames.at(-1)
       if (keyNext && frame?.keys !== undefined) {
         const key = JSON.parse(body.toString('utf8', at, close + 1)) as string
@@ -106,12 +94,12 @@ function firstRepeatedKey (body: Buffer): FieldError | undefined {
         keyNext = false
       }
       at = close
-    } else if (byte === 0x7b || byte === 0x5b) { // { [
-      frames.push({ keys: byte === 0x7b ? new Set() : undefined, pointer: pointerInto(frames.at(-1), frames.length), at: 0 })
-      keyNext = byte === 0x7b
-    } else if (byte === 0x7d || byte === 0x5d) { // } ]
+    } else if (byte === OPEN_OBJECT || byte === OPEN_LIST) {
+      frames.push({ keys: byte === OPEN_OBJECT ? new Set() : undefined, pointer: pointerInto(frames.at(-1), frames.length), at: 0 })
+      keyNext = byte === OPEN_OBJECT
+    } else if (byte === CLOSE_OBJECT || byte === CLOSE_LIST) {
       frames.pop()
-    } else if (byte === 0x2c) { // ,
+    } else if (byte === COMMA) {
       const frame = frames.at(-1)!
       if (frame.keys !== undefined) keyNext = true
       else frame.at = (frame.at as number) + 1
@@ -134,7 +122,8 @@ function firstRepeatedKey (body: Buffer): FieldError | undefined {
  */
 export function repeatedKey (body: Buffer, parsed: unknown): FieldError | undefined {
   if (typeof parsed !== 'object' || parsed === null) return undefined
-  const colons = colonBytes(body)
+  // One colon byte per member of the text, and any inside its strings.
+  const colons = countByte(body, COLON)
   const members = membersOf(parsed)
   if (colons === members) return undefined
   if (body.indexOf(ESCAPED_COLON) === -1 && members + colonsInStrings(parsed, colons - members) === colons) return undefined

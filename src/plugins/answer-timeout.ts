@@ -36,11 +36,8 @@ export interface AnswerTimeoutOptions {
   minTakeRate?: number
 }
 
-/** What was last seen waiting to be written on a connection, and since when. */
-interface Waiting { length: number, written: number, since: number }
-
-/** How much a quiet connection had read and written when last looked at while closing, and since when. */
-interface Quiet { read: number, written: number, since: number }
+/** What was last seen on a connection (waiting to be written, read, written), and since when. */
+interface Seen { length: number, read: number, written: number, since: number }
 
 export const CLOSED_QUIET_AT_SHUTDOWN = 'connection closed at shutdown: no request in hand, and nothing came or went on it'
 
@@ -58,56 +55,47 @@ export const CLOSED_QUIET_AT_SHUTDOWN = 'connection closed at shutdown: no reque
  * chunks of a streamed answer, nor on an idle keep-alive connection (Node's keep-alive timeout's).
  */
 export default fp<AnswerTimeoutOptions>(async function answerTimeoutPlugin (app, { timeoutMs = ANSWER_TIMEOUT_MS, closingTimeoutMs = ANSWER_TIMEOUT_WHILE_CLOSING_MS, minTakeRate = ANSWER_MIN_TAKE_RATE }) {
-  // Every open connection, and what was last seen waiting on it (undefined: nothing yet).
-  const open = new Map<Socket, Waiting | undefined>()
-  // Once closing: what was last seen on each connection with nothing waiting to be written.
-  const quiet = new Map<Socket, Quiet>()
+  // Every open connection, and what was last seen on it (undefined: nothing yet).
+  const open = new Map<Socket, Seen | undefined>()
   let limitMs = timeoutMs
   let closing = false
 
   app.server.on('connection', (socket: Socket) => {
     open.set(socket, undefined)
-    socket.once('close', () => {
-      open.delete(socket)
-      quiet.delete(socket)
-    })
+    socket.once('close', () => { open.delete(socket) })
   })
 
   /**
-   * Once closing, connections with nothing in hand: one that sent nothing yet (a browser's
-   * preconnect, a client pool's spare), or only part of a request (headers, or a body that
-   * stalled). Node's closeIdleConnections leaves them open (a connection counts as busy from its
-   * start until its first request is answered), and the request timeout (30 s) outlasts the
-   * shutdown grace (25 s): one such connection held every stop the whole grace, then exit 1.
-   * Closed once nothing came or went on them for the closing limit; a request that came whole
+   * A connection with an answer waiting shows progress by what it takes: a write completed (the
+   * length fell) or another began (more was written). Outside closing, one with nothing waiting is
+   * let be; once something does, the length differs from what was seen, and the clock starts afresh.
+   *
+   * Once closing, a connection with nothing waiting and nothing in hand is closed too: one that
+   * sent nothing yet (a browser's preconnect, a client pool's spare), or only part of a request
+   * (headers, or a body that stalled). Node's closeIdleConnections leaves them open (a connection
+   * counts as busy from its start until its first request is answered), and the request timeout
+   * (30 s) outlasts the shutdown grace (25 s): one such connection held every stop the whole
+   * grace, then exit 1. It shows progress by what comes or goes on it; a request that came whole
    * (its handler may be sending) is waited for.
    */
-  const closeIfQuiet = (socket: Socket, now: number): void => {
-    const read = socket.bytesRead
-    const written = socket.bytesWritten
-    const seen = quiet.get(socket)
-    if (seen === undefined || seen.read !== read || seen.written !== written || hasRequestInHand(socket)) {
-      quiet.set(socket, { read, written, since: now })
-    } else if (now - seen.since >= limitMs && !socket.destroyed) {
-      app.log.info({ bytesRead: read, quietMs: now - seen.since }, CLOSED_QUIET_AT_SHUTDOWN)
-      socket.destroy()
-    }
-  }
-
   const look = (): void => {
     const now = Date.now()
     for (const [socket, seen] of open) {
       const length = socket.writableLength
-      // Nothing waits. Once something does, more has been written than was seen, and the clock starts afresh.
-      if (length === 0) {
-        if (closing) closeIfQuiet(socket, now)
-        continue
-      }
-      // A write completed (the length fell) or another began (more was written): the caller takes.
+      if (length === 0 && !closing) continue
+      const read = socket.bytesRead
       const written = socket.bytesWritten
-      if (seen === undefined || seen.length !== length || seen.written !== written) {
-        open.set(socket, { length, written, since: now })
-      } else if (!socket.destroyed) {
+      const moved = seen === undefined || seen.length !== length || seen.written !== written ||
+        (length === 0 && (seen.read !== read || hasRequestInHand(socket)))
+      if (moved) {
+        open.set(socket, { length, read, written, since: now })
+      } else if (socket.destroyed) {
+        continue
+      } else if (length === 0) {
+        if (now - seen.since < limitMs) continue
+        app.log.info({ bytesRead: read, quietMs: now - seen.since }, CLOSED_QUIET_AT_SHUTDOWN)
+        socket.destroy()
+      } else {
         // What waits may be one long write, taken in part by now without Node saying so; once
         // closing, shutdown does not wait for it (a ~7 MB answer would have 110 s more).
         const allowedMs = closing ? limitMs : limitMs + Math.ceil(length / minTakeRate * 1000)
