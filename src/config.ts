@@ -3,7 +3,7 @@ import { BlockList, isIP, isIPv4 } from 'node:net'
 import { parseEnv } from 'node:util'
 import { parse as parseDuration } from '@lukeed/ms'
 import { Type, type Static, type TSchema } from 'typebox'
-import { Ajv, type ErrorObject } from 'ajv'
+import { Ajv } from 'ajv'
 import addFormatsModule from 'ajv-formats'
 import { SENDER_PATTERN } from './serwersms/send-sms.js'
 import { isSupportedRegion } from './sms/phone.js'
@@ -215,11 +215,24 @@ function lostVariableError (file: string, text: string, name: string): string {
   const line = text.split('\n').findIndex((candidate) => new RegExp(`^\\s*(?:export\\s+)?${escaped}\\s*=`).test(candidate.replace(/^\uFEFF/, ''))) + 1
   const where = line > 0 ? `${lost} on line ${line}` : lost
   const cause = lines.length === 1
-    ? 'it is indented with a tab, which is read as part of its name'
+    ? whitespaceInName(lines[0]!)
     : lines.slice(0, -1).every((before) => before.trim() === '')
       ? 'the line before it holds only spaces or tabs, which is read as the start of its name'
       : 'the line before it is not NAME=value (nor empty, nor a # comment), and is read as the start of its name'
   return `ENV_FILE=${JSON.stringify(file)} is invalid: ${where} would not be set: ${cause}. Fix or remove that line, or start it with # to keep it as a comment.`
+}
+
+/** The names of the whitespace an editor may leave in a name unseen; others by their code point. */
+const WHITESPACE_NAMES: Readonly<Record<string, string>> = { '\t': 'a tab', ' ': 'a space', '\u00a0': 'a no-break space (U+00A0)', '\v': 'a vertical tab', '\f': 'a form feed' }
+
+/** Says what whitespace a name on one line holds, and where: the parser keeps all but leading spaces. */
+function whitespaceInName (name: string): string {
+  const index = name.search(/\s/)
+  const character = name[index]!
+  const what = WHITESPACE_NAMES[character] ?? `the character U+${character.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`
+  if (index === 0) return `it is indented with ${what}, which is read as part of its name`
+  if (name.slice(index).trim() === '') return `${what} stands between its name and "=", and is read as part of its name`
+  return `its name holds ${what}, and no variable's name has one`
 }
 
 /** Every variable the gateway or the stand-alone simulator reads. */
@@ -307,18 +320,26 @@ function parseEnvironment<T extends TSchema & { properties: Record<string, TSche
     if (value) raw[name] = value
   }
   const value: Record<string, unknown> = { ...raw }
-  const validate = compileEnvironment(schema)
-  if (validate(value)) return value as Static<T>
   const problems: string[] = []
   const seen = new Set<string>()
-  for (const error of validate.errors as ErrorObject[]) {
+  const show = (name: string) => SECRET_VARIABLES.has(name) ? `${name} (value hidden)` : `${name}=${JSON.stringify(raw[name] ?? '')}`
+  // Ajv's coercion reads a number as JavaScript does: PORT=0x1F90 would be 8080, 8e3 8000, Infinity unbounded.
+  for (const [name, text] of Object.entries(raw)) {
+    const property = schema.properties[name] as { type?: string, description?: string }
+    if (property.type !== 'integer' || /^-?\d+$/.test(text)) continue
+    seen.add(name)
+    delete value[name]
+    problems.push(`${show(name)} is invalid: it is not a whole number in decimal digits. Set it to ${property.description ?? 'a valid value'}.`)
+  }
+  const validate = compileEnvironment(schema)
+  if (validate(value) && problems.length === 0) return value as Static<T>
+  for (const error of validate.errors ?? []) {
     const name = error.instancePath.slice(1)
     if (seen.has(name)) continue
     seen.add(name)
     const fix = (schema.properties[name] as { description?: string } | undefined)?.description
     const reason = error.keyword === 'pattern' || error.keyword === 'format' ? 'has the wrong format' : error.message
-    const shown = SECRET_VARIABLES.has(name) ? `${name} (value hidden)` : `${name}=${JSON.stringify(raw[name] ?? '')}`
-    problems.push(`${shown} is invalid: ${reason}. Set it to ${fix ?? 'a valid value'}.`)
+    problems.push(`${show(name)} is invalid: ${reason}. Set it to ${fix ?? 'a valid value'}.`)
   }
   throw new ConfigError(problems.join('\n'))
 }
@@ -402,6 +423,42 @@ function readHost (name: 'HOST' | 'METRICS_HOST' | 'SIMULATOR_HOST', host: strin
     throw new ConfigError(`${name}="${host}" is invalid: it is not an IPv4 address. Set it to address to listen on, without a port, e.g. 0.0.0.0, 127.0.0.1, :: or a host name.`)
   }
   return host
+}
+
+/**
+ * Why the API's and the metrics' listeners cannot share one port at these addresses, or
+ * undefined when they can: two IP addresses of this machine, neither the wildcard, each bind the
+ * port for itself. The wildcard (0.0.0.0, ::) takes it on every address, and a host name may
+ * resolve to the other's address, which only the listen would tell, as a port "already taken".
+ */
+function sharedPortConflict (host: string, metricsHost: string | undefined): string | undefined {
+  const fix = 'Set METRICS_PORT to another port, or unset it to serve /metrics on PORT.'
+  if (metricsHost === undefined) return `and METRICS_HOST is unset, so both listeners would bind it at HOST. ${fix}`
+  const [api, metrics] = [canonicalAddress(host), canonicalAddress(metricsHost)]
+  for (const [name, value, address] of [['HOST', host, api], ['METRICS_HOST', metricsHost, metrics]] as const) {
+    if (address === undefined) return `and ${name}=${JSON.stringify(value)} is a name, not an IP address: the two listeners may bind one address. ${fix}`
+    if (address === '0.0.0.0' || address === '::') return `and ${name}=${JSON.stringify(value)} binds it on every address of this machine: the two listeners cannot both bind it. ${fix}`
+  }
+  if (api === metrics) return `at the same address (HOST=${JSON.stringify(host)}, METRICS_HOST=${JSON.stringify(metricsHost)}): both listeners cannot bind it. ${fix}`
+  return undefined
+}
+
+/**
+ * An IP address in one spelling (::1 and 0:0:0:0:0:0:0:1 alike, an IPv4-mapped one as IPv4, a
+ * zone kept: fe80::1%eth0 and fe80::1%eth1 are two interfaces'), or undefined for a host name.
+ */
+function canonicalAddress (host: string): string | undefined {
+  const version = isIP(host)
+  if (version === 4) return host
+  if (version !== 6) return undefined
+  const [address, zone] = host.split('%') as [string, string | undefined]
+  const spelled = new URL(`http://[${address}]/`).hostname.slice(1, -1)
+  const mapped = /^::ffff:([\da-f]{1,4}):([\da-f]{1,4})$/.exec(spelled)
+  if (mapped !== null) {
+    const [high, low] = [Number.parseInt(mapped[1]!, 16), Number.parseInt(mapped[2]!, 16)]
+    return [high >> 8, high & 255, low >> 8, low & 255].join('.')
+  }
+  return zone === undefined ? spelled : `${spelled}%${zone}`
 }
 
 /**
@@ -586,7 +643,8 @@ function checkCombinations (config: Config): void {
     throw new ConfigError(`METRICS_HOST=${JSON.stringify(metrics.host)} is set without METRICS_PORT: /metrics is then served on PORT, at HOST, and METRICS_HOST would bind nothing. Set METRICS_PORT too, or unset METRICS_HOST.`)
   }
   if (metrics.port === server.port) {
-    throw new ConfigError(`METRICS_PORT=${metrics.port} is the port the API listens on (PORT): both listeners cannot bind it. Set METRICS_PORT to another port, or unset it to serve /metrics on PORT.`)
+    const conflict = sharedPortConflict(server.host, metrics.host)
+    if (conflict !== undefined) throw new ConfigError(`METRICS_PORT=${metrics.port} is the port the API listens on (PORT), ${conflict}`)
   }
   if (deliveryReports.publicUrl !== undefined && deliveryReports.secret === undefined) {
     throw new ConfigError(`DLR_SECRET is missing: PUBLIC_URL is set, so delivery-report URLs must be signed. Set DLR_SECRET to at least ${MIN_DLR_SECRET_LENGTH} random characters (openssl rand -base64 48).`)

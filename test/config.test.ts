@@ -75,8 +75,21 @@ t.test('a bad value names the variable, the problem and the fix', async (t) => {
     [{ METRICS_HOST: '127.0.0.1' }, /^METRICS_HOST="127\.0\.0\.1" is set without METRICS_PORT: \/metrics is then served on PORT, at HOST, and METRICS_HOST would bind nothing\. Set METRICS_PORT too, or unset METRICS_HOST\.$/],
     [{ METRICS_PORT: '9464', METRICS_HOST: '127.0.0.1:9464' }, /^METRICS_HOST="127\.0\.0\.1:9464" is invalid: has the wrong format\. Set it to address the METRICS_PORT listener binds/],
     [{ METRICS_PORT: '9464', METRICS_HOST: '10.0.0.256' }, /^METRICS_HOST="10\.0\.0\.256" is invalid: it is not an IPv4 address\./],
-    [{ PORT: '8080', METRICS_PORT: '8080' }, /METRICS_PORT=8080 is the port the API listens on \(PORT\).*Set METRICS_PORT to another port, or unset it/],
+    [{ PORT: '8080', METRICS_PORT: '8080' }, /^METRICS_PORT=8080 is the port the API listens on \(PORT\), and METRICS_HOST is unset, so both listeners would bind it at HOST\. Set METRICS_PORT to another port, or unset it to serve \/metrics on PORT\.$/],
+    // One port at two addresses is refused only where the two may be one: the wildcard, a name, one address spelled twice.
+    [{ PORT: '8080', METRICS_PORT: '8080', HOST: '0.0.0.0', METRICS_HOST: '127.0.0.1' }, /^METRICS_PORT=8080 is the port the API listens on \(PORT\), and HOST="0\.0\.0\.0" binds it on every address of this machine: the two listeners cannot both bind it\. Set METRICS_PORT to another port/],
+    [{ PORT: '8080', METRICS_PORT: '8080', HOST: '10.0.0.5', METRICS_HOST: '0:0:0:0:0:0:0:0' }, /and METRICS_HOST="0:0:0:0:0:0:0:0" binds it on every address of this machine/],
+    [{ PORT: '8080', METRICS_PORT: '8080', HOST: '10.0.0.5', METRICS_HOST: 'metrics.internal' }, /and METRICS_HOST="metrics\.internal" is a name, not an IP address: the two listeners may bind one address\./],
+    [{ PORT: '8080', METRICS_PORT: '8080', HOST: 'gateway', METRICS_HOST: '10.0.0.5' }, /and HOST="gateway" is a name, not an IP address/],
+    [{ PORT: '8080', METRICS_PORT: '8080', HOST: '::1', METRICS_HOST: '0:0::1' }, /^METRICS_PORT=8080 is the port the API listens on \(PORT\), at the same address \(HOST="::1", METRICS_HOST="0:0::1"\): both listeners cannot bind it\./],
+    [{ PORT: '8080', METRICS_PORT: '8080', HOST: '10.0.0.5', METRICS_HOST: '::ffff:10.0.0.5' }, /at the same address \(HOST="10\.0\.0\.5", METRICS_HOST="::ffff:10\.0\.0\.5"\)/],
     [{ SERWERSMS_SENDER: 'much too long name' }, /SERWERSMS_SENDER/],
+    // Ajv's coercion alone would read these as JavaScript does: 8080, 8000, 8080 and no bound at all.
+    [{ PORT: '0x1F90' }, /^PORT="0x1F90" is invalid: it is not a whole number in decimal digits\. Set it to /],
+    [{ PORT: '8e3' }, /^PORT="8e3" is invalid: it is not a whole number in decimal digits/],
+    [{ PORT: '8080.0' }, /^PORT="8080\.0" is invalid: it is not a whole number/],
+    [{ SMS_BATCH_SIZE: 'Infinity', PORT: '0b11' }, /^PORT="0b11" is invalid: it is not a whole number in decimal digits\. Set it to .*\nSMS_BATCH_SIZE="Infinity" is invalid: it is not a whole number/],
+    [{ PORT: '-1' }, /^PORT="-1" is invalid: must be >= 0\. Set it to TCP port/],
     [{ REDIS_URL: 'localhost:6379' }, /REDIS_URL/],
     [{ PUBLIC_URL: 'https://sms.example.com/dlr/', DLR_SECRET: 'x'.repeat(32) }, /^PUBLIC_URL ends in \/dlr: .*Set it without \/dlr\.$/],
     // ioredis would throw on these when the client is made: a crash, with the password in the log.
@@ -129,6 +142,9 @@ t.test('a bad value names the variable, the problem and the fix', async (t) => {
   for (const host of ['0.0.0.0', '127.0.0.1', '::', '::1', 'fe80::1%eth0', 'gateway', 'my_service.internal', 'gw-1.svc']) t.equal(load({ HOST: host }).server.host, host, `HOST=${host} is taken`)
   t.equal(load({ METRICS_PORT: '9464', METRICS_HOST: '10.1.2.3' }).metrics.host, '10.1.2.3', 'METRICS_HOST is taken')
   t.equal(load({ METRICS_PORT: '9464' }).metrics.host, undefined, 'unset: the METRICS_PORT listener binds HOST')
+  for (const [host, metricsHost] of [['10.0.0.5', '127.0.0.1'], ['::1', '127.0.0.1'], ['fe80::1%eth0', 'fe80::1%eth1'], ['fd00::1', '::ffff:10.0.0.5']]) {
+    t.equal(load({ PORT: '8080', METRICS_PORT: '8080', HOST: host!, METRICS_HOST: metricsHost! }).metrics.port, 8080, `one port at two addresses (${host}, ${metricsHost}) is taken`)
+  }
   for (const url of ['redis://redis', 'redis://redis:6379/', 'redis://:pw@redis:6379/3', 'rediss://redis/15']) t.equal(load({ REDIS_URL: url }).redisUrl, url, `REDIS_URL=${url} is taken`)
   t.equal(load({ METRICS_TOKEN: 'm3tr!cs-T0ken_0123' }).metrics.token, 'm3tr!cs-T0ken_0123', 'ASCII punctuation in a token is fine')
   // The published demo keys and secret are fine in front of a simulator, as the quickstart and compose use them.
@@ -199,7 +215,11 @@ t.test('a dotenv file with a byte-order mark is read; a variable Node\'s parser 
   const cases: Array<[string, RegExp]> = [
     ['PORT=4321\nS3cr3t-pasted-alone\nLOG_LEVEL=warn\n', /LOG_LEVEL on line 3 would not be set: the line before it is not NAME=value \(nor empty, nor a # comment\), and is read as the start of its name\./],
     ['PORT=4321\n\nLOG_LEVEL=warn\n  \nREDIS_URL=redis://r\n', /REDIS_URL on line 5 would not be set: the line before it holds only spaces or tabs, which is read as the start of its name\./],
-    ['PORT=4321\n\tREDIS_URL=redis://r\n', /REDIS_URL on line 2 would not be set: it is indented with a tab, which is read as part of its name\./]
+    ['PORT=4321\n\tREDIS_URL=redis://r\n', /REDIS_URL on line 2 would not be set: it is indented with a tab, which is read as part of its name\./],
+    ['PORT=4321\n \u00a0REDIS_URL=redis://r\n', /REDIS_URL on line 2 would not be set: it is indented with a no-break space \(U\+00A0\), which is read as part of its name\./],
+    ['PORT=4321\nREDIS_URL\t=redis://r\n', /REDIS_URL on line 2 would not be set: a tab stands between its name and "=", and is read as part of its name\./],
+    ['PORT=4321\nREDIS_URL\u2003=redis://r\n', /REDIS_URL on line 2 would not be set: the character U\+2003 stands between its name and "="/],
+    ['PORT=4321\nREDIS URL=redis://r\n', /REDIS URL on line 2 would not be set: its name holds a space, and no variable's name has one\./]
   ]
   for (const [text, message] of cases) {
     writeFileSync(file, text)

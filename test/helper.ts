@@ -61,6 +61,8 @@ export interface StartOptions {
   upstreamUrl?: string
   /** set PUBLIC_URL and DLR_SECRET so that delivery reports come back to this gateway */
   deliveryReportsToSelf?: boolean
+  /** listen on this port rather than on one the system picks */
+  port?: number
 }
 
 /** Starts the simulator and the gateway on loopback ports; both close when the test ends. */
@@ -71,7 +73,7 @@ export async function startGateway (t: Test, options: StartOptions = {}): Promis
   // port found free may be taken before the listen (a connection of another test file's may get
   // it as its own end): then another port, and a gateway built afresh for it.
   for (let attempt = 1; ; attempt++) {
-    const port = options.deliveryReportsToSelf === true ? await freePort() : 0
+    const port = options.port ?? (options.deliveryReportsToSelf === true ? await freePort() : 0)
     const selfUrl = options.deliveryReportsToSelf === true ? { PUBLIC_URL: `http://127.0.0.1:${port}`, DLR_SECRET } : {}
     const config = testConfig({ SERWERSMS_API_URL: options.upstreamUrl ?? simulator.url, ...selfUrl, ...options.env })
     const logs = new LogCapture()
@@ -81,7 +83,7 @@ export async function startGateway (t: Test, options: StartOptions = {}): Promis
       await server.listen({ host: '127.0.0.1', port })
     } catch (error) {
       await server.close()
-      if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE' && port !== 0 && attempt < PORT_ATTEMPTS) continue
+      if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE' && options.port === undefined && port !== 0 && attempt < PORT_ATTEMPTS) continue
       throw error
     }
     t.teardown(() => server.close())

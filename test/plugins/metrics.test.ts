@@ -214,6 +214,15 @@ t.test('METRICS_HOST binds the METRICS_PORT listener to another address than HOS
   t.ok(gw.logs.entries.some((entry) => entry.component === 'metrics-server' && /HTTP pipelining/.test(String(entry.msg))), 'and the metrics listener says so')
 })
 
+t.test('METRICS_PORT may be PORT when METRICS_HOST is another address: each listener binds the port at its own', async (t) => {
+  const port = await freePort()
+  const gw = await startGateway(t, { port, env: { HOST: '127.0.0.1', PORT: String(port), METRICS_PORT: String(port), METRICS_HOST: '127.0.0.2' } })
+  t.equal(gw.url, `http://127.0.0.1:${port}`, 'the API at HOST')
+  t.equal((await fetch(`http://127.0.0.2:${port}/metrics`)).status, 200, '/metrics at METRICS_HOST, on the same port')
+  t.equal((await fetch(`${gw.url}/metrics`)).status, 404, 'and not at HOST')
+  t.equal((await fetch(`${gw.url}/readyz`)).status, 200)
+})
+
 t.test('METRICS_PORT serves /metrics on a port of its own, and not on the main one', async (t) => {
   const port = await freePort()
   const gw = await startGateway(t, { env: { METRICS_PORT: String(port), METRICS_TOKEN } })
