@@ -2,6 +2,7 @@ import { isUtf8 } from 'node:buffer'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { GatewayError, pointerToken, validationError } from './errors.js'
 import { BACKSLASH, CLOSE_LIST, CLOSE_OBJECT, COLON, countByte, DEEPEST_POINTER, endOfString, OPEN_LIST, OPEN_OBJECT, QUOTE } from './json-bytes.js'
+import { LONGEST_SHOWN_HEADER, shortened } from './shortened.js'
 import { repeatedKey } from './json-repeated-keys.js'
 
 const CHARSET = /;\s*charset\s*=\s*"?([^";\s]+)"?/i
@@ -16,7 +17,7 @@ export function charsetOf (contentType: string | undefined): string | undefined 
 export function unsupportedContentCoding (contentEncoding: string | undefined): GatewayError | undefined {
   // An empty header lists no coding: the body is as sent.
   if (contentEncoding === undefined || ['identity', ''].includes(contentEncoding.trim().toLowerCase())) return undefined
-  return new GatewayError('GW_MEDIA_TYPE_UNSUPPORTED', `Send the body uncompressed; Content-Encoding ${contentEncoding} is not supported.`)
+  return new GatewayError('GW_MEDIA_TYPE_UNSUPPORTED', `Send the body uncompressed; Content-Encoding ${shortened(contentEncoding, LONGEST_SHOWN_HEADER)} is not supported.`)
 }
 
 /**
@@ -28,7 +29,7 @@ export function unsupportedContentCoding (contentEncoding: string | undefined): 
 export function unreadableJsonBody (contentType: string | undefined, contentEncoding: string | undefined, body: Buffer): GatewayError | undefined {
   const charset = charsetOf(contentType)
   if (charset !== undefined && !UTF8_NAMES.has(charset.toLowerCase())) {
-    return new GatewayError('GW_MEDIA_TYPE_UNSUPPORTED', `Send the body as application/json in UTF-8; charset=${charset} is not supported.`)
+    return new GatewayError('GW_MEDIA_TYPE_UNSUPPORTED', `Send the body as application/json in UTF-8; charset=${shortened(charset, LONGEST_SHOWN_HEADER)} is not supported.`)
   }
   const coded = unsupportedContentCoding(contentEncoding)
   if (coded !== undefined) return coded

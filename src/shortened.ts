@@ -5,3 +5,6 @@
 export function shortened (text: string, maxLength: number): string {
   return text.length > maxLength ? `${text.slice(0, maxLength)}…` : text
 }
+
+/** The most of a caller's header value an answer or a log line quotes. */
+export const LONGEST_SHOWN_HEADER = 100

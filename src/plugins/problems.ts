@@ -4,7 +4,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import fp from 'fastify-plugin'
 import { addLogFields } from './request-log.js'
 import { reasonForPattern } from '../schemas/patterns.js'
-import { shortened } from '../shortened.js'
+import { LONGEST_SHOWN_HEADER, shortened } from '../shortened.js'
 import { pathOf, shownPath } from '../url-path.js'
 import { GatewayError, pointerToken, PROBLEM_CONTENT_TYPE, toProblem, validationError, type ErrorCode, type FieldError } from '../errors.js'
 
@@ -121,7 +121,7 @@ export function toGatewayError (error: FastifyError | GatewayError | Error, requ
 }
 
 /** A caller's header as quoted in a detail: bounded, and printable. */
-const quoted = (value: string) => JSON.stringify(shortened(value, 100))
+const quoted = (value: string) => JSON.stringify(shortened(value, LONGEST_SHOWN_HEADER))
 
 function publicDetail (code: ErrorCode, error: Error, request: FastifyRequest | undefined): string {
   switch (code) {

@@ -34,6 +34,19 @@ class DeadlineError extends Error {
   override name = 'DeadlineError'
 }
 
+/**
+ * The largest answer read: a batch of 200 recipients (the most SMS_BATCH_SIZE allows) is answered
+ * in ~40 KB. A larger one is no send_sms answer, and reading it whole would hold its bytes twice.
+ */
+export const MAX_ANSWER_BYTES = 1024 * 1024
+
+class AnswerTooLargeError extends Error {
+  override name = 'AnswerTooLargeError'
+  constructor (readonly statusCode: number) {
+    super(`an answer of more than ${MAX_ANSWER_BYTES} bytes`)
+  }
+}
+
 interface Exchange { statusCode: number, body: string }
 
 class ExchangeFailure extends Error {
@@ -58,13 +71,15 @@ export function createSerwerSmsClient (options: SerwerSmsClientOptions): SerwerS
   const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' }
   if (options.auth.kind === 'token') headers.authorization = `Bearer ${options.auth.token}`
   const credentials = options.auth.kind === 'user' ? { username: options.auth.username, password: options.auth.password } : undefined
+  // Taken out of any text of the provider's the gateway passes on.
+  const secrets = options.auth.kind === 'user' ? [options.auth.password] : [options.auth.token]
 
   return {
     async sendSms (fields) {
       const body = JSON.stringify(credentials === undefined ? fields : { ...fields, ...credentials })
       try {
         const answer = await exchange(dispatcher, { origin, path, method: 'POST', headers, body }, options.timeoutMs)
-        return readSendSmsResponse(answer.statusCode, answer.body)
+        return readSendSmsResponse(answer.statusCode, answer.body, secrets)
       } catch (failure) {
         return describeFailure(failure as ExchangeFailure)
       }
@@ -91,6 +106,7 @@ function exchange (dispatcher: Dispatcher, request: Dispatcher.DispatchOptions, 
     let statusCode = 0
     let abort: ((error: Error) => void) | undefined
     let expired = false
+    let received = 0
     const chunks: Buffer[] = []
     const deadline = setTimeout(() => {
       const error = new DeadlineError(`no answer within ${deadlineMs} ms`)
@@ -115,6 +131,11 @@ function exchange (dispatcher: Dispatcher, request: Dispatcher.DispatchOptions, 
         return true
       },
       onData (chunk: Buffer) {
+        received += chunk.length
+        if (received > MAX_ANSWER_BYTES) {
+          abort!(new AnswerTooLargeError(statusCode))
+          return false
+        }
         chunks.push(chunk)
         return true
       },
@@ -130,6 +151,8 @@ function exchange (dispatcher: Dispatcher, request: Dispatcher.DispatchOptions, 
 
 /** A request not fully written cannot have been acted on; one that was, may have been. */
 function describeFailure ({ error, requestSent }: ExchangeFailure): SendSmsOutcome {
+  // An answer came, so the request was taken: the recipients may have been sent.
+  if (error instanceof AnswerTooLargeError) return { outcome: 'bad_response', statusCode: error.statusCode, detail: `${error.message} (HTTP ${error.statusCode})` }
   const code = (error as NodeJS.ErrnoException).code
   if (error instanceof DeadlineError || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') {
     return { outcome: 'timeout', requestSent, detail: 'no answer within the timeout' }

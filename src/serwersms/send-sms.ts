@@ -2,6 +2,8 @@
  * The wire format of SerwerSMS `messages/send_sms`, and how to read its answers.
  * @see ../../../shared/seeds/serwersms-send_sms.txt
  */
+import { shortened } from '../shortened.js'
+
 export const SEND_SMS_PATH = 'messages/send_sms'
 /** Official clients name themselves in `system`; so does the gateway. */
 export const SYSTEM_NAME = 'sms-gateway'
@@ -161,7 +163,7 @@ export function metricOutcomeOf (result: SendSmsOutcome): UpstreamMetricOutcome 
  * through a send, and is a bad response like any other 5xx. Anything else unexpected is a bad
  * response too.
  */
-export function readSendSmsResponse (statusCode: number, bodyText: string): SendSmsOutcome {
+export function readSendSmsResponse (statusCode: number, bodyText: string, credentials: readonly string[] = []): SendSmsOutcome {
   let body: unknown
   try {
     body = JSON.parse(bodyText)
@@ -169,7 +171,12 @@ export function readSendSmsResponse (statusCode: number, bodyText: string): Send
     return { outcome: 'bad_response', statusCode, detail: `an unparsable body (HTTP ${statusCode})` }
   }
   if (isProviderError(body)) {
-    const error = { code: providerCode(body.error.code), type: body.error.type ?? 'UnknownError', message: body.error.message ?? 'no message given' }
+    const code = providerCode(body.error.code)
+    const error = {
+      code: typeof code === 'string' ? providerText(code, credentials, PROVIDER_CODE_MAX) : code,
+      type: providerText(body.error.type ?? 'UnknownError', credentials, PROVIDER_CODE_MAX),
+      message: providerText(body.error.message ?? 'no message given', credentials, PROVIDER_TEXT_MAX)
+    }
     if (statusCode >= 500 && !isKnownErrorCode(error.code)) {
       return { outcome: 'bad_response', statusCode, detail: `HTTP ${statusCode} with an error the gateway does not know (${error.code}: ${error.message})` }
     }
@@ -181,7 +188,37 @@ export function readSendSmsResponse (statusCode: number, bodyText: string): Send
   if (!isSendSmsSuccess(body)) {
     return { outcome: 'bad_response', statusCode, detail: 'a body that is not a send_sms answer' }
   }
+  for (const item of body.items ?? []) {
+    if (typeof item.error_message === 'string') item.error_message = providerText(item.error_message, credentials, PROVIDER_TEXT_MAX)
+    if (typeof item.error_code === 'string') item.error_code = providerText(item.error_code, credentials, PROVIDER_CODE_MAX)
+  }
   return { outcome: 'ok', response: body }
+}
+
+/**
+ * The most the gateway passes on of a text the provider wrote (an error's message, a recipient's
+ * error): it is quoted in the answer, once per recipient it concerns, in the idempotency store and
+ * in the log, so 20 KB of it on a call to 2,000 recipients made a 40-MB answer.
+ */
+export const PROVIDER_TEXT_MAX = 200
+/** The same for an error's code or type when written as text. */
+export const PROVIDER_CODE_MAX = 64
+/** Credentials shorter than this are not looked for: taking out every "a" would leave nothing readable. */
+const MIN_CREDENTIAL_LENGTH = 4
+
+/**
+ * Provider text as the gateway passes it on: its own credentials taken out (a provider may quote
+ * a parameter it was sent, the password among them; as sent or URL-encoded), then cut.
+ */
+function providerText (text: string, credentials: readonly string[], maxLength: number): string {
+  let scrubbed = text
+  for (const credential of credentials) {
+    if (credential.length < MIN_CREDENTIAL_LENGTH) continue
+    for (const spelling of new Set([credential, encodeURIComponent(credential)])) {
+      if (scrubbed.includes(spelling)) scrubbed = scrubbed.replaceAll(spelling, '[credential]')
+    }
+  }
+  return shortened(scrubbed, maxLength)
 }
 
 /** Digits only: the provider may write a number with or without `+`; both name the same phone. */

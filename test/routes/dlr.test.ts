@@ -332,6 +332,15 @@ t.test('a form the gateway cannot read (compressed, or in a charset it cannot de
   const windows1250 = await fetch(`${gw.url}/dlr?${query}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded; charset=windows-1250' }, body: 'smsid=g3&stan=delivered' })
   t.equal(windows1250.status, 415)
   t.match(await windows1250.json(), { code: 'GW_MEDIA_TYPE_UNSUPPORTED', detail: 'Send the form in UTF-8 or ISO-8859-2; charset=windows-1250 is not supported.' })
+  // Anyone may send these, signed or not: what the answer and the log quote of a header is bounded.
+  for (const headers of [{ 'content-type': `application/x-www-form-urlencoded; charset=${'k'.repeat(15_000)}` }, { 'content-type': 'application/x-www-form-urlencoded', 'content-encoding': 'x'.repeat(15_000) }] as Array<Record<string, string>>) {
+    const long = await fetch(`${gw.url}/dlr`, { method: 'POST', headers, body: 'smsid=g5&stan=delivered' })
+    const body = await long.text()
+    t.equal(long.status, 415)
+    t.match(JSON.parse(body), { detail: /(?:charset=k{100}|Content-Encoding x{100})… is not supported\.$/ }, 'a long header is quoted cut')
+    t.ok(body.length < 1000, `the answer is short (${body.length} characters)`)
+  }
+  t.notOk(gw.logs.lines.some((line) => line.includes('k'.repeat(101)) || line.includes('x'.repeat(101))), 'and so is the log line')
   const setAside = await fetch(reportUrl(gw, { smsid: 'g4', stan: 'delivered' }), { method: 'POST', headers: { 'content-type': 'text/plain', 'content-encoding': 'gzip' }, body: gzipSync('g4 delivered') })
   t.equal(setAside.status, 200, 'a body of a type never read is set aside, compressed or not')
   const metrics = await scrape(gw)

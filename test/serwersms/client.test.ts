@@ -1,8 +1,8 @@
 import { once } from 'node:events'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import t from 'tap'
-import { createSerwerSmsClient, type SendSmsFields } from '../../src/serwersms/client.js'
+import t, { type Test } from 'tap'
+import { createSerwerSmsClient, MAX_ANSWER_BYTES, type SendSmsFields } from '../../src/serwersms/client.js'
 import { startSimulator } from '../../src/simulator/simulator.js'
 import { UPSTREAM_TOKEN } from '../helper.js'
 
@@ -70,4 +70,47 @@ t.test('an answer that arrives in pieces, split inside a character, is read whol
   t.teardown(() => client.close())
 
   t.same(await client.sendSms(fields('+48500600700')), { outcome: 'ok', response: JSON.parse(answer.toString('utf8')) })
+})
+
+/** A stand-in provider that answers every request with `body` (a Buffer, written in 64-KB pieces). */
+async function providerAnswering (t: Test, status: number, body: Buffer): Promise<string> {
+  const upstream = createServer((request, response) => {
+    request.resume()
+    request.on('end', () => {
+      response.writeHead(status, { 'content-type': 'application/json' })
+      for (let at = 0; at < body.length; at += 65_536) response.write(body.subarray(at, at + 65_536))
+      response.end()
+    })
+  })
+  upstream.listen(0, '127.0.0.1')
+  await once(upstream, 'listening')
+  t.teardown(() => upstream.close())
+  return `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/`
+}
+
+t.test('an answer larger than MAX_ANSWER_BYTES is a bad response, not read whole; one of exactly that size is read', async (t) => {
+  const ok = JSON.stringify({ success: true, queued: 1, unsent: 0, items: [{ id: 'a1', phone: '+48500600700', status: 'queued', parts: 1 }] })
+  const exact = Buffer.from(ok.padEnd(MAX_ANSWER_BYTES, ' '))
+  const exactClient = createSerwerSmsClient({ apiUrl: await providerAnswering(t, 200, exact), auth: { kind: 'token', token: UPSTREAM_TOKEN }, timeoutMs: 5_000 })
+  t.teardown(() => exactClient.close())
+  t.match(await exactClient.sendSms(fields('+48500600700')), { outcome: 'ok' }, `${MAX_ANSWER_BYTES} bytes are read`)
+
+  const over = Buffer.from(ok.padEnd(MAX_ANSWER_BYTES + 1, ' '))
+  const client = createSerwerSmsClient({ apiUrl: await providerAnswering(t, 502, over), auth: { kind: 'token', token: UPSTREAM_TOKEN }, timeoutMs: 5_000 })
+  t.teardown(() => client.close())
+  t.same(await client.sendSms(fields('+48500600700')), { outcome: 'bad_response', statusCode: 502, detail: `an answer of more than ${MAX_ANSWER_BYTES} bytes (HTTP 502)` }, 'one byte more: a bad response (the recipients may have been sent)')
+  t.same(await client.sendSms(fields('+48500600701')), { outcome: 'bad_response', statusCode: 502, detail: `an answer of more than ${MAX_ANSWER_BYTES} bytes (HTTP 502)` }, 'and the client goes on working')
+})
+
+t.test('the gateway\'s credentials are taken out of the provider\'s text, as sent or URL-encoded', async (t) => {
+  const password = 'pwd S3cret/+password'
+  const quoting = Buffer.from(JSON.stringify({ error: { code: 1006, type: 'DataError', message: `Invalid data format: password=${password}, again ${encodeURIComponent(password)}` } }))
+  const userClient = createSerwerSmsClient({ apiUrl: await providerAnswering(t, 400, quoting), auth: { kind: 'user', username: 'api-user', password }, timeoutMs: 5_000 })
+  t.teardown(() => userClient.close())
+  t.same(await userClient.sendSms(fields('+48500600700')), { outcome: 'provider_error', error: { code: 1006, type: 'DataError', message: 'Invalid data format: password=[credential], again [credential]' } })
+
+  const items = Buffer.from(JSON.stringify({ success: true, queued: 0, unsent: 1, items: [{ phone: '+48500600700', status: 'unsent', error_code: 3103, error_message: `rejected for ${UPSTREAM_TOKEN}` }] }))
+  const tokenClient = createSerwerSmsClient({ apiUrl: await providerAnswering(t, 200, items), auth: { kind: 'token', token: UPSTREAM_TOKEN }, timeoutMs: 5_000 })
+  t.teardown(() => tokenClient.close())
+  t.match(await tokenClient.sendSms(fields('+48500600700')), { outcome: 'ok', response: { items: [{ error_message: 'rejected for [credential]' }] } }, 'the token too, in a recipient\'s error')
 })

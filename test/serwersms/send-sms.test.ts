@@ -1,5 +1,5 @@
 import t from 'tap'
-import { countOf, isAccountError, phoneKey, providerCode, readSendSmsResponse } from '../../src/serwersms/send-sms.js'
+import { countOf, isAccountError, phoneKey, PROVIDER_CODE_MAX, PROVIDER_TEXT_MAX, providerCode, readSendSmsResponse } from '../../src/serwersms/send-sms.js'
 
 const ok = { success: true, queued: 1, unsent: 0, items: [{ id: 'a1', phone: '+48500600700', status: 'queued', parts: 1, text: 'x', queued: '2026-11-25 12:00:00' }] }
 
@@ -17,6 +17,18 @@ t.test('an error body is a refusal whatever the HTTP status; codes as strings ar
   for (const code of [1001, '3100', 3009, 3104, 2001]) {
     t.match(readSendSmsResponse(503, JSON.stringify({ error: { code, message: 'known' } })), { outcome: 'provider_error', error: { code: Number(code) } }, `a documented code (${code}) with a 5xx is a refusal`)
   }
+})
+
+t.test('the provider\'s text is passed on cut: it is quoted per recipient, stored and logged', async (t) => {
+  const long = 'x'.repeat(20_000)
+  const refusal = readSendSmsResponse(400, JSON.stringify({ error: { code: 'C'.repeat(1000), type: 'T'.repeat(1000), message: long } }))
+  t.same(refusal, { outcome: 'provider_error', error: { code: `${'C'.repeat(PROVIDER_CODE_MAX)}…`, type: `${'T'.repeat(PROVIDER_CODE_MAX)}…`, message: `${'x'.repeat(PROVIDER_TEXT_MAX)}…` } })
+  const unknown = readSendSmsResponse(500, JSON.stringify({ error: { code: 'E500', message: long } }))
+  t.same(unknown, { outcome: 'bad_response', statusCode: 500, detail: `HTTP 500 with an error the gateway does not know (E500: ${'x'.repeat(PROVIDER_TEXT_MAX)}…)` }, 'in a bad response\'s detail too')
+  const items = readSendSmsResponse(200, JSON.stringify({ success: true, queued: 0, unsent: 1, items: [{ phone: '1', status: 'unsent', error_code: 'E'.repeat(100), error_message: long }] }))
+  t.match(items, { outcome: 'ok', response: { items: [{ error_code: `${'E'.repeat(PROVIDER_CODE_MAX)}…`, error_message: `${'x'.repeat(PROVIDER_TEXT_MAX)}…` }] } }, 'and in a recipient\'s error')
+  t.same(readSendSmsResponse(400, JSON.stringify({ error: { code: 1006, message: 'y'.repeat(PROVIDER_TEXT_MAX) } })), { outcome: 'provider_error', error: { code: 1006, type: 'UnknownError', message: 'y'.repeat(PROVIDER_TEXT_MAX) } }, 'a text of the limit\'s length is whole')
+  t.same(readSendSmsResponse(400, JSON.stringify({ error: { code: 1006, message: 'pw abc and abcd' } }), ['abc', 'abcd']), { outcome: 'provider_error', error: { code: 1006, type: 'UnknownError', message: 'pw abc and [credential]' } }, 'a credential shorter than 4 characters is not looked for')
 })
 
 t.test('a 5xx with an error the provider does not document may have sent: a bad response', async (t) => {

@@ -17,6 +17,7 @@ import { addLogFields } from '../../plugins/request-log.js'
 import { OPTIONAL_BODY } from '../../plugins/swagger.js'
 import { problemResponse, shuttingDownResponse, type ProblemExample } from '../../schemas/problem.js'
 import { MAX_HEADER_BYTES } from '../../server-options.js'
+import { LONGEST_SHOWN_HEADER, shortened } from '../../shortened.js'
 
 const text = (description: string) => Type.Optional(Type.Union([Type.String(), Type.Array(Type.String())], { description }))
 
@@ -103,7 +104,7 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'buffer' }, (request, body, done) => {
     const declared = charsetOf(request.headers['content-type'])
     const charset = reportCharsetOf(declared)
-    if (charset === undefined) return done(new GatewayError('GW_MEDIA_TYPE_UNSUPPORTED', `Send the form in UTF-8 or ISO-8859-2; charset=${declared} is not supported.`), undefined)
+    if (charset === undefined) return done(new GatewayError('GW_MEDIA_TYPE_UNSUPPORTED', `Send the form in UTF-8 or ISO-8859-2; charset=${shortened(declared ?? '', LONGEST_SHOWN_HEADER)} is not supported.`), undefined)
     const coded = unsupportedContentCoding(request.headers['content-encoding'])
     if (coded !== undefined) return done(coded, undefined)
     const text = (body as Buffer).toString('latin1')
