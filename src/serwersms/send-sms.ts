@@ -87,7 +87,7 @@ function isSendSmsSuccess (body: unknown): body is SendSmsSuccess {
     (body.items === undefined || (Array.isArray(body.items) && body.items.every(isSendSmsItem)))
 }
 
-function isProviderError (body: unknown): body is { error: { code: number | string, type?: string, message?: string } } {
+function isProviderError (body: unknown): body is Shape & { error: { code: number | string, type?: string, message?: string } } {
   return isObject(body) && isObject(body.error) && isCode(body.error.code) &&
     isOptionalString(body.error.type) && isOptionalString(body.error.message)
 }
@@ -171,6 +171,12 @@ export function readSendSmsResponse (statusCode: number, bodyText: string, crede
     return { outcome: 'bad_response', statusCode, detail: `an unparsable body (HTTP ${statusCode})` }
   }
   if (isProviderError(body)) {
+    // A general error queues nothing (the seed); a body that also says it queued, or lists
+    // recipients, contradicts itself, and taking the error at its word would tell the caller that
+    // recipients who may have been sent were not.
+    if (body.success === true || 'items' in body || ('queued' in body && countOf(body.queued as number | string) !== 0)) {
+      return { outcome: 'bad_response', statusCode, detail: `an answer that is both an error (${providerText(String(body.error.code), credentials, PROVIDER_CODE_MAX)}) and a success (HTTP ${statusCode})` }
+    }
     const code = providerCode(body.error.code)
     const error = {
       code: typeof code === 'string' ? providerText(code, credentials, PROVIDER_CODE_MAX) : code,

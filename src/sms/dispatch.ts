@@ -2,7 +2,7 @@ import type { CountryCode } from 'libphonenumber-js'
 import type { ErrorCode } from '../errors.js'
 import type { RecipientResult, RecipientStatus, SendSmsResult } from '../schemas/sms.js'
 import type { SendSmsFields } from '../serwersms/client.js'
-import { countOf, isAccountError, phoneKey, providerCode, SYSTEM_NAME, type ProviderError, type ProviderFlags, type SendSmsItem, type SendSmsOutcome } from '../serwersms/send-sms.js'
+import { countOf, isAccountError, phoneKey, providerCode, SYSTEM_NAME, type ProviderError, type ProviderFlags, type SendSmsItem, type SendSmsOutcome, type SendSmsSuccess } from '../serwersms/send-sms.js'
 import { TaskPool } from './batching.js'
 import { isGsm7 } from './gsm7.js'
 import { RecipientPlanner } from './recipients.js'
@@ -50,7 +50,7 @@ export interface DispatchReport {
   acceptedBatches: number
   /** set when batches were made and none was accepted */
   failure?: DispatchFailure
-  /** set when some: entries that repeat an earlier recipient's number (`unsent`, GW_RECIPIENT_REPEATED), not recipients of their own */
+  /** set when some: entries that repeat an earlier recipient's number (`unsent`, GW_RECIPIENT_REPEATED) or invalid input (GW_PHONE_INVALID, as the first), not recipients of their own */
   repeats?: number
 }
 
@@ -101,7 +101,7 @@ export async function dispatchSms (order: SmsOrder, settings: DispatchSettings, 
     const recipient = planner.add(order.to[i]!, order.uniqueIds?.[i])
     if (recipient === undefined) continue
     if (recipient.error !== undefined) {
-      if (recipient.error.code === 'GW_RECIPIENT_REPEATED') repeats++
+      if (recipient.repeat === true) repeats++
       const refused: RecipientResult = { phone: recipient.phone ?? recipient.input, status: 'unsent', error: recipient.error }
       if (recipient.uniqueId !== undefined) refused.uniqueId = recipient.uniqueId
       messages.push(refused)
@@ -163,7 +163,15 @@ function applyOutcome (outcome: SendSmsOutcome, indexes: readonly number[], mess
       const earlier = items.get(key)
       items.set(key, earlier === undefined || isSameFate(earlier, item) ? item : CONFLICTING_ITEMS)
     }
-    for (const index of indexes) applyItem(messages[index]!, items.get(phoneKey(messages[index]!.phone)))
+    const countsAgree = countsAgreeWithList(outcome.response)
+    for (const index of indexes) {
+      const message = messages[index]!
+      applyItem(message, items.get(phoneKey(message.phone)))
+      if (!countsAgree && message.status === 'unsent') {
+        message.status = 'unknown'
+        message.error = { code: 'GW_UPSTREAM_BAD_RESPONSE', message: `The provider listed this recipient as not sent, but its counts (queued ${String(outcome.response.queued)}, unsent ${String(outcome.response.unsent)}) disagree with its list: it may have been sent.` }
+      }
+    }
     return undefined
   }
   const failure = describeBatchFailure(outcome)
@@ -173,6 +181,22 @@ function applyOutcome (outcome: SendSmsOutcome, indexes: readonly number[], mess
     : { code: failure.providerError.code, message: failure.providerError.message }
   markBatch(indexes, messages, status, error)
   return failure
+}
+
+/**
+ * Whether the provider's counts of queued and unsent messages are those of its list. When they are
+ * not, one of the two is wrong, and a recipient listed as not sent may have been: answered
+ * `unsent`, the caller would send it again. (One listed as queued, with its id, stays queued.)
+ */
+function countsAgreeWithList ({ queued, unsent, items }: SendSmsSuccess): boolean {
+  if (items === undefined) return true
+  let listedQueued = 0
+  let listedUnsent = 0
+  for (const item of items) {
+    if (item.status === 'queued') listedQueued++
+    else if (item.status === 'unsent') listedUnsent++
+  }
+  return countOf(queued) === listedQueued && countOf(unsent) === listedUnsent
 }
 
 /** Gives every recipient of a batch that came to no per-recipient answer the same status and error. */

@@ -8,8 +8,11 @@ export interface RecipientError { code: number | string, message: string }
 export type PlannedRecipient =
   /** to be sent: `phone` is E.164 */
   | { input: string, phone: string, uniqueId?: string, error?: undefined }
-  /** not sent: the gateway refused it (`phone` is the number it repeats, when it is one) */
-  | { input: string, phone?: string, uniqueId?: string, error: RecipientError }
+  /**
+   * not sent: the gateway refused it (`phone` is the number it repeats, when it is one); `repeat`
+   * when it repeats an earlier entry, valid or not, and is no message of its own
+   */
+  | { input: string, phone?: string, uniqueId?: string, error: RecipientError, repeat?: true }
 
 function gatewayError (code: RecipientErrorCode, message: string = RECIPIENT_ERRORS[code]): RecipientError {
   return Object.freeze({ code, message })
@@ -59,9 +62,9 @@ export class RecipientPlanner {
 /** A later occurrence of `first`'s number: an invalid one is as invalid, a valid one is not sent twice. */
 function repeatOf (first: PlannedRecipient, input: string, uniqueId: string | undefined): PlannedRecipient | undefined {
   if (uniqueId === undefined) return undefined
-  if (first.error !== undefined) return { input, uniqueId, error: first.error }
+  if (first.error !== undefined) return { input, uniqueId, error: first.error, repeat: true }
   const message = first.uniqueId === undefined
     ? RECIPIENT_ERRORS.GW_RECIPIENT_REPEATED
     : `The same number as the recipient with uniqueId ${first.uniqueId}: not sent separately, its fate is that recipient's.`
-  return { input, phone: first.phone, uniqueId, error: gatewayError('GW_RECIPIENT_REPEATED', message) }
+  return { input, phone: first.phone, uniqueId, error: gatewayError('GW_RECIPIENT_REPEATED', message), repeat: true }
 }

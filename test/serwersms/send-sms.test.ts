@@ -31,6 +31,14 @@ t.test('the provider\'s text is passed on cut: it is quoted per recipient, store
   t.same(readSendSmsResponse(400, JSON.stringify({ error: { code: 1006, message: 'pw abc and abcd' } }), ['abc', 'abcd']), { outcome: 'provider_error', error: { code: 1006, type: 'UnknownError', message: 'pw abc and [credential]' } }, 'a credential shorter than 4 characters is not looked for')
 })
 
+t.test('an error in an answer that also says it queued, or lists recipients, is no refusal: a bad response', async (t) => {
+  const error = { code: 3100, type: 'SendError', message: 'odd' }
+  for (const body of [{ success: true, error }, { error, items: [] }, { error, queued: 2, unsent: 0 }, { error, queued: '1' }]) {
+    t.same(readSendSmsResponse(200, JSON.stringify(body)), { outcome: 'bad_response', statusCode: 200, detail: 'an answer that is both an error (3100) and a success (HTTP 200)' }, JSON.stringify(body))
+  }
+  t.match(readSendSmsResponse(400, JSON.stringify({ error, queued: 0, success: false })), { outcome: 'provider_error' }, 'one that queued nothing is a refusal')
+})
+
 t.test('a 5xx with an error the provider does not document may have sent: a bad response', async (t) => {
   for (const code of ['E500', 500, 3010, 3105, 999, 2002, 1008]) {
     t.same(readSendSmsResponse(500, JSON.stringify({ error: { code, message: 'Internal error' } })), { outcome: 'bad_response', statusCode: 500, detail: `HTTP 500 with an error the gateway does not know (${code}: Internal error)` }, String(code))

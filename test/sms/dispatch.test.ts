@@ -32,6 +32,32 @@ t.test('per-recipient refusals and unlisted recipients inside an accepted batch'
   t.equal(report.failure, undefined)
 })
 
+t.test('counts that disagree with the list leave a recipient listed as not sent unknown: it may have been sent', async (t) => {
+  const to = ['+48500600700', '+48500600701']
+  const items: SendSmsItem[] = [
+    { id: 'aaa1', phone: to[0]!, status: 'queued', parts: 1 },
+    { id: 'bbb1', phone: to[1]!, status: 'unsent', error_code: 3103, error_message: 'Incorrect number' }
+  ]
+  const disagreeing = scripted(() => ({ outcome: 'ok', response: { success: true, queued: 2, unsent: 0, items } }))
+  const report = await dispatchSms({ to, text: 'x' }, settings, disagreeing.send)
+  t.same(report.result.messages, [
+    { phone: to[0], status: 'queued', id: 'aaa1', parts: 1 },
+    { phone: to[1], status: 'unknown', id: 'bbb1', error: { code: 'GW_UPSTREAM_BAD_RESPONSE', message: 'The provider listed this recipient as not sent, but its counts (queued 2, unsent 0) disagree with its list: it may have been sent.' } }
+  ], 'the queued one, with its id, stays queued')
+  const agreeing = await dispatchSms({ to, text: 'x' }, settings, scripted(() => ({ outcome: 'ok', response: { success: true, queued: '1', unsent: '1', items } })).send)
+  t.same(agreeing.result.messages.map((m) => m.status), ['queued', 'unsent'], 'counts written as digits that agree: taken at their word')
+})
+
+t.test('a repeat of an invalid input is a repeat too, with or without a uniqueId: counted once', async (t) => {
+  const provider = scripted((fields) => accepted(fields.phone.map((phone, i) => ({ id: `id${i}`, phone, status: 'queued' }))))
+  const withIds = await dispatchSms({ to: ['abc', 'abc', '+48500600700'], uniqueIds: ['u1', 'u2', 'u3'], text: 'x' }, settings, provider.send)
+  t.same(withIds.result.messages.map((m) => [m.uniqueId, m.status, m.error?.code]), [['u1', 'unsent', 'GW_PHONE_INVALID'], ['u2', 'unsent', 'GW_PHONE_INVALID'], ['u3', 'queued', undefined]], 'each id answered, the repeat as invalid as the first')
+  t.equal(withIds.repeats, 1, 'the second "abc" is no message of its own')
+  const withoutIds = await dispatchSms({ to: ['abc', 'abc', '+48500600700'], text: 'x' }, settings, provider.send)
+  t.equal(withoutIds.result.messages.length, 2, 'without ids the repeat is dropped')
+  t.equal(withoutIds.repeats, undefined)
+})
+
 t.test('provider fields are built once and shared by every batch', async (t) => {
   const provider = scripted((fields) => accepted(fields.phone.map((p, i) => ({ id: `id${i}${p}`, phone: p, status: 'queued' }))))
   const sendAt = new Date('2026-07-01T10:00:00Z')

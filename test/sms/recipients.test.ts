@@ -41,9 +41,9 @@ t.test('numbers that normalise alike are sent once; a repeat with its own unique
   t.same(plan.recipients, [
     { input: '500600700', phone: '+48500600700', uniqueId: 'a1' },
     { input: '500600701', phone: '+48500600701', uniqueId: 'b1' },
-    { input: '+48500600700', phone: '+48500600700', uniqueId: 'a2', error: repeats('a1') },
-    { input: '0048 500 600 700', phone: '+48500600700', uniqueId: 'a3', error: repeats('a1') },
-    { input: '500600701', phone: '+48500600701', uniqueId: 'b2', error: repeats('b1') }
+    { input: '+48500600700', phone: '+48500600700', uniqueId: 'a2', error: repeats('a1'), repeat: true },
+    { input: '0048 500 600 700', phone: '+48500600700', uniqueId: 'a3', error: repeats('a1'), repeat: true },
+    { input: '500600701', phone: '+48500600701', uniqueId: 'b2', error: repeats('b1'), repeat: true }
   ])
   t.same(plan.sendable, [0, 1])
 })
@@ -57,7 +57,7 @@ t.test('without uniqueIds a repeat leaves no trace', async (t) => {
 t.test('a repeat with a uniqueId of a first without one says so without naming it', async (t) => {
   const planner = new RecipientPlanner('PL')
   t.same(planner.add('500600700', undefined), { input: '500600700', phone: '+48500600700' })
-  t.same(planner.add('+48500600700', 'later1'), { input: '+48500600700', phone: '+48500600700', uniqueId: 'later1', error: { code: 'GW_RECIPIENT_REPEATED', message: RECIPIENT_ERRORS.GW_RECIPIENT_REPEATED } })
+  t.same(planner.add('+48500600700', 'later1'), { input: '+48500600700', phone: '+48500600700', uniqueId: 'later1', error: { code: 'GW_RECIPIENT_REPEATED', message: RECIPIENT_ERRORS.GW_RECIPIENT_REPEATED }, repeat: true })
 })
 
 t.test('invalid numbers are answered with the gateway\'s own code, each uniqueId too, and not sent', async (t) => {
@@ -65,7 +65,7 @@ t.test('invalid numbers are answered with the gateway\'s own code, each uniqueId
   t.same(plan.recipients, [
     { input: '45616', uniqueId: 'x1', error: PHONE_INVALID },
     { input: '500600700', phone: '+48500600700', uniqueId: 'ok' },
-    { input: '45616', uniqueId: 'x2', error: PHONE_INVALID },
+    { input: '45616', uniqueId: 'x2', error: PHONE_INVALID, repeat: true },
     { input: 'abc', uniqueId: 'x3', error: PHONE_INVALID },
     { input: '7799123', uniqueId: 'x4', error: PHONE_INVALID }
   ])
@@ -109,6 +109,6 @@ t.test('a large request stays linear and aligned', async (t) => {
   t.equal(plan.recipients.length, count, 'every uniqueId answered')
   t.equal(plan.sendable.length, count / 2)
   t.same(plan.recipients[1234], { input: '500001234', phone: '+48500001234', uniqueId: 'id1234' })
-  t.same(plan.recipients[count / 2 + 1234], { input: '+48500001234', phone: '+48500001234', uniqueId: `id${count / 2 + 1234}`, error: repeats('id1234') })
+  t.same(plan.recipients[count / 2 + 1234], { input: '+48500001234', phone: '+48500001234', uniqueId: `id${count / 2 + 1234}`, error: repeats('id1234'), repeat: true })
   t.ok(plan.sendable.every((index, position) => index === position))
 })
