@@ -18,6 +18,12 @@ export interface MemoryStoreOptions {
    * would send again, which an operator must hear of
    */
   onEarlyEviction?: () => void
+  /**
+   * whose a key is (the client it belongs to): when the answers outgrow the budget, the owner
+   * holding the most gives up its least recently used one, so one client's flood of answers cannot
+   * push out another's. Unset: one owner for all keys.
+   */
+  ownerOf?: (key: string) => string
 }
 
 const BEYOND_LATIN1 = /[\u0100-\uffff]/
@@ -33,41 +39,79 @@ export function heapBytesOf (text: string): number {
 interface Claim { fingerprint: string, token: string | undefined, runningUntil: number, keptUntil: number }
 
 /**
- * One process's keys. Finished answers are bounded by count and bytes, least recently used (stored
- * or replayed) evicted first, each kept for its TTL. Claims of requests still running are kept
- * apart and never evicted: pushing a running send's claim out of a full cache would let a retry of
- * it send again. Their number is bounded by the requests the process is running. Replicas do not
- * share it — set REDIS_URL for that.
+ * One process's keys. Finished answers are bounded by count and bytes, each kept for its TTL; when
+ * they outgrow the bound, the owner (client) holding the most bytes gives up its least recently
+ * used (stored or replayed) answer. Claims of requests still running are kept apart and never
+ * evicted: pushing a running send's claim out of a full cache would let a retry of it send again.
+ * Their number is bounded by the requests the process is running. Replicas do not share it — set
+ * REDIS_URL for that.
  */
 export class MemoryIdempotencyStore implements IdempotencyStore {
-  readonly #records: LRUCache<string, KeyRecord>
+  /** each owner's answers, least recently used first */
+  readonly #owners = new Map<string, LRUCache<string, KeyRecord>>()
   readonly #claims = new Map<string, Claim>()
   readonly #now: () => number
+  readonly #maxBytes: number
+  readonly #ownerOf: (key: string) => string
+  readonly #newOwnerRecords: () => LRUCache<string, KeyRecord>
   #sweepAt = MIN_SWEEP_SIZE
 
-  constructor ({ maxKeys, maxBytes = MEMORY_STORE_MAX_BYTES, now = () => performance.now(), onEarlyEviction }: MemoryStoreOptions) {
+  constructor ({ maxKeys, maxBytes = MEMORY_STORE_MAX_BYTES, now = () => performance.now(), onEarlyEviction, ownerOf = () => '' }: MemoryStoreOptions) {
     // Bounded by size alone (lru-cache preallocates for a `max` count, slowing every start):
     // no record counts less than maxBytes / maxKeys (rounded down), so at most maxKeys fit.
     const smallestRecord = Math.max(RECORD_OVERHEAD_BYTES, Math.floor(maxBytes / maxKeys))
-    this.#records = new LRUCache<string, KeyRecord>({
-      maxSize: maxBytes,
-      sizeCalculation: (record) => Math.max(smallestRecord, RECORD_OVERHEAD_BYTES + (record.state === 'done' ? heapBytesOf(record.response.body) : 0)),
-      perf: { now },
-      // Read the clock on every lookup (its default caches it for a millisecond, by a timer).
-      ttlResolution: 0,
-      // lru-cache calls it before it forgets the key, so the key's remaining TTL can still be read.
-      ...(onEarlyEviction === undefined
-        ? {}
-        : { dispose: (_record: KeyRecord, key: string, reason: string) => { if (reason === 'evict' && this.#records.getRemainingTTL(key) > 0) onEarlyEviction() } })
-    })
+    this.#newOwnerRecords = () => {
+      const records: LRUCache<string, KeyRecord> = new LRUCache<string, KeyRecord>({
+        // One owner alone may fill the whole bound, as all did when they shared one cache.
+        maxSize: maxBytes,
+        sizeCalculation: (record) => Math.max(smallestRecord, RECORD_OVERHEAD_BYTES + (record.state === 'done' ? heapBytesOf(record.response.body) : 0)),
+        perf: { now },
+        // Read the clock on every lookup (its default caches it for a millisecond, by a timer).
+        ttlResolution: 0,
+        // lru-cache calls it before it forgets the key, so the key's remaining TTL can still be read.
+        ...(onEarlyEviction === undefined
+          ? {}
+          : { dispose: (_record: KeyRecord, key: string, reason: string) => { if (reason === 'evict' && records.getRemainingTTL(key) > 0) onEarlyEviction() } })
+      })
+      return records
+    }
     this.#now = now
+    this.#maxBytes = maxBytes
+    this.#ownerOf = ownerOf
+  }
+
+  #recordsOf (key: string): LRUCache<string, KeyRecord> {
+    const owner = this.#ownerOf(key)
+    let records = this.#owners.get(owner)
+    if (records === undefined) {
+      records = this.#newOwnerRecords()
+      this.#owners.set(owner, records)
+    }
+    return records
+  }
+
+  /** Evicts, from the owner holding the most, until all the answers fit the bound together. */
+  #fitTheBound (): void {
+    let total = 0
+    for (const records of this.#owners.values()) total += records.calculatedSize
+    while (total > this.#maxBytes) {
+      let largest: LRUCache<string, KeyRecord> | undefined
+      for (const records of this.#owners.values()) {
+        if (largest === undefined || records.calculatedSize > largest.calculatedSize) largest = records
+      }
+      const before = largest!.calculatedSize
+      largest!.pop()
+      const freed = before - largest!.calculatedSize
+      if (freed <= 0) return
+      total -= freed
+    }
   }
 
   async claim (key: string, fingerprint: string, { runningMs, keptMs = runningMs, token }: ClaimOptions): Promise<ClaimResult> {
     const now = this.#now()
     const held = this.#claims.get(key)
     if (held !== undefined && held.keptUntil > now) return { state: held.runningUntil > now ? 'in_flight' : 'abandoned', fingerprint: held.fingerprint }
-    const existing = this.#records.get(key)
+    const existing = this.#recordsOf(key).get(key)
     if (existing !== undefined) return claimResultOf(existing, now)
     this.#claims.set(key, { fingerprint, token, runningUntil: now + runningMs, keptUntil: now + keptMs })
     if (this.#claims.size >= this.#sweepAt) this.#sweep(now)
@@ -76,7 +120,8 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
 
   async complete (key: string, fingerprint: string, response: StoredResponse, ttlMs: number): Promise<void> {
     this.#claims.delete(key)
-    this.#records.set(key, { state: 'done', fingerprint, response }, { ttl: ttlMs })
+    this.#recordsOf(key).set(key, { state: 'done', fingerprint, response }, { ttl: ttlMs })
+    if (this.#owners.size > 1) this.#fitTheBound()
   }
 
   async ping (): Promise<void> {}

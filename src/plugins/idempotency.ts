@@ -13,6 +13,10 @@ import { IdempotencyStoreError, type IdempotencyStore, type StoredResponse } fro
 import { StoreRetries } from '../idempotency/store-retries.js'
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key'
+/** A key is stored under its client's name (which has no colon: API_KEYS splits at the first) and this. */
+const CLIENT_KEY_SEPARATOR = ':'
+/** The client whose key it is: one client's answers cannot push another's out of the memory store. */
+const clientOfKey = (key: string) => key.slice(0, key.indexOf(CLIENT_KEY_SEPARATOR))
 export const OUTCOME_UNKNOWN_DETAIL = 'The result of the first request with this Idempotency-Key could not be confirmed (its gateway may have stopped mid-send, or could not record the result), so which of its messages went out, if any, is unknown. ' +
   'This key will not send them again: look them up by uniqueId in delivery reports or the SerwerSMS panel, and send only the missing ones, under a new key.'
 export const REPLAYED_HEADER = 'idempotent-replayed'
@@ -115,7 +119,7 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
   const claimLifeMs = inFlightTtlMs + ttlMs
   const store: IdempotencyStore = app.hasDecorator('redis')
     ? new RedisIdempotencyStore(app.redis, claimLifeMs)
-    : new MemoryIdempotencyStore({ maxKeys: config.idempotency.maxKeys, onEarlyEviction: () => { app.metrics.idempotencyAnswersEvicted.inc() } })
+    : new MemoryIdempotencyStore({ maxKeys: config.idempotency.maxKeys, ownerOf: clientOfKey, onEarlyEviction: () => { app.metrics.idempotencyAnswersEvicted.inc() } })
   app.decorateRequest('idempotencyClaim', null)
   /**
    * What the store refused and is retried in the background, by the token of the request it is
@@ -177,7 +181,7 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
     if (typeof header !== 'string' || headerCount(request.raw.rawHeaders, IDEMPOTENCY_HEADER) > 1) {
       throw new GatewayError('GW_VALIDATION_FAILED', 'Send one Idempotency-Key header.', { errors: [{ field: 'headers:/idempotency-key', reason: 'is repeated' }] })
     }
-    const key = `${request.client}:${header}`
+    const key = `${request.client}${CLIENT_KEY_SEPARATOR}${header}`
     // A getter that builds a new object on every read: read once.
     const { url, config: { idempotentBody: spell, formerIdempotentBody: formerSpelling } } = request.routeOptions
     const fingerprint = fingerprintRequest(request.method, url ?? '', spell === undefined ? request.body : spell(request.body))

@@ -92,3 +92,29 @@ t.test('answers are weighed in bytes: Polish text counts twice what its characte
   t.same(await store.claim('k0', 'fp', { runningMs: HOUR }), { state: 'claimed' }, 'the oldest went to make room')
   t.match(await store.claim('k2', 'fp', { runningMs: HOUR }), { state: 'done' })
 })
+
+t.test('one client\'s flood of answers pushes out its own, not another client\'s: the owner holding the most gives way', async (t) => {
+  let now = 1_000_000
+  let early = 0
+  const ownerOf = (key: string) => key.slice(0, key.indexOf(':'))
+  const store = new MemoryIdempotencyStore({ maxKeys: 1000, maxBytes: 100 * 1024, now: () => now, ownerOf, onEarlyEviction: () => { early++ } })
+  const store1 = async (key: string, body: string) => {
+    await store.claim(key, 'fp', { runningMs: HOUR })
+    await store.complete(key, 'fp', answer(body), HOUR)
+    now += 1
+  }
+  for (let i = 0; i < 10; i++) await store1(`billing:k${i}`, 'b'.repeat(1000))
+  for (let i = 0; i < 500; i++) await store1(`shop:flood-${i}`, 'x'.repeat(2000))
+  for (let i = 0; i < 10; i++) t.match(await store.claim(`billing:k${i}`, 'fp', { runningMs: HOUR }), { state: 'done' }, `billing's answer ${i} is kept`)
+  t.same(await store.claim('shop:flood-0', 'fp', { runningMs: HOUR }), { state: 'claimed' }, 'the flood\'s oldest went')
+  // 100 KiB hold 10 of billing's (1,256 bytes each) and 39 of shop's (2,256): shop's 45 alone would overrun the bound.
+  t.same(await store.claim('shop:flood-460', 'fp', { runningMs: HOUR }), { state: 'claimed' }, 'the two share one bound: shop keeps what billing leaves of it')
+  t.match(await store.claim('shop:flood-461', 'fp', { runningMs: HOUR }), { state: 'done' })
+  t.match(await store.claim('shop:flood-499', 'fp', { runningMs: HOUR }), { state: 'done' }, 'its newest are kept')
+  t.ok(early > 400, `the answers pushed out are reported (${early})`)
+
+  // Once billing holds the most, it gives way in turn: the bound is shared, not split.
+  for (let i = 0; i < 60; i++) await store1(`billing:big-${i}`, 'b'.repeat(2000))
+  t.same(await store.claim('billing:k0', 'fp', { runningMs: HOUR }), { state: 'claimed' }, 'billing\'s own oldest went when billing outgrew shop')
+  t.match(await store.claim('shop:flood-499', 'fp', { runningMs: HOUR }), { state: 'done' }, 'shop\'s newest stayed')
+})

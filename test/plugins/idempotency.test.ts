@@ -39,6 +39,16 @@ t.test('an in-memory store too small for its TTL says so in a metric', async (t)
   t.equal((await send(gw, order, 'fill-0')).headers.get('idempotent-replayed'), null, 'and a retry of the first one is sent again, as the metric warned')
 })
 
+t.test('one client\'s answers filling the in-memory store push out its own, not another client\'s', async (t) => {
+  const gw = await startGateway(t, { env: { IDEMPOTENCY_MAX_KEYS: '100' } })
+  t.equal((await send(gw, order, 'billing-1')).status, 200)
+  for (let i = 0; i < 103; i++) t.equal((await send(gw, order, `flood-${i}`, OTHER_API_KEY)).status, 200)
+  const retry = await send(gw, order, 'billing-1')
+  t.equal(retry.headers.get('idempotent-replayed'), 'true', 'billing\'s retry is replayed, not sent again')
+  t.equal((await send(gw, order, 'flood-0', OTHER_API_KEY)).headers.get('idempotent-replayed'), null, 'shop\'s oldest went instead')
+  t.equal(gw.simulator.stats.sendRequests, 1 + 103 + 1)
+})
+
 t.test('the same key with another body is refused; keys are per client', async (t) => {
   const gw = await startGateway(t)
   await send(gw, order, 'k-1')
