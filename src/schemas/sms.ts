@@ -39,7 +39,7 @@ export const SendSmsBodySchema = Type.Object({
   speed: Type.Optional(Type.Boolean({ description: 'priority channel (extra charge; FULL SMS only)' })),
   vcard: Type.Optional(Type.Boolean({ description: 'the text is a vCard' })),
   utf: Type.Optional(Type.Boolean({ description: 'send national characters (70 instead of 160 characters per SMS; FULL SMS only). Omitted: set when the text has characters outside GSM-7 and there is a sender' })),
-  sendAt: Type.Optional(Type.String({ format: 'date-time', description: 'schedule the send (RFC 3339); passed to the provider in its local time (SERWERSMS_TIME_ZONE, Polish by default)', examples: ['2026-12-24T18:00:00+01:00'] })),
+  sendAt: Type.Optional(Type.String({ format: 'date-time', description: 'schedule the send (RFC 3339), at most a year ahead; passed to the provider in its local time (SERWERSMS_TIME_ZONE, Polish by default)', examples: ['2026-12-24T18:00:00+01:00'] })),
   uniqueId: Type.Optional(Type.Union([
     UniqueIdSchema,
     Type.Array(UniqueIdSchema, { minItems: 1, maxItems: PROVIDER_MAX_RECIPIENTS })

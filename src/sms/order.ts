@@ -8,6 +8,14 @@ import type { SmsOrder } from './dispatch.js'
 const MAX_REPORTED_REPEATS = 20
 /** A scheduled time this far in the past is a caller's bug, not clock skew. */
 const MAX_PAST_SEND_AT_MS = 5 * 60_000
+/**
+ * How far ahead a send may be scheduled: a year (and a day, for a leap year). SerwerSMS documents
+ * no limit; but the send's signed dlr_url must stay valid until its reports can come, so a send
+ * in the year 9999 would hand SerwerSMS a credential for every report until then.
+ */
+export const MAX_SEND_AT_AHEAD_MS = 366 * 24 * 3_600_000
+/** RFC 3339's leap second (23:59:60), which Date cannot read: the SMS goes at the second after 23:59:59. */
+const LEAP_SECOND = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}):60/i
 
 /** Half of a surrogate pair without its other half: JSON can carry it ("\ud800"), UTF-8 cannot. */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
@@ -104,9 +112,10 @@ export function readOrder (body: SendSmsBody, limits: OrderLimits, now: number):
     if (body[flag] !== undefined) order[flag] = body[flag]
   }
   if (body.sendAt !== undefined) {
-    const sendAt = new Date(body.sendAt)
+    const sendAt = new Date(instantOf(body.sendAt))
     if (Number.isNaN(sendAt.getTime())) problems.push({ field: '/sendAt', reason: 'is not a valid date-time' })
     else if (sendAt.getTime() < now - MAX_PAST_SEND_AT_MS) problems.push({ field: '/sendAt', reason: 'is in the past; omit it to send now' })
+    else if (sendAt.getTime() > now + MAX_SEND_AT_AHEAD_MS) problems.push({ field: '/sendAt', reason: 'is more than a year ahead, the furthest a send may be scheduled' })
     else {
       const unsayable = unsayableInProviderTime(sendAt, limits.timeZone)
       if (unsayable === undefined) order.sendAt = sendAt
@@ -126,4 +135,10 @@ export function readOrder (body: SendSmsBody, limits: OrderLimits, now: number):
   }
   if (problems.length > 0) throw validationError(problems)
   return order
+}
+
+/** The instant of an RFC 3339 date-time, a leap second included; NaN when Date cannot read it. */
+function instantOf (dateTime: string): number {
+  const leap = LEAP_SECOND.exec(dateTime)
+  return leap === null ? Date.parse(dateTime) : Date.parse(`${leap[1]!}:59${dateTime.slice(leap[0].length)}`) + 1000
 }

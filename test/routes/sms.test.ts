@@ -202,7 +202,7 @@ t.test('bad bodies are refused with problem+json naming the field, never coerced
     [{ to: '+48500600700', text: 'a\udc00b' }, '/text', 'contains a lone UTF-16 surrogate, which is no character; send the text as valid Unicode'],
     [{ to: '+48500600700', text: 'ab\u0000c' }, '/text', 'contains the control character U+0000 at 2, which an SMS cannot show; only tab and line breaks are allowed'],
     [{ to: '+48500600700', text: '\u200b \u2060\u00ad\ufe0f' }, '/text', 'has no visible character, only whitespace and invisible ones such as U+200B (zero-width space); the SMS would arrive looking empty'],
-    [{ to: '+48500600700', text: 'x', sendAt: '9999-12-31T23:30:00Z' }, '/sendAt', 'is beyond the year 9999, which the provider\'s date format cannot carry'],
+    [{ to: '+48500600700', text: 'x', sendAt: '9999-12-31T23:30:00Z' }, '/sendAt', 'is more than a year ahead, the furthest a send may be scheduled'],
     [{ to: '+48500600700', text: 'x', sendAt: REPEATED.iso }, '/sendAt', `falls in the hour Polish clocks repeat (02:30 on ${REPEATED.day} happens twice), and the provider takes its time in Polish local time without an offset; choose a time outside that hour`],
     [{ to: '+48500600700', text: 'x', uniqueId: 'a-b' }, '/uniqueId', 'must be 3–50 letters and digits'],
     [{ to: [''], text: 'x' }, '/to/0', 'must NOT have fewer than 1 characters'],

@@ -1,6 +1,6 @@
 import t from 'tap'
 import type { GatewayError } from '../../src/errors.js'
-import { readOrder } from '../../src/sms/order.js'
+import { MAX_SEND_AT_AHEAD_MS, readOrder } from '../../src/sms/order.js'
 
 const limits = { maxRecipients: 3, defaultSender: undefined }
 const now = Date.parse('2026-11-25T12:00:00Z')
@@ -32,4 +32,18 @@ t.test('what the schema cannot say is refused with every field named', async (t)
   t.same(repeats.extensions.errors!.map((e) => e.field), ['/uniqueId/1', '/uniqueId/2'])
   const invalidDate = t.throws(() => readOrder({ to: 'a', text: 'x', sendAt: 'not a date' }, limits, now)) as GatewayError
   t.same(invalidDate.extensions.errors, [{ field: '/sendAt', reason: 'is not a valid date-time' }])
+})
+
+t.test('a send is scheduled at most a year ahead: its signed dlr_url must stay valid until then', async (t) => {
+  const furthest = new Date(now + MAX_SEND_AT_AHEAD_MS).toISOString()
+  t.match(readOrder({ to: 'a', text: 'x', sendAt: furthest }, limits, now), { sendAt: new Date(furthest) }, '366 days ahead is taken')
+  const beyond = t.throws(() => readOrder({ to: 'a', text: 'x', sendAt: new Date(now + MAX_SEND_AT_AHEAD_MS + 1000).toISOString() }, limits, now)) as GatewayError
+  t.same(beyond.extensions.errors, [{ field: '/sendAt', reason: 'is more than a year ahead, the furthest a send may be scheduled' }])
+  const farFuture = t.throws(() => readOrder({ to: 'a', text: 'x', sendAt: '9999-06-01T00:00:00Z' }, limits, now)) as GatewayError
+  t.same(farFuture.extensions.errors, [{ field: '/sendAt', reason: 'is more than a year ahead, the furthest a send may be scheduled' }])
+})
+
+t.test('a leap second (23:59:60, as RFC 3339 allows) is read as the second after 23:59:59', async (t) => {
+  t.same(readOrder({ to: 'a', text: 'x', sendAt: '2026-12-31T23:59:60Z' }, limits, now).sendAt, new Date('2027-01-01T00:00:00Z'))
+  t.same(readOrder({ to: 'a', text: 'x', sendAt: '2026-12-31T23:59:60.5+01:00' }, limits, now).sendAt, new Date('2026-12-31T23:00:00.500Z'), 'with a fraction and an offset')
 })

@@ -147,7 +147,7 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
   const schema = {
     operationId: 'receiveDeliveryReport',
     summary: 'Receive a delivery report pushed by SerwerSMS',
-    description: 'The target of the signed `dlr_url` the gateway sends with every message (when PUBLIC_URL and DLR_SECRET are set); SerwerSMS calls it, API clients do not. The fields come in the query string. Answers the text OK to every authentic report, repeats and unknown ids included.',
+    description: 'The target of the signed `dlr_url` the gateway sends with every message (when PUBLIC_URL and DLR_SECRET are set); SerwerSMS calls it, API clients do not. The fields come in the query string. Answers the text OK to every authentic report, repeats and unknown ids included. A gateway without DLR_SECRET issues no such URL and refuses every report with 403.',
     tags: ['delivery reports'],
     querystring: DeliveryReportQuerySchema,
     response: {
@@ -156,7 +156,8 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
       401: problemResponse({ code: 'GW_DLR_SIGNATURE_MISSING', detail: 'The delivery-report URL carries no valid signature.' }),
       403: problemResponse([
         { code: 'GW_DLR_SIGNATURE_INVALID', detail: 'The delivery-report URL signature does not match.' },
-        { code: 'GW_DLR_EXPIRED', detail: 'The delivery-report URL has expired.' }
+        { code: 'GW_DLR_EXPIRED', detail: 'The delivery-report URL has expired.' },
+        { code: 'GW_DLR_SIGNATURE_INVALID', detail: REFUSAL_BY_VERIFICATION.not_issued.detail }
       ]),
       503: shuttingDownResponse()
     }
