@@ -12,9 +12,13 @@ import { GatewayError } from '../errors.js'
  * `config: { rateLimit: … }`; the check runs after authentication and before the body is read,
  * so every request counts: replays, refusals and bodies that cannot be parsed included.
  */
+/** The 429's detail. The window as configured: the context's `after` is the time left of the current one. */
+export function rateLimitedDetail ({ max, windowMs }: Config['rateLimit']): string {
+  return `This client may make ${max} requests per ${windowMs / 1000} s (RATE_LIMIT_WINDOW); retry after the Retry-After seconds.`
+}
+
 export default fp<{ config: Config }>(async function rateLimitPlugin (app, { config }) {
-  // The window as configured: the context's `after` is the time left of the current one.
-  const limit = `This client may make ${config.rateLimit.max} requests per ${config.rateLimit.windowMs / 1000} s (RATE_LIMIT_WINDOW); retry after the Retry-After seconds.`
+  const limit = rateLimitedDetail(config.rateLimit)
   await app.register(rateLimit, {
     global: false,
     hook: 'preParsing',

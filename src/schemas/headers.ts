@@ -1,10 +1,15 @@
 import { Type } from 'typebox'
 
-/** Response headers of rate-limited routes (IETF draft RateLimit fields, as @fastify/rate-limit sends them). */
-export const RateLimitHeaders = {
-  'RateLimit-Limit': Type.Integer({ minimum: 1, description: 'requests this client may make per window (RATE_LIMIT_MAX)', examples: [600] }),
-  'RateLimit-Remaining': Type.Integer({ minimum: 0, description: 'requests this client has left in the current window', examples: [599] }),
-  'RateLimit-Reset': Type.Integer({ minimum: 0, description: 'seconds until the current window ends', examples: [60] })
+/**
+ * Response headers of rate-limited routes (IETF draft RateLimit fields, as @fastify/rate-limit
+ * sends them), their examples those of this gateway's limit.
+ */
+export function rateLimitHeaders ({ max, windowMs }: { max: number, windowMs: number }) {
+  return {
+    'RateLimit-Limit': Type.Integer({ minimum: 1, description: 'requests this client may make per window (RATE_LIMIT_MAX)', examples: [max] }),
+    'RateLimit-Remaining': Type.Integer({ minimum: 0, description: 'requests this client has left in the current window', examples: [max - 1] }),
+    'RateLimit-Reset': Type.Integer({ minimum: 0, description: 'seconds until the current window ends', examples: [Math.ceil(windowMs / 1000)] })
+  }
 }
 
 export const RetryAfterHeader = {

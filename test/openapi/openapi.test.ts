@@ -269,6 +269,18 @@ t.test('the served document gives the lists of POST /sms the configured SMS_MAX_
   t.equal(six.status, 413, 'one more is refused, as documented')
 })
 
+t.test('the served document\'s 429 and RateLimit examples are this gateway\'s limit, as its answers are', async (t) => {
+  const gw = await startGateway(t, { env: { RATE_LIMIT_MAX: '1', RATE_LIMIT_WINDOW: '2 minutes' } })
+  const served = await (await fetch(`${gw.url}/docs/json`)).json() as Json
+  const tooMany = served.paths['/sms'].post.responses['429'] as Json
+  await sendSms(gw.url, MESSAGE)
+  const refused = await sendSms(gw.url, MESSAGE)
+  t.equal(refused.status, 429)
+  t.equal(tooMany.content[PROBLEM_MEDIA_TYPE].examples.GW_RATE_LIMITED.value.detail, ((await refused.json()) as Json).detail, 'the example\'s detail is the answer\'s')
+  t.same([tooMany.headers['RateLimit-Limit'].schema.examples, tooMany.headers['RateLimit-Remaining'].schema.examples, tooMany.headers['RateLimit-Reset'].schema.examples], [[1], [0], [120]])
+  t.same(document.paths['/sms'].post.responses['429'].headers['RateLimit-Limit'].schema.examples, [600], 'the checked-in document: the default')
+})
+
 t.test('with AUTH_DISABLED, the served document asks POST /sms for no key and lists no 401, as the gateway then answers', async (t) => {
   const gw = await startGateway(t, { env: { AUTH_DISABLED: 'true', API_KEYS: undefined } })
   const served = await (await fetch(`${gw.url}/docs/json`)).json() as Json

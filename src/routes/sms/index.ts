@@ -5,7 +5,7 @@ import { whenAnswerClosed } from '../../answer-closed.js'
 import { ANONYMOUS_CLIENT, type Config } from '../../config.js'
 import { DeliveryUrlIssuer } from '../../dlr/signing.js'
 import { GatewayError } from '../../errors.js'
-import { IdempotentReplayedHeader, RateLimitHeaders, RetryAfterHeader, wwwAuthenticateHeader } from '../../schemas/headers.js'
+import { IdempotentReplayedHeader, rateLimitHeaders, RetryAfterHeader, wwwAuthenticateHeader } from '../../schemas/headers.js'
 import { problemResponse } from '../../schemas/problem.js'
 import { ITEMS_PER_PIECE, serializeListInPieces } from '../../list-in-pieces.js'
 import { RECIPIENT_STATUSES, RecipientResultSchema, SEND_SMS_EXAMPLES, SendSmsBodySchema, SendSmsHeadersSchema, SendSmsProblemSchema, SendSmsResultSchema, type SendSmsBody, type SendSmsResult } from '../../schemas/sms.js'
@@ -15,6 +15,7 @@ import { RecipientBudget } from '../../sms/recipient-budget.js'
 import { maskPhone } from '../../sms/phone.js'
 import { API_REALM } from '../../plugins/auth.js'
 import { addLogFields } from '../../plugins/request-log.js'
+import { rateLimitedDetail } from '../../plugins/rate-limit.js'
 import { OUTCOME_UNKNOWN_DETAIL, STORE_UNAVAILABLE_DETAIL } from '../../plugins/idempotency.js'
 import { bodyLimitFor } from '../../server-options.js'
 
@@ -41,6 +42,8 @@ function sampleNotQueued (result: SendSmsResult): string[] {
 
 const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { config }) => {
   const { deliveryReports, sending, defaultRegion } = config
+  // Documented with this gateway's own limit as the examples.
+  const RateLimitHeaders = rateLimitHeaders(config.rateLimit)
   const { messages, testMessages, scheduledMessages, messageParts, batchesPerCall, recipientsInFlight, recipientsInFlightLimit, busyRefusals } = app.metrics
   // Every client's series exported from 0: one that first appears at 1 has no increase() in
   // Prometheus, so a first call after a start whose recipients all failed would raise no alert.
@@ -132,7 +135,7 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
           { code: 'GW_IDEMPOTENCY_KEY_REUSED', detail: 'This Idempotency-Key was used with a different request body. A retry must repeat the first body unchanged: the first request may have been sent. Use a new key only for a new message, never for this one written differently (its numbers or date spelt another way), which would send it again.' }
           // Never a replay: a refusal sent nothing and frees its key; a reused key is refused before any claim.
         ], { headers: RateLimitHeaders, schema: SendSmsProblemSchema }),
-        429: problemResponse({ code: 'GW_RATE_LIMITED', detail: 'This client may make 600 requests per 60 s (RATE_LIMIT_WINDOW); retry after the Retry-After seconds.' }, { headers: { ...RetryAfterHeader, ...RateLimitHeaders } }),
+        429: problemResponse({ code: 'GW_RATE_LIMITED', detail: rateLimitedDetail(config.rateLimit) }, { headers: { ...RetryAfterHeader, ...RateLimitHeaders } }),
         500: problemResponse({ code: 'GW_INTERNAL', detail: 'The gateway failed unexpectedly; the incident is in its log.' }, { headers: { ...RateLimitHeaders, ...IdempotentReplayedHeader } }),
         502: problemResponse([
           { code: 'GW_UPSTREAM_UNREACHABLE', detail: 'SerwerSMS could not be reached (ECONNREFUSED); nothing was sent.', extensions: SEND_SMS_EXAMPLES.unreachable },
