@@ -323,13 +323,14 @@ function parseEnvironment<T extends TSchema & { properties: Record<string, TSche
   const problems: string[] = []
   const seen = new Set<string>()
   const show = (name: string) => SECRET_VARIABLES.has(name) ? `${name} (value hidden)` : `${name}=${JSON.stringify(raw[name] ?? '')}`
-  // Ajv's coercion reads a number as JavaScript does: PORT=0x1F90 would be 8080, 8e3 8000, Infinity unbounded.
+  // Ajv's coercion reads a number as JavaScript does: PORT=0x1F90 would be 8080, 8e3 8000, and
+  // Infinity or 400 nines unbounded. 15 digits hold every safe integer of that many.
   for (const [name, text] of Object.entries(raw)) {
     const property = schema.properties[name] as { type?: string, description?: string }
-    if (property.type !== 'integer' || /^-?\d+$/.test(text)) continue
+    if (property.type !== 'integer' || /^-?\d{1,15}$/.test(text)) continue
     seen.add(name)
     delete value[name]
-    problems.push(`${show(name)} is invalid: it is not a whole number in decimal digits. Set it to ${property.description ?? 'a valid value'}.`)
+    problems.push(`${show(name)} is invalid: it is not a whole number of at most 15 decimal digits. Set it to ${property.description ?? 'a valid value'}.`)
   }
   const validate = compileEnvironment(schema)
   if (validate(value) && problems.length === 0) return value as Static<T>

@@ -85,11 +85,13 @@ t.test('a bad value names the variable, the problem and the fix', async (t) => {
     [{ PORT: '8080', METRICS_PORT: '8080', HOST: '10.0.0.5', METRICS_HOST: '::ffff:10.0.0.5' }, /at the same address \(HOST="10\.0\.0\.5", METRICS_HOST="::ffff:10\.0\.0\.5"\)/],
     [{ SERWERSMS_SENDER: 'much too long name' }, /SERWERSMS_SENDER/],
     // Ajv's coercion alone would read these as JavaScript does: 8080, 8000, 8080 and no bound at all.
-    [{ PORT: '0x1F90' }, /^PORT="0x1F90" is invalid: it is not a whole number in decimal digits\. Set it to /],
-    [{ PORT: '8e3' }, /^PORT="8e3" is invalid: it is not a whole number in decimal digits/],
+    [{ PORT: '0x1F90' }, /^PORT="0x1F90" is invalid: it is not a whole number of at most 15 decimal digits\. Set it to /],
+    [{ PORT: '8e3' }, /^PORT="8e3" is invalid: it is not a whole number of at most 15 decimal digits/],
     [{ PORT: '8080.0' }, /^PORT="8080\.0" is invalid: it is not a whole number/],
-    [{ SMS_BATCH_SIZE: 'Infinity', PORT: '0b11' }, /^PORT="0b11" is invalid: it is not a whole number in decimal digits\. Set it to .*\nSMS_BATCH_SIZE="Infinity" is invalid: it is not a whole number/],
+    [{ SMS_BATCH_SIZE: 'Infinity', PORT: '0b11' }, /^PORT="0b11" is invalid: it is not a whole number of at most 15 decimal digits\. Set it to .*\nSMS_BATCH_SIZE="Infinity" is invalid: it is not a whole number/],
     [{ PORT: '-1' }, /^PORT="-1" is invalid: must be >= 0\. Set it to TCP port/],
+    [{ RATE_LIMIT_MAX: '9'.repeat(400) }, /^RATE_LIMIT_MAX="9{400}" is invalid: it is not a whole number of at most 15 decimal digits/],
+    [{ RATE_LIMIT_MAX: '9'.repeat(16) }, /^RATE_LIMIT_MAX="9{16}" is invalid: it is not a whole number of at most 15/],
     [{ REDIS_URL: 'localhost:6379' }, /REDIS_URL/],
     [{ PUBLIC_URL: 'https://sms.example.com/dlr/', DLR_SECRET: 'x'.repeat(32) }, /^PUBLIC_URL ends in \/dlr: .*Set it without \/dlr\.$/],
     // ioredis would throw on these when the client is made: a crash, with the password in the log.

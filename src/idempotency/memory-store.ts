@@ -6,6 +6,12 @@ export const MEMORY_STORE_MAX_BYTES = 256 * 1024 * 1024
 const RECORD_OVERHEAD_BYTES = 256
 /** Expired claims are swept when this many have gathered (or twice as many as the last sweep left). */
 const MIN_SWEEP_SIZE = 1024
+/**
+ * How often, at most, a full store looks through every answer for expired ones before it evicts
+ * live ones (lru-cache forgets an expired answer only when it is read or reaches the end of its
+ * list): a look costs ~1 ms per 100,000 answers, and a full store is over its bound at every store.
+ */
+const STALE_PURGE_INTERVAL_MS = 1000
 
 export interface MemoryStoreOptions {
   maxKeys: number
@@ -19,9 +25,9 @@ export interface MemoryStoreOptions {
    */
   onEarlyEviction?: () => void
   /**
-   * whose a key is (the client it belongs to): when the answers outgrow the budget, the owner
-   * holding the most gives up its least recently used one, so one client's flood of answers cannot
-   * push out another's. Unset: one owner for all keys.
+   * whose a key is (the client it belongs to): the owners share the bound, and one storing more
+   * than its share (the bound over the owners holding answers) evicts its own, so one client's
+   * flood cannot push another's answers below that share. Unset: one owner for all keys.
    */
   ownerOf?: (key: string) => string
 }
@@ -40,8 +46,9 @@ interface Claim { fingerprint: string, token: string | undefined, runningUntil: 
 
 /**
  * One process's keys. Finished answers are bounded by count and bytes, each kept for its TTL; when
- * they outgrow the bound, the owner (client) holding the most bytes gives up its least recently
- * used (stored or replayed) answer. Claims of requests still running are kept apart and never
+ * they outgrow the bound, expired ones go first, then the least recently used (stored or replayed)
+ * answer of the owner (client) storing, if it holds its share of the bound or more, else of the
+ * owner holding the most. Claims of requests still running are kept apart and never
  * evicted: pushing a running send's claim out of a full cache would let a retry of it send again.
  * Their number is bounded by the requests the process is running. Replicas do not share it — set
  * REDIS_URL for that.
@@ -55,6 +62,7 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
   readonly #ownerOf: (key: string) => string
   readonly #newOwnerRecords: () => LRUCache<string, KeyRecord>
   #sweepAt = MIN_SWEEP_SIZE
+  #purgedAt = Number.NEGATIVE_INFINITY
 
   constructor ({ maxKeys, maxBytes = MEMORY_STORE_MAX_BYTES, now = () => performance.now(), onEarlyEviction, ownerOf = () => '' }: MemoryStoreOptions) {
     // Bounded by size alone (lru-cache preallocates for a `max` count, slowing every start):
@@ -90,21 +98,40 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     return records
   }
 
-  /** Evicts, from the owner holding the most, until all the answers fit the bound together. */
-  #fitTheBound (): void {
+  #totalSize (): number {
     let total = 0
     for (const records of this.#owners.values()) total += records.calculatedSize
+    return total
+  }
+
+  /** Evicts until all the answers fit the bound together: expired ones, then as the class says. */
+  #fitTheBound (storing: LRUCache<string, KeyRecord>): void {
+    let total = this.#totalSize()
+    if (total <= this.#maxBytes) return
+    const now = this.#now()
+    if (now - this.#purgedAt >= STALE_PURGE_INTERVAL_MS) {
+      this.#purgedAt = now
+      for (const records of this.#owners.values()) records.purgeStale()
+      total = this.#totalSize()
+    }
     while (total > this.#maxBytes) {
-      let largest: LRUCache<string, KeyRecord> | undefined
-      for (const records of this.#owners.values()) {
-        if (largest === undefined || records.calculatedSize > largest.calculatedSize) largest = records
-      }
-      const before = largest!.calculatedSize
-      largest!.pop()
-      const freed = before - largest!.calculatedSize
+      let holding = 0
+      for (const records of this.#owners.values()) if (records.size > 0) holding++
+      const victim = storing.calculatedSize >= this.#maxBytes / holding ? storing : this.#largest()
+      const before = victim.calculatedSize
+      victim.pop()
+      const freed = before - victim.calculatedSize
       if (freed <= 0) return
       total -= freed
     }
+  }
+
+  #largest (): LRUCache<string, KeyRecord> {
+    let largest: LRUCache<string, KeyRecord> | undefined
+    for (const records of this.#owners.values()) {
+      if (largest === undefined || records.calculatedSize > largest.calculatedSize) largest = records
+    }
+    return largest!
   }
 
   async claim (key: string, fingerprint: string, { runningMs, keptMs = runningMs, token }: ClaimOptions): Promise<ClaimResult> {
@@ -120,8 +147,9 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
 
   async complete (key: string, fingerprint: string, response: StoredResponse, ttlMs: number): Promise<void> {
     this.#claims.delete(key)
-    this.#recordsOf(key).set(key, { state: 'done', fingerprint, response }, { ttl: ttlMs })
-    if (this.#owners.size > 1) this.#fitTheBound()
+    const records = this.#recordsOf(key)
+    records.set(key, { state: 'done', fingerprint, response }, { ttl: ttlMs })
+    if (this.#owners.size > 1) this.#fitTheBound(records)
   }
 
   async ping (): Promise<void> {}

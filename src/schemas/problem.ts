@@ -50,6 +50,8 @@ export function problemResponse (examples: ProblemExample | readonly ProblemExam
   const cases = Array.isArray(examples) ? examples as readonly ProblemExample[] : [examples as ProblemExample]
   const statuses = new Set(cases.map(({ code }) => ERROR_CATALOGUE[code].status))
   if (statuses.size !== 1) throw new Error(`one response documents one status, not ${[...statuses].join(' and ')}`)
+  // Examples are keyed by code: a second of one code would replace the first.
+  if (new Set(cases.map(({ code }) => code)).size !== cases.length) throw new Error('one response documents each code once')
   return {
     description: cases.map(({ code }) => `- \`${code}\`: ${ERROR_CATALOGUE[code].title}`).join('\n'),
     ...(options.headers === undefined ? {} : { headers: options.headers }),

@@ -35,10 +35,12 @@ class DeadlineError extends Error {
 }
 
 /**
- * The largest answer read: a batch of 200 recipients (the most SMS_BATCH_SIZE allows) is answered
- * in ~40 KB. A larger one is no send_sms answer, and reading it whole would hold its bytes twice.
+ * The largest answer read. The seed's items repeat the message's text, so a batch of 200
+ * recipients (the most SMS_BATCH_SIZE allows) of a 5,000-character text is answered in 1 MB, and
+ * in 6 MB if the provider writes each character beyond ASCII as a \uXXXX escape, as PHP's JSON
+ * does by default. A larger one is no send_sms answer, and reading it whole would hold it twice.
  */
-export const MAX_ANSWER_BYTES = 1024 * 1024
+export const MAX_ANSWER_BYTES = 16 * 1024 * 1024
 
 class AnswerTooLargeError extends Error {
   override name = 'AnswerTooLargeError'
@@ -72,7 +74,7 @@ export function createSerwerSmsClient (options: SerwerSmsClientOptions): SerwerS
   if (options.auth.kind === 'token') headers.authorization = `Bearer ${options.auth.token}`
   const credentials = options.auth.kind === 'user' ? { username: options.auth.username, password: options.auth.password } : undefined
   // Taken out of any text of the provider's the gateway passes on.
-  const secrets = options.auth.kind === 'user' ? [options.auth.password] : [options.auth.token]
+  const secrets = credentialSpellings(options.auth.kind === 'user' ? options.auth.password : options.auth.token)
 
   return {
     async sendSms (fields) {
@@ -158,4 +160,26 @@ function describeFailure ({ error, requestSent }: ExchangeFailure): SendSmsOutco
     return { outcome: 'timeout', requestSent, detail: 'no answer within the timeout' }
   }
   return { outcome: 'network', requestSent, detail: code ?? error.name }
+}
+
+/** Credentials shorter than this are not looked for: taking out every "a" would leave nothing readable. */
+const MIN_CREDENTIAL_LENGTH = 4
+
+/**
+ * The ways a provider's text may quote a credential it was sent: as sent, URL-encoded (as
+ * JavaScript, as a form or PHP's urlencode does, hex in either case) and JSON-escaped (PHP's own
+ * escapes "/" too). Longest first, so a spelling that holds another is taken out whole.
+ */
+export function credentialSpellings (credential: string): string[] {
+  if (credential.length < MIN_CREDENTIAL_LENGTH) return []
+  const component = encodeURIComponent(credential)
+  const form = new URLSearchParams({ c: credential }).toString().slice(2)
+  const php = form.replace(/[!'()~*]/g, (character) => `%${character.charCodeAt(0).toString(16).toUpperCase()}`)
+  const json = JSON.stringify(credential).slice(1, -1)
+  const spellings = new Set([credential, json, json.replaceAll('/', '\\/')])
+  for (const encoded of [component, form, php]) {
+    spellings.add(encoded)
+    spellings.add(encoded.replace(/%[0-9A-F]{2}/g, (escape) => escape.toLowerCase()))
+  }
+  return [...spellings].sort((a, b) => b.length - a.length)
 }

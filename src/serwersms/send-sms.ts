@@ -209,22 +209,33 @@ export function readSendSmsResponse (statusCode: number, bodyText: string, crede
 export const PROVIDER_TEXT_MAX = 200
 /** The same for an error's code or type when written as text. */
 export const PROVIDER_CODE_MAX = 64
-/** Credentials shorter than this are not looked for: taking out every "a" would leave nothing readable. */
-const MIN_CREDENTIAL_LENGTH = 4
-
 /**
- * Provider text as the gateway passes it on: its own credentials taken out (a provider may quote
- * a parameter it was sent, the password among them; as sent or URL-encoded), then cut.
+ * Provider text as the gateway passes it on: its own credentials taken out (a provider may quote a
+ * parameter it was sent, the password among them: `credentials` are every spelling to look for,
+ * longest first), then cut.
  */
 function providerText (text: string, credentials: readonly string[], maxLength: number): string {
   let scrubbed = text
-  for (const credential of credentials) {
-    if (credential.length < MIN_CREDENTIAL_LENGTH) continue
-    for (const spelling of new Set([credential, encodeURIComponent(credential)])) {
-      if (scrubbed.includes(spelling)) scrubbed = scrubbed.replaceAll(spelling, '[credential]')
-    }
+  for (const spelling of credentials) {
+    if (scrubbed.includes(spelling)) scrubbed = scrubbed.replaceAll(spelling, '[credential]')
   }
   return shortened(scrubbed, maxLength)
+}
+
+/**
+ * Whether the provider's counts of queued and unsent messages are those of its list. When they are
+ * not, one of the two is wrong, and a recipient listed as not sent may have been: answered
+ * `unsent`, the caller would send it again. (One listed as queued, with its id, stays queued.)
+ */
+export function countsAgreeWithList ({ queued, unsent, items }: SendSmsSuccess): boolean {
+  if (items === undefined) return true
+  let listedQueued = 0
+  let listedUnsent = 0
+  for (const item of items) {
+    if (item.status === 'queued') listedQueued++
+    else if (item.status === 'unsent') listedUnsent++
+  }
+  return countOf(queued) === listedQueued && countOf(unsent) === listedUnsent
 }
 
 /** Digits only: the provider may write a number with or without `+`; both name the same phone. */

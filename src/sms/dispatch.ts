@@ -2,7 +2,7 @@ import type { CountryCode } from 'libphonenumber-js'
 import type { ErrorCode } from '../errors.js'
 import type { RecipientResult, RecipientStatus, SendSmsResult } from '../schemas/sms.js'
 import type { SendSmsFields } from '../serwersms/client.js'
-import { countOf, isAccountError, phoneKey, providerCode, SYSTEM_NAME, type ProviderError, type ProviderFlags, type SendSmsItem, type SendSmsOutcome, type SendSmsSuccess } from '../serwersms/send-sms.js'
+import { countOf, countsAgreeWithList, isAccountError, phoneKey, providerCode, SYSTEM_NAME, type ProviderError, type ProviderFlags, type SendSmsItem, type SendSmsOutcome } from '../serwersms/send-sms.js'
 import { TaskPool } from './batching.js'
 import { isGsm7 } from './gsm7.js'
 import { RecipientPlanner } from './recipients.js'
@@ -181,22 +181,6 @@ function applyOutcome (outcome: SendSmsOutcome, indexes: readonly number[], mess
     : { code: failure.providerError.code, message: failure.providerError.message }
   markBatch(indexes, messages, status, error)
   return failure
-}
-
-/**
- * Whether the provider's counts of queued and unsent messages are those of its list. When they are
- * not, one of the two is wrong, and a recipient listed as not sent may have been: answered
- * `unsent`, the caller would send it again. (One listed as queued, with its id, stays queued.)
- */
-function countsAgreeWithList ({ queued, unsent, items }: SendSmsSuccess): boolean {
-  if (items === undefined) return true
-  let listedQueued = 0
-  let listedUnsent = 0
-  for (const item of items) {
-    if (item.status === 'queued') listedQueued++
-    else if (item.status === 'unsent') listedUnsent++
-  }
-  return countOf(queued) === listedQueued && countOf(unsent) === listedUnsent
 }
 
 /** Gives every recipient of a batch that came to no per-recipient answer the same status and error. */

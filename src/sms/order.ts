@@ -15,7 +15,7 @@ const MAX_PAST_SEND_AT_MS = 5 * 60_000
  */
 export const MAX_SEND_AT_AHEAD_MS = 366 * 24 * 3_600_000
 /** RFC 3339's leap second (23:59:60), which Date cannot read: the SMS goes at the second after 23:59:59. */
-const LEAP_SECOND = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}):60/i
+const LEAP_SECOND = /^(\d{4}-\d{2}-\d{2}[T\s]\d{2}:\d{2}):60/i
 
 /** Half of a surrogate pair without its other half: JSON can carry it ("\ud800"), UTF-8 cannot. */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/

@@ -118,3 +118,37 @@ t.test('one client\'s flood of answers pushes out its own, not another client\'s
   t.same(await store.claim('billing:k0', 'fp', { runningMs: HOUR }), { state: 'claimed' }, 'billing\'s own oldest went when billing outgrew shop')
   t.match(await store.claim('shop:flood-499', 'fp', { runningMs: HOUR }), { state: 'done' }, 'shop\'s newest stayed')
 })
+
+t.test('a client storing its share or more evicts its own; one below it takes room from the client holding the most', async (t) => {
+  let now = 1_000_000
+  const ownerOf = (key: string) => key.slice(0, key.indexOf(':'))
+  const store = new MemoryIdempotencyStore({ maxKeys: 1000, maxBytes: 100 * 1024, now: () => now, ownerOf })
+  const store1 = async (key: string, body: string) => {
+    await store.claim(key, 'fp', { runningMs: HOUR })
+    await store.complete(key, 'fp', answer(body), HOUR)
+    now += 1
+  }
+  // billing: 60 answers of 1,256 bytes (75 KB); the share of two clients is 51,200 bytes.
+  for (let i = 0; i < 60; i++) await store1(`billing:k${i}`, 'b'.repeat(1000))
+  for (let i = 0; i < 500; i++) await store1(`shop:flood-${i}`, 'x'.repeat(2000))
+  const kept = []
+  for (let i = 0; i < 60; i++) if ((await store.claim(`billing:k${i}`, 'fp', { runningMs: HOUR })).state === 'done') kept.push(i)
+  t.same(kept, Array.from({ length: 42 }, (_, i) => 18 + i), 'billing keeps its newest 42 (52,752 bytes, its share or more): shop took room from it until shop held its share, then evicted its own')
+})
+
+t.test('expired answers make room before live ones are evicted', async (t) => {
+  let now = 1_000_000
+  let early = 0
+  const ownerOf = (key: string) => key.slice(0, key.indexOf(':'))
+  const store = new MemoryIdempotencyStore({ maxKeys: 1000, maxBytes: 100 * 1024, now: () => now, ownerOf, onEarlyEviction: () => { early++ } })
+  const store1 = async (key: string, body: string, ttl: number) => {
+    await store.claim(key, 'fp', { runningMs: HOUR })
+    await store.complete(key, 'fp', answer(body), ttl)
+    now += 1
+  }
+  for (let i = 0; i < 20; i++) await store1(`billing:old-${i}`, 'b'.repeat(2000), 1000)
+  now += 2000
+  for (let i = 0; i < 28; i++) await store1(`shop:k${i}`, 'x'.repeat(2000), HOUR)
+  t.match(await store.claim('shop:k0', 'fp', { runningMs: HOUR }), { state: 'done' }, 'shop\'s first live answer is kept: billing\'s expired ones went')
+  t.equal(early, 0, 'and no live answer was pushed out')
+})

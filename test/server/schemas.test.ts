@@ -5,6 +5,7 @@ import app from '../../src/app.js'
 import { EnvironmentSchema, SimulatorEnvironmentSchema } from '../../src/config.js'
 import { serverOptions } from '../../src/server-options.js'
 import { testConfig } from '../helper.js'
+import { problemResponse } from '../../src/schemas/problem.js'
 
 // The gateway compiles its schemas without checking them against the JSON Schema meta-schema
 // (validateSchema: false, for a quicker start: src/server-options.ts, src/config.ts). Ajv still
@@ -60,4 +61,10 @@ t.test('every schema the gateway compiles is a valid JSON Schema (draft-07)', as
 t.test('the configuration schemas are valid JSON Schemas (draft-07)', async (t) => {
   t.equal(problemsOf(EnvironmentSchema), '', 'the gateway environment')
   t.equal(problemsOf(SimulatorEnvironmentSchema), '', 'the simulator environment')
+})
+
+t.test('a problem response documents one status, and each code once (its examples are keyed by code)', async (t) => {
+  t.throws(() => problemResponse([{ code: 'GW_DLR_EXPIRED', detail: 'a' }, { code: 'GW_DLR_EXPIRED', detail: 'b' }]), { message: 'one response documents each code once' })
+  t.throws(() => problemResponse([{ code: 'GW_DLR_EXPIRED', detail: 'a' }, { code: 'GW_NOT_FOUND', detail: 'b' }]), { message: /one response documents one status, not 403 and 404/ })
+  t.ok(problemResponse([{ code: 'GW_DLR_EXPIRED', detail: 'a' }, { code: 'GW_DLR_SIGNATURE_INVALID', detail: 'b' }]))
 })

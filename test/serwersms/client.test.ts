@@ -2,7 +2,7 @@ import { once } from 'node:events'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import t, { type Test } from 'tap'
-import { createSerwerSmsClient, MAX_ANSWER_BYTES, type SendSmsFields } from '../../src/serwersms/client.js'
+import { createSerwerSmsClient, credentialSpellings, MAX_ANSWER_BYTES, type SendSmsFields } from '../../src/serwersms/client.js'
 import { startSimulator } from '../../src/simulator/simulator.js'
 import { UPSTREAM_TOKEN } from '../helper.js'
 
@@ -100,6 +100,28 @@ t.test('an answer larger than MAX_ANSWER_BYTES is a bad response, not read whole
   t.teardown(() => client.close())
   t.same(await client.sendSms(fields('+48500600700')), { outcome: 'bad_response', statusCode: 502, detail: `an answer of more than ${MAX_ANSWER_BYTES} bytes (HTTP 502)` }, 'one byte more: a bad response (the recipients may have been sent)')
   t.same(await client.sendSms(fields('+48500600701')), { outcome: 'bad_response', statusCode: 502, detail: `an answer of more than ${MAX_ANSWER_BYTES} bytes (HTTP 502)` }, 'and the client goes on working')
+})
+
+t.test('an answer repeating a 5,000-character text for 200 recipients, escaped as PHP writes it, is read', async (t) => {
+  const text = 'Zażółć gęślą jaźń. '.repeat(264).slice(0, 5000)
+  const items = Array.from({ length: 200 }, (_, i) => ({ id: `id${i}`, phone: `+48500600${String(i).padStart(3, '0')}`, status: 'queued', queued: '2026-11-25 12:00:00', parts: 72, text }))
+  // PHP's json_encode writes every character beyond ASCII as \uXXXX.
+  const escaped = Buffer.from(JSON.stringify({ success: true, queued: 200, unsent: 0, items }).replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`))
+  t.ok(escaped.length > 1024 * 1024, `${escaped.length} bytes`)
+  const client = createSerwerSmsClient({ apiUrl: await providerAnswering(t, 200, escaped), auth: { kind: 'token', token: UPSTREAM_TOKEN }, timeoutMs: 10_000 })
+  t.teardown(() => client.close())
+  const outcome = await client.sendSms(fields('+48500600700'))
+  t.match(outcome, { outcome: 'ok', response: { queued: 200 } })
+  t.equal(outcome.outcome === 'ok' ? (outcome.response.items?.[199] as { text?: string } | undefined)?.text : undefined, text, 'read as the provider wrote it')
+})
+
+t.test('a credential is looked for in every spelling a provider may quote it in, longest first', async (t) => {
+  t.same(credentialSpellings('abc'), [], 'shorter than 4 characters: not looked for')
+  const spellings = credentialSpellings('pw d/+!*~')
+  for (const spelling of ['pw d/+!*~', 'pw%20d%2F%2B!*~', 'pw%20d%2f%2b!*~', 'pw+d%2F%2B%21*%7E', 'pw+d%2f%2b%21*%7e', 'pw+d%2F%2B%21%2A%7E', 'pw d\\/+!*~']) {
+    t.ok(spellings.includes(spelling), spelling)
+  }
+  t.same(spellings, [...spellings].sort((a, b) => b.length - a.length), 'longest first')
 })
 
 t.test('the gateway\'s credentials are taken out of the provider\'s text, as sent or URL-encoded', async (t) => {

@@ -28,7 +28,7 @@ t.test('the provider\'s text is passed on cut: it is quoted per recipient, store
   const items = readSendSmsResponse(200, JSON.stringify({ success: true, queued: 0, unsent: 1, items: [{ phone: '1', status: 'unsent', error_code: 'E'.repeat(100), error_message: long }] }))
   t.match(items, { outcome: 'ok', response: { items: [{ error_code: `${'E'.repeat(PROVIDER_CODE_MAX)}…`, error_message: `${'x'.repeat(PROVIDER_TEXT_MAX)}…` }] } }, 'and in a recipient\'s error')
   t.same(readSendSmsResponse(400, JSON.stringify({ error: { code: 1006, message: 'y'.repeat(PROVIDER_TEXT_MAX) } })), { outcome: 'provider_error', error: { code: 1006, type: 'UnknownError', message: 'y'.repeat(PROVIDER_TEXT_MAX) } }, 'a text of the limit\'s length is whole')
-  t.same(readSendSmsResponse(400, JSON.stringify({ error: { code: 1006, message: 'pw abc and abcd' } }), ['abc', 'abcd']), { outcome: 'provider_error', error: { code: 1006, type: 'UnknownError', message: 'pw abc and [credential]' } }, 'a credential shorter than 4 characters is not looked for')
+  t.same(readSendSmsResponse(400, JSON.stringify({ error: { code: 1006, message: 'pw abcd and abcd%21' } }), ['abcd%21', 'abcd']), { outcome: 'provider_error', error: { code: 1006, type: 'UnknownError', message: 'pw [credential] and [credential]' } }, 'every spelling given is taken out, the longest first')
 })
 
 t.test('an error in an answer that also says it queued, or lists recipients, is no refusal: a bad response', async (t) => {

@@ -46,4 +46,5 @@ t.test('a send is scheduled at most a year ahead: its signed dlr_url must stay v
 t.test('a leap second (23:59:60, as RFC 3339 allows) is read as the second after 23:59:59', async (t) => {
   t.same(readOrder({ to: 'a', text: 'x', sendAt: '2026-12-31T23:59:60Z' }, limits, now).sendAt, new Date('2027-01-01T00:00:00Z'))
   t.same(readOrder({ to: 'a', text: 'x', sendAt: '2026-12-31T23:59:60.5+01:00' }, limits, now).sendAt, new Date('2026-12-31T23:00:00.500Z'), 'with a fraction and an offset')
+  t.same(readOrder({ to: 'a', text: 'x', sendAt: '2026-12-31 23:59:60Z' }, limits, now).sendAt, new Date('2027-01-01T00:00:00Z'), 'with a space for the T, as the schema\'s date-time allows')
 })

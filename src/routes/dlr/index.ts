@@ -156,8 +156,7 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
       401: problemResponse({ code: 'GW_DLR_SIGNATURE_MISSING', detail: 'The delivery-report URL carries no valid signature.' }),
       403: problemResponse([
         { code: 'GW_DLR_SIGNATURE_INVALID', detail: 'The delivery-report URL signature does not match.' },
-        { code: 'GW_DLR_EXPIRED', detail: 'The delivery-report URL has expired.' },
-        { code: 'GW_DLR_SIGNATURE_INVALID', detail: REFUSAL_BY_VERIFICATION.not_issued.detail }
+        { code: 'GW_DLR_EXPIRED', detail: 'The delivery-report URL has expired.' }
       ]),
       503: shuttingDownResponse()
     }
