@@ -93,62 +93,53 @@ t.test('answers are weighed in bytes: Polish text counts twice what its characte
   t.match(await store.claim('k2', 'fp', { runningMs: HOUR }), { state: 'done' })
 })
 
-t.test('one client\'s flood of answers pushes out its own, not another client\'s: the owner holding the most gives way', async (t) => {
-  let now = 1_000_000
-  let early = 0
+/** A store of 100 KiB shared by clients (a key's text before its colon), on a clock each stored answer moves 1 ms. */
+function sharedStore () {
+  const clock = { now: 1_000_000, early: 0 }
   const ownerOf = (key: string) => key.slice(0, key.indexOf(':'))
-  const store = new MemoryIdempotencyStore({ maxKeys: 1000, maxBytes: 100 * 1024, now: () => now, ownerOf, onEarlyEviction: () => { early++ } })
-  const store1 = async (key: string, body: string) => {
+  const store = new MemoryIdempotencyStore({ maxKeys: 1000, maxBytes: 100 * 1024, now: () => clock.now, ownerOf, onEarlyEviction: () => { clock.early++ } })
+  const keep = async (key: string, body: string, ttl = HOUR) => {
     await store.claim(key, 'fp', { runningMs: HOUR })
-    await store.complete(key, 'fp', answer(body), HOUR)
-    now += 1
+    await store.complete(key, 'fp', answer(body), ttl)
+    clock.now += 1
   }
-  for (let i = 0; i < 10; i++) await store1(`billing:k${i}`, 'b'.repeat(1000))
-  for (let i = 0; i < 500; i++) await store1(`shop:flood-${i}`, 'x'.repeat(2000))
-  for (let i = 0; i < 10; i++) t.match(await store.claim(`billing:k${i}`, 'fp', { runningMs: HOUR }), { state: 'done' }, `billing's answer ${i} is kept`)
-  t.same(await store.claim('shop:flood-0', 'fp', { runningMs: HOUR }), { state: 'claimed' }, 'the flood\'s oldest went')
-  // 100 KiB hold 10 of billing's (1,256 bytes each) and 39 of shop's (2,256): shop's 45 alone would overrun the bound.
-  t.same(await store.claim('shop:flood-460', 'fp', { runningMs: HOUR }), { state: 'claimed' }, 'the two share one bound: shop keeps what billing leaves of it')
-  t.match(await store.claim('shop:flood-461', 'fp', { runningMs: HOUR }), { state: 'done' })
-  t.match(await store.claim('shop:flood-499', 'fp', { runningMs: HOUR }), { state: 'done' }, 'its newest are kept')
-  t.ok(early > 400, `the answers pushed out are reported (${early})`)
+  const isKept = async (key: string) => (await store.claim(key, 'fp', { runningMs: HOUR })).state === 'done'
+  return { clock, keep, isKept }
+}
 
-  // Once billing holds the most, it gives way in turn: the bound is shared, not split.
-  for (let i = 0; i < 60; i++) await store1(`billing:big-${i}`, 'b'.repeat(2000))
-  t.same(await store.claim('billing:k0', 'fp', { runningMs: HOUR }), { state: 'claimed' }, 'billing\'s own oldest went when billing outgrew shop')
-  t.match(await store.claim('shop:flood-499', 'fp', { runningMs: HOUR }), { state: 'done' }, 'shop\'s newest stayed')
+t.test('one client\'s flood of answers pushes out its own, not another client\'s below its share', async (t) => {
+  const { clock, keep, isKept } = sharedStore()
+  for (let i = 0; i < 10; i++) await keep(`billing:k${i}`, 'b'.repeat(1000))
+  for (let i = 0; i < 500; i++) await keep(`shop:flood-${i}`, 'x'.repeat(2000))
+  for (let i = 0; i < 10; i++) t.ok(await isKept(`billing:k${i}`), `billing's answer ${i} is kept`)
+  t.notOk(await isKept('shop:flood-0'), 'the flood\'s oldest went')
+  // 100 KiB hold 10 of billing's (1,256 bytes each) and 39 of shop's (2,256): shop's 45 alone would overrun the bound.
+  t.notOk(await isKept('shop:flood-460'), 'the two share one bound: shop keeps what billing leaves of it')
+  t.ok(await isKept('shop:flood-461'))
+  t.ok(await isKept('shop:flood-499'), 'its newest are kept')
+  t.ok(clock.early > 400, `the answers pushed out are reported (${clock.early})`)
+
+  // Once billing stores its share or more, it gives way in turn: the bound is shared, not split.
+  for (let i = 0; i < 60; i++) await keep(`billing:big-${i}`, 'b'.repeat(2000))
+  t.notOk(await isKept('billing:k0'), 'billing\'s own oldest went when billing outgrew its share')
+  t.ok(await isKept('shop:flood-499'), 'shop\'s newest stayed')
 })
 
 t.test('a client storing its share or more evicts its own; one below it takes room from the client holding the most', async (t) => {
-  let now = 1_000_000
-  const ownerOf = (key: string) => key.slice(0, key.indexOf(':'))
-  const store = new MemoryIdempotencyStore({ maxKeys: 1000, maxBytes: 100 * 1024, now: () => now, ownerOf })
-  const store1 = async (key: string, body: string) => {
-    await store.claim(key, 'fp', { runningMs: HOUR })
-    await store.complete(key, 'fp', answer(body), HOUR)
-    now += 1
-  }
+  const { keep, isKept } = sharedStore()
   // billing: 60 answers of 1,256 bytes (75 KB); the share of two clients is 51,200 bytes.
-  for (let i = 0; i < 60; i++) await store1(`billing:k${i}`, 'b'.repeat(1000))
-  for (let i = 0; i < 500; i++) await store1(`shop:flood-${i}`, 'x'.repeat(2000))
+  for (let i = 0; i < 60; i++) await keep(`billing:k${i}`, 'b'.repeat(1000))
+  for (let i = 0; i < 500; i++) await keep(`shop:flood-${i}`, 'x'.repeat(2000))
   const kept = []
-  for (let i = 0; i < 60; i++) if ((await store.claim(`billing:k${i}`, 'fp', { runningMs: HOUR })).state === 'done') kept.push(i)
+  for (let i = 0; i < 60; i++) if (await isKept(`billing:k${i}`)) kept.push(i)
   t.same(kept, Array.from({ length: 42 }, (_, i) => 18 + i), 'billing keeps its newest 42 (52,752 bytes, its share or more): shop took room from it until shop held its share, then evicted its own')
 })
 
 t.test('expired answers make room before live ones are evicted', async (t) => {
-  let now = 1_000_000
-  let early = 0
-  const ownerOf = (key: string) => key.slice(0, key.indexOf(':'))
-  const store = new MemoryIdempotencyStore({ maxKeys: 1000, maxBytes: 100 * 1024, now: () => now, ownerOf, onEarlyEviction: () => { early++ } })
-  const store1 = async (key: string, body: string, ttl: number) => {
-    await store.claim(key, 'fp', { runningMs: HOUR })
-    await store.complete(key, 'fp', answer(body), ttl)
-    now += 1
-  }
-  for (let i = 0; i < 20; i++) await store1(`billing:old-${i}`, 'b'.repeat(2000), 1000)
-  now += 2000
-  for (let i = 0; i < 28; i++) await store1(`shop:k${i}`, 'x'.repeat(2000), HOUR)
-  t.match(await store.claim('shop:k0', 'fp', { runningMs: HOUR }), { state: 'done' }, 'shop\'s first live answer is kept: billing\'s expired ones went')
-  t.equal(early, 0, 'and no live answer was pushed out')
+  const { clock, keep, isKept } = sharedStore()
+  for (let i = 0; i < 20; i++) await keep(`billing:old-${i}`, 'b'.repeat(2000), 1000)
+  clock.now += 2000
+  for (let i = 0; i < 28; i++) await keep(`shop:k${i}`, 'x'.repeat(2000))
+  t.ok(await isKept('shop:k0'), 'shop\'s first live answer is kept: billing\'s expired ones went')
+  t.equal(clock.early, 0, 'and no live answer was pushed out')
 })
