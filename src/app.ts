@@ -15,6 +15,7 @@ import dlrRoutes from './routes/dlr/index.js'
 import healthRoutes from './routes/health/index.js'
 import metricsRoutes from './routes/metrics/index.js'
 import smsRoutes from './routes/sms/index.js'
+import { applyConnectionRules } from './server-options.js'
 
 export interface AppOptions {
   config: Config
@@ -25,6 +26,7 @@ export default async function app (fastify: FastifyInstance, { config }: AppOpti
   // JSON only (and forms on /dlr): a text body would reach validation as a string and confuse the caller.
   fastify.removeContentTypeParser('text/plain')
   useUtf8JsonParser(fastify)
+  applyConnectionRules(fastify.server)
   // First: a connection pipelining past its bound is cut before any other hook runs for it.
   await fastify.register(pipeliningPlugin)
   await fastify.register(answerTimeoutPlugin)

@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http'
+import type { IncomingMessage, Server } from 'node:http'
 import { SerializerSelector, type SerializerFactory } from '@fastify/fast-json-stringify-compiler'
 import type { FastifyServerOptions } from 'fastify'
 import type { Config } from './config.js'
@@ -104,4 +104,20 @@ export function serverOptions (config: Config, overrides: Partial<FastifyServerO
     } as Partial<FastifyServerOptions>,
     ...overrides
   }
+}
+
+/**
+ * The HTTP rules http.createServer takes no option for, set on a server once it exists (both
+ * listeners').
+ * - A caller may half-close its connection once it has sent a request (legal HTTP/1.1): by default
+ *   Node then drops the requests it has not answered and ends the connection, so a send went out
+ *   and its caller got no answer, and without an Idempotency-Key its retry sent again.
+ * - No bound on the count of headers but MAX_HEADER_BYTES: Node's default of 2,000 dropped the
+ *   headers after it unseen, a repeated Authorization or an Idempotency-Key among them, while a
+ *   proxy in front read them all.
+ */
+export function applyConnectionRules (server: Server): void {
+  // Read by Node's http server at a connection's end, though its types do not have it.
+  (server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true
+  server.maxHeadersCount = 0
 }

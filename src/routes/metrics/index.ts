@@ -13,7 +13,7 @@ import problemsPlugin from '../../plugins/problems.js'
 import requestLogPlugin from '../../plugins/request-log.js'
 import { bearerChallenge, wwwAuthenticateHeader } from '../../schemas/headers.js'
 import { problemResponse, shuttingDownResponse } from '../../schemas/problem.js'
-import { serverOptions } from '../../server-options.js'
+import { applyConnectionRules, serverOptions } from '../../server-options.js'
 
 const METRICS_REALM = 'metrics'
 
@@ -69,6 +69,7 @@ export default async function metricsRoutes (app: FastifyInstance, { config }: {
   // one stream.
   const { logger: _ownLogger, ...sameRules } = serverOptions(config)
   const metricsServer = Fastify({ ...sameRules, loggerInstance: app.log.child({ component: 'metrics-server' }), logController: new GatewayLogController() })
+  applyConnectionRules(metricsServer.server)
   await metricsServer.register(pipeliningPlugin)
   await metricsServer.register(answerTimeoutPlugin)
   await metricsServer.register(requestLogPlugin)
