@@ -13,11 +13,23 @@ export function charsetOf (contentType: string | undefined): string | undefined 
   return contentType === undefined || !contentType.includes(';') ? undefined : CHARSET.exec(contentType)?.[1]
 }
 
-/** A refusal for a body sent compressed: the gateway reads bodies as sent. */
-export function unsupportedContentCoding (contentEncoding: string | undefined): GatewayError | undefined {
-  // An empty header lists no coding: the body is as sent.
-  if (contentEncoding === undefined || ['identity', ''].includes(contentEncoding.trim().toLowerCase())) return undefined
-  return new GatewayError('GW_MEDIA_TYPE_UNSUPPORTED', `Send the body uncompressed; Content-Encoding ${shortened(contentEncoding, LONGEST_SHOWN_HEADER)} is not supported.`)
+/** Codings that leave a body as sent; an empty header lists none. */
+const AS_SENT = new Set(['identity', ''])
+
+/**
+ * A refusal for a body sent compressed, as a content coding or a transfer coding: the gateway reads
+ * bodies as sent. Node decodes `chunked` itself and hands the bytes of any other transfer coding
+ * (`Transfer-Encoding: gzip, chunked`) on as they came: a plain body so labelled was sent, while a
+ * proxy in front would have read it decompressed.
+ */
+export function unsupportedCoding (contentEncoding: string | undefined, transferEncoding?: string): GatewayError | undefined {
+  if (contentEncoding !== undefined && !AS_SENT.has(contentEncoding.trim().toLowerCase())) {
+    return new GatewayError('GW_MEDIA_TYPE_UNSUPPORTED', `Send the body uncompressed; Content-Encoding ${shortened(contentEncoding, LONGEST_SHOWN_HEADER)} is not supported.`)
+  }
+  if (transferEncoding !== undefined && transferEncoding.split(',').some((coding) => { const name = coding.trim().toLowerCase(); return name !== 'chunked' && !AS_SENT.has(name) })) {
+    return new GatewayError('GW_MEDIA_TYPE_UNSUPPORTED', `Send the body uncompressed; Transfer-Encoding ${shortened(transferEncoding, LONGEST_SHOWN_HEADER)} is not supported.`)
+  }
+  return undefined
 }
 
 /**
@@ -26,12 +38,12 @@ export function unsupportedContentCoding (contentEncoding: string | undefined): 
  * the content coding: a Latin-1 "Café" went to the provider as "Caf\uFFFD". The text of an SMS is
  * sent as written, or refused.
  */
-export function unreadableJsonBody (contentType: string | undefined, contentEncoding: string | undefined, body: Buffer): GatewayError | undefined {
+export function unreadableJsonBody (contentType: string | undefined, contentEncoding: string | undefined, body: Buffer, transferEncoding?: string): GatewayError | undefined {
   const charset = charsetOf(contentType)
   if (charset !== undefined && !UTF8_NAMES.has(charset.toLowerCase())) {
     return new GatewayError('GW_MEDIA_TYPE_UNSUPPORTED', `Send the body as application/json in UTF-8; charset=${shortened(charset, LONGEST_SHOWN_HEADER)} is not supported.`)
   }
-  const coded = unsupportedContentCoding(contentEncoding)
+  const coded = unsupportedCoding(contentEncoding, transferEncoding)
   if (coded !== undefined) return coded
   if (!isUtf8(body)) return new GatewayError('GW_BODY_MALFORMED', 'The body is not valid UTF-8.')
   return undefined
@@ -230,7 +242,7 @@ export function useUtf8JsonParser (app: FastifyInstance): void {
   const parseJson = app.getDefaultJsonParser('error', 'error') as unknown as (request: FastifyRequest, body: Buffer, done: (error: Error | null, body?: unknown) => void) => void
   app.removeContentTypeParser('application/json')
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
-    const unreadable = unreadableJsonBody(request.headers['content-type'], request.headers['content-encoding'], body as Buffer)
+    const unreadable = unreadableJsonBody(request.headers['content-type'], request.headers['content-encoding'], body as Buffer, request.headers['transfer-encoding'])
     if (unreadable !== undefined) return done(unreadable, undefined)
     if (hasTooManyKeys(body as Buffer)) {
       return done(validationError([{ field: '', reason: `has an object of more than ${MOST_KEYS_OF_AN_OBJECT} keys: no request the gateway takes has near that many` }]), undefined)

@@ -13,6 +13,8 @@ t.test('what makes a JSON body unreadable', async (t) => {
   t.match(unreadableJsonBody('application/json; charset=latin1', undefined, utf8), { code: 'GW_MEDIA_TYPE_UNSUPPORTED', message: /charset=latin1 is not supported/ })
   t.match(unreadableJsonBody(`application/json; charset=${'k'.repeat(15_000)}`, undefined, utf8), { message: /^Send the body as application\/json in UTF-8; charset=k{100}… is not supported\.$/ }, 'a long charset is quoted cut')
   t.match(unreadableJsonBody('application/json', 'x'.repeat(15_000), utf8), { message: /^Send the body uncompressed; Content-Encoding x{100}… is not supported\.$/ }, 'a long coding too')
+  t.match(unreadableJsonBody('application/json', undefined, utf8, 'gzip, chunked'), { code: 'GW_MEDIA_TYPE_UNSUPPORTED', message: 'Send the body uncompressed; Transfer-Encoding gzip, chunked is not supported.' }, 'a transfer coding Node does not decode is refused as a content coding is')
+  for (const chunked of ['chunked', ' Chunked ', 'identity, chunked']) t.equal(unreadableJsonBody('application/json', undefined, utf8, chunked), undefined, `Transfer-Encoding: ${chunked} is read`)
   t.match(unreadableJsonBody('application/json; charset="utf-16"', undefined, utf8), { code: 'GW_MEDIA_TYPE_UNSUPPORTED', message: /charset=utf-16/ })
   t.match(unreadableJsonBody('application/json', 'gzip', utf8), { code: 'GW_MEDIA_TYPE_UNSUPPORTED', message: /Content-Encoding gzip/ })
   t.equal(unreadableJsonBody('application/json', 'identity', utf8), undefined)

@@ -211,3 +211,14 @@ t.test('every header is read, however many: one past Node\'s default count of 2,
   t.equal(answer.status, 401, 'a second Authorization after 2,001 headers is seen: several are refused')
   t.equal(gw.simulator.stats.sendRequests, 0, 'nothing sent')
 })
+
+t.test('a body in a transfer coding Node does not decode is refused with 415, as a content coding is, and not sent', async (t) => {
+  const gw = await startGateway(t, { deliveryReportsToSelf: true })
+  const body = JSON.stringify({ to: '+48500600700', text: 'x' })
+  const chunk = (text: string) => `${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n0\r\n\r\n`
+  const send = parse(await raw(gw, `POST /sms HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer ${TEST_API_KEY}\r\nContent-Type: application/json\r\nTransfer-Encoding: gzip, chunked\r\nConnection: close\r\n\r\n${chunk(body)}`))
+  t.match(send, { status: 415, contentType: 'application/problem+json; charset=utf-8', body: { code: 'GW_MEDIA_TYPE_UNSUPPORTED' } })
+  t.equal(gw.simulator.stats.sendRequests, 0, 'a plain body labelled gzip is not sent: a proxy in front would have read it otherwise')
+  const form = parse(await raw(gw, `POST /dlr HTTP/1.1\r\nHost: gw\r\nContent-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: gzip, chunked\r\nConnection: close\r\n\r\n${chunk('smsid=a1&stan=delivered')}`))
+  t.equal(form.status, 415, 'nor a report form')
+})

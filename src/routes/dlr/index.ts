@@ -11,7 +11,7 @@ import { SharedReportDeduplicator, type ReportSightings } from '../../dlr/shared
 import { DeliveryReportVerifier, type Verification } from '../../dlr/signing.js'
 import { mapDeliveryReason, mapDeliveryState } from '../../dlr/states.js'
 import { GatewayError, validationError, type ErrorCode } from '../../errors.js'
-import { charsetOf, unsupportedContentCoding } from '../../json-body.js'
+import { charsetOf, unsupportedCoding } from '../../json-body.js'
 import type { RejectionReason } from '../../plugins/metrics.js'
 import { addLogFields } from '../../plugins/request-log.js'
 import { OPTIONAL_BODY } from '../../plugins/swagger.js'
@@ -105,7 +105,7 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
     const declared = charsetOf(request.headers['content-type'])
     const charset = reportCharsetOf(declared)
     if (charset === undefined) return done(new GatewayError('GW_MEDIA_TYPE_UNSUPPORTED', `Send the form in UTF-8 or ISO-8859-2; charset=${shortened(declared ?? '', LONGEST_SHOWN_HEADER)} is not supported.`), undefined)
-    const coded = unsupportedContentCoding(request.headers['content-encoding'])
+    const coded = unsupportedCoding(request.headers['content-encoding'], request.headers['transfer-encoding'])
     if (coded !== undefined) return done(coded, undefined)
     const text = (body as Buffer).toString('latin1')
     // A signature in the URL was checked before the body was read (checkSignatureFirst); one the
