@@ -108,16 +108,15 @@ export function serverOptions (config: Config, overrides: Partial<FastifyServerO
 
 /**
  * The HTTP rules http.createServer takes no option for, set on a server once it exists (both
- * listeners').
- * - A caller may half-close its connection once it has sent a request (legal HTTP/1.1): by default
- *   Node then drops the requests it has not answered and ends the connection, so a send went out
- *   and its caller got no answer, and without an Idempotency-Key its retry sent again.
- * - No bound on the count of headers but MAX_HEADER_BYTES: Node's default of 2,000 dropped the
- *   headers after it unseen, a repeated Authorization or an Idempotency-Key among them, while a
- *   proxy in front read them all.
+ * listeners'): no bound on the count of headers but MAX_HEADER_BYTES. Node's default of 2,000
+ * dropped the headers after it unseen, a repeated Authorization or an Idempotency-Key among them,
+ * while a proxy in front read them all.
+ *
+ * Node's httpAllowHalfOpen stays off: a caller's FIN is how the gateway tells that it hung up
+ * (its answer's log line says `callerLeft`, and a closing gateway releases a claim whose caller
+ * went), and TCP does not tell a half-close from a hang-up until a write fails. A caller that
+ * half-closes after sending loses its answer, as README says.
  */
 export function applyConnectionRules (server: Server): void {
-  // Read by Node's http server at a connection's end, though its types do not have it.
-  (server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true
   server.maxHeadersCount = 0
 }
