@@ -8,7 +8,6 @@ import type { Config } from '../config.js'
 import { GatewayError } from '../errors.js'
 import { fingerprintRequest } from '../idempotency/fingerprint.js'
 import { MemoryIdempotencyStore } from '../idempotency/memory-store.js'
-import { RedisIdempotencyStore } from '../idempotency/redis-store.js'
 import { IdempotencyStoreError, type IdempotencyStore, type StoredResponse } from '../idempotency/store.js'
 import { StoreRetries } from '../idempotency/store-retries.js'
 
@@ -117,8 +116,10 @@ export default fp<{ config: Config }>(async function idempotencyPlugin (app, { c
   // (Counted from the end of the running time: with a TTL shorter than that, a claim would lapse
   // the moment it could have said "outcome unknown".)
   const claimLifeMs = inFlightTtlMs + ttlMs
+  // Imported only with Redis, as src/plugins/redis.ts is: evaluating ioredis at every start grew V8's
+  // young generation once more, ~8 MiB an idle gateway kept (bench/README.md, twenty-fourth round).
   const store: IdempotencyStore = app.hasDecorator('redis')
-    ? new RedisIdempotencyStore(app.redis, claimLifeMs)
+    ? new (await import('../idempotency/redis-store.js')).RedisIdempotencyStore(app.redis, claimLifeMs)
     : new MemoryIdempotencyStore({ maxKeys: config.idempotency.maxKeys, ownerOf: clientOfKey, onEarlyEviction: () => { app.metrics.idempotencyAnswersEvicted.inc() } })
   app.decorateRequest('idempotencyClaim', null)
   /**

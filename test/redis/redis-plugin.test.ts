@@ -1,3 +1,5 @@
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
 import t, { type Test } from 'tap'
 import { DATABASE_REFUSED } from '../../src/plugins/redis.js'
 import { authHeader, freePort, startGateway } from '../helper.js'
@@ -150,4 +152,32 @@ t.test('a claim that timed out on the gateway\'s side but reached Redis late is 
   const retry = await send(gw.url, 'paused')
   t.equal(retry.status, 200, 'the retry goes ahead instead of a 409 until the claim lapses')
   t.equal(gw.simulator.stats.sendRequests, 1)
+})
+
+/**
+ * The Redis client is loaded only when Redis is configured: its modules are a sixth of what a start
+ * evaluates besides fastify, enough to grow V8's young generation once more, ~8 MiB an idle gateway
+ * keeps (bench/README.md, twenty-fourth round). In a process of its own, so no other test loaded them.
+ */
+async function ioredisModulesLoaded (env: Record<string, string>): Promise<number> {
+  const program = `
+    import { createRequire } from 'node:module'
+    import Fastify from 'fastify'
+    import app from './src/app.ts'
+    import { testConfig } from './test/helper.ts'
+    const server = Fastify()
+    await server.register(app, { config: testConfig(${JSON.stringify(env)}) })
+    await server.ready()
+    process.stdout.write(String(Object.keys(createRequire(import.meta.url).cache).filter((path) => path.includes('/node_modules/ioredis/')).length))
+    await server.close()
+  `
+  // The parent's environment, so that tap counts the modules' coverage in the child too.
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', program], { env: process.env })
+  return Number(stdout)
+}
+
+t.test('without REDIS_URL the gateway never loads the Redis client; with it, it does', async (t) => {
+  t.equal(await ioredisModulesLoaded({}), 0, 'none of ioredis\'s modules without Redis')
+  const redis = await startRedis(t)
+  t.ok(await ioredisModulesLoaded({ REDIS_URL: redis.url }) > 0, 'the control: with Redis, the same count sees them')
 })
