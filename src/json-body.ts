@@ -118,9 +118,9 @@ export function hasTooManyKeys (body: Buffer): boolean {
 /**
  * Most objects and lists a JSON body may hold, together; a body with more is refused before
  * JSON.parse builds them. A valid send has three at most (itself, and its two lists), a JSON report
- * one. Every one costs JSON.parse far more than its two bytes: the default body limit (~860 KB)
- * holds ~290,000 empty objects, 70–100 ms of parsing that stalled every other request, and a
- * client may send 600 such bodies a minute; at SMS_MAX_RECIPIENTS=100000, ~1.1 s each.
+ * one. Every one costs JSON.parse far more than its two bytes: the default body limit (~940 KiB)
+ * holds ~320,000 empty objects, 70–100 ms of parsing that stalled every other request, and a
+ * client may send 600 such bodies a minute; at SMS_MAX_RECIPIENTS=100000, ~1.2 s each.
  */
 export const MOST_CONTAINERS = 1000
 

@@ -5,10 +5,17 @@ import type { Config } from './config.js'
 import { parseBoundedQuery } from './dlr/report-encoding.js'
 import { GatewayLogController, processLoggerOptions } from './logging.js'
 import { answerClientError, sendProblem, toGatewayError } from './plugins/problems.js'
+import { MAX_UNIQUE_ID_LENGTH } from './schemas/patterns.js'
+import { MAX_PHONE_LENGTH } from './schemas/sms.js'
 import { boundErrorsOfLongLists } from './validation.js'
 
-/** Room for the largest allowed recipient list (a 32-character number and its quotes each). */
-const BYTES_PER_RECIPIENT = 40
+/**
+ * Room for the largest allowed recipient list written plainly: each recipient's longest number and
+ * longest uniqueId, each quoted and followed by a comma and a space (90 bytes). At 40 bytes
+ * twice, a list within SMS_MAX_RECIPIENTS, of long numbers with long ids, was refused with 413.
+ */
+const BYTES_PER_RECIPIENT = (MAX_PHONE_LENGTH + '"", '.length) + (MAX_UNIQUE_ID_LENGTH + '"", '.length)
+/** Room for the rest: the longest text with every character escaped (`\uXXXX`; 60,000 bytes if every one is beyond the BMP), and the other fields. */
 const BASE_BODY_LIMIT = 64 * 1024
 /** Longest a client may take to send its request; slow-loris connections are cut after it. */
 export const REQUEST_TIMEOUT_MS = 30_000
@@ -35,7 +42,7 @@ export function requestIdFor (request: IncomingMessage): string {
 }
 
 export function bodyLimitFor (config: Config): number {
-  return BASE_BODY_LIMIT + config.sending.maxRecipients * BYTES_PER_RECIPIENT * 2
+  return BASE_BODY_LIMIT + config.sending.maxRecipients * BYTES_PER_RECIPIENT
 }
 
 /**

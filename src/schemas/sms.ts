@@ -1,12 +1,12 @@
 import { Type, type Static } from 'typebox'
 import { PROVIDER_MAX_RECIPIENTS } from '../config.js'
 import { RECIPIENT_ERRORS } from '../errors.js'
-import { NOT_BLANK_PATTERN, PRINTABLE_ASCII_PATTERN, SENDER_PATTERN, UNIQUE_ID_PATTERN } from './patterns.js'
+import { NOT_BLANK_PATTERN, PRINTABLE_ASCII_PATTERN, SENDER_OR_EMPTY_PATTERN, UNIQUE_ID_PATTERN } from './patterns.js'
 import { PROBLEM_FIELDS } from './problem.js'
 
 /** Longest text accepted; the provider refuses what it cannot send (3102) below that. */
 export const MAX_TEXT_LENGTH = 5000
-const MAX_PHONE_LENGTH = 32
+export const MAX_PHONE_LENGTH = 32
 /** IETF Idempotency-Key: any printable ASCII, bounded so a key cannot bloat the store. */
 const MAX_IDEMPOTENCY_KEY_LENGTH = 255
 
@@ -30,8 +30,8 @@ export const SendSmsBodySchema = Type.Object({
   ], { description: 'one recipient or a list; duplicates (after normalisation) receive one SMS', examples: ['+48500600700'] }),
   text: Type.String({ minLength: 1, maxLength: MAX_TEXT_LENGTH, pattern: NOT_BLANK_PATTERN, description: 'message text (UTF-8) with at least one visible character; control characters other than tab and line breaks are refused', examples: ['Your code is 4711'] }),
   sender: Type.Optional(Type.String({
-    pattern: SENDER_PATTERN,
-    description: 'approved sender name or number (FULL SMS); overrides SERWERSMS_SENDER. Without any sender an ECO+ SMS is sent',
+    pattern: SENDER_OR_EMPTY_PATTERN,
+    description: 'approved sender name or number (FULL SMS); overrides SERWERSMS_SENDER. Without any sender, or with an empty one (which overrides SERWERSMS_SENDER too), an ECO+ SMS is sent',
     examples: ['INFORMACJA']
   })),
   flash: Type.Optional(Type.Boolean({ description: 'flash SMS, shown without being saved' })),

@@ -101,11 +101,12 @@ export function readOrder (body: SendSmsBody, limits: OrderLimits, now: number):
     }
     order.uniqueIds = uniqueIds
   }
-  const sender = body.sender ?? limits.defaultSender
+  // An empty sender is none, as the provider reads it (ECO+), even where SERWERSMS_SENDER names one.
+  const sender = body.sender === '' ? undefined : body.sender ?? limits.defaultSender
   if (sender !== undefined) order.sender = sender
   for (const flag of ['utf', 'speed'] as const) {
     if (body[flag] === true && sender === undefined) {
-      problems.push({ field: `/${flag}`, reason: 'works only for FULL SMS, which needs a sender; set /sender (or SERWERSMS_SENDER)' })
+      problems.push({ field: `/${flag}`, reason: body.sender === '' ? 'works only for FULL SMS, and /sender is empty (ECO+)' : 'works only for FULL SMS, which needs a sender; set /sender (or SERWERSMS_SENDER)' })
     }
   }
   for (const flag of PROVIDER_FLAGS) {

@@ -72,7 +72,9 @@ const validText = fc.string({ unit: textUnit, minLength: 1, maxLength: 120 }).fi
 const validSender = fc.oneof(
   fc.stringMatching(/^[A-Za-z0-9 .-]{1,11}$/).filter((name) => /[A-Za-z]/.test(name) && !name.startsWith(' ') && !name.endsWith(' ')),
   fc.stringMatching(/^\d{4}$/),
-  fc.stringMatching(/^\d{9}$/)
+  fc.stringMatching(/^\d{9}$/),
+  // none: ECO+, as SerwerSMS reads an empty sender
+  fc.constant('')
 )
 const alphanumeric = fc.stringMatching(/^[A-Za-z0-9]{3,50}$/)
 const HOUR_MS = 3_600_000
@@ -116,9 +118,9 @@ const validCase: fc.Arbitrary<ValidCase> = fc.record({
   const body: Record<string, unknown> = { to: c.single ? phones[0]!.phone : phones.map((p) => p.phone), text: c.text }
   if (c.sender !== undefined) body.sender = c.sender
   for (const flag of ['flash', 'test', 'vcard'] as const) if (c[flag] !== undefined) body[flag] = c[flag]
-  // utf and speed need a sender (FULL SMS); without one only `false` is valid.
+  // utf and speed need a sender (FULL SMS); without one, or with an empty one, only `false` is valid.
   for (const flag of ['utf', 'speed'] as const) {
-    if (c[flag] !== undefined && (c.sender !== undefined || c[flag] === false)) body[flag] = c[flag]
+    if (c[flag] !== undefined && ((c.sender !== undefined && c.sender !== '') || c[flag] === false)) body[flag] = c[flag]
   }
   if (c.sendAt !== undefined) body.sendAt = c.sendAt
   if (c.uniqueIds !== undefined) {
@@ -190,7 +192,6 @@ function badStringFor (field: Field): fc.Arbitrary<string> | undefined {
     // Ajv counts code points, not UTF-16 units, so the overlong ones are measured the same way.
     case 'to': return json(fc.oneof(fc.constant(''), fc.string({ unit: textUnit, minLength: 33, maxLength: 80 }).filter((s) => [...s].length > 32)))
     case 'sender': return json(fc.oneof(
-      fc.constant(''),
       fc.stringMatching(/^[A-Za-z0-9]{12,20}$/),
       fc.stringMatching(/^[A-Za-z]{1,5}[!_@#ąę€/][A-Za-z]{0,4}$/),
       fc.stringMatching(/^\d{12,15}$/),
@@ -274,10 +275,11 @@ const ruleBroken = fc.oneof(
     .map(([to, ids]): InvalidCase => ({ description: 'uniqueId count differs', call: jsonCall(toRaw({ to, text: 'x', uniqueId: ids })), expect: validation('/uniqueId') })),
   fc.tuple(fc.array(validPhone, { minLength: 2, maxLength: 6 }), alphanumeric)
     .map(([to, id]): InvalidCase => ({ description: 'uniqueId repeated', call: jsonCall(toRaw({ to, text: 'x', uniqueId: to.map(() => id) })), expect: validation('/uniqueId') })),
-  fc.tuple(fc.constantFrom('utf', 'speed'), validCase).map(([flag, c]): InvalidCase => {
+  fc.tuple(fc.constantFrom('utf', 'speed'), validCase, fc.boolean()).map(([flag, c, emptySender]): InvalidCase => {
     const body: Record<string, unknown> = { ...c.body, [flag]: true }
-    delete body.sender
-    return { description: `${flag} without a sender`, call: jsonCall(toRaw(body)), expect: validation(`/${flag}`) }
+    if (emptySender) body.sender = ''
+    else delete body.sender
+    return { description: `${flag} without a sender${emptySender ? ' (an empty one)' : ''}`, call: jsonCall(toRaw(body)), expect: validation(`/${flag}`) }
   }),
   fc.tuple(fc.integer({ min: 10, max: 100_000 }), validCase).map(([minutes, c]): InvalidCase => ({
     description: 'sendAt in the past',

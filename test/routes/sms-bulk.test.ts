@@ -109,9 +109,30 @@ t.test('a request above SMS_MAX_RECIPIENTS is refused whole and nothing is sent'
   const huge = await post(gw, { to: Array.from({ length: 10_000 }, (_, i) => phone(i)), text: 'x' })
   t.equal(huge.status, 413, 'a body beyond what the limit needs is cut off before parsing')
   t.equal(huge.body.code, 'GW_BODY_TOO_LARGE')
-  // 64 KiB and 80 bytes for each of SMS_MAX_RECIPIENTS.
-  t.equal(huge.body.detail, `The body exceeds this route's limit of ${65_536 + 80 * 5} bytes; split the recipients over several requests.`)
+  // 64 KiB, and 90 bytes for each of SMS_MAX_RECIPIENTS: a 32-character number and a 50-character uniqueId, each quoted and followed by ", ".
+  t.equal(huge.body.detail, `The body exceeds this route's limit of ${65_536 + 90 * 5} bytes; split the recipients over several requests.`)
   t.equal(gw.simulator.received.length, 0)
+})
+
+t.test('the largest list SMS_MAX_RECIPIENTS allows is taken whole: the longest numbers, each with the longest uniqueId, a space after every comma', async (t) => {
+  const gw = await startGateway(t)
+  const count = gw.config.sending.maxRecipients
+  // Distinct valid numbers, each written in 32 characters, the longest a number may be.
+  const longNumber = (i: number) => {
+    const digits = String(500_000_000 + i)
+    const written = `(+48) ${digits.slice(0, 3)} - ${digits.slice(3, 6)} - ${digits.slice(6)}`
+    return written.replace('(+48) ', `(+48)${' '.repeat(32 - written.length + 1)}`)
+  }
+  const to = Array.from({ length: count }, (_, i) => longNumber(i))
+  const uniqueId = Array.from({ length: count }, (_, i) => `${'u'.repeat(50 - String(i).length)}${i}`)
+  t.ok(to.every((number) => number.length === 32) && uniqueId.every((id) => id.length === 50))
+  const body = `{"to": [${to.map((n) => JSON.stringify(n)).join(', ')}], "uniqueId": [${uniqueId.map((id) => JSON.stringify(id)).join(', ')}], "text": "x"}`
+  t.ok(body.length > 65_536 + 80 * count, `${body.length} bytes: more than the limit was before`)
+  const response = await fetch(`${gw.url}/sms`, { method: 'POST', headers: { 'content-type': 'application/json', ...authHeader() }, body })
+  const answer = await response.json() as Answer['body']
+  t.equal(response.status, 200)
+  t.equal(answer.queued, count, 'every recipient sent')
+  t.same(answer.messages.map((m) => m.uniqueId), uniqueId)
 })
 
 t.test('thousands of recipients go out in provider-sized batches', async (t) => {

@@ -101,6 +101,11 @@ t.test('sender, utf and the provider flags are mapped', async (t) => {
   t.notOk('utf' in lastUpstreamBody(gw), 'GSM-7 text needs no utf')
   await post(gw, { to: '+48500600700', text: 'Zażółć', utf: false })
   t.notOk('utf' in lastUpstreamBody(gw), 'an explicit utf=false is respected')
+  const asEco = await post(gw, { to: '+48500600700', text: 'Zażółć', sender: '' })
+  t.equal(asEco.status, 200)
+  t.notOk('sender' in lastUpstreamBody(gw) || 'utf' in lastUpstreamBody(gw), 'an empty sender asks for ECO+, as SerwerSMS reads one, over SERWERSMS_SENDER: no sender, no utf')
+  const ecoWithUtf = await post(gw, { to: '+48500600700', text: 'Zażółć', sender: '', utf: true })
+  t.match(ecoWithUtf, { status: 400, body: { errors: [{ field: '/utf', reason: 'works only for FULL SMS, and /sender is empty (ECO+)' }] } })
 
   const eco = await startGateway(t)
   await post(eco, { to: '+48500600700', text: 'Zażółć' })
@@ -173,6 +178,9 @@ t.test('uniqueId stays aligned with its numbers through de-duplication, and ever
   t.match(invalid.body.errors, [{ field: '/uniqueId' }])
 })
 
+/** What a caller reads for a sender that is none of those SerwerSMS takes. */
+const SENDER_REASON = 'must be an approved sender name (1–11 letters, digits, spaces, dots or hyphens, with at least one letter, and no space at either end), a 4- or 9-digit number, or empty for none (ECO+)'
+
 t.test('bad bodies are refused with problem+json naming the field, never coerced or stripped', async (t) => {
   const gw = await startGateway(t)
   const cases: Array<[unknown, string]> = [
@@ -193,11 +201,11 @@ t.test('bad bodies are refused with problem+json naming the field, never coerced
     t.ok(answer.body.errors.some((e: { field: string }) => e.field === field), `${JSON.stringify(body)} names ${field}: ${JSON.stringify(answer.body.errors)}`)
   }
   const reasons: Array<[unknown, string, string]> = [
-    [{ to: '+48500600700', text: 'x', sender: '12345' }, '/sender', 'must be an approved sender name (1–11 letters, digits, spaces, dots or hyphens, with at least one letter, and no space at either end) or a 4- or 9-digit number'],
-    [{ to: '+48500600700', text: 'x', sender: '48500600700' }, '/sender', 'must be an approved sender name (1–11 letters, digits, spaces, dots or hyphens, with at least one letter, and no space at either end) or a 4- or 9-digit number'],
-    [{ to: '+48500600700', text: 'x', sender: '           ' }, '/sender', 'must be an approved sender name (1–11 letters, digits, spaces, dots or hyphens, with at least one letter, and no space at either end) or a 4- or 9-digit number'],
-    [{ to: '+48500600700', text: 'x', sender: 'ACME.PL-1 ' }, '/sender', 'must be an approved sender name (1–11 letters, digits, spaces, dots or hyphens, with at least one letter, and no space at either end) or a 4- or 9-digit number'],
-    [{ to: '+48500600700', text: 'x', sender: ' ACME' }, '/sender', 'must be an approved sender name (1–11 letters, digits, spaces, dots or hyphens, with at least one letter, and no space at either end) or a 4- or 9-digit number'],
+    [{ to: '+48500600700', text: 'x', sender: '12345' }, '/sender', SENDER_REASON],
+    [{ to: '+48500600700', text: 'x', sender: '48500600700' }, '/sender', SENDER_REASON],
+    [{ to: '+48500600700', text: 'x', sender: '           ' }, '/sender', SENDER_REASON],
+    [{ to: '+48500600700', text: 'x', sender: 'ACME.PL-1 ' }, '/sender', SENDER_REASON],
+    [{ to: '+48500600700', text: 'x', sender: ' ACME' }, '/sender', SENDER_REASON],
     [{ to: '+48500600700', text: ' \t ' }, '/text', 'must not be only whitespace'],
     [{ to: '+48500600700', text: 'a\udc00b' }, '/text', 'contains a lone UTF-16 surrogate, which is no character; send the text as valid Unicode'],
     [{ to: '+48500600700', text: 'ab\u0000c' }, '/text', 'contains the control character U+0000 at 2, which an SMS cannot show; only tab and line breaks are allowed'],

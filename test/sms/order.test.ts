@@ -11,6 +11,7 @@ t.test('a body becomes an order; lists and single values alike', async (t) => {
     to: ['a', 'b'], text: 'x', uniqueIds: ['id1', 'id2'], sender: 'FIRMA', flash: true, utf: false, sendAt: new Date('2026-11-25T13:00:00Z')
   })
   t.match(readOrder({ to: 'a', text: 'x' }, { ...limits, defaultSender: 'DEFAULT' }, now), { sender: 'DEFAULT' })
+  t.notOk('sender' in readOrder({ to: 'a', text: 'x', sender: '' }, { ...limits, defaultSender: 'DEFAULT' }, now), 'an empty sender is none (ECO+), over the default')
   t.match(readOrder({ to: 'a', text: 'x', sendAt: '2026-11-25T11:57:00Z' }, limits, now), { sendAt: new Date('2026-11-25T11:57:00Z') }, 'a few minutes of clock skew are tolerated')
 })
 
