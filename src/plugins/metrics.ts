@@ -90,10 +90,10 @@ export function createGatewayMetrics () {
       help: 'Requests whose rate limit this replica counted alone, as Redis could not: meanwhile a client may get up to its limit from each replica',
       registers
     }),
-    // Set by the redis plugin at each connection; 0 without REDIS_URL, where keys live in memory.
+    // Set by the redis plugin at each connection (-1 until the first); 0 without REDIS_URL, where keys live in memory.
     redisEvictsKeys: new Gauge({
       name: `${PREFIX}redis_evicts_keys`,
-      help: '1 when Redis has a maxmemory and a maxmemory-policy other than noeviction (idempotency keys may be evicted before IDEMPOTENCY_TTL, and a retry of one sends again), 0 when not or without Redis, -1 when Redis does not tell (INFO refused); read at each connection',
+      help: '1 when Redis has a maxmemory and a maxmemory-policy other than noeviction (idempotency keys may be evicted before IDEMPOTENCY_TTL, and a retry of one sends again), 0 when not or without Redis, -1 when Redis has not told (not reached since the start, or INFO refused); read at each connection',
       registers
     }),
     deliveryReportsEnabled: new Gauge({

@@ -69,6 +69,8 @@ export default fp<{ url: string }>(async function redisPlugin (app, { url }) {
     retryStrategy: (attempt) => Math.min(attempt * 200, MAX_RECONNECT_DELAY_MS)
   })
   let eviction: RedisEviction = {}
+  // Not known until Redis is reached: a Redis down at start may come back evicting (0 would say it does not).
+  app.metrics.redisEvictsKeys.set(-1)
   let infoRefusalLogged = false
   // Read at every connection: a failover or a restart may bring other settings.
   const readEviction = async () => {

@@ -42,6 +42,8 @@ t.test('a gateway whose Redis is down at start still starts and fails keyed send
   t.equal(keyed.headers.get('retry-after'), '5')
   t.equal((await send(gw.url)).status, 200)
   t.equal(gw.simulator.stats.sendRequests, 1)
+  const metrics = await (await fetch(`${gw.url}/metrics`)).text()
+  t.match(metrics, /\nsms_gateway_redis_evicts_keys -1\n/, 'whether Redis may evict keys is not known before it is reached: not 0, "does not"')
 })
 
 t.test('a Redis that refuses the database REDIS_URL names is not used in database 0 instead', async (t) => {
