@@ -562,7 +562,8 @@ function refusePublishedSecrets ({ upstream, auth, deliveryReports }: Config): v
     throw new ConfigError(`API_KEYS entry ${published + 1} has a key published in this repository (the quickstart's, .env.example's or docker-compose.yml's), and SERWERSMS_API_URL is SerwerSMS itself: anyone could send billed SMS with it. Set a key of your own (openssl rand -hex 24).`)
   }
   if (deliveryReports.secret !== undefined && PUBLISHED_SECRETS.has(deliveryReports.secret)) {
-    throw new ConfigError('DLR_SECRET is the one docker-compose.yml publishes, and SERWERSMS_API_URL is SerwerSMS itself: anyone could sign delivery reports. Set a secret of your own (openssl rand -base64 48).')
+    const none = deliveryReports.publicUrl === undefined ? ', or set it empty (DLR_SECRET=) too, as PUBLIC_URL is, to take no delivery reports' : ''
+    throw new ConfigError(`DLR_SECRET is the one docker-compose.yml publishes, and SERWERSMS_API_URL is SerwerSMS itself: anyone could sign delivery reports. Set a secret of your own (openssl rand -base64 48)${none}.`)
   }
 }
 
@@ -619,7 +620,7 @@ function refuseUnreachablePublicUrl ({ upstream, deliveryReports: { publicUrl } 
   if (publicUrl === undefined || !sendsToProvider(upstream)) return
   const reason = whyUnreachable(new URL(publicUrl).hostname)
   if (reason !== undefined) {
-    throw new ConfigError(`PUBLIC_URL=${JSON.stringify(publicUrl)} is invalid: SERWERSMS_API_URL is SerwerSMS itself, which pushes delivery reports to PUBLIC_URL from the internet, and ${reason}: every report would be lost. Set it to the public base URL at which SerwerSMS reaches this gateway, e.g. https://sms.example.com, or set it empty (PUBLIC_URL=) to send without delivery reports.`)
+    throw new ConfigError(`PUBLIC_URL=${JSON.stringify(publicUrl)} is invalid: SERWERSMS_API_URL is SerwerSMS itself, which pushes delivery reports to PUBLIC_URL from the internet, and ${reason}: every report would be lost. Set it to the public base URL at which SerwerSMS reaches this gateway, e.g. https://sms.example.com, or set it empty (PUBLIC_URL=, and DLR_SECRET= unless the SerwerSMS panel holds a report URL from npm run dlr-url) to send without delivery reports.`)
   }
 }
 

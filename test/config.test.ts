@@ -102,7 +102,8 @@ t.test('a bad value names the variable, the problem and the fix', async (t) => {
     [{ API_KEYS: 'ok:0123456789abcdef,demo:dev-api-key-change-me' }, /^API_KEYS entry 2 has a key published in this repository .*SERWERSMS_API_URL is SerwerSMS itself/],
     [{ API_KEYS: 'demo:demo-key-0123456789abcdef', SERWERSMS_API_URL: 'https://API2.SerwerSMS.pl/' }, /API_KEYS entry 1 has a key published/],
     [{ AUTH_DISABLED: 'true' }, /^AUTH_DISABLED=true, and SERWERSMS_API_URL is SerwerSMS itself: anyone who can reach the gateway could send billed SMS\. Set API_KEYS=/],
-    [{ PUBLIC_URL: 'https://sms.example.com', DLR_SECRET: 'dev-only-dlr-secret-change-me-0123456789abcdef' }, /^DLR_SECRET is the one docker-compose\.yml publishes/],
+    [{ PUBLIC_URL: 'https://sms.example.com', DLR_SECRET: 'dev-only-dlr-secret-change-me-0123456789abcdef' }, /^DLR_SECRET is the one docker-compose\.yml publishes.*\(openssl rand -base64 48\)\.$/],
+    [{ PUBLIC_URL: '', DLR_SECRET: 'dev-only-dlr-secret-change-me-0123456789abcdef' }, /^DLR_SECRET is the one docker-compose\.yml publishes.*, or set it empty \(DLR_SECRET=\) too, as PUBLIC_URL is, to take no delivery reports\.$/],
     // The compose simulator's credentials, sent to SerwerSMS, would fail every send (502).
     [{ SERWERSMS_TOKEN: 'dev-simulator-token' }, /^SERWERSMS_TOKEN is the token docker-compose\.yml published for its simulator, and SERWERSMS_API_URL is SerwerSMS itself: it would refuse every send\. Set SERWERSMS_TOKEN to the token from your SerwerSMS panel/],
     [{ SERWERSMS_TOKEN: undefined, SERWERSMS_USERNAME: 'shop', SERWERSMS_PASSWORD: 'dev-simulator-password' }, /^SERWERSMS_PASSWORD is the simulator's password docker-compose\.yml publishes.*Set SERWERSMS_USERNAME and SERWERSMS_PASSWORD to your SerwerSMS API user/],
@@ -126,7 +127,7 @@ t.test('a bad value names the variable, the problem and the fix', async (t) => {
         .map((url) => [url, 'is a reserved address that the internet does not route']),
       ...['http://[64:ff9b::c000:201]', 'http://[64:ff9b:1::a00:1]:8443'].map((url) => [url, 'is a NAT64 address, which only this network\'s translator reaches'])
     ].map(([url, reason]): [Record<string, string>, RegExp] =>
-      [{ PUBLIC_URL: url!, DLR_SECRET: 'x'.repeat(32) }, new RegExp(`^PUBLIC_URL=".*" is invalid: SERWERSMS_API_URL is SerwerSMS itself, which pushes delivery reports to PUBLIC_URL from the internet, and \\S+ ${reason}.*: every report would be lost\\. Set it to the public base URL at which SerwerSMS reaches this gateway, e\\.g\\. https://sms\\.example\\.com, or set it empty \\(PUBLIC_URL=\\) to send without delivery reports\\.$`)]),
+      [{ PUBLIC_URL: url!, DLR_SECRET: 'x'.repeat(32) }, new RegExp(`^PUBLIC_URL=".*" is invalid: SERWERSMS_API_URL is SerwerSMS itself, which pushes delivery reports to PUBLIC_URL from the internet, and \\S+ ${reason}.*: every report would be lost\\. Set it to the public base URL at which SerwerSMS reaches this gateway, e\\.g\\. https://sms\\.example\\.com, or set it empty \\(PUBLIC_URL=, and DLR_SECRET= unless the SerwerSMS panel holds a report URL from npm run dlr-url\\) to send without delivery reports\\.$`)]),
     [{ API_KEYS: 'billing: change-me-0123456789' }, /entry 1 has whitespace in its key .*no caller could present it/],
     [{ API_KEYS: 'billing:change me 0123456789' }, /entry 1 has whitespace in its key/],
     [{ API_KEYS: 'pl:klucz-żółć-0123456789' }, /entry 1 has a character outside printable ASCII in its key; no caller could present it/],

@@ -80,7 +80,7 @@ t.test('gateway talks to the simulator with the shared API user by default', asy
   const sim = svc('simulator').environment ?? {}
   t.equal(gw.SERWERSMS_API_URL, '${SERWERSMS_API_URL:-http://simulator:4010/}') // eslint-disable-line no-template-curly-in-string
   t.equal(sim.SIMULATOR_HOST, '0.0.0.0')
-  const defaultOf = (v: string | null | undefined): string | undefined => /:-([^}]*)\}$/.exec(v ?? '')?.[1]
+  const defaultOf = (v: string | null | undefined): string | undefined => /:?-([^}]*)\}$/.exec(v ?? '')?.[1]
   // A token wins over a user and password (src/config.ts): a default token would be sent to SerwerSMS in place of the operator's own user.
   t.equal(gw.SERWERSMS_TOKEN, null, 'no default token: passed on only when set')
   t.ok(defaultOf(gw.SERWERSMS_USERNAME), 'gateway user has a default')
@@ -143,11 +143,17 @@ t.test('what compose gives the gateway: the simulator by default, only the opera
   const nothing = renderEnvironments(bin, dir, ['SERWERSMS_API_URL=https://api2.serwersms.pl/'])
   t.throws(() => loadConfig(nothing.gateway), { name: 'ConfigError' }, 'only the provider URL set: the defaults are refused at boot')
   const noPublicUrl = renderEnvironments(bin, dir, [...real.filter((line) => !line.startsWith('PUBLIC_URL=')), 'SERWERSMS_TOKEN=real-token'])
-  t.throws(() => loadConfig(noPublicUrl.gateway), { name: 'ConfigError', message: /^PUBLIC_URL="http:\/\/gateway:3000" is invalid.*or set it empty \(PUBLIC_URL=\) to send without delivery reports\.$/ }, 'PUBLIC_URL forgotten: the default, which SerwerSMS cannot reach, is refused')
+  t.throws(() => loadConfig(noPublicUrl.gateway), { name: 'ConfigError', message: /^PUBLIC_URL="http:\/\/gateway:3000" is invalid.*or set it empty \(PUBLIC_URL=, and DLR_SECRET= unless the SerwerSMS panel holds a report URL from npm run dlr-url\) to send without delivery reports\.$/ }, 'PUBLIC_URL forgotten: the default, which SerwerSMS cannot reach, is refused')
   // No inbound route: PUBLIC_URL= in .env must reach the gateway empty, not as compose's default.
   const emptyPublicUrl = renderEnvironments(bin, dir, [...real.filter((line) => !line.startsWith('PUBLIC_URL=')), 'PUBLIC_URL=', 'SERWERSMS_TOKEN=real-token'])
   t.equal(emptyPublicUrl.gateway!.PUBLIC_URL, '', 'an empty PUBLIC_URL is passed on empty')
   t.equal(loadConfig(emptyPublicUrl.gateway).deliveryReports.publicUrl, undefined, 'and the gateway sends to SerwerSMS without delivery reports')
+  // No reports at all: DLR_SECRET= too. Else compose's published secret is refused, and one of the operator's own makes the gateway expect reports (its alert fires when none come).
+  const noReports = [...real.filter((line) => !/^(PUBLIC_URL|DLR_SECRET)=/.test(line)), 'PUBLIC_URL=', 'SERWERSMS_TOKEN=real-token']
+  t.throws(() => loadConfig(renderEnvironments(bin, dir, noReports).gateway), { name: 'ConfigError', message: /^DLR_SECRET is the one docker-compose\.yml publishes.*, or set it empty \(DLR_SECRET=\) too, as PUBLIC_URL is, to take no delivery reports\.$/ }, 'DLR_SECRET left out: compose\'s published one, refused, and the message says how to take none')
+  const emptyDlrSecret = renderEnvironments(bin, dir, [...noReports, 'DLR_SECRET='])
+  t.equal(emptyDlrSecret.gateway!.DLR_SECRET, '', 'an empty DLR_SECRET is passed on empty, not as compose\'s default')
+  t.same(loadConfig(emptyDlrSecret.gateway).deliveryReports, { ...loadConfig(emptyDlrSecret.gateway).deliveryReports, publicUrl: undefined, secret: undefined }, 'and the gateway takes no reports: sms_gateway_delivery_reports_enabled 0')
   const passwordOnly = renderEnvironments(bin, dir, [...real, 'SERWERSMS_PASSWORD=real-password'])
   t.throws(() => loadConfig(passwordOnly.gateway), { name: 'ConfigError', message: /^SERWERSMS_USERNAME="compose-simulator" is the simulator's API user/ }, 'only a password set: compose\'s user is refused at boot, not sent')
 })
@@ -237,7 +243,7 @@ t.test('the replicas balancer keeps /dlr\'s signed query out of its logs', async
 
 t.test('the keys and secret this repository publishes are the ones the gateway refuses in front of SerwerSMS', async (t) => {
   const env = svc('gateway').environment ?? {}
-  const defaultOf = (name: string) => /^\$\{\w+:-(.*)\}$/.exec(String(env[name]))?.[1]
+  const defaultOf = (name: string) => /^\$\{\w+:?-(.*)\}$/.exec(String(env[name]))?.[1]
   const composeKey = defaultOf('API_KEYS')?.split(':')[1]
   t.ok(composeKey !== undefined && PUBLISHED_SECRETS.has(composeKey), `docker-compose.yml's default key (${composeKey})`)
   t.ok(PUBLISHED_SECRETS.has(defaultOf('DLR_SECRET') ?? ''), 'its default DLR_SECRET')

@@ -7,6 +7,7 @@ import t from 'tap'
 import app from '../../src/app.js'
 import { signDeliveryUrl } from '../../src/dlr/signing.js'
 import { MAX_UNANSWERED_PER_CONNECTION } from '../../src/plugins/pipelining.js'
+import { REPORTS_WITHOUT_PUBLIC_URL } from '../../src/routes/dlr/index.js'
 import { DROPPED_DEFAULT_METRICS, FAILURE_REASONS, FINAL_FAILURE_STATES, LABELLED_METHODS, LATENCY_STATES_FROM_ZERO, OTHER_METHOD, REJECTION_REASONS } from '../../src/plugins/metrics.js'
 import { RECIPIENT_STATUSES } from '../../src/schemas/sms.js'
 import { serverOptions } from '../../src/server-options.js'
@@ -144,6 +145,11 @@ t.test('the gateway says whether it takes delivery reports, so that their absenc
   t.match(await (await fetch(`${taking.url}/metrics`)).text(), '\nsms_gateway_delivery_reports_enabled 1\n', 'DLR_SECRET set')
   const notTaking = await startGateway(t)
   t.match(await (await fetch(`${notTaking.url}/metrics`)).text(), '\nsms_gateway_delivery_reports_enabled 0\n', 'no DLR_SECRET')
+  t.notOk([taking, notTaking].some((gw) => gw.logs.entries.some((e) => e.msg === REPORTS_WITHOUT_PUBLIC_URL)))
+  // Reports only from a URL set in the SerwerSMS panel: the gateway expects them, and says so at start, for an operator who meant none.
+  const fromPanel = await startGateway(t, { env: { DLR_SECRET: 'p'.repeat(32) } })
+  t.match(await (await fetch(`${fromPanel.url}/metrics`)).text(), '\nsms_gateway_delivery_reports_enabled 1\n', 'DLR_SECRET without PUBLIC_URL')
+  t.match(fromPanel.logs.entries.filter((e) => e.msg === REPORTS_WITHOUT_PUBLIC_URL), [{ level: 30 }], 'said once at start, as information')
 })
 
 t.test('unmatched routes share one label value', async (t) => {

@@ -33,6 +33,7 @@ const DeliveryReportQuerySchema = Type.Object({
 }, { additionalProperties: true })
 
 const OK = 'OK'
+export const REPORTS_WITHOUT_PUBLIC_URL = 'DLR_SECRET is set without PUBLIC_URL: sends carry no report URL, and reports are taken only from a URL set in the SerwerSMS panel (npm run dlr-url); sms_gateway_delivery_reports_enabled is 1, so SmsNoDeliveryReports fires if none come. To take no reports, leave DLR_SECRET empty too'
 /** The code of the error Node's request stream raises (message 'aborted') when its caller goes away mid-body; fastify answers it as a 400. */
 const BODY_ABORTED = 'ECONNRESET'
 const MISSING_ID: ProblemExample = { code: 'GW_VALIDATION_FAILED', detail: 'smsid: the message id is missing', extensions: { errors: [{ field: 'querystring:/smsid', reason: 'the message id is missing' }] } }
@@ -73,6 +74,10 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
     : new ReportDeduplicator(dedupWindowMs, { onEvicted: (pairs) => { deliveryReportsDedupEvicted.inc(pairs) } })
   const verifier = secret === undefined ? undefined : new DeliveryReportVerifier(secret)
   deliveryReportsEnabled.set(verifier === undefined ? 0 : 1)
+  if (verifier !== undefined && config.deliveryReports.publicUrl === undefined) {
+    // Right for an account whose report URL is set in the SerwerSMS panel; else a leftover that alerts.
+    app.log.info(REPORTS_WITHOUT_PUBLIC_URL)
+  }
   const verify = (signed: Record<string, unknown>): Verification | NotIssued => verifier === undefined ? NOT_ISSUED : verifier.verify(signed, Date.now())
   app.decorateRequest('reportVerification', null)
   /**
