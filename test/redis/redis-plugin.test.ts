@@ -3,7 +3,7 @@ import { promisify } from 'node:util'
 import t, { type Test } from 'tap'
 import { DATABASE_REFUSED } from '../../src/plugins/redis.js'
 import { authHeader, freePort, startGateway } from '../helper.js'
-import { startRedis, waitFor } from '../servers.js'
+import { NO_CHILD_COVERAGE, NODE_WITHOUT_TAP_HOOKS, startRedis, waitFor } from '../servers.js'
 
 const send = async (url: string, key?: string) => fetch(`${url}/sms`, {
   method: 'POST',
@@ -173,8 +173,9 @@ async function ioredisModulesLoaded (env: Record<string, string>): Promise<numbe
     process.stdout.write(String(Object.keys(createRequire(import.meta.url).cache).filter((path) => path.includes('/node_modules/ioredis/')).length))
     await server.close()
   `
-  // The parent's environment, so that tap counts the modules' coverage in the child too.
-  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', program], { env: process.env })
+  // Without tap's hooks and coverage: a child loading src/ through tsx would garble the report (test/servers.ts).
+  const [command, ...nodeArgs] = NODE_WITHOUT_TAP_HOOKS as [string, ...string[]]
+  const { stdout } = await promisify(execFile)(command, [...nodeArgs, '--import', 'tsx', '--input-type=module', '-e', program], { env: { PATH: process.env.PATH, ...NO_CHILD_COVERAGE } })
   return Number(stdout)
 }
 
