@@ -22,6 +22,7 @@ try {
   process.exit(78)
 }
 const set = (...names) => names.some((name) => env[name]?.trim()) ? 1 : 0
+const reportHostFor = (host) => host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host
 const quoted = (text) => `'${text.replaceAll("'", `'\\''`)}'`
 console.log([
   // The port the gateway will listen on: delivery reports are sent back to it.
@@ -34,6 +35,8 @@ console.log([
   // AUTH_DISABLED=false is what leaving it unset means.
   `auth_disabled=${env.AUTH_DISABLED?.trim() === 'true' ? 1 : 0}`,
   `has_public_url=${set('PUBLIC_URL')}`,
+  // Where the in-process simulator reaches the gateway: HOST when it is one address, else loopback.
+  `report_host=${quoted(reportHostFor(env.HOST?.trim() || '0.0.0.0'))}`,
   `new_dlr_secret=${randomBytes(32).toString('base64url')}`
 ].join('\n'))
 JS
@@ -64,10 +67,10 @@ elif [ "$has_api_keys" = 0 ]; then
   key_hint=demo-key-0123456789abcdef
   echo "quickstart: no API_KEYS configured: the demo client's key is demo-key-0123456789abcdef"
 fi
-# Only the in-process simulator can reach a gateway on 127.0.0.1; SerwerSMS needs your PUBLIC_URL.
+# Only the in-process simulator can reach a gateway on this machine; SerwerSMS needs your PUBLIC_URL.
 if [ "$has_public_url" = 0 ] && [ "$uses_simulator" = 1 ]; then
   # Delivery reports from the in-process simulator come back to this very gateway.
-  export PUBLIC_URL="http://127.0.0.1:${port}"
+  export PUBLIC_URL="http://${report_host}:${port}"
   export DLR_SECRET="$new_dlr_secret"
 fi
 

@@ -649,7 +649,7 @@ function checkCombinations (config: Config): void {
     if (conflict !== undefined) throw new ConfigError(`METRICS_PORT=${metrics.port} is the port the API listens on (PORT), ${conflict}`)
   }
   if (deliveryReports.publicUrl !== undefined && deliveryReports.secret === undefined) {
-    throw new ConfigError(`DLR_SECRET is missing: PUBLIC_URL is set, so delivery-report URLs must be signed. Set DLR_SECRET to at least ${MIN_DLR_SECRET_LENGTH} random characters (openssl rand -base64 48).`)
+    throw new ConfigError(`DLR_SECRET is missing: PUBLIC_URL is set, so delivery-report URLs must be signed. Set DLR_SECRET to at least ${MIN_DLR_SECRET_LENGTH} random characters (openssl rand -base64 48), or leave PUBLIC_URL empty too (PUBLIC_URL=; docker-compose.yml fills in its own when it is unset) to send without delivery reports.`)
   }
   if (config.sending.maxRecipientsInFlight < config.sending.maxRecipients) {
     throw new ConfigError(`SMS_MAX_RECIPIENTS_IN_FLIGHT=${config.sending.maxRecipientsInFlight} is below SMS_MAX_RECIPIENTS=${config.sending.maxRecipients}: a call with as many recipients as it may have would always be refused as busy. Raise SMS_MAX_RECIPIENTS_IN_FLIGHT, or lower SMS_MAX_RECIPIENTS.`)

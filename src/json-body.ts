@@ -54,8 +54,8 @@ export function unreadableJsonBody (contentType: string | undefined, contentEnco
  * JSON.parse builds it. A valid send body has at most 10 (the fields of SendSmsBodySchema, which
  * takes no others and whose values hold no object), a JSON report a handful; only repeating a key
  * (JSON.parse keeps its last value) could bring one near this. The default body limit holds one
- * object of ~100,000 short unknown keys: parsing it, with one Ajv error each, stalled the event loop
- * ~300 ms (8 MB of them, at SMS_MAX_RECIPIENTS=100000, 3.9 s). As many as LONGEST_LIST_FOR_EVERY_ERROR:
+ * object of ~120,000 short unknown keys: parsing it, with one Ajv error each, stalled the event loop
+ * ~300 ms (then ~100,000; 10 MB of them, at SMS_MAX_RECIPIENTS=100000, ~4 s). As many as LONGEST_LIST_FOR_EVERY_ERROR:
  * an object brings Ajv no more errors of unknown fields than a list checked item by item does.
  */
 export const MOST_KEYS_OF_AN_OBJECT = 1000
@@ -118,9 +118,9 @@ export function hasTooManyKeys (body: Buffer): boolean {
 /**
  * Most objects and lists a JSON body may hold, together; a body with more is refused before
  * JSON.parse builds them. A valid send has three at most (itself, and its two lists), a JSON report
- * one. Every one costs JSON.parse far more than its two bytes: the default body limit (~940 KiB)
- * holds ~320,000 empty objects, 70–100 ms of parsing that stalled every other request, and a
- * client may send 600 such bodies a minute; at SMS_MAX_RECIPIENTS=100000, ~1.2 s each.
+ * one. Every one costs JSON.parse far more than its two bytes: the default body limit (~1 MiB)
+ * holds ~350,000 empty objects, 70–100 ms of parsing that stalled every other request, and a
+ * client may send 600 such bodies a minute; at SMS_MAX_RECIPIENTS=100000, ~1.3 s each.
  */
 export const MOST_CONTAINERS = 1000
 

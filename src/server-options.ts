@@ -9,12 +9,14 @@ import { MAX_UNIQUE_ID_LENGTH } from './schemas/patterns.js'
 import { MAX_PHONE_LENGTH } from './schemas/sms.js'
 import { boundErrorsOfLongLists } from './validation.js'
 
+/** What a list item takes besides its text, written as JSON.stringify(body, null, 2) writes it: quotes, a comma, a line break and its indent. */
+const LIST_ITEM_OVERHEAD = '"",\n    '.length
 /**
- * Room for the largest allowed recipient list written plainly: each recipient's longest number and
- * longest uniqueId, each quoted and followed by a comma and a space (90 bytes). At 40 bytes
- * twice, a list within SMS_MAX_RECIPIENTS, of long numbers with long ids, was refused with 413.
+ * Room for the largest allowed recipient list in ASCII, indented or not: each recipient's longest
+ * number and longest uniqueId, each on a line of its own (98 bytes). At 40 bytes twice, a list
+ * within SMS_MAX_RECIPIENTS, of long numbers with long ids, was refused with 413.
  */
-const BYTES_PER_RECIPIENT = (MAX_PHONE_LENGTH + '"", '.length) + (MAX_UNIQUE_ID_LENGTH + '"", '.length)
+const BYTES_PER_RECIPIENT = (MAX_PHONE_LENGTH + LIST_ITEM_OVERHEAD) + (MAX_UNIQUE_ID_LENGTH + LIST_ITEM_OVERHEAD)
 /** Room for the rest: the longest text with every character escaped (`\uXXXX`; 60,000 bytes if every one is beyond the BMP), and the other fields. */
 const BASE_BODY_LIMIT = 64 * 1024
 /** Longest a client may take to send its request; slow-loris connections are cut after it. */

@@ -3,8 +3,8 @@ import type { AnyValidateFunction } from 'ajv/dist/core.js'
 
 /**
  * A body with a list this long is checked for its first error only. With allErrors, Ajv makes one
- * error object per wrong item: a body limit's worth of numbers where strings belong (~430,000 of
- * them) held ~60 MB of heap for one request, and a few at once several hundred. A problem lists
+ * error object per wrong item: a body limit's worth of numbers where strings belong (then ~430,000 of
+ * them; ~520,000 now) held ~60 MB of heap for one request, and a few at once several hundred. A problem lists
  * 20 fields at most, so a long list loses nothing a caller would read but the other 19.
  */
 export const LONGEST_LIST_FOR_EVERY_ERROR = 1000

@@ -37,16 +37,20 @@ const ofOne = (value: string | string[]) => typeof value !== 'string' && value.l
  * recipient (or id) asks for what that single value asks for, and a text the same text whether its
  * "ó" is one character or "o" and a combining accent (it is sent composed, NFC), so a retry that
  * writes one as the other is the same request, not one to refuse with 422 — after which a caller
- * may send it again under a new key. Numbers and dates are left as written: reading them costs
+ * may send it again under a new key. So is an empty sender where no default is configured (both
+ * are ECO+). Numbers and dates are left as written: reading them costs
  * what the order's reading costs, after the claim.
  */
-export function canonicalBody (body: SendSmsBody): SendSmsBody {
+export function canonicalBody (body: SendSmsBody, defaultSender?: string): SendSmsBody {
   const to = ofOne(body.to)
   const uniqueId = body.uniqueId === undefined ? undefined : ofOne(body.uniqueId)
   const text = composed(body.text)
-  if (to === body.to && uniqueId === body.uniqueId && text === body.text) return body
+  // Without a default sender, an empty one asks what none does (ECO+); with one, they differ.
+  const noSender = body.sender === '' && defaultSender === undefined
+  if (to === body.to && uniqueId === body.uniqueId && text === body.text && !noSender) return body
   const canonical = { ...body, to, text }
   if (uniqueId !== undefined) canonical.uniqueId = uniqueId
+  if (noSender) delete canonical.sender
   return canonical
 }
 
@@ -56,8 +60,8 @@ export function canonicalBody (body: SendSmsBody): SendSmsBody {
  * body, is still that request, not refused with 422. Needed only while such keys can be alive
  * (IDEMPOTENCY_TTL after that deploy, and while older replicas run beside newer ones).
  */
-export function formerCanonicalBody (body: SendSmsBody): SendSmsBody | undefined {
-  const canonical = canonicalBody(body)
+export function formerCanonicalBody (body: SendSmsBody, defaultSender?: string): SendSmsBody | undefined {
+  const canonical = canonicalBody(body, defaultSender)
   return canonical.text === body.text ? undefined : { ...canonical, text: body.text }
 }
 

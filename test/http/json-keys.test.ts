@@ -143,7 +143,7 @@ t.test('the gateway refuses a body of many keys before parsing it, naming why', 
     const response = await fetch(`${gw.url}/sms`, { method: 'POST', headers: { 'content-type': 'application/json', ...authHeader() }, body })
     return { status: response.status, type: response.headers.get('content-type'), body: await response.json() as Record<string, unknown> }
   }
-  // As many short unknown keys as the default body limit holds (~110,000).
+  // As many short unknown keys as the default body limit holds (~120,000).
   const keys: string[] = []
   for (let i = 0, size = 2; size < bodyLimitFor(gw.config) - 20; i++) {
     keys.push(`"${i.toString(36)}":0`)
@@ -170,7 +170,7 @@ t.test('the gateway refuses a body of many keys before parsing it, naming why', 
     body: { code: 'GW_VALIDATION_FAILED', errors: [{ field, reason: `holds more than ${MOST_CONTAINERS} objects and lists: no request the gateway takes has near that many` }] }
   })
   t.match(await send(`{"text":"x","to":${'{"a":'.repeat(5000)}0${'}'.repeat(5000)}}`), crowded('/to'), 'deeper: refused before parsing, the field named')
-  // As many empty objects as the default body limit holds (~320,000): 70–100 ms of JSON.parse each.
+  // As many empty objects as the default body limit holds (~350,000): 70–100 ms of JSON.parse each.
   const empties = `[${Array.from({ length: Math.floor((bodyLimitFor(gw.config) - 2) / 3) }, () => '{}').join(',')}]`
   t.match(await send(empties), crowded(''), 'a body of empty objects')
   t.match(await send(`{"ok":1,"a\\x":${'['.repeat(MOST_CONTAINERS)}${']'.repeat(MOST_CONTAINERS)}}`), crowded(''), 'a key that is no JSON: 400, not 500')

@@ -87,6 +87,20 @@ t.test('a retry that writes one recipient as a list of one is the same request; 
     t.match(JSON.parse(refused.text).detail, /may have been sent\. Use a new key only for a new message, never for this one written differently/, 'a new key is not said to be safe')
   }
   t.equal(gw.simulator.stats.sendRequests, 3)
+  // Without a default sender, an empty one asks what none does (ECO+): the same request.
+  const noSender = await send(gw, { to: single.to, text: 'ECO' }, 'spelt-4')
+  const emptySender = await send(gw, { to: single.to, text: 'ECO', sender: '' }, 'spelt-4')
+  t.equal(emptySender.headers.get('idempotent-replayed'), 'true', 'an empty sender, without SERWERSMS_SENDER, is no sender')
+  t.equal(emptySender.text, noSender.text)
+  t.equal(gw.simulator.stats.sendRequests, 4)
+})
+
+t.test('with SERWERSMS_SENDER, an empty sender (ECO+) and none (the default sender) are two requests', async (t) => {
+  const gw = await startGateway(t, { env: { SERWERSMS_SENDER: 'FIRMA' } })
+  t.equal((await send(gw, { to: '+48500600700', text: 'x' }, 'sender-1')).status, 200)
+  const eco = await send(gw, { to: '+48500600700', text: 'x', sender: '' }, 'sender-1')
+  t.equal(eco.status, 422, 'refused as another body, not replayed as the FULL send it is not')
+  t.equal(gw.simulator.stats.sendRequests, 1)
 })
 
 t.test('a key stored before texts were composed for fingerprints still replays the same body, byte for byte as sent', async (t) => {

@@ -149,7 +149,9 @@ t.test('the gateway says whether it takes delivery reports, so that their absenc
   // Reports only from a URL set in the SerwerSMS panel: the gateway expects them, and says so at start, for an operator who meant none.
   const fromPanel = await startGateway(t, { env: { DLR_SECRET: 'p'.repeat(32) } })
   t.match(await (await fetch(`${fromPanel.url}/metrics`)).text(), '\nsms_gateway_delivery_reports_enabled 1\n', 'DLR_SECRET without PUBLIC_URL')
-  t.match(fromPanel.logs.entries.filter((e) => e.msg === REPORTS_WITHOUT_PUBLIC_URL), [{ level: 30 }], 'said once at start, as information')
+  const said = fromPanel.logs.entries.filter((e) => e.msg === REPORTS_WITHOUT_PUBLIC_URL)
+  t.equal(said.length, 1, 'said once at start')
+  t.equal(said[0]?.level, 30, 'as information')
 })
 
 t.test('unmatched routes share one label value', async (t) => {

@@ -18,10 +18,10 @@ const BUILD_AND_START_MS = 60_000
  * Runs the quickstart script on a port of its own with these dotenv lines; what it printed so far comes with it.
  * `env` adds to (or replaces) what it is started with.
  */
-async function spawnQuickstart (dotenv: string, env: Record<string, string | undefined> = {}): Promise<{ child: ChildProcess, port: number, output: () => string }> {
+async function spawnQuickstart (dotenv: string, env: Record<string, string | undefined> = {}, host = '127.0.0.1'): Promise<{ child: ChildProcess, port: number, output: () => string }> {
   const port = await freePort()
   const envFile = join(mkdtempSync(join(tmpdir(), 'sms-gateway-quickstart-')), '.env')
-  writeFileSync(envFile, `PORT=${port}\nHOST=127.0.0.1\n${dotenv}`)
+  writeFileSync(envFile, `PORT=${port}\nHOST=${host}\n${dotenv}`)
   const child = spawn('bash', ['scripts/quickstart.sh'], {
     cwd: ROOT,
     env: { PATH: process.env.PATH, ...NO_CHILD_COVERAGE, ENV_FILE: envFile, SIMULATOR_DLR_DELAY_MS: '50', LOG_LEVEL: 'warn', ...env },
@@ -34,15 +34,15 @@ async function spawnQuickstart (dotenv: string, env: Record<string, string | und
 }
 
 /** Starts `npm run quickstart` with these dotenv lines; answers its URL and what it printed so far. */
-async function startQuickstart (t: Test, dotenv: string): Promise<{ url: string, output: () => string }> {
-  const { child, port, output } = await spawnQuickstart(dotenv)
+async function startQuickstart (t: Test, dotenv: string, host = '127.0.0.1'): Promise<{ url: string, output: () => string }> {
+  const { child, port, output } = await spawnQuickstart(dotenv, {}, host)
   t.teardown(async () => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGKILL')
       await once(child, 'exit')
     }
   })
-  const url = `http://127.0.0.1:${port}`
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`
   await waitFor(`the quickstart gateway on ${url}`, async () => {
     if (child.exitCode !== null) throw new Error(`quickstart exited ${child.exitCode}: ${output()}`)
     return (await fetch(`${url}/readyz`).catch(() => undefined))?.ok === true
@@ -82,6 +82,15 @@ t.test('a PORT from the dotenv file: delivery reports come back to the port the 
   t.match(output(), `gateway on http://localhost:${new URL(url).port}`, 'the banner names the port in use')
   t.match(output(), `Bearer ${DEMO_KEY}`, 'and the demo key it created')
 
+  t.equal((await send(url, DEMO_KEY)).status, 200)
+  await waitFor('the simulator\'s delivery report to be counted', async () => {
+    const metrics = await (await fetch(`${url}/metrics`)).text()
+    return /^sms_gateway_delivery_reports_total\{[^}]*\} [1-9]/m.test(metrics)
+  }, 10_000)
+})
+
+t.test('a HOST of one address other than 127.0.0.1: delivery reports come back to that address', async (t) => {
+  const { url } = await startQuickstart(t, '', '::1')
   t.equal((await send(url, DEMO_KEY)).status, 200)
   await waitFor('the simulator\'s delivery report to be counted', async () => {
     const metrics = await (await fetch(`${url}/metrics`)).text()

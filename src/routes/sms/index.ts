@@ -82,7 +82,7 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
     // fits the body limit, which fastify checks before any hook). A refused order releases its key.
     preHandler: [app.idempotency.claim, readOrderHook],
     onSend: app.idempotency.remember,
-    config: { rateLimit: {}, idempotentBody: (body) => canonicalBody(body as SendSmsBody), formerIdempotentBody: (body) => formerCanonicalBody(body as SendSmsBody) },
+    config: { rateLimit: {}, idempotentBody: (body) => canonicalBody(body as SendSmsBody, config.upstream.defaultSender), formerIdempotentBody: (body) => formerCanonicalBody(body as SendSmsBody, config.upstream.defaultSender) },
     schema: {
       operationId: 'sendSms',
       summary: 'Send an SMS to one or many recipients',
