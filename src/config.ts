@@ -537,7 +537,7 @@ export const COMPOSE_SIMULATOR_USERNAME = 'compose-simulator'
 const PROVIDER_HOST = /(?:^|\.)serwersms\.pl$/i
 
 /** SerwerSMS itself, not a simulator, gets the sends (and pushes the delivery reports). */
-function sendsToProvider ({ simulator, apiUrl }: Config['upstream']): boolean {
+export function sendsToProvider ({ simulator, apiUrl }: Config['upstream']): boolean {
   // api2.serwersms.pl. (fully qualified) is the same host, and must not skip the refusals.
   return !simulator.enabled && PROVIDER_HOST.test(new URL(apiUrl).hostname.replace(/\.$/, ''))
 }

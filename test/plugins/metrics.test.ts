@@ -7,7 +7,7 @@ import t from 'tap'
 import app from '../../src/app.js'
 import { signDeliveryUrl } from '../../src/dlr/signing.js'
 import { MAX_UNANSWERED_PER_CONNECTION } from '../../src/plugins/pipelining.js'
-import { REPORTS_WITHOUT_PUBLIC_URL } from '../../src/routes/dlr/index.js'
+import { PLAIN_HTTP_PUBLIC_URL, REPORTS_WITHOUT_PUBLIC_URL } from '../../src/routes/dlr/index.js'
 import { DROPPED_DEFAULT_METRICS, FAILURE_REASONS, FINAL_FAILURE_STATES, LABELLED_METHODS, LATENCY_STATES_FROM_ZERO, OTHER_METHOD, REJECTION_REASONS } from '../../src/plugins/metrics.js'
 import { RECIPIENT_STATUSES } from '../../src/schemas/sms.js'
 import { serverOptions } from '../../src/server-options.js'
@@ -152,6 +152,19 @@ t.test('the gateway says whether it takes delivery reports, so that their absenc
   const said = fromPanel.logs.entries.filter((e) => e.msg === REPORTS_WITHOUT_PUBLIC_URL)
   t.equal(said.length, 1, 'said once at start')
   t.equal(said[0]?.level, 30, 'as information')
+})
+
+t.test('a plain-http PUBLIC_URL in front of SerwerSMS itself is warned of at start: its signed URLs would cross the internet in clear', async (t) => {
+  const provider = { SERWERSMS_API_URL: 'https://api2.serwersms.pl/', DLR_SECRET: 'p'.repeat(32) }
+  const plain = await startGateway(t, { env: { ...provider, PUBLIC_URL: 'http://sms.example.com' } })
+  t.match(plain.logs.entries.filter((e) => e.msg === PLAIN_HTTP_PUBLIC_URL), [{ level: 40 }])
+  t.equal(plain.logs.entries.filter((e) => e.msg === PLAIN_HTTP_PUBLIC_URL).length, 1, 'once')
+  const quiet = [
+    await startGateway(t, { env: { ...provider, PUBLIC_URL: 'https://sms.example.com' } }),
+    // A simulator's reports stay on the machine or the compose network.
+    await startGateway(t, { env: { DLR_SECRET: 'p'.repeat(32), PUBLIC_URL: 'http://127.0.0.1:9' } })
+  ]
+  t.notOk(quiet.some((gw) => gw.logs.entries.some((e) => e.msg === PLAIN_HTTP_PUBLIC_URL)), 'not with https, nor in front of a simulator')
 })
 
 t.test('unmatched routes share one label value', async (t) => {

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyError, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { Type } from 'typebox'
-import type { Config } from '../../config.js'
+import { sendsToProvider, type Config } from '../../config.js'
 import {
   hasMoreFieldsThan, hasTooManyFields, MAX_REPORT_FIELDS, mayHoldUndecodedEscapes, parseReportForm, parseReportQuery, readSignedFields, reportCharsetOf
 } from '../../dlr/report-encoding.js'
@@ -33,6 +33,7 @@ const DeliveryReportQuerySchema = Type.Object({
 }, { additionalProperties: true })
 
 const OK = 'OK'
+export const PLAIN_HTTP_PUBLIC_URL = 'PUBLIC_URL is http://, and SerwerSMS pushes delivery reports to it over the internet: every signed report URL crosses it in clear text, and whoever reads one can report any message id and state with it until it expires. Put TLS in front and set PUBLIC_URL to its https:// URL'
 export const REPORTS_WITHOUT_PUBLIC_URL = 'DLR_SECRET is set without PUBLIC_URL: sends carry no report URL, and reports are taken only from a URL set in the SerwerSMS panel (npm run dlr-url); sms_gateway_delivery_reports_enabled is 1, so SmsNoDeliveryReports fires if none come. To take no reports, leave DLR_SECRET empty too'
 /** The code of the error Node's request stream raises (message 'aborted') when its caller goes away mid-body; fastify answers it as a 400. */
 const BODY_ABORTED = 'ECONNRESET'
@@ -74,6 +75,7 @@ const routes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
     : new ReportDeduplicator(dedupWindowMs, { onEvicted: (pairs) => { deliveryReportsDedupEvicted.inc(pairs) } })
   const verifier = secret === undefined ? undefined : new DeliveryReportVerifier(secret)
   deliveryReportsEnabled.set(verifier === undefined ? 0 : 1)
+  if (config.deliveryReports.publicUrl?.startsWith('http:') === true && sendsToProvider(config.upstream)) app.log.warn(PLAIN_HTTP_PUBLIC_URL)
   if (verifier !== undefined && config.deliveryReports.publicUrl === undefined) {
     // Right for an account whose report URL is set in the SerwerSMS panel; else a leftover that alerts.
     app.log.info(REPORTS_WITHOUT_PUBLIC_URL)
